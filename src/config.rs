@@ -1,0 +1,654 @@
+//! The filter configuration: parsed once in `on_configure`, checked completely, and turned
+//! into ready-to-run structures. Any error names the field it is about and never quotes a
+//! secret.
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::cidr::CidrList;
+use crate::headers::HeaderRef;
+use crate::idempotency::KeySource;
+use crate::presets::{preset, Scheme, PRESET_NAMES};
+use crate::schema::Schema;
+use crate::secrets::{Secret, SecretEncoding};
+use crate::signature::{valid_header_name, Encoding, SignatureFormat, Template};
+use crate::timestamp::{TimestampFormat, TimestampSource};
+
+pub const DEFAULT_MAX_BODY_BYTES: u64 = 1024 * 1024;
+/// Envoy buffers the whole body in memory; beyond this a webhook is not a webhook.
+pub const MAX_MAX_BODY_BYTES: u64 = 64 * 1024 * 1024;
+/// A replay window longer than a week protects nothing.
+pub const MAX_WINDOW_SECONDS: u64 = 7 * 24 * 3600;
+pub const MAX_SECRETS: usize = 8;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError(pub String);
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+fn err<T>(field: impl std::fmt::Display, msg: impl std::fmt::Display) -> Result<T, ConfigError> {
+    Err(ConfigError(format!("{field}: {msg}")))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Reject what fails (the default).
+    Enforce,
+    /// Verify, log and count what would be rejected, but forward it anyway.
+    Report,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnUnavailable {
+    Reject,
+    Allow,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Idempotency {
+    pub cluster: String,
+    pub authority: String,
+    pub timeout_ms: u64,
+    pub in_flight_ttl_seconds: u64,
+    pub done_ttl_seconds: u64,
+    pub on_unavailable: OnUnavailable,
+}
+
+pub struct Endpoint {
+    pub name: String,
+    pub path_prefix: String,
+    pub mode: Mode,
+    pub scheme: Scheme,
+    pub secrets: Vec<Secret>,
+    pub source_ips: Option<CidrList>,
+    pub schema: Option<Schema>,
+    /// `Some` only when deduplication is on for this endpoint.
+    pub idempotency_key: Option<KeySource>,
+    /// Lowercase names of every header the checks read.
+    pub wanted_headers: Vec<String>,
+    /// Whether the body must be parsed as JSON (schema, body timestamp, pointer key).
+    pub needs_json: bool,
+}
+
+pub struct Config {
+    pub max_body_bytes: u64,
+    pub idempotency: Option<Idempotency>,
+    pub endpoints: Vec<Endpoint>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawIdempotency {
+    cluster: String,
+    authority: Option<String>,
+    #[serde(default = "default_timeout_ms")]
+    timeout_ms: u64,
+    #[serde(default = "default_in_flight_ttl")]
+    in_flight_ttl_seconds: u64,
+    #[serde(default = "default_done_ttl")]
+    done_ttl_seconds: u64,
+    #[serde(default = "default_on_unavailable")]
+    on_unavailable: String,
+}
+
+fn default_timeout_ms() -> u64 {
+    250
+}
+fn default_in_flight_ttl() -> u64 {
+    60
+}
+fn default_done_ttl() -> u64 {
+    86400
+}
+fn default_on_unavailable() -> String {
+    "reject".into()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSecret {
+    id: String,
+    env: Option<String>,
+    value: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEndpoint {
+    name: String,
+    path_prefix: String,
+    preset: String,
+    #[serde(default)]
+    mode: Option<String>,
+    secrets: Vec<RawSecret>,
+    source_ips: Option<Vec<String>>,
+    max_age_seconds: Option<u64>,
+    max_future_seconds: Option<u64>,
+    payload_schema: Option<Value>,
+    /// Absent = the preset's default; `null` = no deduplication.
+    #[serde(default, deserialize_with = "present")]
+    idempotency_key: Option<Option<String>>,
+    signature_header: Option<String>,
+    signature_prefix: Option<String>,
+    encoding: Option<String>,
+    signed_content: Option<String>,
+    timestamp: Option<String>,
+    timestamp_format: Option<String>,
+    secret_encoding: Option<String>,
+}
+
+/// Tells an explicit `null` (Some(None)) from an absent field (None).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
+}
+
+impl Config {
+    /// Parses the plugin configuration. `env` looks up VM environment variables.
+    pub fn parse(bytes: &[u8], env: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let root: Value = serde_json::from_slice(bytes)
+            .map_err(|e| ConfigError(format!("configuration: not valid JSON ({e})")))?;
+        let Value::Object(mut top) = root else {
+            return err("configuration", "must be a JSON object");
+        };
+        let endpoints_raw = top.remove("endpoints");
+        let idempotency_raw = top.remove("idempotency");
+        let max_body_bytes = match top.remove("max_body_bytes") {
+            None => DEFAULT_MAX_BODY_BYTES,
+            Some(v) => match v.as_u64() {
+                Some(n) if (1..=MAX_MAX_BODY_BYTES).contains(&n) => n,
+                _ => return err("max_body_bytes", "must be an integer from 1 to 67108864"),
+            },
+        };
+        if let Some(unknown) = top.keys().next() {
+            return err(
+                unknown,
+                "unknown field (expected endpoints, idempotency, max_body_bytes)",
+            );
+        }
+
+        let idempotency = match idempotency_raw {
+            None | Some(Value::Null) => None,
+            Some(v) => Some(parse_idempotency(v)?),
+        };
+
+        let Some(Value::Array(list)) = endpoints_raw else {
+            return err("endpoints", "required: a non-empty list of endpoints");
+        };
+        if list.is_empty() {
+            return err("endpoints", "must list at least one endpoint");
+        }
+        let mut endpoints: Vec<Endpoint> = Vec::with_capacity(list.len());
+        for (i, raw) in list.into_iter().enumerate() {
+            let field = format!("endpoints[{i}]");
+            let raw: RawEndpoint =
+                serde_json::from_value(raw).map_err(|e| ConfigError(format!("{field}: {e}")))?;
+            let ep = build_endpoint(&field, raw, env, idempotency.is_some())?;
+            if endpoints.iter().any(|e| e.name == ep.name) {
+                return err(format!("{field}.name"), format!("duplicate name {:?}", ep.name));
+            }
+            if endpoints.iter().any(|e| e.path_prefix == ep.path_prefix) {
+                return err(
+                    format!("{field}.path_prefix"),
+                    format!("duplicate path_prefix {:?}", ep.path_prefix),
+                );
+            }
+            endpoints.push(ep);
+        }
+        Ok(Config {
+            max_body_bytes,
+            idempotency,
+            endpoints,
+        })
+    }
+
+    /// The endpoint whose `path_prefix` is the longest match for the request path (query
+    /// ignored), matching whole segments: `/hooks/a` serves `/hooks/a` and `/hooks/a/x`, not
+    /// `/hooks/ab`.
+    pub fn endpoint_for(&self, path: &[u8]) -> Option<usize> {
+        let path = match path.iter().position(|&b| b == b'?' || b == b'#') {
+            Some(q) => &path[..q],
+            None => path,
+        };
+        self.endpoints
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| {
+                let prefix = e.path_prefix.as_bytes();
+                path.starts_with(prefix)
+                    && (path.len() == prefix.len()
+                        || prefix.ends_with(b"/")
+                        || path.get(prefix.len()) == Some(&b'/'))
+            })
+            .max_by_key(|(_, e)| e.path_prefix.len())
+            .map(|(i, _)| i)
+    }
+}
+
+fn parse_idempotency(v: Value) -> Result<Idempotency, ConfigError> {
+    let raw: RawIdempotency =
+        serde_json::from_value(v).map_err(|e| ConfigError(format!("idempotency: {e}")))?;
+    if raw.cluster.is_empty() {
+        return err("idempotency.cluster", "must name the Envoy cluster of the cache service");
+    }
+    if !(1..=10_000).contains(&raw.timeout_ms) {
+        return err("idempotency.timeout_ms", "must be from 1 to 10000");
+    }
+    if !(1..=3600).contains(&raw.in_flight_ttl_seconds) {
+        return err("idempotency.in_flight_ttl_seconds", "must be from 1 to 3600");
+    }
+    if !(1..=30 * 86400).contains(&raw.done_ttl_seconds) {
+        return err("idempotency.done_ttl_seconds", "must be from 1 to 2592000 (30 days)");
+    }
+    let on_unavailable = match raw.on_unavailable.as_str() {
+        "reject" => OnUnavailable::Reject,
+        "allow" => OnUnavailable::Allow,
+        _ => return err("idempotency.on_unavailable", "must be \"reject\" or \"allow\""),
+    };
+    Ok(Idempotency {
+        authority: raw.authority.unwrap_or_else(|| raw.cluster.clone()),
+        cluster: raw.cluster,
+        timeout_ms: raw.timeout_ms,
+        in_flight_ttl_seconds: raw.in_flight_ttl_seconds,
+        done_ttl_seconds: raw.done_ttl_seconds,
+        on_unavailable,
+    })
+}
+
+fn valid_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
+}
+
+fn build_endpoint(
+    field: &str,
+    raw: RawEndpoint,
+    env: &dyn Fn(&str) -> Option<String>,
+    dedupe_configured: bool,
+) -> Result<Endpoint, ConfigError> {
+    if !valid_name(&raw.name) {
+        return err(
+            format!("{field}.name"),
+            "must be 1-64 characters of letters, digits, '-', '_', '.'",
+        );
+    }
+    let field = format!("{field} ({})", raw.name);
+    if !raw.path_prefix.starts_with('/') {
+        return err(format!("{field}.path_prefix"), "must start with '/'");
+    }
+    let mode = match raw.mode.as_deref() {
+        None | Some("enforce") => Mode::Enforce,
+        Some("report") => Mode::Report,
+        Some(_) => return err(format!("{field}.mode"), "must be \"enforce\" or \"report\""),
+    };
+    let Some(mut scheme) = preset(&raw.preset) else {
+        return err(
+            format!("{field}.preset"),
+            format!("unknown preset; expected one of {}", PRESET_NAMES.join(", ")),
+        );
+    };
+    apply_overrides(&field, &raw, &mut scheme)?;
+
+    if let Some(age) = raw.max_age_seconds {
+        if !(1..=MAX_WINDOW_SECONDS).contains(&age) {
+            return err(format!("{field}.max_age_seconds"), "must be from 1 to 604800");
+        }
+        scheme.window.max_age_seconds = age;
+    }
+    if let Some(future) = raw.max_future_seconds {
+        if future > MAX_WINDOW_SECONDS {
+            return err(format!("{field}.max_future_seconds"), "must be from 0 to 604800");
+        }
+        scheme.window.max_future_seconds = future;
+    }
+
+    let secrets = build_secrets(&field, &raw.secrets, scheme.secret_encoding, env)?;
+
+    let source_ips = match &raw.source_ips {
+        None => None,
+        Some(list) if list.is_empty() => {
+            return err(
+                format!("{field}.source_ips"),
+                "is empty, which would deny every source; omit it to allow any source",
+            )
+        }
+        Some(list) => Some(
+            CidrList::parse(list).map_err(|e| ConfigError(format!("{field}.source_ips: {e}")))?,
+        ),
+    };
+
+    let schema = match &raw.payload_schema {
+        None => None,
+        Some(s) => Some(Schema::compile(s).map_err(|e| ConfigError(format!("{field}.{e}")))?),
+    };
+
+    let idempotency_key = match &raw.idempotency_key {
+        None if dedupe_configured => scheme.default_key.clone(),
+        None | Some(None) => None,
+        Some(Some(_)) if !dedupe_configured => {
+            return err(
+                format!("{field}.idempotency_key"),
+                "needs the top-level \"idempotency\" block (the cache service to use)",
+            )
+        }
+        Some(Some(text)) => Some(KeySource::parse(text).ok_or_else(|| {
+            ConfigError(format!(
+                "{field}.idempotency_key: must be a JSON pointer (\"/id\") or \"header:NAME\""
+            ))
+        })?),
+    };
+
+    let mut wanted: Vec<&HeaderRef> = vec![&scheme.signature_header];
+    wanted.extend(scheme.signed_content.headers());
+    if let TimestampSource::Header(h) = &scheme.timestamp {
+        wanted.push(h);
+    }
+    if let Some(KeySource::Header(h)) = &idempotency_key {
+        wanted.push(h);
+    }
+    let mut wanted_headers: Vec<String> = wanted.iter().flat_map(|h| h.names.clone()).collect();
+    wanted_headers.sort();
+    wanted_headers.dedup();
+
+    let needs_json = schema.is_some()
+        || matches!(scheme.timestamp, TimestampSource::Body(_))
+        || idempotency_key.as_ref().is_some_and(KeySource::needs_json);
+
+    Ok(Endpoint {
+        name: raw.name,
+        path_prefix: raw.path_prefix,
+        mode,
+        scheme,
+        secrets,
+        source_ips,
+        schema,
+        idempotency_key,
+        wanted_headers,
+        needs_json,
+    })
+}
+
+/// Applies the `custom` fields, which any preset accepts as overrides.
+fn apply_overrides(field: &str, raw: &RawEndpoint, s: &mut Scheme) -> Result<(), ConfigError> {
+    if let Some(h) = &raw.signature_header {
+        if !valid_header_name(h) {
+            return err(format!("{field}.signature_header"), "is not a valid header name");
+        }
+        s.signature_header = HeaderRef::new(&[h.as_str()]);
+    }
+    if s.signature_header.names.is_empty() {
+        return err(format!("{field}.signature_header"), "required with preset custom");
+    }
+    if raw.signature_prefix.is_some() || raw.encoding.is_some() {
+        let SignatureFormat::Prefixed { prefix, encoding } = &mut s.format else {
+            return err(
+                format!("{field}.signature_prefix/encoding"),
+                "do not apply to this preset's multi-signature header",
+            );
+        };
+        if let Some(p) = &raw.signature_prefix {
+            *prefix = p.clone();
+        }
+        if let Some(e) = &raw.encoding {
+            *encoding = Encoding::parse(e).ok_or_else(|| {
+                ConfigError(format!("{field}.encoding: must be \"hex\" or \"base64\""))
+            })?;
+        }
+    }
+    if let Some(t) = &raw.signed_content {
+        s.signed_content = Template::parse(t)
+            .map_err(|e| ConfigError(format!("{field}.signed_content: {e}")))?;
+    }
+    if let Some(t) = &raw.timestamp {
+        s.timestamp = TimestampSource::parse(t).ok_or_else(|| {
+            ConfigError(format!(
+                "{field}.timestamp: must be \"header:NAME\" or a JSON pointer (\"/time\")"
+            ))
+        })?;
+    }
+    if let Some(f) = &raw.timestamp_format {
+        s.timestamp_format = TimestampFormat::parse_name(f).ok_or_else(|| {
+            ConfigError(format!(
+                "{field}.timestamp_format: must be \"unix\", \"unix_ms\" or \"rfc3339\""
+            ))
+        })?;
+    }
+    if let Some(e) = &raw.secret_encoding {
+        s.secret_encoding = SecretEncoding::parse(e).ok_or_else(|| {
+            ConfigError(format!(
+                "{field}.secret_encoding: must be \"utf8\", \"base64\" or \"whsec\""
+            ))
+        })?;
+    }
+    if s.signed_content.uses_timestamp() {
+        match s.timestamp {
+            TimestampSource::Header(_) | TimestampSource::SignatureHeader => {}
+            _ => {
+                return err(
+                    format!("{field}.signed_content"),
+                    "uses {timestamp}, which needs a timestamp read from a header",
+                )
+            }
+        }
+    }
+    if s.timestamp == TimestampSource::SignatureHeader && s.format != SignatureFormat::Stripe {
+        return err(format!("{field}.timestamp"), "this preset's timestamp is Stripe's t=");
+    }
+    Ok(())
+}
+
+fn build_secrets(
+    field: &str,
+    raw: &[RawSecret],
+    encoding: SecretEncoding,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Vec<Secret>, ConfigError> {
+    if raw.is_empty() || raw.len() > MAX_SECRETS {
+        return err(format!("{field}.secrets"), "must list 1 to 8 secrets");
+    }
+    let mut secrets: Vec<Secret> = Vec::with_capacity(raw.len());
+    for (i, s) in raw.iter().enumerate() {
+        let f = format!("{field}.secrets[{i}]");
+        if !valid_name(&s.id) {
+            return err(
+                format!("{f}.id"),
+                "must be 1-64 characters of letters, digits, '-', '_', '.'",
+            );
+        }
+        if secrets.iter().any(|x| x.id == s.id) {
+            return err(format!("{f}.id"), format!("duplicate secret id {:?}", s.id));
+        }
+        let text = match (&s.env, &s.value) {
+            (Some(var), None) => match env(var) {
+                Some(v) if !v.is_empty() => v,
+                _ => {
+                    return err(
+                        format!("{f}.env"),
+                        format!("environment variable {var} is not set in the VM (vm_config.environment_variables)"),
+                    )
+                }
+            },
+            (None, Some(v)) => v.clone(),
+            _ => return err(f, "needs exactly one of \"env\" or \"value\""),
+        };
+        let key = encoding
+            .decode(&text)
+            .map_err(|why| ConfigError(format!("{f}: the secret {why}")))?;
+        secrets.push(Secret::new(s.id.clone(), key));
+    }
+    Ok(secrets)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    fn parse(json: &str) -> Result<Config, ConfigError> {
+        Config::parse(json.as_bytes(), &no_env)
+    }
+
+    const SECRET: &str = r#"[{"id":"current","value":"0123456789abcdef"}]"#;
+
+    fn one(endpoint_fields: &str) -> Result<Config, ConfigError> {
+        parse(&format!(
+            r#"{{"endpoints":[{{"name":"e","path_prefix":"/h","secrets":{SECRET}{endpoint_fields}}}]}}"#
+        ))
+    }
+
+    fn error_of(r: Result<Config, ConfigError>) -> String {
+        match r {
+            Ok(_) => panic!("expected an error"),
+            Err(e) => e.0,
+        }
+    }
+
+    #[test]
+    fn the_design_example_parses() {
+        let env = |k: &str| match k {
+            "GENESYS_WEBHOOK_SECRET" => Some("a-long-enough-secret".to_string()),
+            "GENESYS_WEBHOOK_SECRET_PREVIOUS" => Some("the-previous-secret".to_string()),
+            _ => None,
+        };
+        let json = r#"{
+          "max_body_bytes": 1048576,
+          "idempotency": { "cluster": "webhook_guard_cache", "authority": "webhook-guard-cache",
+                           "timeout_ms": 250, "in_flight_ttl_seconds": 60, "done_ttl_seconds": 86400,
+                           "on_unavailable": "reject" },
+          "endpoints": [
+            { "name": "genesys", "path_prefix": "/webhooks/genesys",
+              "preset": "genesys-open-messaging",
+              "secrets": [ { "id": "current",  "env": "GENESYS_WEBHOOK_SECRET" },
+                           { "id": "previous", "env": "GENESYS_WEBHOOK_SECRET_PREVIOUS" } ],
+              "source_ips": [ "52.200.73.32/32", "2600:1f18::/32" ],
+              "max_age_seconds": 600,
+              "payload_schema": { "type": "object", "required": ["id", "channel"] },
+              "idempotency_key": "/id" }
+          ]
+        }"#;
+        let c = Config::parse(json.as_bytes(), &env).unwrap();
+        let e = &c.endpoints[0];
+        assert_eq!(e.secrets.len(), 2);
+        assert_eq!(e.secrets[1].id, "previous");
+        assert_eq!(e.idempotency_key, Some(KeySource::Pointer("/id".into())));
+        assert!(e.needs_json);
+        assert_eq!(c.idempotency.unwrap().timeout_ms, 250);
+    }
+
+    #[test]
+    fn every_preset_builds() {
+        for p in PRESET_NAMES {
+            let extra = if p == "custom" {
+                r#","signature_header":"x-sig""#
+            } else {
+                ""
+            };
+            let secret = if p == "standard-webhooks" {
+                r#"[{"id":"a","value":"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}]"#
+            } else {
+                SECRET
+            };
+            let json = format!(
+                r#"{{"endpoints":[{{"name":"e","path_prefix":"/h","preset":"{p}","secrets":{secret}{extra}}}]}}"#
+            );
+            assert!(parse(&json).is_ok(), "{p}: {:?}", parse(&json).err());
+        }
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let cases = [
+            (r#","preset":"github","colour":"red""#, "endpoints[0]: unknown field `colour`"),
+            (r#","preset":"gitlab""#, "endpoints[0] (e).preset: unknown preset"),
+            (r#","preset":"github","mode":"audit""#, "endpoints[0] (e).mode"),
+            (r#","preset":"custom""#, "endpoints[0] (e).signature_header: required"),
+            (r#","preset":"custom","signature_header":"x","encoding":"b32""#, ".encoding"),
+            (r#","preset":"stripe","signature_prefix":"x""#, "signature_prefix/encoding"),
+            (r#","preset":"github","signed_content":"{nope}""#, ".signed_content"),
+            (r#","preset":"github","signed_content":"{timestamp}.{body}""#, "signed_content: uses {timestamp}"),
+            (r#","preset":"github","timestamp":"time""#, ".timestamp"),
+            (r#","preset":"github","timestamp_format":"iso""#, ".timestamp_format"),
+            (r#","preset":"github","secret_encoding":"rot13""#, ".secret_encoding"),
+            (r#","preset":"github","max_age_seconds":0"#, ".max_age_seconds"),
+            (r#","preset":"github","source_ips":[]"#, ".source_ips"),
+            (r#","preset":"github","idempotency_key":"/id""#, "needs the top-level"),
+        ];
+        for (fields, expected) in cases {
+            let e = error_of(one(fields));
+            assert!(e.contains(expected), "{fields}: {e}");
+        }
+    }
+
+    #[test]
+    fn secret_errors_never_quote_the_secret() {
+        let short = r#"{"endpoints":[{"name":"e","path_prefix":"/h","preset":"github","secrets":[{"id":"a","value":"tiny-secret"}]}]}"#;
+        let e = error_of(parse(short));
+        assert!(e.contains("secrets[0]") && e.contains("shorter than 16 bytes"), "{e}");
+        assert!(!e.contains("tiny-secret"));
+
+        let missing = r#"{"endpoints":[{"name":"e","path_prefix":"/h","preset":"github","secrets":[{"id":"a","env":"NOPE"}]}]}"#;
+        assert!(error_of(parse(missing)).contains("secrets[0].env: environment variable NOPE"));
+
+        let both = r#"{"endpoints":[{"name":"e","path_prefix":"/h","preset":"github","secrets":[{"id":"a","env":"X","value":"0123456789abcdef"}]}]}"#;
+        assert!(error_of(parse(both)).contains("exactly one"));
+
+        let dup = r#"{"endpoints":[{"name":"e","path_prefix":"/h","preset":"github","secrets":[{"id":"a","value":"0123456789abcdef"},{"id":"a","value":"0123456789abcdeg"}]}]}"#;
+        assert!(error_of(parse(dup)).contains("duplicate secret id"));
+    }
+
+    #[test]
+    fn top_level_errors() {
+        assert!(error_of(parse("[]")).contains("JSON object"));
+        assert!(error_of(parse("{")).contains("not valid JSON"));
+        assert!(error_of(parse(r#"{"endpoints":[]}"#)).contains("at least one"));
+        assert!(error_of(parse(r#"{"endpoints":[],"x":1}"#)).starts_with("x: unknown field"));
+        assert!(error_of(parse(r#"{"max_body_bytes":0,"endpoints":[]}"#)).contains("max_body_bytes"));
+        let idem = r#"{"idempotency":{"cluster":"c","on_unavailable":"maybe"},"endpoints":[]}"#;
+        assert!(error_of(parse(idem)).contains("idempotency.on_unavailable"));
+    }
+
+    #[test]
+    fn idempotency_defaults_follow_the_block() {
+        let json = |idem: &str, key: &str| {
+            format!(
+                r#"{{{idem}"endpoints":[{{"name":"e","path_prefix":"/h","preset":"github","secrets":{SECRET}{key}}}]}}"#
+            )
+        };
+        let block = r#""idempotency":{"cluster":"cache"},"#;
+        let off = parse(&json("", "")).unwrap();
+        assert_eq!(off.endpoints[0].idempotency_key, None);
+        let on = parse(&json(block, "")).unwrap();
+        assert!(matches!(on.endpoints[0].idempotency_key, Some(KeySource::Header(_))));
+        assert_eq!(on.idempotency.as_ref().unwrap().authority, "cache");
+        let null = parse(&json(block, r#","idempotency_key":null"#)).unwrap();
+        assert_eq!(null.endpoints[0].idempotency_key, None);
+    }
+
+    #[test]
+    fn endpoint_matching_respects_segments() {
+        let json = format!(
+            r#"{{"endpoints":[
+              {{"name":"a","path_prefix":"/hooks","preset":"github","secrets":{SECRET}}},
+              {{"name":"b","path_prefix":"/hooks/genesys","preset":"github","secrets":{SECRET}}},
+              {{"name":"c","path_prefix":"/x/","preset":"github","secrets":{SECRET}}}]}}"#
+        );
+        let c = parse(&json).unwrap();
+        let name = |p: &[u8]| c.endpoint_for(p).map(|i| c.endpoints[i].name.as_str());
+        assert_eq!(name(b"/hooks"), Some("a"));
+        assert_eq!(name(b"/hooks/other"), Some("a"));
+        assert_eq!(name(b"/hooks/genesys?x=1"), Some("b"));
+        assert_eq!(name(b"/hooks/genesys/1"), Some("b"));
+        assert_eq!(name(b"/hooksx"), None);
+        assert_eq!(name(b"/x/y"), Some("c"));
+        assert_eq!(name(b"/"), None);
+        assert_eq!(name(b"\xff"), None);
+    }
+}

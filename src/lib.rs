@@ -1,0 +1,24 @@
+//! webhook-guard: a proxy-wasm filter that verifies inbound webhooks (source IP, size,
+//! HMAC signature, freshness, payload schema) and deduplicates them before any byte reaches
+//! the upstream.
+//!
+//! Everything but `filter` is host-free and unit-tested natively; `filter` is the thin
+//! proxy-wasm glue that maps a verdict to an Envoy action.
+
+pub mod answer;
+pub mod cidr;
+pub mod config;
+pub mod headers;
+pub mod idempotency;
+pub mod json;
+pub mod presets;
+pub mod rfc3339;
+pub mod schema;
+pub mod secrets;
+pub mod sign;
+pub mod signature;
+pub mod timestamp;
+pub mod verify;
+
+#[cfg(target_arch = "wasm32")]
+mod filter;

