@@ -43,9 +43,9 @@ impl Reject {
             | Reject::InvalidSignature
             | Reject::MissingTimestamp
             | Reject::StaleTimestamp => 401,
-            Reject::InvalidJson | Reject::SchemaViolation { .. } | Reject::MissingIdempotencyKey => {
-                400
-            }
+            Reject::InvalidJson
+            | Reject::SchemaViolation { .. }
+            | Reject::MissingIdempotencyKey => 400,
             Reject::Duplicate => 200,
             Reject::InFlight => 429,
             Reject::IdempotencyUnavailable => 503,

@@ -148,7 +148,10 @@ fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<Strin
 
 impl Config {
     /// Parses the plugin configuration. `env` looks up VM environment variables.
-    pub fn parse(bytes: &[u8], env: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+    pub fn parse(
+        bytes: &[u8],
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
         let root: Value = serde_json::from_slice(bytes)
             .map_err(|e| ConfigError(format!("configuration: not valid JSON ({e})")))?;
         let Value::Object(mut top) = root else {
@@ -188,7 +191,10 @@ impl Config {
                 serde_json::from_value(raw).map_err(|e| ConfigError(format!("{field}: {e}")))?;
             let ep = build_endpoint(&field, raw, env, idempotency.is_some())?;
             if endpoints.iter().any(|e| e.name == ep.name) {
-                return err(format!("{field}.name"), format!("duplicate name {:?}", ep.name));
+                return err(
+                    format!("{field}.name"),
+                    format!("duplicate name {:?}", ep.name),
+                );
             }
             if endpoints.iter().any(|e| e.path_prefix == ep.path_prefix) {
                 return err(
@@ -232,21 +238,35 @@ fn parse_idempotency(v: Value) -> Result<Idempotency, ConfigError> {
     let raw: RawIdempotency =
         serde_json::from_value(v).map_err(|e| ConfigError(format!("idempotency: {e}")))?;
     if raw.cluster.is_empty() {
-        return err("idempotency.cluster", "must name the Envoy cluster of the cache service");
+        return err(
+            "idempotency.cluster",
+            "must name the Envoy cluster of the cache service",
+        );
     }
     if !(1..=10_000).contains(&raw.timeout_ms) {
         return err("idempotency.timeout_ms", "must be from 1 to 10000");
     }
     if !(1..=3600).contains(&raw.in_flight_ttl_seconds) {
-        return err("idempotency.in_flight_ttl_seconds", "must be from 1 to 3600");
+        return err(
+            "idempotency.in_flight_ttl_seconds",
+            "must be from 1 to 3600",
+        );
     }
     if !(1..=30 * 86400).contains(&raw.done_ttl_seconds) {
-        return err("idempotency.done_ttl_seconds", "must be from 1 to 2592000 (30 days)");
+        return err(
+            "idempotency.done_ttl_seconds",
+            "must be from 1 to 2592000 (30 days)",
+        );
     }
     let on_unavailable = match raw.on_unavailable.as_str() {
         "reject" => OnUnavailable::Reject,
         "allow" => OnUnavailable::Allow,
-        _ => return err("idempotency.on_unavailable", "must be \"reject\" or \"allow\""),
+        _ => {
+            return err(
+                "idempotency.on_unavailable",
+                "must be \"reject\" or \"allow\"",
+            )
+        }
     };
     Ok(Idempotency {
         authority: raw.authority.unwrap_or_else(|| raw.cluster.clone()),
@@ -289,20 +309,29 @@ fn build_endpoint(
     let Some(mut scheme) = preset(&raw.preset) else {
         return err(
             format!("{field}.preset"),
-            format!("unknown preset; expected one of {}", PRESET_NAMES.join(", ")),
+            format!(
+                "unknown preset; expected one of {}",
+                PRESET_NAMES.join(", ")
+            ),
         );
     };
     apply_overrides(&field, &raw, &mut scheme)?;
 
     if let Some(age) = raw.max_age_seconds {
         if !(1..=MAX_WINDOW_SECONDS).contains(&age) {
-            return err(format!("{field}.max_age_seconds"), "must be from 1 to 604800");
+            return err(
+                format!("{field}.max_age_seconds"),
+                "must be from 1 to 604800",
+            );
         }
         scheme.window.max_age_seconds = age;
     }
     if let Some(future) = raw.max_future_seconds {
         if future > MAX_WINDOW_SECONDS {
-            return err(format!("{field}.max_future_seconds"), "must be from 0 to 604800");
+            return err(
+                format!("{field}.max_future_seconds"),
+                "must be from 0 to 604800",
+            );
         }
         scheme.window.max_future_seconds = future;
     }
@@ -377,12 +406,18 @@ fn build_endpoint(
 fn apply_overrides(field: &str, raw: &RawEndpoint, s: &mut Scheme) -> Result<(), ConfigError> {
     if let Some(h) = &raw.signature_header {
         if !valid_header_name(h) {
-            return err(format!("{field}.signature_header"), "is not a valid header name");
+            return err(
+                format!("{field}.signature_header"),
+                "is not a valid header name",
+            );
         }
         s.signature_header = HeaderRef::new(&[h.as_str()]);
     }
     if s.signature_header.names.is_empty() {
-        return err(format!("{field}.signature_header"), "required with preset custom");
+        return err(
+            format!("{field}.signature_header"),
+            "required with preset custom",
+        );
     }
     if raw.signature_prefix.is_some() || raw.encoding.is_some() {
         let SignatureFormat::Prefixed { prefix, encoding } = &mut s.format else {
@@ -401,8 +436,8 @@ fn apply_overrides(field: &str, raw: &RawEndpoint, s: &mut Scheme) -> Result<(),
         }
     }
     if let Some(t) = &raw.signed_content {
-        s.signed_content = Template::parse(t)
-            .map_err(|e| ConfigError(format!("{field}.signed_content: {e}")))?;
+        s.signed_content =
+            Template::parse(t).map_err(|e| ConfigError(format!("{field}.signed_content: {e}")))?;
     }
     if let Some(t) = &raw.timestamp {
         s.timestamp = TimestampSource::parse(t).ok_or_else(|| {
@@ -437,7 +472,10 @@ fn apply_overrides(field: &str, raw: &RawEndpoint, s: &mut Scheme) -> Result<(),
         }
     }
     if s.timestamp == TimestampSource::SignatureHeader && s.format != SignatureFormat::Stripe {
-        return err(format!("{field}.timestamp"), "this preset's timestamp is Stripe's t=");
+        return err(
+            format!("{field}.timestamp"),
+            "this preset's timestamp is Stripe's t=",
+        );
     }
     Ok(())
 }
@@ -566,20 +604,56 @@ mod tests {
     #[test]
     fn errors_name_the_field() {
         let cases = [
-            (r#","preset":"github","colour":"red""#, "endpoints[0]: unknown field `colour`"),
-            (r#","preset":"gitlab""#, "endpoints[0] (e).preset: unknown preset"),
-            (r#","preset":"github","mode":"audit""#, "endpoints[0] (e).mode"),
-            (r#","preset":"custom""#, "endpoints[0] (e).signature_header: required"),
-            (r#","preset":"custom","signature_header":"x","encoding":"b32""#, ".encoding"),
-            (r#","preset":"stripe","signature_prefix":"x""#, "signature_prefix/encoding"),
-            (r#","preset":"github","signed_content":"{nope}""#, ".signed_content"),
-            (r#","preset":"github","signed_content":"{timestamp}.{body}""#, "signed_content: uses {timestamp}"),
+            (
+                r#","preset":"github","colour":"red""#,
+                "endpoints[0]: unknown field `colour`",
+            ),
+            (
+                r#","preset":"gitlab""#,
+                "endpoints[0] (e).preset: unknown preset",
+            ),
+            (
+                r#","preset":"github","mode":"audit""#,
+                "endpoints[0] (e).mode",
+            ),
+            (
+                r#","preset":"custom""#,
+                "endpoints[0] (e).signature_header: required",
+            ),
+            (
+                r#","preset":"custom","signature_header":"x","encoding":"b32""#,
+                ".encoding",
+            ),
+            (
+                r#","preset":"stripe","signature_prefix":"x""#,
+                "signature_prefix/encoding",
+            ),
+            (
+                r#","preset":"github","signed_content":"{nope}""#,
+                ".signed_content",
+            ),
+            (
+                r#","preset":"github","signed_content":"{timestamp}.{body}""#,
+                "signed_content: uses {timestamp}",
+            ),
             (r#","preset":"github","timestamp":"time""#, ".timestamp"),
-            (r#","preset":"github","timestamp_format":"iso""#, ".timestamp_format"),
-            (r#","preset":"github","secret_encoding":"rot13""#, ".secret_encoding"),
-            (r#","preset":"github","max_age_seconds":0"#, ".max_age_seconds"),
+            (
+                r#","preset":"github","timestamp_format":"iso""#,
+                ".timestamp_format",
+            ),
+            (
+                r#","preset":"github","secret_encoding":"rot13""#,
+                ".secret_encoding",
+            ),
+            (
+                r#","preset":"github","max_age_seconds":0"#,
+                ".max_age_seconds",
+            ),
             (r#","preset":"github","source_ips":[]"#, ".source_ips"),
-            (r#","preset":"github","idempotency_key":"/id""#, "needs the top-level"),
+            (
+                r#","preset":"github","idempotency_key":"/id""#,
+                "needs the top-level",
+            ),
         ];
         for (fields, expected) in cases {
             let e = error_of(one(fields));
@@ -591,7 +665,10 @@ mod tests {
     fn secret_errors_never_quote_the_secret() {
         let short = r#"{"endpoints":[{"name":"e","path_prefix":"/h","preset":"github","secrets":[{"id":"a","value":"tiny-secret"}]}]}"#;
         let e = error_of(parse(short));
-        assert!(e.contains("secrets[0]") && e.contains("shorter than 16 bytes"), "{e}");
+        assert!(
+            e.contains("secrets[0]") && e.contains("shorter than 16 bytes"),
+            "{e}"
+        );
         assert!(!e.contains("tiny-secret"));
 
         let missing = r#"{"endpoints":[{"name":"e","path_prefix":"/h","preset":"github","secrets":[{"id":"a","env":"NOPE"}]}]}"#;
@@ -610,7 +687,9 @@ mod tests {
         assert!(error_of(parse("{")).contains("not valid JSON"));
         assert!(error_of(parse(r#"{"endpoints":[]}"#)).contains("at least one"));
         assert!(error_of(parse(r#"{"endpoints":[],"x":1}"#)).starts_with("x: unknown field"));
-        assert!(error_of(parse(r#"{"max_body_bytes":0,"endpoints":[]}"#)).contains("max_body_bytes"));
+        assert!(
+            error_of(parse(r#"{"max_body_bytes":0,"endpoints":[]}"#)).contains("max_body_bytes")
+        );
         let idem = r#"{"idempotency":{"cluster":"c","on_unavailable":"maybe"},"endpoints":[]}"#;
         assert!(error_of(parse(idem)).contains("idempotency.on_unavailable"));
     }
@@ -626,7 +705,10 @@ mod tests {
         let off = parse(&json("", "")).unwrap();
         assert_eq!(off.endpoints[0].idempotency_key, None);
         let on = parse(&json(block, "")).unwrap();
-        assert!(matches!(on.endpoints[0].idempotency_key, Some(KeySource::Header(_))));
+        assert!(matches!(
+            on.endpoints[0].idempotency_key,
+            Some(KeySource::Header(_))
+        ));
         assert_eq!(on.idempotency.as_ref().unwrap().authority, "cache");
         let null = parse(&json(block, r#","idempotency_key":null"#)).unwrap();
         assert_eq!(null.endpoints[0].idempotency_key, None);

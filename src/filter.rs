@@ -8,27 +8,92 @@ use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{Action, BufferType, ContextType, LogLevel, MapType};
 
+use std::collections::HashMap;
+use std::time::Duration;
+
 use crate::answer::Reject;
+use crate::cache_client::{
+    claim_request, parse_claim, Claim, Op, Outcome, CLAIM_PATH, MAX_ANSWER_BYTES, MAX_ATTEMPTS,
+};
 use crate::cidr::parse_source_address;
-use crate::config::{Config, Endpoint, Mode};
+use crate::config::{Config, Endpoint, Idempotency, Mode, OnUnavailable};
 use crate::headers::CapturedHeaders;
 use crate::verify::{verify, Verified};
 
 /// Headers this filter adds upstream; any a client sends are removed, so the upstream can
 /// trust them.
 const HEADER_PREFIX: &str = "x-webhook-guard-";
+/// The shared queue that carries commits and releases from request contexts to the root
+/// context, which outlives the request stream (Envoy cancels a context's own calls when the
+/// stream ends).
+const OUTCOME_QUEUE: &str = "webhook_guard_outcomes";
 
 proxy_wasm::main! {{
     // Also installs a panic hook that logs the panic at critical level.
     proxy_wasm::set_log_level(LogLevel::Info);
-    proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> { Box::new(Root { config: None }) });
+    proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> {
+        Box::new(Root { config: None, queue: None, pending: HashMap::new() })
+    });
 }}
 
 struct Root {
     config: Option<Rc<Config>>,
+    queue: Option<u32>,
+    /// Commit and release calls in flight, by call token.
+    pending: HashMap<u32, Outcome>,
 }
 
-impl Context for Root {}
+impl Context for Root {
+    fn on_http_call_response(
+        &mut self,
+        token: u32,
+        num_headers: usize,
+        _body: usize,
+        _trailers: usize,
+    ) {
+        let Some(outcome) = self.pending.remove(&token) else {
+            return;
+        };
+        let status = call_status(num_headers);
+        if Outcome::settled(status.as_deref()) {
+            return;
+        }
+        let op = match outcome.op {
+            Op::Commit => "commit",
+            Op::Release => "release",
+        };
+        if outcome.attempt < MAX_ATTEMPTS {
+            self.send_outcome(Outcome {
+                attempt: outcome.attempt + 1,
+                ..outcome
+            });
+        } else {
+            // The claim now lapses after in_flight_ttl_seconds: the last safety net.
+            log::warn!(
+                "webhook-guard: {op} failed {MAX_ATTEMPTS} times (status {}); the claim lapses after its in-flight TTL",
+                String::from_utf8_lossy(status.as_deref().unwrap_or(b"none"))
+            );
+        }
+    }
+}
+
+impl Root {
+    fn send_outcome(&mut self, outcome: Outcome) {
+        let Some(idem) = self.config.as_ref().and_then(|c| c.idempotency.clone()) else {
+            return;
+        };
+        let body = outcome.request(idem.done_ttl_seconds);
+        match dispatch(&idem, outcome.path(), &body) {
+            Ok(token) => {
+                self.pending.insert(token, outcome);
+            }
+            Err(e) => log::warn!(
+                "webhook-guard: cannot reach the cache cluster {}: {e:?}",
+                idem.cluster
+            ),
+        }
+    }
+}
 
 impl RootContext for Root {
     fn on_configure(&mut self, _size: usize) -> bool {
@@ -40,6 +105,9 @@ impl RootContext for Root {
             Ok(config) => {
                 let names: Vec<&str> = config.endpoints.iter().map(|e| e.name.as_str()).collect();
                 log::info!("webhook-guard: configured endpoints {}", names.join(", "));
+                if config.idempotency.is_some() && self.queue.is_none() {
+                    self.queue = hostcalls::register_shared_queue(OUTCOME_QUEUE).ok();
+                }
                 self.config = Some(Rc::new(config));
                 true
             }
@@ -54,10 +122,19 @@ impl RootContext for Root {
         let config = self.config.clone()?;
         Some(Box::new(Guard {
             config,
+            queue: self.queue,
             state: State::Start,
             source: None,
             request_id: None,
         }))
+    }
+
+    fn on_queue_ready(&mut self, queue_id: u32) {
+        while let Ok(Some(message)) = hostcalls::dequeue_shared_queue(queue_id) {
+            if let Some(outcome) = Outcome::decode(&message) {
+                self.send_outcome(outcome);
+            }
+        }
     }
 
     fn get_type(&self) -> Option<ContextType> {
@@ -73,23 +150,88 @@ enum State {
         endpoint: usize,
         headers: CapturedHeaders,
     },
-    /// Answered locally or forwarded: nothing more to do on the request path.
+    /// Verified; waiting for the cache's answer to the claim.
+    Claiming {
+        endpoint: usize,
+        verified: Verified,
+    },
+    /// Forwarded holding a claim: commit or release it once the upstream answers.
+    Claimed {
+        key: String,
+        token: String,
+    },
+    /// Answered locally or forwarded: nothing more to do.
     Done,
 }
 
 struct Guard {
     config: Rc<Config>,
+    queue: Option<u32>,
     state: State,
     source: Option<std::net::IpAddr>,
     request_id: Option<String>,
 }
 
-impl Context for Guard {}
+impl Context for Guard {
+    fn on_http_call_response(
+        &mut self,
+        _token: u32,
+        num_headers: usize,
+        body_size: usize,
+        _trailers: usize,
+    ) {
+        let State::Claiming { endpoint, verified } =
+            std::mem::replace(&mut self.state, State::Done)
+        else {
+            return;
+        };
+        let config = Rc::clone(&self.config);
+        let (Some(ep), Some(idem)) = (config.endpoints.get(endpoint), config.idempotency.as_ref())
+        else {
+            return;
+        };
+        let status = call_status(num_headers);
+        let body = if body_size == 0 || body_size > MAX_ANSWER_BYTES {
+            Vec::new()
+        } else {
+            hostcalls::get_buffer(BufferType::HttpCallResponseBody, 0, body_size)
+                .ok()
+                .flatten()
+                .unwrap_or_default()
+        };
+        let claim = parse_claim(status.as_deref(), &body);
+        let action = match claim {
+            Claim::Claimed { token } => {
+                let key = verified.idempotency_key.clone().unwrap_or_default();
+                self.add_verdict_headers(ep, &verified);
+                self.state = State::Claimed { key, token };
+                Action::Continue
+            }
+            Claim::Done => self.refuse(Some(ep), Reject::Duplicate),
+            Claim::InFlight => self.refuse(Some(ep), Reject::InFlight),
+            Claim::Unavailable => match idem.on_unavailable {
+                OnUnavailable::Reject => self.refuse(Some(ep), Reject::IdempotencyUnavailable),
+                OnUnavailable::Allow => {
+                    log::warn!("webhook-guard: cache unavailable, forwarding without deduplication (on_unavailable: allow)");
+                    self.add_verdict_headers(ep, &verified);
+                    Action::Continue
+                }
+            },
+        };
+        if action == Action::Continue {
+            let _ = hostcalls::resume_http_request();
+        }
+    }
+}
 
 impl HttpContext for Guard {
     fn on_http_request_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
         let all = hostcalls::get_map_bytes(MapType::HttpRequestHeaders).unwrap_or_default();
-        let header = |name: &str| all.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_slice());
+        let header = |name: &str| {
+            all.iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.as_slice())
+        };
         self.request_id = header("x-request-id")
             .map(|v| String::from_utf8_lossy(&v[..v.len().min(128)]).into_owned());
         self.source = hostcalls::get_property(vec!["source", "address"])
@@ -151,6 +293,30 @@ impl HttpContext for Guard {
         self.decide(body_size)
     }
 
+    fn on_http_response_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
+        if let State::Claimed { .. } = self.state {
+            let status = hostcalls::get_map_value_bytes(MapType::HttpResponseHeaders, ":status")
+                .ok()
+                .flatten()
+                .unwrap_or_default();
+            let op = if status.first() == Some(&b'2') {
+                Op::Commit
+            } else {
+                Op::Release
+            };
+            self.settle(op);
+        }
+        Action::Continue
+    }
+
+    fn on_log(&mut self) {
+        // The stream ended without an upstream answer (reset, timeout, client gone): release,
+        // so the sender's retry is processed.
+        if let State::Claimed { .. } = self.state {
+            self.settle(Op::Release);
+        }
+    }
+
     fn on_http_request_trailers(&mut self, _num_trailers: usize) -> Action {
         // A request that ends with trailers never sees end_of_stream on its body.
         if !matches!(self.state, State::Buffering { .. }) {
@@ -175,7 +341,8 @@ impl Guard {
     /// The whole body is buffered: verify it and forward or refuse.
     fn decide(&mut self, body_size: usize) -> Action {
         let config = Rc::clone(&self.config);
-        let State::Buffering { endpoint, headers } = std::mem::replace(&mut self.state, State::Done)
+        let State::Buffering { endpoint, headers } =
+            std::mem::replace(&mut self.state, State::Done)
         else {
             return Action::Continue;
         };
@@ -191,12 +358,64 @@ impl Guard {
                 .unwrap_or_default()
         };
         match verify(ep, &headers, &body, now_unix()) {
-            Ok(verified) => self.forward(ep, &verified),
+            Ok(verified) => self.forward(ep, endpoint, verified),
             Err(reject) => self.refuse(Some(ep), reject),
         }
     }
 
-    fn forward(&mut self, ep: &Endpoint, verified: &Verified) -> Action {
+    /// Forwards a verified delivery, after claiming it when the endpoint deduplicates.
+    fn forward(&mut self, ep: &Endpoint, endpoint: usize, verified: Verified) -> Action {
+        let (Some(idem), Some(key)) = (&self.config.idempotency, &verified.idempotency_key) else {
+            self.add_verdict_headers(ep, &verified);
+            return Action::Continue;
+        };
+        match dispatch(
+            idem,
+            CLAIM_PATH,
+            &claim_request(key, idem.in_flight_ttl_seconds),
+        ) {
+            Ok(_) => {
+                self.state = State::Claiming { endpoint, verified };
+                Action::Pause
+            }
+            Err(e) => {
+                log::warn!(
+                    "webhook-guard: cannot reach the cache cluster {}: {e:?}",
+                    idem.cluster
+                );
+                match idem.on_unavailable {
+                    OnUnavailable::Reject => self.refuse(Some(ep), Reject::IdempotencyUnavailable),
+                    OnUnavailable::Allow => {
+                        self.add_verdict_headers(ep, &verified);
+                        Action::Continue
+                    }
+                }
+            }
+        }
+    }
+
+    /// Sends a held claim's commit or release through the root context.
+    fn settle(&mut self, op: Op) {
+        let State::Claimed { key, token } = std::mem::replace(&mut self.state, State::Done) else {
+            return;
+        };
+        let outcome = Outcome {
+            op,
+            key,
+            token,
+            attempt: 1,
+        };
+        let queued = self
+            .queue
+            .is_some_and(|q| hostcalls::enqueue_shared_queue(q, Some(&outcome.encode())).is_ok());
+        if !queued {
+            log::warn!(
+                "webhook-guard: could not queue a claim outcome; it lapses after its in-flight TTL"
+            );
+        }
+    }
+
+    fn add_verdict_headers(&self, ep: &Endpoint, verified: &Verified) {
         let set = |name: &str, value: &str| {
             let _ = hostcalls::set_map_value_bytes(
                 MapType::HttpRequestHeaders,
@@ -214,8 +433,6 @@ impl Guard {
             ep.name,
             verified.secret_id
         );
-        self.state = State::Done;
-        Action::Continue
     }
 
     /// The one place that refuses a request: logs it and answers (or, in report mode, logs
@@ -247,6 +464,32 @@ impl Guard {
         }
         Action::Pause
     }
+}
+
+/// Sends a POST to the cache service through its Envoy cluster.
+fn dispatch(idem: &Idempotency, path: &str, body: &[u8]) -> Result<u32, proxy_wasm::types::Status> {
+    hostcalls::dispatch_http_call(
+        &idem.cluster,
+        vec![
+            (":method", "POST"),
+            (":path", path),
+            (":authority", &idem.authority),
+            ("content-type", "application/json"),
+        ],
+        Some(body),
+        vec![],
+        Duration::from_millis(idem.timeout_ms),
+    )
+}
+
+/// The `:status` of a call's answer; `None` when the call failed and Envoy gave no headers.
+fn call_status(num_headers: usize) -> Option<Vec<u8>> {
+    if num_headers == 0 {
+        return None;
+    }
+    hostcalls::get_map_value_bytes(MapType::HttpCallResponseHeaders, ":status")
+        .ok()
+        .flatten()
 }
 
 fn now_unix() -> i64 {

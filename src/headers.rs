@@ -83,10 +83,7 @@ mod tests {
 
     #[test]
     fn keeps_only_wanted_headers_as_bytes() {
-        let h = capture(
-            &[("x-sig", b"\xff\xfe"), ("other", b"x")],
-            &["x-sig"],
-        );
+        let h = capture(&[("x-sig", b"\xff\xfe"), ("other", b"x")], &["x-sig"]);
         assert_eq!(h.get(&HeaderRef::new(&["x-sig"])), Lookup::One(b"\xff\xfe"));
         assert_eq!(h.get(&HeaderRef::new(&["other"])), Lookup::Absent);
     }

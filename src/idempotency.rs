@@ -26,7 +26,8 @@ impl KeySource {
             return crate::signature::valid_header_name(name)
                 .then(|| KeySource::Header(HeaderRef::new(&[name])));
         }
-        text.starts_with('/').then(|| KeySource::Pointer(text.to_string()))
+        text.starts_with('/')
+            .then(|| KeySource::Pointer(text.to_string()))
     }
 
     pub fn needs_json(&self) -> bool {

@@ -5,7 +5,15 @@
 //! Everything but `filter` is host-free and unit-tested natively; `filter` is the thin
 //! proxy-wasm glue that maps a verdict to an Envoy action.
 
+// A panic kills the VM and fails every later request on that worker: no unwrap, expect or
+// panic outside tests.
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+
 pub mod answer;
+pub mod cache_client;
 pub mod cidr;
 pub mod config;
 pub mod headers;

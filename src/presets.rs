@@ -131,7 +131,10 @@ pub fn preset(name: &str) -> Option<Scheme> {
                     max_future_seconds: 300,
                 },
                 secret_encoding: SecretEncoding::Whsec,
-                default_key: Some(KeySource::Header(HeaderRef::new(&["webhook-id", "svix-id"]))),
+                default_key: Some(KeySource::Header(HeaderRef::new(&[
+                    "webhook-id",
+                    "svix-id",
+                ]))),
             }
         }
         "shopify" => Scheme {
@@ -168,7 +171,9 @@ mod tests {
         for name in PRESET_NAMES {
             let s = preset(name).unwrap();
             assert!(
-                s.signed_content.parts.contains(&crate::signature::Part::Body),
+                s.signed_content
+                    .parts
+                    .contains(&crate::signature::Part::Body),
                 "{name}"
             );
         }

@@ -89,9 +89,13 @@ mod tests {
 
     #[test]
     fn decodes_each_encoding() {
-        let utf8 = SecretEncoding::Utf8.decode("It's a Secret to Everybody").unwrap();
+        let utf8 = SecretEncoding::Utf8
+            .decode("It's a Secret to Everybody")
+            .unwrap();
         assert_eq!(utf8, b"It's a Secret to Everybody");
-        let b64 = SecretEncoding::Base64.decode("MDEyMzQ1Njc4OWFiY2RlZg==").unwrap();
+        let b64 = SecretEncoding::Base64
+            .decode("MDEyMzQ1Njc4OWFiY2RlZg==")
+            .unwrap();
         assert_eq!(b64, b"0123456789abcdef");
         let whsec = SecretEncoding::Whsec
             .decode("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
@@ -103,7 +107,9 @@ mod tests {
     fn rejects_short_and_malformed_secrets() {
         assert!(SecretEncoding::Utf8.decode("short").is_err());
         assert!(SecretEncoding::Base64.decode("!!!").is_err());
-        assert!(SecretEncoding::Whsec.decode("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").is_err());
+        assert!(SecretEncoding::Whsec
+            .decode("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+            .is_err());
         assert!(SecretEncoding::Utf8.decode(&"x".repeat(2000)).is_err());
     }
 

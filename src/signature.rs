@@ -174,16 +174,14 @@ impl Template {
                         "body" => Part::Body,
                         "timestamp" => Part::Timestamp,
                         _ => match name.strip_prefix("header:") {
-                            Some(h) if valid_header_name(h) => {
-                                Part::Header(HeaderRef::new(&[h]))
-                            }
+                            Some(h) if valid_header_name(h) => Part::Header(HeaderRef::new(&[h])),
                             _ => return Err(format!("has an unknown placeholder {{{name}}}")),
                         },
                     });
                     rest = &rest[end + 1..];
                 }
                 Some(i) => {
-                    parts.push(Part::Literal(rest[..i].as_bytes().to_vec()));
+                    parts.push(Part::Literal(rest.as_bytes()[..i].to_vec()));
                     rest = &rest[i..];
                 }
                 None => {
@@ -294,8 +292,14 @@ mod tests {
         let header = b"sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17";
         let offered = github().parse(header).unwrap();
         let secrets = [secret("s", b"It's a Secret to Everybody")];
-        assert_eq!(matching_secret(&secrets, &[b"Hello, World!"], &offered.macs), Some(0));
-        assert_eq!(matching_secret(&secrets, &[b"Hello, World?"], &offered.macs), None);
+        assert_eq!(
+            matching_secret(&secrets, &[b"Hello, World!"], &offered.macs),
+            Some(0)
+        );
+        assert_eq!(
+            matching_secret(&secrets, &[b"Hello, World?"], &offered.macs),
+            None
+        );
     }
 
     #[test]
@@ -308,7 +312,10 @@ mod tests {
             .parse(b"sha256=dXEH6g6yUJ/CESIczphLijdXC211hsIsRvQ3nIsEPhc=")
             .unwrap();
         let secrets = [secret("s", b"It's a Secret to Everybody")];
-        assert_eq!(matching_secret(&secrets, &[b"Hello, World!"], &offered.macs), Some(0));
+        assert_eq!(
+            matching_secret(&secrets, &[b"Hello, World!"], &offered.macs),
+            Some(0)
+        );
     }
 
     #[test]
@@ -346,7 +353,11 @@ mod tests {
             prefix: String::new(),
             encoding: Encoding::Base64,
         };
-        for raw in [&b"abc"[..], b"====", b"dXEH6g6yUJ/CESIczphLijdXC211hsIsRvQ3nIsEPh"] {
+        for raw in [
+            &b"abc"[..],
+            b"====",
+            b"dXEH6g6yUJ/CESIczphLijdXC211hsIsRvQ3nIsEPh",
+        ] {
             assert_eq!(b64.parse(raw), Err(Malformed));
         }
     }
@@ -363,18 +374,32 @@ mod tests {
             "t=1".to_string(),
             format!("t=1,t=2,v1={mac}"),
             format!("t=1,v1={mac}x"),
-            format!("t=1,v1"),
+            "t=1,v1".to_string(),
             String::new(),
-            format!("t=1,{}", vec![format!("v1={mac}"); MAX_SIGNATURES + 1].join(",")),
+            format!(
+                "t=1,{}",
+                vec![format!("v1={mac}"); MAX_SIGNATURES + 1].join(",")
+            ),
         ] {
-            assert_eq!(SignatureFormat::Stripe.parse(bad.as_bytes()), Err(Malformed), "{bad}");
+            assert_eq!(
+                SignatureFormat::Stripe.parse(bad.as_bytes()),
+                Err(Malformed),
+                "{bad}"
+            );
         }
     }
 
     #[test]
     fn standard_webhooks_header_parsing() {
         let ok = b"v1a,xyz v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE= v2,abc";
-        assert_eq!(SignatureFormat::StandardWebhooks.parse(ok).unwrap().macs.len(), 1);
+        assert_eq!(
+            SignatureFormat::StandardWebhooks
+                .parse(ok)
+                .unwrap()
+                .macs
+                .len(),
+            1
+        );
         for bad in [&b""[..], b"v1a,xyz", b"v1,", b"v1,abc", b"nocomma"] {
             assert_eq!(SignatureFormat::StandardWebhooks.parse(bad), Err(Malformed));
         }
@@ -394,8 +419,17 @@ mod tests {
         );
         assert!(t.uses_timestamp());
         let h = Template::parse("{header:Webhook-Id}.{body}").unwrap();
-        assert_eq!(h.headers().next().unwrap().names, vec!["webhook-id".to_string()]);
-        for bad in ["{timestamp}", "{body", "{nope}{body}", "{header:}{body}", "{header:a b}{body}"] {
+        assert_eq!(
+            h.headers().next().unwrap().names,
+            vec!["webhook-id".to_string()]
+        );
+        for bad in [
+            "{timestamp}",
+            "{body",
+            "{nope}{body}",
+            "{header:}{body}",
+            "{header:a b}{body}",
+        ] {
             assert!(Template::parse(bad).is_err(), "{bad}");
         }
     }

@@ -66,7 +66,11 @@ impl TimestampFormat {
             Value::String(s) => self.seconds(s.as_bytes()),
             Value::Number(n) if self != TimestampFormat::Rfc3339 => {
                 let n = n.as_i64()?;
-                (n >= 0).then_some(if self == TimestampFormat::UnixMs { n / 1000 } else { n })
+                (n >= 0).then_some(if self == TimestampFormat::UnixMs {
+                    n / 1000
+                } else {
+                    n
+                })
             }
             _ => None,
         }
@@ -78,8 +82,9 @@ fn digits(raw: &[u8]) -> Option<i64> {
     if raw.is_empty() || raw.len() > 15 || !raw.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    raw.iter()
-        .try_fold(0i64, |acc, d| acc.checked_mul(10)?.checked_add(i64::from(d - b'0')))
+    raw.iter().try_fold(0i64, |acc, d| {
+        acc.checked_mul(10)?.checked_add(i64::from(d - b'0'))
+    })
 }
 
 /// How far from now a timestamp may be.
@@ -105,9 +110,24 @@ mod tests {
 
     #[test]
     fn unix_formats() {
-        assert_eq!(TimestampFormat::Unix.seconds(b"1531420618"), Some(1531420618));
-        assert_eq!(TimestampFormat::UnixMs.seconds(b"1531420618999"), Some(1531420618));
-        for bad in [&b""[..], b"-1", b"+1", b" 1", b"1.5", b"1e9", b"9999999999999999", b"\xff"] {
+        assert_eq!(
+            TimestampFormat::Unix.seconds(b"1531420618"),
+            Some(1531420618)
+        );
+        assert_eq!(
+            TimestampFormat::UnixMs.seconds(b"1531420618999"),
+            Some(1531420618)
+        );
+        for bad in [
+            &b""[..],
+            b"-1",
+            b"+1",
+            b" 1",
+            b"1.5",
+            b"1e9",
+            b"9999999999999999",
+            b"\xff",
+        ] {
             assert_eq!(TimestampFormat::Unix.seconds(bad), None, "{bad:?}");
         }
     }
@@ -141,7 +161,9 @@ mod tests {
     fn sources() {
         assert_eq!(
             TimestampSource::parse("header:X-Slack-Request-Timestamp"),
-            Some(TimestampSource::Header(HeaderRef::new(&["x-slack-request-timestamp"])))
+            Some(TimestampSource::Header(HeaderRef::new(&[
+                "x-slack-request-timestamp"
+            ])))
         );
         assert_eq!(
             TimestampSource::parse("/channel/time"),

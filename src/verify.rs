@@ -56,11 +56,18 @@ pub fn verify(
         .ok_or(Reject::MalformedSignature)?;
     let index =
         matching_secret(&ep.secrets, &pieces, &offered.macs).ok_or(Reject::InvalidSignature)?;
-    let secret_id = ep.secrets.get(index).map(|s| s.id.clone()).unwrap_or_default();
+    let secret_id = ep
+        .secrets
+        .get(index)
+        .map(|s| s.id.clone())
+        .unwrap_or_default();
 
     // Only an authenticated body is read past this point.
     let format = scheme.timestamp_format;
-    if !matches!(scheme.timestamp, TimestampSource::None | TimestampSource::Body(_)) {
+    if !matches!(
+        scheme.timestamp,
+        TimestampSource::None | TimestampSource::Body(_)
+    ) {
         let ts = raw_timestamp
             .and_then(|raw| format.seconds(raw))
             .ok_or(Reject::MissingTimestamp)?;
@@ -156,27 +163,62 @@ mod tests {
         let sig = "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17";
         let h = [("x-hub-signature-256", sig)];
         assert_eq!(run(&c, &h, "Hello, World!", 0), ok("s"));
-        assert_eq!(run(&c, &h, "Hello, World?", 0), Err(Reject::InvalidSignature));
-        assert_eq!(run(&c, &[], "Hello, World!", 0), Err(Reject::MissingSignature));
+        assert_eq!(
+            run(&c, &h, "Hello, World?", 0),
+            Err(Reject::InvalidSignature)
+        );
+        assert_eq!(
+            run(&c, &[], "Hello, World!", 0),
+            Err(Reject::MissingSignature)
+        );
         let twice = [("x-hub-signature-256", sig), ("x-hub-signature-256", sig)];
-        assert_eq!(run(&c, &twice, "Hello, World!", 0), Err(Reject::MalformedSignature));
+        assert_eq!(
+            run(&c, &twice, "Hello, World!", 0),
+            Err(Reject::MalformedSignature)
+        );
     }
 
     #[test]
     fn slack_documented_vector() {
         let body = "token=xyzz0WbapA4vBCDEFasx0q6G&team_id=T1DC2JH3J&team_domain=testteamnow&channel_id=G8PSS9T3V&channel_name=foobar&user_id=U2CERLKJA&user_name=roadrunner&command=%2Fwebhook-collect&text=&response_url=https%3A%2F%2Fhooks.slack.com%2Fcommands%2FT1DC2JH3J%2F397700885554%2F96rGlfmibIGlgcZRskXaIFfN&trigger_id=398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c";
-        let c = endpoint("slack", &[("s", "8f742231b10e8888abcd99yyyzzz85a5")], "", false);
+        let c = endpoint(
+            "slack",
+            &[("s", "8f742231b10e8888abcd99yyyzzz85a5")],
+            "",
+            false,
+        );
         let sig = "v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503";
-        let h = [("x-slack-signature", sig), ("x-slack-request-timestamp", "1531420618")];
+        let h = [
+            ("x-slack-signature", sig),
+            ("x-slack-request-timestamp", "1531420618"),
+        ];
         assert_eq!(run(&c, &h, body, 1531420618 + 10), ok("s"));
         // The form body is not JSON and needs not be: Slack's preset reads none of it.
         let tampered = body.replace("roadrunner", "coyote");
-        assert_eq!(run(&c, &h, &tampered, 1531420618), Err(Reject::InvalidSignature));
-        let other_ts = [("x-slack-signature", sig), ("x-slack-request-timestamp", "1531420619")];
-        assert_eq!(run(&c, &other_ts, body, 1531420618), Err(Reject::InvalidSignature));
-        assert_eq!(run(&c, &h, body, 1531420618 + 301), Err(Reject::StaleTimestamp));
-        assert_eq!(run(&c, &h, body, 1531420618 - 61), Err(Reject::StaleTimestamp));
-        assert_eq!(run(&c, &h[..1], body, 1531420618), Err(Reject::MissingTimestamp));
+        assert_eq!(
+            run(&c, &h, &tampered, 1531420618),
+            Err(Reject::InvalidSignature)
+        );
+        let other_ts = [
+            ("x-slack-signature", sig),
+            ("x-slack-request-timestamp", "1531420619"),
+        ];
+        assert_eq!(
+            run(&c, &other_ts, body, 1531420618),
+            Err(Reject::InvalidSignature)
+        );
+        assert_eq!(
+            run(&c, &h, body, 1531420618 + 301),
+            Err(Reject::StaleTimestamp)
+        );
+        assert_eq!(
+            run(&c, &h, body, 1531420618 - 61),
+            Err(Reject::StaleTimestamp)
+        );
+        assert_eq!(
+            run(&c, &h[..1], body, 1531420618),
+            Err(Reject::MissingTimestamp)
+        );
     }
 
     #[test]
@@ -196,27 +238,47 @@ mod tests {
         ];
         assert_eq!(run(&c, &h, body, 1614265330), ok("s"));
         // Svix names, several signatures (the sender's own rotation), future within 300 s.
-        let multi = format!("v1,{} {sig}", crate::signature::Encoding::Base64.encode(&[1; 32]));
+        let multi = format!(
+            "v1,{} {sig}",
+            crate::signature::Encoding::Base64.encode(&[1; 32])
+        );
         let svix = [
             ("svix-id", "msg_p5jXN8AQM9LWM0D4loKWxJek"),
             ("svix-timestamp", "1614265330"),
             ("svix-signature", multi.as_str()),
         ];
         assert_eq!(run(&c, &svix, body, 1614265330 - 299), ok("s"));
-        assert_eq!(run(&c, &svix, body, 1614265330 - 301), Err(Reject::StaleTimestamp));
+        assert_eq!(
+            run(&c, &svix, body, 1614265330 - 301),
+            Err(Reject::StaleTimestamp)
+        );
         let wrong_id = [
             ("webhook-id", "msg_other"),
             ("webhook-timestamp", "1614265330"),
             ("webhook-signature", sig),
         ];
-        assert_eq!(run(&c, &wrong_id, body, 1614265330), Err(Reject::InvalidSignature));
-        let no_id = [("webhook-timestamp", "1614265330"), ("webhook-signature", sig)];
-        assert_eq!(run(&c, &no_id, body, 1614265330), Err(Reject::MalformedSignature));
+        assert_eq!(
+            run(&c, &wrong_id, body, 1614265330),
+            Err(Reject::InvalidSignature)
+        );
+        let no_id = [
+            ("webhook-timestamp", "1614265330"),
+            ("webhook-signature", sig),
+        ];
+        assert_eq!(
+            run(&c, &no_id, body, 1614265330),
+            Err(Reject::MalformedSignature)
+        );
     }
 
     #[test]
     fn stripe_computed_vector_with_multiple_signatures() {
-        let c = endpoint("stripe", &[("s", "whsec_test_secret_0123456789")], "", false);
+        let c = endpoint(
+            "stripe",
+            &[("s", "whsec_test_secret_0123456789")],
+            "",
+            false,
+        );
         let body = r#"{"id":"evt_1","object":"event"}"#;
         let mac = "0f06c232d18bc676bfacfc5240a2cfe4559e99421aacd50637b2ba2c7262e338";
         let other = "00".repeat(32);
@@ -226,18 +288,30 @@ mod tests {
         assert_eq!(run(&c, &h, body, 1700000301), Err(Reject::StaleTimestamp));
         let moved = format!("t=1700000001,v1={mac}");
         let h2 = [("stripe-signature", moved.as_str())];
-        assert_eq!(run(&c, &h2, body, 1700000001), Err(Reject::InvalidSignature));
+        assert_eq!(
+            run(&c, &h2, body, 1700000001),
+            Err(Reject::InvalidSignature)
+        );
         let only_v0 = format!("t=1700000000,v0={mac}");
         let h3 = [("stripe-signature", only_v0.as_str())];
-        assert_eq!(run(&c, &h3, body, 1700000000), Err(Reject::MalformedSignature));
+        assert_eq!(
+            run(&c, &h3, body, 1700000000),
+            Err(Reject::MalformedSignature)
+        );
     }
 
     #[test]
     fn shopify_computed_vector() {
         let c = endpoint("shopify", &[("s", "shopify-secret-0123456789")], "", false);
-        let h = [("x-shopify-hmac-sha256", "4gX7B9gRZ4X/8qnUfl9Zkz5ZU8zDvs2JSZMxGiia+8A=")];
+        let h = [(
+            "x-shopify-hmac-sha256",
+            "4gX7B9gRZ4X/8qnUfl9Zkz5ZU8zDvs2JSZMxGiia+8A=",
+        )];
         assert_eq!(run(&c, &h, r#"{"id":820982911946154508}"#, 0), ok("s"));
-        assert_eq!(run(&c, &h, r#"{"id":820982911946154509}"#, 0), Err(Reject::InvalidSignature));
+        assert_eq!(
+            run(&c, &h, r#"{"id":820982911946154509}"#, 0),
+            Err(Reject::InvalidSignature)
+        );
     }
 
     #[test]
@@ -246,23 +320,51 @@ mod tests {
         let h = [("x-hub-signature-256", sig)];
         let c = endpoint(
             "genesys-open-messaging",
-            &[("new", "a-brand-new-secret-value"), ("old", "genesys-demo-secret-0123")],
+            &[
+                ("new", "a-brand-new-secret-value"),
+                ("old", "genesys-demo-secret-0123"),
+            ],
             "",
             false,
         );
         assert_eq!(run(&c, &h, GENESYS_BODY, GENESYS_TIME + 600), ok("old"));
-        assert_eq!(run(&c, &h, GENESYS_BODY, GENESYS_TIME + 601), Err(Reject::StaleTimestamp));
-        assert_eq!(run(&c, &h, GENESYS_BODY, GENESYS_TIME - 61), Err(Reject::StaleTimestamp));
+        assert_eq!(
+            run(&c, &h, GENESYS_BODY, GENESYS_TIME + 601),
+            Err(Reject::StaleTimestamp)
+        );
+        assert_eq!(
+            run(&c, &h, GENESYS_BODY, GENESYS_TIME - 61),
+            Err(Reject::StaleTimestamp)
+        );
         let hexsig = [("x-hub-signature-256", "sha256=35133c25")];
-        assert_eq!(run(&c, &hexsig, GENESYS_BODY, GENESYS_TIME), Err(Reject::MalformedSignature));
-        let retired = endpoint("genesys-open-messaging", &[("new", "a-brand-new-secret-value")], "", false);
-        assert_eq!(run(&retired, &h, GENESYS_BODY, GENESYS_TIME), Err(Reject::InvalidSignature));
+        assert_eq!(
+            run(&c, &hexsig, GENESYS_BODY, GENESYS_TIME),
+            Err(Reject::MalformedSignature)
+        );
+        let retired = endpoint(
+            "genesys-open-messaging",
+            &[("new", "a-brand-new-secret-value")],
+            "",
+            false,
+        );
+        assert_eq!(
+            run(&retired, &h, GENESYS_BODY, GENESYS_TIME),
+            Err(Reject::InvalidSignature)
+        );
     }
 
     #[test]
     fn genesys_key_is_hashed_with_the_endpoint() {
-        let h = [("x-hub-signature-256", "sha256=NRM8Jd9jnKt4njo0cd1mT01wMsJEAbB0C+M2gMh1Vnw=")];
-        let c = endpoint("genesys-open-messaging", &[("s", "genesys-demo-secret-0123")], "", true);
+        let h = [(
+            "x-hub-signature-256",
+            "sha256=NRM8Jd9jnKt4njo0cd1mT01wMsJEAbB0C+M2gMh1Vnw=",
+        )];
+        let c = endpoint(
+            "genesys-open-messaging",
+            &[("s", "genesys-demo-secret-0123")],
+            "",
+            true,
+        );
         let v = run(&c, &h, GENESYS_BODY, GENESYS_TIME).unwrap();
         let expected = hash_key("ep", b"d7d58935af65a45e5234ac77de017a0a");
         assert_eq!(v.idempotency_key, Some(expected));
@@ -272,12 +374,22 @@ mod tests {
     fn tutorial_scheme() {
         let body = r#"{"event":"conversation.end","conversationId":"5d0d331e-d2a8-4fb5-96f7-7021bef2a8ee","timestamp":"2025-06-10T21:03:05Z","platformVersion":"v2","data":{}}"#;
         let sig = "19d8309845a6b63f382cfe06dd5809a07d99287d547f353a8590f41850a0cb2f";
-        let c = endpoint("genesys-signature-header", &[("s", "tutorial-secret-0123456789")], "", true);
+        let c = endpoint(
+            "genesys-signature-header",
+            &[("s", "tutorial-secret-0123456789")],
+            "",
+            true,
+        );
         let v = run(&c, &[("x-genesys-signature", sig)], body, GENESYS_TIME).unwrap();
         let key = "5d0d331e-d2a8-4fb5-96f7-7021bef2a8ee\n2025-06-10T21:03:05Z";
         assert_eq!(v.idempotency_key, Some(hash_key("ep", key.as_bytes())));
         assert_eq!(
-            run(&c, &[("x-genesys-signature", sig)], body, GENESYS_TIME + 301),
+            run(
+                &c,
+                &[("x-genesys-signature", sig)],
+                body,
+                GENESYS_TIME + 301
+            ),
             Err(Reject::StaleTimestamp)
         );
     }
@@ -285,7 +397,12 @@ mod tests {
     #[test]
     fn signed_but_broken_bodies() {
         let key = b"genesys-demo-secret-0123";
-        let c = endpoint("genesys-open-messaging", &[("s", "genesys-demo-secret-0123")], "", true);
+        let c = endpoint(
+            "genesys-open-messaging",
+            &[("s", "genesys-demo-secret-0123")],
+            "",
+            true,
+        );
         let sign = |body: &str| {
             let scheme = &c.endpoints[0].scheme;
             crate::sign::sign(scheme, key, body.as_bytes(), "", "")
@@ -312,11 +429,16 @@ mod tests {
         let c = endpoint("custom", &[("s", "MDEyMzQ1Njc4OWFiY2RlZg==")], extra, false);
         let scheme = &c.endpoints[0].scheme;
         let mut h = crate::sign::sign(scheme, b"0123456789abcdef", b"{}", "1700000000123", "acme");
-        assert!(h.iter().any(|(n, v)| n == "x-sig" && v.starts_with("hmac ")));
+        assert!(h
+            .iter()
+            .any(|(n, v)| n == "x-sig" && v.starts_with("hmac ")));
         let pairs: Vec<(&str, &str)> = h.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
         assert_eq!(run(&c, &pairs, "{}", 1700000000), ok("s"));
         h.retain(|(n, _)| n != "x-tenant");
         let pairs: Vec<(&str, &str)> = h.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
-        assert_eq!(run(&c, &pairs, "{}", 1700000000), Err(Reject::MalformedSignature));
+        assert_eq!(
+            run(&c, &pairs, "{}", 1700000000),
+            Err(Reject::MalformedSignature)
+        );
     }
 }

@@ -84,19 +84,75 @@ fn cases() -> Vec<Case> {
         timestamp,
     };
     vec![
-        case("genesys", GENESYS_CURRENT, "current", genesys_body("m-1", now), String::new()),
-        case("tutorial", TUTORIAL, "primary", tutorial_body, String::new()),
-        case("github", GITHUB, "gh", r#"{"zen":"Hello, World!"}"#.into(), String::new()),
-        case("stripe", STRIPE, "st", r#"{"id":"evt_1","object":"event"}"#.into(), now.to_string()),
-        case("slack", SLACK, "sl", "token=x&text=hello".into(), now.to_string()),
-        case("standard", STANDARD, "sw", r#"{"type":"user.created"}"#.into(), now.to_string()),
-        case("shopify", SHOPIFY, "sh", r#"{"id":820982911946154508}"#.into(), String::new()),
-        case("custom", CUSTOM, "cu", r#"{"any":"thing"}"#.into(), (now * 1000).to_string()),
+        case(
+            "genesys",
+            GENESYS_CURRENT,
+            "current",
+            genesys_body("m-1", now),
+            String::new(),
+        ),
+        case(
+            "tutorial",
+            TUTORIAL,
+            "primary",
+            tutorial_body,
+            String::new(),
+        ),
+        case(
+            "github",
+            GITHUB,
+            "gh",
+            r#"{"zen":"Hello, World!"}"#.into(),
+            String::new(),
+        ),
+        case(
+            "stripe",
+            STRIPE,
+            "st",
+            r#"{"id":"evt_1","object":"event"}"#.into(),
+            now.to_string(),
+        ),
+        case(
+            "slack",
+            SLACK,
+            "sl",
+            "token=x&text=hello".into(),
+            now.to_string(),
+        ),
+        case(
+            "standard",
+            STANDARD,
+            "sw",
+            r#"{"type":"user.created"}"#.into(),
+            now.to_string(),
+        ),
+        case(
+            "shopify",
+            SHOPIFY,
+            "sh",
+            r#"{"id":820982911946154508}"#.into(),
+            String::new(),
+        ),
+        case(
+            "custom",
+            CUSTOM,
+            "cu",
+            r#"{"any":"thing"}"#.into(),
+            (now * 1000).to_string(),
+        ),
     ]
 }
 
 fn signed(config: &str, c: &Case) -> Vec<(String, Vec<u8>)> {
-    sign_for(config, &ENV, c.endpoint, c.secret, c.body.as_bytes(), &c.timestamp, "msg_1")
+    sign_for(
+        config,
+        &ENV,
+        c.endpoint,
+        c.secret,
+        c.body.as_bytes(),
+        &c.timestamp,
+        "msg_1",
+    )
 }
 
 #[test]
@@ -106,17 +162,38 @@ fn every_preset_forwards_a_valid_delivery_byte_for_byte() {
         let path = format!("/webhooks/{}", c.endpoint);
         let headers = signed(&config, &c);
         let before = upstream.requests().len();
-        let r = send(envoy.port, "POST", &path, &as_refs(&headers), c.body.as_bytes());
-        assert_eq!(r.status, 200, "{}: {:?}", c.endpoint, String::from_utf8_lossy(&r.body));
+        let r = send(
+            envoy.port,
+            "POST",
+            &path,
+            &as_refs(&headers),
+            c.body.as_bytes(),
+        );
+        assert_eq!(
+            r.status,
+            200,
+            "{}: {:?}",
+            c.endpoint,
+            String::from_utf8_lossy(&r.body)
+        );
         let got = upstream.requests();
         assert_eq!(got.len(), before + 1, "{}", c.endpoint);
         let req = &got[before];
         assert_eq!(req.body, c.body.as_bytes(), "{}: body changed", c.endpoint);
         assert_eq!(req.path, path);
-        assert_eq!(req.header("x-webhook-guard-endpoint").as_deref(), Some(c.endpoint));
-        assert_eq!(req.header("x-webhook-guard-secret-id").as_deref(), Some(c.secret_id));
+        assert_eq!(
+            req.header("x-webhook-guard-endpoint").as_deref(),
+            Some(c.endpoint)
+        );
+        assert_eq!(
+            req.header("x-webhook-guard-secret-id").as_deref(),
+            Some(c.secret_id)
+        );
         for (name, value) in &headers {
-            assert_eq!(req.header(name).map(String::into_bytes).as_ref(), Some(value));
+            assert_eq!(
+                req.header(name).map(String::into_bytes).as_ref(),
+                Some(value)
+            );
         }
     }
     envoy.assert_no_panic();
@@ -133,8 +210,16 @@ fn every_preset_refuses_a_tampered_delivery_before_the_upstream() {
         let last = tampered.len() - 2;
         tampered[last] ^= 0x01;
         let r = send(envoy.port, "POST", &path, &as_refs(&headers), &tampered);
-        assert_eq!((r.status, r.error()), (401, "invalid_signature".into()), "{}", c.endpoint);
-        assert_eq!(r.header("content-type").as_deref(), Some("application/json"));
+        assert_eq!(
+            (r.status, r.error()),
+            (401, "invalid_signature".into()),
+            "{}",
+            c.endpoint
+        );
+        assert_eq!(
+            r.header("content-type").as_deref(),
+            Some("application/json")
+        );
 
         // Signed with a secret the endpoint does not have.
         let unknown = if c.endpoint == "standard" {
@@ -142,13 +227,37 @@ fn every_preset_refuses_a_tampered_delivery_before_the_upstream() {
         } else {
             "an-unknown-secret-0000"
         };
-        let wrong = sign_for(&config, &ENV, c.endpoint, unknown, c.body.as_bytes(), &c.timestamp, "msg_1");
-        let r = send(envoy.port, "POST", &path, &as_refs(&wrong), c.body.as_bytes());
-        assert_eq!((r.status, r.error()), (401, "invalid_signature".into()), "{}", c.endpoint);
+        let wrong = sign_for(
+            &config,
+            &ENV,
+            c.endpoint,
+            unknown,
+            c.body.as_bytes(),
+            &c.timestamp,
+            "msg_1",
+        );
+        let r = send(
+            envoy.port,
+            "POST",
+            &path,
+            &as_refs(&wrong),
+            c.body.as_bytes(),
+        );
+        assert_eq!(
+            (r.status, r.error()),
+            (401, "invalid_signature".into()),
+            "{}",
+            c.endpoint
+        );
 
         // No signature at all.
         let r = send(envoy.port, "POST", &path, &[], c.body.as_bytes());
-        assert_eq!((r.status, r.error()), (401, "missing_signature".into()), "{}", c.endpoint);
+        assert_eq!(
+            (r.status, r.error()),
+            (401, "missing_signature".into()),
+            "{}",
+            c.endpoint
+        );
     }
     assert_eq!(upstream.heads(), 0, "the upstream saw a request head");
     envoy.assert_no_panic();
@@ -161,10 +270,19 @@ fn rotation_accepts_both_secrets_from_the_vm_environment() {
     for (secret, id) in [(GENESYS_CURRENT, "current"), (GENESYS_PREVIOUS, "previous")] {
         let body = genesys_body(&format!("rot-{id}"), now);
         let headers = sign_for(&config, &ENV, "genesys", secret, body.as_bytes(), "", "");
-        let r = send(envoy.port, "POST", "/webhooks/genesys", &as_refs(&headers), body.as_bytes());
+        let r = send(
+            envoy.port,
+            "POST",
+            "/webhooks/genesys",
+            &as_refs(&headers),
+            body.as_bytes(),
+        );
         assert_eq!(r.status, 200);
         let last = upstream.requests().pop().expect("forwarded");
-        assert_eq!(last.header("x-webhook-guard-secret-id").as_deref(), Some(id));
+        assert_eq!(
+            last.header("x-webhook-guard-secret-id").as_deref(),
+            Some(id)
+        );
     }
     assert_eq!(upstream.requests().len(), 2);
 }
@@ -176,8 +294,22 @@ fn replayed_and_future_deliveries_are_stale() {
     // Genesys: the time inside the signed body; 600 s back, 60 s ahead.
     for (t, expected) in [(now - 700, 401), (now + 120, 401), (now - 500, 200)] {
         let body = genesys_body(&format!("t-{t}"), t);
-        let headers = sign_for(&config, &ENV, "genesys", GENESYS_CURRENT, body.as_bytes(), "", "");
-        let r = send(envoy.port, "POST", "/webhooks/genesys", &as_refs(&headers), body.as_bytes());
+        let headers = sign_for(
+            &config,
+            &ENV,
+            "genesys",
+            GENESYS_CURRENT,
+            body.as_bytes(),
+            "",
+            "",
+        );
+        let r = send(
+            envoy.port,
+            "POST",
+            "/webhooks/genesys",
+            &as_refs(&headers),
+            body.as_bytes(),
+        );
         assert_eq!(r.status, expected, "t = now {:+}", t - now);
         if expected == 401 {
             assert_eq!(r.error(), "stale_timestamp");
@@ -186,7 +318,13 @@ fn replayed_and_future_deliveries_are_stale() {
     // Slack: a correctly signed but old header timestamp.
     let old = (now - 301).to_string();
     let headers = sign_for(&config, &ENV, "slack", SLACK, b"a=1", &old, "");
-    let r = send(envoy.port, "POST", "/webhooks/slack", &as_refs(&headers), b"a=1");
+    let r = send(
+        envoy.port,
+        "POST",
+        "/webhooks/slack",
+        &as_refs(&headers),
+        b"a=1",
+    );
     assert_eq!((r.status, r.error()), (401, "stale_timestamp".into()));
     assert_eq!(upstream.requests().len(), 1);
 }
@@ -202,14 +340,34 @@ fn oversized_malformed_and_spoofed_requests() {
     assert_eq!((r.status, r.error()), (413, "body_too_large".into()));
     // Chunked, no content-length: refused as the buffer grows past the limit.
     let piece = vec![b'x'; 1500];
-    let r = send_chunked(envoy.port, "/webhooks/github", &[], &[&piece, &piece, &piece]);
+    let r = send_chunked(
+        envoy.port,
+        "/webhooks/github",
+        &[],
+        &[&piece, &piece, &piece],
+    );
     assert_eq!((r.status, r.error()), (413, "body_too_large".into()));
 
     // Signature headers that cannot be read.
     let body = br#"{"a":1}"#;
-    for bad in [&b"sha256=zz"[..], b"sha1=abc", b"\xff\xfe", b"sha256=dGVzdA=="] {
-        let r = send(envoy.port, "POST", "/webhooks/github", &[("x-hub-signature-256", bad)], body);
-        assert_eq!((r.status, r.error()), (401, "malformed_signature".into()), "{bad:?}");
+    for bad in [
+        &b"sha256=zz"[..],
+        b"sha1=abc",
+        b"\xff\xfe",
+        b"sha256=dGVzdA==",
+    ] {
+        let r = send(
+            envoy.port,
+            "POST",
+            "/webhooks/github",
+            &[("x-hub-signature-256", bad)],
+            body,
+        );
+        assert_eq!(
+            (r.status, r.error()),
+            (401, "malformed_signature".into()),
+            "{bad:?}"
+        );
     }
     // A signature header sent twice is refused, even if one copy is valid.
     let good = sign_for(&config, &ENV, "github", GITHUB, body, "", "");
@@ -218,13 +376,22 @@ fn oversized_malformed_and_spoofed_requests() {
         envoy.port,
         "POST",
         "/webhooks/github",
-        &[("x-hub-signature-256", value), ("x-hub-signature-256", value)],
+        &[
+            ("x-hub-signature-256", value),
+            ("x-hub-signature-256", value),
+        ],
         body,
     );
     assert_eq!((r.status, r.error()), (401, "malformed_signature".into()));
 
     // No endpoint for the path.
-    let r = send(envoy.port, "POST", "/webhooks/githubx", &as_refs(&good), body);
+    let r = send(
+        envoy.port,
+        "POST",
+        "/webhooks/githubx",
+        &as_refs(&good),
+        body,
+    );
     assert_eq!((r.status, r.error()), (404, "unknown_endpoint".into()));
     assert_eq!(upstream.heads(), 0);
 
@@ -232,19 +399,39 @@ fn oversized_malformed_and_spoofed_requests() {
     let mut spoofed = good.clone();
     spoofed.push(("x-webhook-guard-secret-id".into(), b"forged".to_vec()));
     spoofed.push(("x-webhook-guard-idempotency-key".into(), b"forged".to_vec()));
-    let r = send(envoy.port, "POST", "/webhooks/github", &as_refs(&spoofed), body);
+    let r = send(
+        envoy.port,
+        "POST",
+        "/webhooks/github",
+        &as_refs(&spoofed),
+        body,
+    );
     assert_eq!(r.status, 200);
     let got = upstream.requests().pop().expect("forwarded");
-    assert_eq!(got.header("x-webhook-guard-secret-id").as_deref(), Some("gh"));
+    assert_eq!(
+        got.header("x-webhook-guard-secret-id").as_deref(),
+        Some("gh")
+    );
     assert_eq!(got.header("x-webhook-guard-idempotency-key"), None);
 
     // A body in several chunks is verified whole.
     let msg = genesys_body("chunks", now);
-    let headers = sign_for(&config, &ENV, "genesys", GENESYS_CURRENT, msg.as_bytes(), "", "");
+    let headers = sign_for(
+        &config,
+        &ENV,
+        "genesys",
+        GENESYS_CURRENT,
+        msg.as_bytes(),
+        "",
+        "",
+    );
     let (a, b) = msg.as_bytes().split_at(msg.len() / 2);
     let r = send_chunked(envoy.port, "/webhooks/genesys", &as_refs(&headers), &[a, b]);
     assert_eq!(r.status, 200, "{:?}", String::from_utf8_lossy(&r.body));
-    assert_eq!(upstream.requests().pop().expect("forwarded").body, msg.as_bytes());
+    assert_eq!(
+        upstream.requests().pop().expect("forwarded").body,
+        msg.as_bytes()
+    );
     envoy.assert_no_panic();
 }
 
@@ -259,12 +446,18 @@ fn bad_configuration_stops_envoy_with_one_clear_line() {
     ];
     for (i, (filter_config, env, expected)) in cases.iter().enumerate() {
         let mut opts = EnvoyOptions::new(filter_config, upstream.port);
-        opts.host_env = ENV.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        opts.host_env = ENV
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         let path = dir.join(format!("bad-{i}.yaml"));
         std::fs::write(&path, envoy_yaml(&opts)).expect("write");
         let (ok, out) = validate(&path, env);
         assert!(!ok, "envoy accepted a bad configuration");
         assert!(out.contains(expected), "expected {expected:?} in:\n{out}");
-        assert!(!out.contains(GITHUB) && !out.contains(SHOPIFY), "a secret reached the log");
+        assert!(
+            !out.contains(GITHUB) && !out.contains(SHOPIFY),
+            "a secret reached the log"
+        );
     }
 }

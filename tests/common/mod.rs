@@ -110,7 +110,9 @@ impl Upstream {
     }
 
     pub fn set_delay(&self, delay: Duration) {
-        self.state.delay_ms.store(delay.as_millis() as u64, Ordering::SeqCst);
+        self.state
+            .delay_ms
+            .store(delay.as_millis() as u64, Ordering::SeqCst);
     }
 
     pub fn requests(&self) -> Vec<Recorded> {
@@ -170,7 +172,10 @@ fn read_head(reader: &mut impl BufRead) -> Option<Head> {
     loop {
         let mut line = Vec::new();
         reader.read_until(b'\n', &mut line).ok()?;
-        let line = line.strip_suffix(b"\r\n").or(line.strip_suffix(b"\n"))?.to_vec();
+        let line = line
+            .strip_suffix(b"\r\n")
+            .or(line.strip_suffix(b"\n"))?
+            .to_vec();
         if line.is_empty() {
             break;
         }
@@ -196,8 +201,8 @@ fn read_body(reader: &mut impl BufRead, headers: &[(String, Vec<u8>)]) -> Option
         reader.read_exact(&mut body).ok()?;
         return Some(body);
     }
-    let chunked = header_of(headers, "transfer-encoding")
-        .is_some_and(|v| v.eq_ignore_ascii_case(b"chunked"));
+    let chunked =
+        header_of(headers, "transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case(b"chunked"));
     if !chunked {
         return Some(Vec::new());
     }
@@ -248,9 +253,16 @@ impl Response {
 
 /// Sends one HTTP/1.1 request (raw bytes for the headers, so tests can send anything) and
 /// reads the answer.
-pub fn send(port: u16, method: &str, path: &str, headers: &[(&str, &[u8])], body: &[u8]) -> Response {
-    let mut req = format!("{method} {path} HTTP/1.1\r\nhost: webhooks.test\r\nconnection: close\r\n")
-        .into_bytes();
+pub fn send(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &[u8])],
+    body: &[u8],
+) -> Response {
+    let mut req =
+        format!("{method} {path} HTTP/1.1\r\nhost: webhooks.test\r\nconnection: close\r\n")
+            .into_bytes();
     for (name, value) in headers {
         req.extend_from_slice(name.as_bytes());
         req.extend_from_slice(b": ");
@@ -263,7 +275,12 @@ pub fn send(port: u16, method: &str, path: &str, headers: &[(&str, &[u8])], body
 }
 
 /// Sends the body with chunked transfer encoding, one chunk per piece.
-pub fn send_chunked(port: u16, path: &str, headers: &[(&str, &[u8])], pieces: &[&[u8]]) -> Response {
+pub fn send_chunked(
+    port: u16,
+    path: &str,
+    headers: &[(&str, &[u8])],
+    pieces: &[&[u8]],
+) -> Response {
     let mut head = format!(
         "POST {path} HTTP/1.1\r\nhost: webhooks.test\r\nconnection: close\r\ntransfer-encoding: chunked\r\n"
     )
@@ -378,7 +395,12 @@ pub fn envoy_yaml(o: &EnvoyOptions) -> String {
     let key_values: String = o
         .vm_env
         .iter()
-        .map(|(k, v)| format!("\n                      {k}: {}", serde_json::Value::String(v.clone())))
+        .map(|(k, v)| {
+            format!(
+                "\n                      {k}: {}",
+                serde_json::Value::String(v.clone())
+            )
+        })
         .collect();
     let cache_cluster = match o.cache_port {
         None => String::new(),
@@ -493,7 +515,12 @@ impl Envoy {
             }
             if self.admin_port == 0 {
                 if let Ok(text) = std::fs::read_to_string(admin_file) {
-                    self.admin_port = text.trim().rsplit(':').next().and_then(|p| p.parse().ok()).unwrap_or(0);
+                    self.admin_port = text
+                        .trim()
+                        .rsplit(':')
+                        .next()
+                        .and_then(|p| p.parse().ok())
+                        .unwrap_or(0);
                 }
             }
             if self.admin_port != 0 {
@@ -510,7 +537,8 @@ impl Envoy {
     fn listener_port(&self) -> Option<u16> {
         let r = self.admin("/listeners?format=json")?;
         let v: serde_json::Value = serde_json::from_slice(&r.body).ok()?;
-        let port = v["listener_statuses"][0]["local_address"]["socket_address"]["port_value"].as_u64()?;
+        let port =
+            v["listener_statuses"][0]["local_address"]["socket_address"]["port_value"].as_u64()?;
         (port != 0).then_some(port as u16)
     }
 
@@ -535,8 +563,17 @@ impl Envoy {
     /// Fails the test if the VM panicked or the plugin failed at any point.
     pub fn assert_no_panic(&self) {
         let log = self.log();
-        for bad in ["panicked", "Plugin configured to fail closed", "wasm log critical", "[critical]"] {
-            assert!(!log.contains(bad), "envoy log contains {bad:?}:\n{}", self.log_tail());
+        for bad in [
+            "panicked",
+            "Plugin configured to fail closed",
+            "wasm log critical",
+            "[critical]",
+        ] {
+            assert!(
+                !log.contains(bad),
+                "envoy log contains {bad:?}:\n{}",
+                self.log_tail()
+            );
         }
     }
 }
@@ -552,7 +589,9 @@ impl Drop for Envoy {
 pub fn validate(config: &Path, env: &[(&str, &str)]) -> (bool, String) {
     let mut cmd = Command::new(envoy_bin());
     // Only the variables given: a secret in the developer's shell must not mask a test.
-    cmd.env_clear().args(["--mode", "validate", "-c"]).arg(config);
+    cmd.env_clear()
+        .args(["--mode", "validate", "-c"])
+        .arg(config);
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -575,24 +614,9 @@ pub fn now_unix() -> i64 {
         .as_secs() as i64
 }
 
-/// `2025-06-10T21:03:05Z` for a unix time (civil-from-days, H. Hinnant).
+/// `2025-06-10T21:03:05Z` for a unix time.
 pub fn rfc3339(t: i64) -> String {
-    let (days, secs) = (t.div_euclid(86400), t.rem_euclid(86400));
-    let z = days + 719468;
-    let era = z.div_euclid(146097);
-    let doe = z - era * 146097;
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        secs / 3600,
-        secs % 3600 / 60,
-        secs % 60
-    )
+    webhook_guard::rfc3339::unix_seconds_to_rfc3339(t)
 }
 
 /// A Genesys Open Messaging outbound message (the shape of reference/genesys.md) sent at `t`.
@@ -614,7 +638,11 @@ pub fn sign_for(
     timestamp: &str,
     id: &str,
 ) -> Vec<(String, Vec<u8>)> {
-    let lookup = |k: &str| env.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string());
+    let lookup = |k: &str| {
+        env.iter()
+            .find(|(n, _)| *n == k)
+            .map(|(_, v)| v.to_string())
+    };
     let parsed = webhook_guard::config::Config::parse(config.as_bytes(), &lookup)
         .unwrap_or_else(|e| panic!("test config: {e}"));
     let ep = parsed
@@ -631,5 +659,8 @@ pub fn sign_for(
 
 /// Borrowed view for `send`.
 pub fn as_refs(headers: &[(String, Vec<u8>)]) -> Vec<(&str, &[u8])> {
-    headers.iter().map(|(n, v)| (n.as_str(), v.as_slice())).collect()
+    headers
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_slice()))
+        .collect()
 }

@@ -25,7 +25,7 @@ impl Args {
 
     pub fn flag(&self, name: &str) -> bool {
         let flag = format!("--{name}");
-        self.items.iter().any(|a| *a == flag)
+        self.items.contains(&flag)
     }
 }
 
@@ -48,8 +48,8 @@ pub fn split_url(url: &str) -> Option<(String, String)> {
 /// Sends a POST and returns (status, body).
 pub fn post(url: &str, headers: &[(String, String)], body: &[u8]) -> Result<(u16, String), String> {
     let (authority, path) = split_url(url).ok_or("only http://host:port/path URLs")?;
-    let mut stream =
-        TcpStream::connect(&authority).map_err(|e| format!("cannot connect to {authority}: {e}"))?;
+    let mut stream = TcpStream::connect(&authority)
+        .map_err(|e| format!("cannot connect to {authority}: {e}"))?;
     stream
         .set_read_timeout(Some(Duration::from_secs(15)))
         .map_err(|e| e.to_string())?;
@@ -89,36 +89,5 @@ mod tests {
         );
         assert_eq!(split_url("http://h:1"), Some(("h:1".into(), "/".into())));
         assert_eq!(split_url("https://h/x"), None);
-    }
-}
-
-/// `2025-06-10T21:03:05Z` for a unix time (civil-from-days, H. Hinnant).
-pub fn rfc3339(t: u64) -> String {
-    let t = t as i64;
-    let (days, secs) = (t.div_euclid(86400), t.rem_euclid(86400));
-    let z = days + 719468;
-    let era = z.div_euclid(146097);
-    let doe = z - era * 146097;
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        secs / 3600,
-        secs % 3600 / 60,
-        secs % 60
-    )
-}
-
-#[cfg(test)]
-mod time_tests {
-    #[test]
-    fn rfc3339_formats_utc() {
-        assert_eq!(super::rfc3339(0), "1970-01-01T00:00:00Z");
-        assert_eq!(super::rfc3339(1749589385), "2025-06-10T21:03:05Z");
-        assert_eq!(super::rfc3339(951782400), "2000-02-29T00:00:00Z");
     }
 }

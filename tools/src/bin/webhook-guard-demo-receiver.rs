@@ -17,9 +17,13 @@ fn main() {
         println!("{USAGE}");
         return;
     }
-    let listen = args.value("listen").unwrap_or_else(|| "127.0.0.1:8080".into());
+    let listen = args
+        .value("listen")
+        .unwrap_or_else(|| "127.0.0.1:8080".into());
     let failures: u64 = match args.value("fail") {
-        Some(n) => n.parse().unwrap_or_else(|_| fail("--fail takes a number", USAGE)),
+        Some(n) => n
+            .parse()
+            .unwrap_or_else(|_| fail("--fail takes a number", USAGE)),
         None => 0,
     };
     let listener = TcpListener::bind(&listen)
@@ -67,11 +71,22 @@ fn serve(conn: TcpStream, failures_left: &AtomicU64) -> std::io::Result<()> {
             .is_ok();
         let status = if failing { 500 } else { 200 };
         println!("--- {} -> answering {status}", line.trim_end());
-        for h in headers.iter().filter(|h| h.to_ascii_lowercase().starts_with("x-webhook-guard-")) {
+        for h in headers
+            .iter()
+            .filter(|h| h.to_ascii_lowercase().starts_with("x-webhook-guard-"))
+        {
             println!("    {h}");
         }
-        println!("    body ({} bytes): {}", body.len(), String::from_utf8_lossy(&body));
-        let answer = if failing { r#"{"error":"demo failure"}"# } else { r#"{"received":true}"# };
+        println!(
+            "    body ({} bytes): {}",
+            body.len(),
+            String::from_utf8_lossy(&body)
+        );
+        let answer = if failing {
+            r#"{"error":"demo failure"}"#
+        } else {
+            r#"{"received":true}"#
+        };
         write!(
             writer,
             "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{answer}",

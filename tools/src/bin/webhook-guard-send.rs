@@ -19,7 +19,9 @@ fn main() {
         println!("{USAGE}");
         return;
     }
-    let url = args.value("url").unwrap_or_else(|| fail("--url is required", USAGE));
+    let url = args
+        .value("url")
+        .unwrap_or_else(|| fail("--url is required", USAGE));
     let name = args
         .value("preset")
         .unwrap_or_else(|| "genesys-open-messaging".into());
@@ -48,7 +50,11 @@ fn main() {
     };
     let mut headers = sign(&scheme, &key, &body, &now.to_string(), &id);
     if matches!(name.as_str(), "github" | "shopify") {
-        let header = if name == "github" { "x-github-delivery" } else { "x-shopify-event-id" };
+        let header = if name == "github" {
+            "x-github-delivery"
+        } else {
+            "x-shopify-event-id"
+        };
         headers.push((header.into(), id.clone()));
     }
 
@@ -58,8 +64,15 @@ fn main() {
             *b ^= 0x01;
         }
     }
-    let what = if args.flag("tamper") { "tampered" } else { "signed" };
-    println!("sending a {what} {name} delivery ({} bytes) to {url}", sent.len());
+    let what = if args.flag("tamper") {
+        "tampered"
+    } else {
+        "signed"
+    };
+    println!(
+        "sending a {what} {name} delivery ({} bytes) to {url}",
+        sent.len()
+    );
     match post(&url, &headers, &sent) {
         Ok((status, answer)) => println!("answer: {status} {answer}"),
         Err(e) => {
@@ -71,7 +84,7 @@ fn main() {
 
 /// A realistic payload per preset, dated now where the scheme dates the body.
 fn sample_body(preset: &str, id: &str, now: u64) -> String {
-    let time = webhook_guard_tools::rfc3339(now);
+    let time = webhook_guard::rfc3339::unix_seconds_to_rfc3339(now as i64);
     match preset {
         "genesys-open-messaging" => format!(
             r#"{{"id":"{id}","channel":{{"id":"e6b352de-ecd0-49c7-94de-7787418869bc","platform":"Open","type":"Private","to":{{"id":"recipient-123","idType":"Opaque"}},"from":{{"nickname":"Support","id":"e6b352de-ecd0-49c7-94de-7787418869bc","idType":"Opaque"}},"time":"{time}","messageId":"{id}"}},"type":"Text","text":"Hi","originatingEntity":"Human","direction":"Outbound","conversationId":"5d0d331e-d2a8-4fb5-96f7-7021bef2a8ee"}}"#
