@@ -76,6 +76,8 @@ pub struct Endpoint {
 
 pub struct Config {
     pub max_body_bytes: u64,
+    /// The filter's own log level (`trace` to `critical`); `info` logs one line per refusal.
+    pub log_level: proxy_wasm::types::LogLevel,
     pub idempotency: Option<Idempotency>,
     pub endpoints: Vec<Endpoint>,
 }
@@ -166,10 +168,20 @@ impl Config {
                 _ => return err("max_body_bytes", "must be an integer from 1 to 67108864"),
             },
         };
+        let log_level = match top.remove("log_level") {
+            None => proxy_wasm::types::LogLevel::Info,
+            Some(v) => match v.as_str().and_then(parse_log_level) {
+                Some(level) => level,
+                None => return err(
+                    "log_level",
+                    "must be \"trace\", \"debug\", \"info\", \"warn\", \"error\" or \"critical\"",
+                ),
+            },
+        };
         if let Some(unknown) = top.keys().next() {
             return err(
                 unknown,
-                "unknown field (expected endpoints, idempotency, max_body_bytes)",
+                "unknown field (expected endpoints, idempotency, log_level, max_body_bytes)",
             );
         }
 
@@ -206,6 +218,7 @@ impl Config {
         }
         Ok(Config {
             max_body_bytes,
+            log_level,
             idempotency,
             endpoints,
         })
@@ -232,6 +245,19 @@ impl Config {
             .max_by_key(|(_, e)| e.path_prefix.len())
             .map(|(i, _)| i)
     }
+}
+
+fn parse_log_level(s: &str) -> Option<proxy_wasm::types::LogLevel> {
+    use proxy_wasm::types::LogLevel;
+    Some(match s {
+        "trace" => LogLevel::Trace,
+        "debug" => LogLevel::Debug,
+        "info" => LogLevel::Info,
+        "warn" => LogLevel::Warn,
+        "error" => LogLevel::Error,
+        "critical" => LogLevel::Critical,
+        _ => return None,
+    })
 }
 
 fn parse_idempotency(v: Value) -> Result<Idempotency, ConfigError> {
@@ -278,11 +304,12 @@ fn parse_idempotency(v: Value) -> Result<Idempotency, ConfigError> {
     })
 }
 
+/// Names and ids appear in headers, logs and metric names (where a dot separates labels).
 fn valid_name(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 64
         && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 fn build_endpoint(
@@ -294,7 +321,7 @@ fn build_endpoint(
     if !valid_name(&raw.name) {
         return err(
             format!("{field}.name"),
-            "must be 1-64 characters of letters, digits, '-', '_', '.'",
+            "must be 1-64 characters of letters, digits, '-', '_'",
         );
     }
     let field = format!("{field} ({})", raw.name);
@@ -495,7 +522,7 @@ fn build_secrets(
         if !valid_name(&s.id) {
             return err(
                 format!("{f}.id"),
-                "must be 1-64 characters of letters, digits, '-', '_', '.'",
+                "must be 1-64 characters of letters, digits, '-', '_'",
             );
         }
         if secrets.iter().any(|x| x.id == s.id) {

@@ -1,23 +1,22 @@
 //! The proxy-wasm glue: reads what the host offers, asks the host-free modules for a
 //! verdict, and maps it to an Envoy action. No decision is made here.
 
+use std::collections::HashMap;
 use std::rc::Rc;
-use std::time::UNIX_EPOCH;
+use std::time::{Duration, UNIX_EPOCH};
 
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
-use proxy_wasm::types::{Action, BufferType, ContextType, LogLevel, MapType};
-
-use std::collections::HashMap;
-use std::time::Duration;
+use proxy_wasm::types::{Action, BufferType, ContextType, LogLevel, MapType, MetricType};
 
 use crate::answer::Reject;
 use crate::cache_client::{
     claim_request, parse_claim, Claim, Op, Outcome, CLAIM_PATH, MAX_ANSWER_BYTES, MAX_ATTEMPTS,
 };
 use crate::cidr::parse_source_address;
-use crate::config::{Config, Endpoint, Idempotency, Mode, OnUnavailable};
+use crate::config::{Config, Idempotency, Mode, OnUnavailable};
 use crate::headers::CapturedHeaders;
+use crate::metrics;
 use crate::verify::{verify, Verified};
 
 /// Headers this filter adds upstream; any a client sends are removed, so the upstream can
@@ -28,16 +27,122 @@ const HEADER_PREFIX: &str = "x-webhook-guard-";
 /// stream ends).
 const OUTCOME_QUEUE: &str = "webhook_guard_outcomes";
 
+/// Metric ids, defined once per configuration so a request only increments.
+#[derive(Default)]
+struct Metrics {
+    /// Per endpoint (config order), then one slot for requests that matched no endpoint.
+    endpoints: Vec<EndpointMetrics>,
+    cache_errors: [u32; 3],
+    cache_settled: [u32; 3],
+    claim_latency: u32,
+}
+
+#[derive(Default)]
+struct EndpointMetrics {
+    /// Per secret, in config order.
+    accepted: Vec<u32>,
+    /// Per reason, in `metrics::REJECT_REASONS` order.
+    rejected: Vec<u32>,
+    would_reject: Vec<u32>,
+    duplicates: u32,
+}
+
+fn define(kind: MetricType, name: &str) -> u32 {
+    // 0 is never a valid id; incrementing it fails quietly, which is what we want here.
+    hostcalls::define_metric(kind, name).unwrap_or(0)
+}
+
+impl Metrics {
+    fn define_all(config: &Config) -> Metrics {
+        let counter = |name: String| define(MetricType::Counter, &name);
+        let reasons = |ep: &str, report: bool| -> Vec<u32> {
+            metrics::REJECT_REASONS
+                .iter()
+                .map(|r| counter(metrics::rejected(ep, r.code(), report)))
+                .collect()
+        };
+        let mut endpoints: Vec<EndpointMetrics> = config
+            .endpoints
+            .iter()
+            .map(|ep| EndpointMetrics {
+                accepted: ep
+                    .secrets
+                    .iter()
+                    .map(|s| counter(metrics::accepted(&ep.name, &s.id)))
+                    .collect(),
+                rejected: reasons(&ep.name, false),
+                would_reject: reasons(&ep.name, true),
+                duplicates: counter(metrics::duplicates(&ep.name)),
+            })
+            .collect();
+        endpoints.push(EndpointMetrics {
+            rejected: reasons(metrics::NO_ENDPOINT, false),
+            ..EndpointMetrics::default()
+        });
+        let ops = |f: fn(&str) -> String| metrics::CACHE_OPS.map(|op| counter(f(op)));
+        Metrics {
+            endpoints,
+            cache_errors: ops(metrics::cache_errors),
+            cache_settled: ops(metrics::cache_settled),
+            claim_latency: define(MetricType::Histogram, metrics::CLAIM_LATENCY_MS),
+        }
+    }
+
+    fn endpoint(&self, index: Option<usize>) -> Option<&EndpointMetrics> {
+        match index {
+            Some(i) => self.endpoints.get(i),
+            None => self.endpoints.last(),
+        }
+    }
+
+    fn rejected(&self, endpoint: Option<usize>, reject: &Reject, report: bool) {
+        let Some(m) = self.endpoint(endpoint) else {
+            return;
+        };
+        if *reject == Reject::Duplicate {
+            return inc(m.duplicates);
+        }
+        let slot = metrics::REJECT_REASONS
+            .iter()
+            .position(|r| r.code() == reject.code());
+        let ids = if report { &m.would_reject } else { &m.rejected };
+        if let Some(id) = slot.and_then(|i| ids.get(i)) {
+            inc(*id);
+        }
+    }
+
+    fn accepted(&self, endpoint: usize, secret: usize) {
+        if let Some(id) = self
+            .endpoint(Some(endpoint))
+            .and_then(|m| m.accepted.get(secret))
+        {
+            inc(*id);
+        }
+    }
+}
+
+fn inc(id: u32) {
+    let _ = hostcalls::increment_metric(id, 1);
+}
+
+fn op_index(op: Op) -> usize {
+    match op {
+        Op::Commit => 1,
+        Op::Release => 2,
+    }
+}
+
 proxy_wasm::main! {{
     // Also installs a panic hook that logs the panic at critical level.
     proxy_wasm::set_log_level(LogLevel::Info);
     proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> {
-        Box::new(Root { config: None, queue: None, pending: HashMap::new() })
+        Box::new(Root { config: None, metrics: Rc::default(), queue: None, pending: HashMap::new() })
     });
 }}
 
 struct Root {
     config: Option<Rc<Config>>,
+    metrics: Rc<Metrics>,
     queue: Option<u32>,
     /// Commit and release calls in flight, by call token.
     pending: HashMap<u32, Outcome>,
@@ -56,8 +161,10 @@ impl Context for Root {
         };
         let status = call_status(num_headers);
         if Outcome::settled(status.as_deref()) {
+            inc(self.metrics.cache_settled[op_index(outcome.op)]);
             return;
         }
+        inc(self.metrics.cache_errors[op_index(outcome.op)]);
         let op = match outcome.op {
             Op::Commit => "commit",
             Op::Release => "release",
@@ -108,6 +215,8 @@ impl RootContext for Root {
                 if config.idempotency.is_some() && self.queue.is_none() {
                     self.queue = hostcalls::register_shared_queue(OUTCOME_QUEUE).ok();
                 }
+                proxy_wasm::set_log_level(config.log_level);
+                self.metrics = Rc::new(Metrics::define_all(&config));
                 self.config = Some(Rc::new(config));
                 true
             }
@@ -122,6 +231,7 @@ impl RootContext for Root {
         let config = self.config.clone()?;
         Some(Box::new(Guard {
             config,
+            metrics: Rc::clone(&self.metrics),
             queue: self.queue,
             state: State::Start,
             source: None,
@@ -150,10 +260,11 @@ enum State {
         endpoint: usize,
         headers: CapturedHeaders,
     },
-    /// Verified; waiting for the cache's answer to the claim.
+    /// Verified; waiting for the cache's answer to the claim (sent at `since_ms`).
     Claiming {
         endpoint: usize,
         verified: Verified,
+        since_ms: u64,
     },
     /// Forwarded holding a claim: commit or release it once the upstream answers.
     Claimed {
@@ -166,6 +277,7 @@ enum State {
 
 struct Guard {
     config: Rc<Config>,
+    metrics: Rc<Metrics>,
     queue: Option<u32>,
     state: State,
     source: Option<std::net::IpAddr>,
@@ -180,16 +292,18 @@ impl Context for Guard {
         body_size: usize,
         _trailers: usize,
     ) {
-        let State::Claiming { endpoint, verified } =
-            std::mem::replace(&mut self.state, State::Done)
+        let State::Claiming {
+            endpoint,
+            verified,
+            since_ms,
+        } = std::mem::replace(&mut self.state, State::Done)
         else {
             return;
         };
-        let config = Rc::clone(&self.config);
-        let (Some(ep), Some(idem)) = (config.endpoints.get(endpoint), config.idempotency.as_ref())
-        else {
-            return;
-        };
+        let _ = hostcalls::record_metric(
+            self.metrics.claim_latency,
+            now_ms().saturating_sub(since_ms),
+        );
         let status = call_status(num_headers);
         let body = if body_size == 0 || body_size > MAX_ANSWER_BYTES {
             Vec::new()
@@ -199,24 +313,19 @@ impl Context for Guard {
                 .flatten()
                 .unwrap_or_default()
         };
-        let claim = parse_claim(status.as_deref(), &body);
-        let action = match claim {
+        let action = match parse_claim(status.as_deref(), &body) {
             Claim::Claimed { token } => {
                 let key = verified.idempotency_key.clone().unwrap_or_default();
-                self.add_verdict_headers(ep, &verified);
+                self.accept(endpoint, &verified);
                 self.state = State::Claimed { key, token };
                 Action::Continue
             }
-            Claim::Done => self.refuse(Some(ep), Reject::Duplicate),
-            Claim::InFlight => self.refuse(Some(ep), Reject::InFlight),
-            Claim::Unavailable => match idem.on_unavailable {
-                OnUnavailable::Reject => self.refuse(Some(ep), Reject::IdempotencyUnavailable),
-                OnUnavailable::Allow => {
-                    log::warn!("webhook-guard: cache unavailable, forwarding without deduplication (on_unavailable: allow)");
-                    self.add_verdict_headers(ep, &verified);
-                    Action::Continue
-                }
-            },
+            Claim::Done => self.refuse(Some(endpoint), Reject::Duplicate),
+            Claim::InFlight => self.refuse(Some(endpoint), Reject::InFlight),
+            Claim::Unavailable => {
+                inc(self.metrics.cache_errors[0]);
+                self.cache_unavailable(endpoint, &verified)
+            }
         };
         if action == Action::Continue {
             let _ = hostcalls::resume_http_request();
@@ -250,17 +359,16 @@ impl HttpContext for Guard {
         else {
             return self.refuse(None, Reject::UnknownEndpoint);
         };
-
         if let Some(allowed) = &endpoint.source_ips {
             if !self.source.is_some_and(|ip| allowed.contains(ip)) {
-                return self.refuse(Some(endpoint), Reject::SourceIpDenied);
+                return self.refuse(Some(index), Reject::SourceIpDenied);
             }
         }
         let declared = header("content-length")
             .and_then(|v| std::str::from_utf8(v).ok())
             .and_then(|v| v.trim().parse::<u64>().ok());
         if declared.is_some_and(|n| n > config.max_body_bytes) {
-            return self.refuse(Some(endpoint), Reject::BodyTooLarge);
+            return self.refuse(Some(index), Reject::BodyTooLarge);
         }
 
         let headers = CapturedHeaders::capture(
@@ -279,42 +387,16 @@ impl HttpContext for Guard {
     }
 
     fn on_http_request_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
-        if !matches!(self.state, State::Buffering { .. }) {
+        let State::Buffering { endpoint, .. } = self.state else {
             return Action::Continue;
-        }
+        };
         if body_size as u64 > self.config.max_body_bytes {
-            let config = Rc::clone(&self.config);
-            let endpoint = self.endpoint(&config);
-            return self.refuse(endpoint, Reject::BodyTooLarge);
+            return self.refuse(Some(endpoint), Reject::BodyTooLarge);
         }
         if !end_of_stream {
             return Action::Pause;
         }
         self.decide(body_size)
-    }
-
-    fn on_http_response_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
-        if let State::Claimed { .. } = self.state {
-            let status = hostcalls::get_map_value_bytes(MapType::HttpResponseHeaders, ":status")
-                .ok()
-                .flatten()
-                .unwrap_or_default();
-            let op = if status.first() == Some(&b'2') {
-                Op::Commit
-            } else {
-                Op::Release
-            };
-            self.settle(op);
-        }
-        Action::Continue
-    }
-
-    fn on_log(&mut self) {
-        // The stream ended without an upstream answer (reset, timeout, client gone): release,
-        // so the sender's retry is processed.
-        if let State::Claimed { .. } = self.state {
-            self.settle(Op::Release);
-        }
     }
 
     fn on_http_request_trailers(&mut self, _num_trailers: usize) -> Action {
@@ -328,16 +410,32 @@ impl HttpContext for Guard {
             .map_or(0, |b| b.len());
         self.decide(size)
     }
+
+    fn on_http_response_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
+        if let State::Claimed { .. } = self.state {
+            let status = hostcalls::get_map_value_bytes(MapType::HttpResponseHeaders, ":status")
+                .ok()
+                .flatten()
+                .unwrap_or_default();
+            self.settle(if status.first() == Some(&b'2') {
+                Op::Commit
+            } else {
+                Op::Release
+            });
+        }
+        Action::Continue
+    }
+
+    fn on_log(&mut self) {
+        // The stream ended without an upstream answer (reset, timeout, client gone): release,
+        // so the sender's retry is processed.
+        if let State::Claimed { .. } = self.state {
+            self.settle(Op::Release);
+        }
+    }
 }
 
 impl Guard {
-    fn endpoint<'c>(&self, config: &'c Config) -> Option<&'c Endpoint> {
-        match &self.state {
-            State::Buffering { endpoint, .. } => config.endpoints.get(*endpoint),
-            _ => None,
-        }
-    }
-
     /// The whole body is buffered: verify it and forward or refuse.
     fn decide(&mut self, body_size: usize) -> Action {
         let config = Rc::clone(&self.config);
@@ -358,15 +456,16 @@ impl Guard {
                 .unwrap_or_default()
         };
         match verify(ep, &headers, &body, now_unix()) {
-            Ok(verified) => self.forward(ep, endpoint, verified),
-            Err(reject) => self.refuse(Some(ep), reject),
+            Ok(verified) => self.claim_and_forward(endpoint, verified),
+            Err(reject) => self.refuse(Some(endpoint), reject),
         }
     }
 
     /// Forwards a verified delivery, after claiming it when the endpoint deduplicates.
-    fn forward(&mut self, ep: &Endpoint, endpoint: usize, verified: Verified) -> Action {
-        let (Some(idem), Some(key)) = (&self.config.idempotency, &verified.idempotency_key) else {
-            self.add_verdict_headers(ep, &verified);
+    fn claim_and_forward(&mut self, endpoint: usize, verified: Verified) -> Action {
+        let config = Rc::clone(&self.config);
+        let (Some(idem), Some(key)) = (&config.idempotency, &verified.idempotency_key) else {
+            self.accept(endpoint, &verified);
             return Action::Continue;
         };
         match dispatch(
@@ -375,7 +474,11 @@ impl Guard {
             &claim_request(key, idem.in_flight_ttl_seconds),
         ) {
             Ok(_) => {
-                self.state = State::Claiming { endpoint, verified };
+                self.state = State::Claiming {
+                    endpoint,
+                    verified,
+                    since_ms: now_ms(),
+                };
                 Action::Pause
             }
             Err(e) => {
@@ -383,15 +486,25 @@ impl Guard {
                     "webhook-guard: cannot reach the cache cluster {}: {e:?}",
                     idem.cluster
                 );
-                match idem.on_unavailable {
-                    OnUnavailable::Reject => self.refuse(Some(ep), Reject::IdempotencyUnavailable),
-                    OnUnavailable::Allow => {
-                        self.add_verdict_headers(ep, &verified);
-                        Action::Continue
-                    }
-                }
+                inc(self.metrics.cache_errors[0]);
+                self.cache_unavailable(endpoint, &verified)
             }
         }
+    }
+
+    /// The endpoint's failure policy when the cache cannot answer a claim.
+    fn cache_unavailable(&mut self, endpoint: usize, verified: &Verified) -> Action {
+        let allow = self
+            .config
+            .idempotency
+            .as_ref()
+            .is_some_and(|i| i.on_unavailable == OnUnavailable::Allow);
+        if !allow {
+            return self.refuse(Some(endpoint), Reject::IdempotencyUnavailable);
+        }
+        log::warn!("webhook-guard: cache unavailable, forwarding without deduplication (on_unavailable: allow)");
+        self.accept(endpoint, verified);
+        Action::Continue
     }
 
     /// Sends a held claim's commit or release through the root context.
@@ -415,7 +528,11 @@ impl Guard {
         }
     }
 
-    fn add_verdict_headers(&self, ep: &Endpoint, verified: &Verified) {
+    /// Marks a verified delivery for the upstream and counts it.
+    fn accept(&self, endpoint: usize, verified: &Verified) {
+        let Some(ep) = self.config.endpoints.get(endpoint) else {
+            return;
+        };
         let set = |name: &str, value: &str| {
             let _ = hostcalls::set_map_value_bytes(
                 MapType::HttpRequestHeaders,
@@ -428,6 +545,7 @@ impl Guard {
         if let Some(key) = &verified.idempotency_key {
             set("x-webhook-guard-idempotency-key", key);
         }
+        self.metrics.accepted(endpoint, verified.secret_index);
         log::debug!(
             "webhook-guard: accepted endpoint={} secret_id={}",
             ep.name,
@@ -435,11 +553,14 @@ impl Guard {
         );
     }
 
-    /// The one place that refuses a request: logs it and answers (or, in report mode, logs
-    /// what would have been refused and forwards).
-    fn refuse(&mut self, ep: Option<&Endpoint>, reject: Reject) -> Action {
+    /// The one place that refuses a request: counts it, logs it and answers (or, in report
+    /// mode, counts and logs what would have been refused, and forwards).
+    fn refuse(&mut self, endpoint: Option<usize>, reject: Reject) -> Action {
         self.state = State::Done;
+        let config = Rc::clone(&self.config);
+        let ep = endpoint.and_then(|i| config.endpoints.get(i));
         let report = ep.is_some_and(|e| e.mode == Mode::Report);
+        self.metrics.rejected(endpoint, &reject, report);
         let line = serde_json::json!({
             "event": if report { "webhook_would_reject" } else { "webhook_rejected" },
             "endpoint": ep.map(|e| e.name.as_str()),
@@ -490,6 +611,13 @@ fn call_status(num_headers: usize) -> Option<Vec<u8>> {
     hostcalls::get_map_value_bytes(MapType::HttpCallResponseHeaders, ":status")
         .ok()
         .flatten()
+}
+
+fn now_ms() -> u64 {
+    hostcalls::get_current_time()
+        .ok()
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 fn now_unix() -> i64 {

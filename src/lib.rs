@@ -19,6 +19,7 @@ pub mod config;
 pub mod headers;
 pub mod idempotency;
 pub mod json;
+pub mod metrics;
 pub mod presets;
 pub mod rfc3339;
 pub mod schema;

@@ -17,6 +17,8 @@ use crate::timestamp::TimestampSource;
 pub struct Verified {
     /// The id of the secret whose signature matched (tells operators when an old one is idle).
     pub secret_id: String,
+    /// Its position in the endpoint's `secrets`.
+    pub secret_index: usize,
     /// SHA-256 hex of endpoint + key, when the endpoint deduplicates.
     pub idempotency_key: Option<String>,
 }
@@ -107,6 +109,7 @@ pub fn verify(
 
     Ok(Verified {
         secret_id,
+        secret_index: index,
         idempotency_key,
     })
 }
@@ -150,9 +153,10 @@ mod tests {
         verify(ep, &captured, body.as_bytes(), now)
     }
 
-    fn ok(secret_id: &str) -> Result<Verified, Reject> {
+    fn ok(secret_id: &str, secret_index: usize) -> Result<Verified, Reject> {
         Ok(Verified {
             secret_id: secret_id.to_string(),
+            secret_index,
             idempotency_key: None,
         })
     }
@@ -162,7 +166,7 @@ mod tests {
         let c = endpoint("github", &[("s", "It's a Secret to Everybody")], "", false);
         let sig = "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17";
         let h = [("x-hub-signature-256", sig)];
-        assert_eq!(run(&c, &h, "Hello, World!", 0), ok("s"));
+        assert_eq!(run(&c, &h, "Hello, World!", 0), ok("s", 0));
         assert_eq!(
             run(&c, &h, "Hello, World?", 0),
             Err(Reject::InvalidSignature)
@@ -192,7 +196,7 @@ mod tests {
             ("x-slack-signature", sig),
             ("x-slack-request-timestamp", "1531420618"),
         ];
-        assert_eq!(run(&c, &h, body, 1531420618 + 10), ok("s"));
+        assert_eq!(run(&c, &h, body, 1531420618 + 10), ok("s", 0));
         // The form body is not JSON and needs not be: Slack's preset reads none of it.
         let tampered = body.replace("roadrunner", "coyote");
         assert_eq!(
@@ -236,7 +240,7 @@ mod tests {
             ("webhook-timestamp", "1614265330"),
             ("webhook-signature", sig),
         ];
-        assert_eq!(run(&c, &h, body, 1614265330), ok("s"));
+        assert_eq!(run(&c, &h, body, 1614265330), ok("s", 0));
         // Svix names, several signatures (the sender's own rotation), future within 300 s.
         let multi = format!(
             "v1,{} {sig}",
@@ -247,7 +251,7 @@ mod tests {
             ("svix-timestamp", "1614265330"),
             ("svix-signature", multi.as_str()),
         ];
-        assert_eq!(run(&c, &svix, body, 1614265330 - 299), ok("s"));
+        assert_eq!(run(&c, &svix, body, 1614265330 - 299), ok("s", 0));
         assert_eq!(
             run(&c, &svix, body, 1614265330 - 301),
             Err(Reject::StaleTimestamp)
@@ -284,7 +288,7 @@ mod tests {
         let other = "00".repeat(32);
         let header = format!("t=1700000000,v1={other},v1={mac},v0={other}");
         let h = [("stripe-signature", header.as_str())];
-        assert_eq!(run(&c, &h, body, 1700000100), ok("s"));
+        assert_eq!(run(&c, &h, body, 1700000100), ok("s", 0));
         assert_eq!(run(&c, &h, body, 1700000301), Err(Reject::StaleTimestamp));
         let moved = format!("t=1700000001,v1={mac}");
         let h2 = [("stripe-signature", moved.as_str())];
@@ -307,7 +311,7 @@ mod tests {
             "x-shopify-hmac-sha256",
             "4gX7B9gRZ4X/8qnUfl9Zkz5ZU8zDvs2JSZMxGiia+8A=",
         )];
-        assert_eq!(run(&c, &h, r#"{"id":820982911946154508}"#, 0), ok("s"));
+        assert_eq!(run(&c, &h, r#"{"id":820982911946154508}"#, 0), ok("s", 0));
         assert_eq!(
             run(&c, &h, r#"{"id":820982911946154509}"#, 0),
             Err(Reject::InvalidSignature)
@@ -327,7 +331,7 @@ mod tests {
             "",
             false,
         );
-        assert_eq!(run(&c, &h, GENESYS_BODY, GENESYS_TIME + 600), ok("old"));
+        assert_eq!(run(&c, &h, GENESYS_BODY, GENESYS_TIME + 600), ok("old", 1));
         assert_eq!(
             run(&c, &h, GENESYS_BODY, GENESYS_TIME + 601),
             Err(Reject::StaleTimestamp)
@@ -433,7 +437,7 @@ mod tests {
             .iter()
             .any(|(n, v)| n == "x-sig" && v.starts_with("hmac ")));
         let pairs: Vec<(&str, &str)> = h.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
-        assert_eq!(run(&c, &pairs, "{}", 1700000000), ok("s"));
+        assert_eq!(run(&c, &pairs, "{}", 1700000000), ok("s", 0));
         h.retain(|(n, _)| n != "x-tenant");
         let pairs: Vec<(&str, &str)> = h.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
         assert_eq!(

@@ -260,6 +260,14 @@ fn every_preset_refuses_a_tampered_delivery_before_the_upstream() {
         );
     }
     assert_eq!(upstream.heads(), 0, "the upstream saw a request head");
+    assert_eq!(
+        envoy.metric(r#"webhook_guard_rejected{endpoint="github",reason="invalid_signature"}"#),
+        2
+    );
+    assert_eq!(
+        envoy.metric(r#"webhook_guard_rejected{endpoint="stripe",reason="missing_signature"}"#),
+        1
+    );
     envoy.assert_no_panic();
 }
 
@@ -285,6 +293,11 @@ fn rotation_accepts_both_secrets_from_the_vm_environment() {
         );
     }
     assert_eq!(upstream.requests().len(), 2);
+    // The metric that tells when the old secret can be retired.
+    for id in ["current", "previous"] {
+        let series = format!(r#"webhook_guard_accepted{{endpoint="genesys",secret_id="{id}"}}"#);
+        assert_eq!(envoy.metric(&series), 1, "{series}");
+    }
 }
 
 #[test]

@@ -417,7 +417,7 @@ pub fn envoy_yaml(o: &EnvoyOptions) -> String {
         ),
     };
     format!(
-        r#"static_resources:
+        r#"{stats_config}static_resources:
   listeners:
   - name: webhooks
     address: {{ socket_address: {{ address: 127.0.0.1, port_value: 0 }} }}
@@ -471,13 +471,42 @@ pub fn envoy_yaml(o: &EnvoyOptions) -> String {
 admin:
   address: {{ socket_address: {{ address: 127.0.0.1, port_value: 0 }} }}
 "#,
+        stats_config = stats_config(),
         wasm = wasm_path().display(),
         config = indent(&o.filter_config, 20),
         upstream = o.upstream_port,
     )
 }
 
+/// The `stats_config` block of envoy/envoy.yaml, so tests see the metric labels users see.
+fn stats_config() -> String {
+    let yaml = std::fs::read_to_string(repo_root().join("envoy/envoy.yaml")).expect("envoy.yaml");
+    let start = yaml
+        .find("stats_config:")
+        .expect("stats_config in envoy.yaml");
+    let end = yaml
+        .find("static_resources:")
+        .expect("static_resources in envoy.yaml");
+    yaml[start..end].to_string()
+}
+
 impl Envoy {
+    /// A Prometheus sample from `/stats/prometheus`, e.g.
+    /// `webhook_guard_rejected{endpoint="github",reason="invalid_signature"}`; 0 if absent.
+    pub fn metric(&self, series: &str) -> u64 {
+        let r = self.admin("/stats/prometheus").expect("admin answers");
+        let text = String::from_utf8_lossy(&r.body).into_owned();
+        text.lines()
+            .find_map(|l| {
+                l.strip_prefix(series)?
+                    .strip_prefix(' ')?
+                    .trim()
+                    .parse()
+                    .ok()
+            })
+            .unwrap_or(0)
+    }
+
     pub fn start(o: &EnvoyOptions) -> Envoy {
         let dir = scratch_dir("envoy");
         let yaml = dir.join("envoy.yaml");

@@ -1,7 +1,7 @@
 //! Small shared pieces of the command-line tools: argument reading and a minimal HTTP/1.1
 //! client (loopback demos need no TLS, and no HTTP crate is worth its build time here).
 
-use std::io::{Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
@@ -65,16 +65,33 @@ pub fn post(url: &str, headers: &[(String, String)], body: &[u8]) -> Result<(u16
         .write_all(req.as_bytes())
         .and_then(|_| stream.write_all(body))
         .map_err(|e| e.to_string())?;
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).map_err(|e| e.to_string())?;
-    let text = String::from_utf8_lossy(&raw);
-    let status = text
+    // Read the framed answer and close first: Envoy waits for the client to close.
+    let mut reader = BufReader::new(stream);
+    let mut status_line = String::new();
+    reader
+        .read_line(&mut status_line)
+        .map_err(|e| e.to_string())?;
+    let status = status_line
         .split_whitespace()
         .nth(1)
         .and_then(|s| s.parse().ok())
         .ok_or("no HTTP status in the answer")?;
-    let body = text.split("\r\n\r\n").nth(1).unwrap_or("").to_string();
-    Ok((status, body))
+    let mut length = 0usize;
+    loop {
+        let mut line = String::new();
+        reader.read_line(&mut line).map_err(|e| e.to_string())?;
+        if line.trim().is_empty() {
+            break;
+        }
+        if let Some((name, value)) = line.split_once(':') {
+            if name.eq_ignore_ascii_case("content-length") {
+                length = value.trim().parse().unwrap_or(0);
+            }
+        }
+    }
+    let mut body = vec![0; length.min(1 << 20)];
+    reader.read_exact(&mut body).map_err(|e| e.to_string())?;
+    Ok((status, String::from_utf8_lossy(&body).into_owned()))
 }
 
 #[cfg(test)]

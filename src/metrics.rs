@@ -1,0 +1,82 @@
+//! Metric names. Envoy serves proxy-wasm metrics at `/stats/prometheus`; labels are encoded
+//! in the name (`webhook_guard.rejected.endpoint.genesys.reason.invalid_signature`) and
+//! turned back into Prometheus labels by the `stats_tags` of envoy/envoy.yaml:
+//! `webhook_guard_rejected{endpoint="genesys",reason="invalid_signature"}`.
+//! Endpoint names and secret ids cannot contain dots (config.rs), so the names parse back.
+
+use crate::answer::Reject;
+
+/// Every reason a delivery can be refused for, in the answer table's order.
+pub const REJECT_REASONS: [Reject; 13] = [
+    Reject::UnknownEndpoint,
+    Reject::SourceIpDenied,
+    Reject::BodyTooLarge,
+    Reject::MissingSignature,
+    Reject::MalformedSignature,
+    Reject::InvalidSignature,
+    Reject::MissingTimestamp,
+    Reject::StaleTimestamp,
+    Reject::InvalidJson,
+    Reject::SchemaViolation { at: String::new() },
+    Reject::MissingIdempotencyKey,
+    Reject::InFlight,
+    Reject::IdempotencyUnavailable,
+];
+
+/// Requests for a path no endpoint serves carry this endpoint label.
+pub const NO_ENDPOINT: &str = "none";
+
+/// Deliveries forwarded, by the secret that verified them: when an old secret's counter
+/// stops moving, it can be retired.
+pub fn accepted(endpoint: &str, secret_id: &str) -> String {
+    format!("webhook_guard.accepted.endpoint.{endpoint}.secret_id.{secret_id}")
+}
+
+/// Deliveries refused (or, in report mode, that would have been), by reason.
+pub fn rejected(endpoint: &str, reason: &str, report: bool) -> String {
+    let family = if report { "would_reject" } else { "rejected" };
+    format!("webhook_guard.{family}.endpoint.{endpoint}.reason.{reason}")
+}
+
+/// Duplicates of processed deliveries answered 200 without calling the upstream.
+pub fn duplicates(endpoint: &str) -> String {
+    format!("webhook_guard.duplicates.endpoint.{endpoint}")
+}
+
+/// Cache call-outs: claims, commits and releases that failed (no answer, timeout, error).
+pub fn cache_errors(op: &str) -> String {
+    format!("webhook_guard.cache_errors.op.{op}")
+}
+
+/// Commits and releases the cache recorded.
+pub fn cache_settled(op: &str) -> String {
+    format!("webhook_guard.cache_settled.op.{op}")
+}
+
+/// Histogram of claim round trips, in milliseconds.
+pub const CLAIM_LATENCY_MS: &str = "webhook_guard.cache_claim_ms";
+
+pub const CACHE_OPS: [&str; 3] = ["claim", "commit", "release"];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_encode_labels_the_stats_tags_can_extract() {
+        assert_eq!(
+            rejected("genesys", "invalid_signature", false),
+            "webhook_guard.rejected.endpoint.genesys.reason.invalid_signature"
+        );
+        assert_eq!(
+            rejected("genesys", "stale_timestamp", true),
+            "webhook_guard.would_reject.endpoint.genesys.reason.stale_timestamp"
+        );
+        assert_eq!(
+            accepted("genesys", "previous"),
+            "webhook_guard.accepted.endpoint.genesys.secret_id.previous"
+        );
+        let codes: Vec<&str> = REJECT_REASONS.iter().map(Reject::code).collect();
+        assert!(codes.contains(&"schema_violation") && !codes.contains(&"duplicate"));
+    }
+}
