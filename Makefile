@@ -81,7 +81,7 @@ lint: rust-target
 
 .PHONY: validate
 validate: wasm envoy
-	@for f in envoy/envoy.yaml; do \
+	@for f in envoy/envoy.yaml envoy/envoy-behind-lb.yaml; do \
 	  $(DEMO_ENV) $(ENVOY) --mode validate -c $$f -l error >/dev/null || exit 1; echo "$$f: valid"; \
 	done
 

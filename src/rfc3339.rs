@@ -61,18 +61,6 @@ pub fn rfc3339_to_unix_seconds(s: &str) -> Option<i64> {
     Some(days * 86400 + hour * 3600 + minute * 60 + second - offset)
 }
 
-/// Unix seconds as `YYYY-MM-DDTHH:MM:SSZ` (for senders, tests and tools).
-pub fn unix_seconds_to_rfc3339(t: i64) -> String {
-    let (days, secs) = (t.div_euclid(86400), t.rem_euclid(86400));
-    let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        secs / 3600,
-        secs % 3600 / 60,
-        secs % 60
-    )
-}
-
 fn is_leap(y: i64) -> bool {
     (y % 4 == 0 && y % 100 != 0) || y % 400 == 0
 }
@@ -95,18 +83,6 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     let doy = (153 * mp + 2) / 5 + d - 1;
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     era * 146097 + doe - 719468
-}
-
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719468;
-    let era = z.div_euclid(146097);
-    let doe = z - era * 146097;
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
 #[cfg(test)]
@@ -144,16 +120,5 @@ mod tests {
         ] {
             assert_eq!(rfc3339_to_unix_seconds(bad), None, "{bad}");
         }
-    }
-
-    #[test]
-    fn formats_round_trip() {
-        for t in [0, 951782400, 1749589385, 4102444800] {
-            assert_eq!(
-                rfc3339_to_unix_seconds(&unix_seconds_to_rfc3339(t)),
-                Some(t)
-            );
-        }
-        assert_eq!(unix_seconds_to_rfc3339(1749589385), "2025-06-10T21:03:05Z");
     }
 }

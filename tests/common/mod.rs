@@ -362,6 +362,8 @@ pub struct EnvoyOptions {
     pub vm_env: Vec<(String, String)>,
     /// The cache service's port, if a `webhook_guard_cache` cluster is wanted.
     pub cache_port: Option<u16>,
+    /// `xff_num_trusted_hops` of the connection manager (0: the TCP peer is the source).
+    pub xff_trusted_hops: u32,
 }
 
 impl EnvoyOptions {
@@ -372,6 +374,7 @@ impl EnvoyOptions {
             host_env: Vec::new(),
             vm_env: Vec::new(),
             cache_port: None,
+            xff_trusted_hops: 0,
         }
     }
 }
@@ -429,6 +432,7 @@ pub fn envoy_yaml(o: &EnvoyOptions) -> String {
           "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
           stat_prefix: webhooks
           use_remote_address: true
+          xff_num_trusted_hops: {xff}
           route_config:
             virtual_hosts:
             - name: receiver
@@ -475,6 +479,7 @@ admin:
         wasm = wasm_path().display(),
         config = indent(&o.filter_config, 20),
         upstream = o.upstream_port,
+        xff = o.xff_trusted_hops,
     )
 }
 
@@ -645,7 +650,7 @@ pub fn now_unix() -> i64 {
 
 /// `2025-06-10T21:03:05Z` for a unix time.
 pub fn rfc3339(t: i64) -> String {
-    webhook_guard::rfc3339::unix_seconds_to_rfc3339(t)
+    webhook_guard::timestamp::format_rfc3339(t)
 }
 
 /// A Genesys Open Messaging outbound message (the shape of reference/genesys.md) sent at `t`.
