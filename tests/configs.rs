@@ -1,0 +1,266 @@
+//! Every file users copy from envoy/ is checked here: the Envoy configurations load the real
+//! filter in `envoy --mode validate`, the docker compose sibling differs from envoy.yaml only
+//! in container paths and addresses, and the Istio manifests have the kinds and fields the
+//! deployment relies on (their Wasm configuration also goes through Envoy's validation).
+
+mod common;
+
+use common::*;
+use serde_yaml::Value;
+
+const DEMO_ENV: [(&str, &str); 3] = [
+    ("GENESYS_WEBHOOK_SECRET", "demo-genesys-secret-0123"),
+    (
+        "GENESYS_WEBHOOK_SECRET_PREVIOUS",
+        "demo-genesys-previous-0123",
+    ),
+    ("GITHUB_WEBHOOK_SECRET", "demo-github-secret-0123"),
+];
+
+fn read(path: &str) -> String {
+    std::fs::read_to_string(repo_root().join(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+fn yaml_docs(path: &str) -> Vec<Value> {
+    let text = read(path);
+    serde_yaml::Deserializer::from_str(&text)
+        .map(|d| Value::deserialize(d).unwrap_or_else(|e| panic!("{path}: {e}")))
+        .collect()
+}
+
+use serde::Deserialize;
+
+/// Validates an Envoy config with the wasm path pointed at the freshly built filter.
+fn assert_valid(name: &str, text: &str) {
+    let wasm = wasm_path().display().to_string();
+    let text = text
+        .replace("target/wasm32-wasip1/release/webhook_guard.wasm", &wasm)
+        .replace("/etc/envoy/webhook_guard.wasm", &wasm);
+    let path = scratch_dir("configs").join(name);
+    std::fs::write(&path, text).expect("write");
+    let (ok, out) = validate(&path, &DEMO_ENV);
+    assert!(ok, "{name} does not validate:\n{out}");
+    assert!(
+        out.contains("webhook-guard: configured endpoints"),
+        "{name}: filter not loaded:\n{out}"
+    );
+}
+
+#[test]
+fn shipped_envoy_configs_validate_with_the_real_filter() {
+    for name in ["envoy.yaml", "envoy-behind-lb.yaml", "envoy.docker.yaml"] {
+        assert_valid(name, &read(&format!("envoy/{name}")));
+    }
+}
+
+#[test]
+fn docker_config_is_envoy_yaml_with_container_paths_and_addresses() {
+    let subs = [
+        (
+            "# Used by `make run` (paths are relative to the repository root). Ports:",
+            "# Used by docker compose (envoy/docker-compose.yaml). Generated from envoy.yaml: edit that\n# file and apply the same container paths and addresses here. Ports:",
+        ),
+        ("address: 127.0.0.1, port_value: 10000", "address: 0.0.0.0, port_value: 10000"),
+        (
+            "filename: target/wasm32-wasip1/release/webhook_guard.wasm",
+            "filename: /etc/envoy/webhook_guard.wasm",
+        ),
+        ("  - name: receiver\n    type: STATIC", "  - name: receiver\n    type: STRICT_DNS"),
+        ("address: 127.0.0.1, port_value: 8080", "address: receiver, port_value: 8080"),
+        (
+            "  - name: webhook_guard_cache\n    type: STATIC",
+            "  - name: webhook_guard_cache\n    type: STRICT_DNS",
+        ),
+        ("address: 127.0.0.1, port_value: 8081", "address: cache, port_value: 8081"),
+        ("address: 127.0.0.1, port_value: 9901", "address: 0.0.0.0, port_value: 9901"),
+    ];
+    let mut expected = read("envoy/envoy.yaml");
+    for (from, to) in subs {
+        assert_eq!(
+            expected.matches(from).count(),
+            1,
+            "envoy.yaml changed: {from:?}"
+        );
+        expected = expected.replace(from, to);
+    }
+    assert!(
+        expected == read("envoy/envoy.docker.yaml"),
+        "envoy/envoy.docker.yaml drifted from envoy/envoy.yaml: apply the same change to both"
+    );
+}
+
+#[test]
+fn docker_compose_runs_the_same_setup() {
+    let docs = yaml_docs("envoy/docker-compose.yaml");
+    let services = &docs[0]["services"];
+    for name in ["envoy", "cache", "redis", "receiver"] {
+        assert!(services[name].is_mapping(), "service {name} missing");
+    }
+    let envoy = &services["envoy"];
+    assert!(envoy["image"]
+        .as_str()
+        .unwrap()
+        .starts_with("envoyproxy/envoy:v1.40"));
+    let volumes: Vec<&str> = envoy["volumes"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert!(volumes.contains(&"./envoy.docker.yaml:/etc/envoy/envoy.yaml:ro"));
+    assert!(volumes.contains(
+        &"../target/wasm32-wasip1/release/webhook_guard.wasm:/etc/envoy/webhook_guard.wasm:ro"
+    ));
+    for (key, _) in DEMO_ENV {
+        assert!(
+            envoy["environment"][key].is_string(),
+            "{key} not passed to envoy"
+        );
+    }
+    for name in ["cache", "receiver"] {
+        let build = &services[name]["build"];
+        assert_eq!(build["dockerfile"].as_str(), Some("cache/Dockerfile"));
+        let target = build["target"].as_str().unwrap();
+        let stage = format!(
+            " AS {}",
+            if name == "cache" {
+                "cache"
+            } else {
+                "demo-receiver"
+            }
+        );
+        assert_eq!(target, stage.trim_start_matches(" AS "));
+        assert!(
+            read("cache/Dockerfile").contains(&stage),
+            "no stage {stage}"
+        );
+    }
+    let cache_cmd = services["cache"]["command"].as_sequence().unwrap();
+    assert!(cache_cmd
+        .iter()
+        .any(|a| a.as_str() == Some("redis://redis:6379/")));
+}
+
+fn kinds(path: &str) -> Vec<String> {
+    yaml_docs(path)
+        .iter()
+        .map(|d| {
+            d["kind"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{path}: a document without kind"))
+                .to_string()
+        })
+        .collect()
+}
+
+#[test]
+fn istio_manifests_have_what_the_deployment_relies_on() {
+    assert_eq!(kinds("envoy/istio/secret.yaml"), ["Secret"]);
+    assert_eq!(kinds("envoy/istio/envoyfilter.yaml"), ["EnvoyFilter"]);
+    assert_eq!(
+        kinds("envoy/istio/receiver-deployment.yaml"),
+        ["Deployment", "Service"]
+    );
+    assert_eq!(kinds("envoy/istio/cache.yaml"), ["Deployment", "Service"]);
+    assert_eq!(
+        kinds("envoy/istio/cache-redis.yaml"),
+        ["Deployment", "Service", "Deployment", "Service"]
+    );
+    assert!(read("envoy/istio/Dockerfile")
+        .contains("COPY target/wasm32-wasip1/release/webhook_guard.wasm ./plugin.wasm"));
+
+    let filter = &yaml_docs("envoy/istio/envoyfilter.yaml")[0];
+    assert_eq!(
+        filter["apiVersion"].as_str(),
+        Some("networking.istio.io/v1alpha3")
+    );
+    let patches = filter["spec"]["configPatches"].as_sequence().unwrap();
+    assert_eq!(patches[0]["applyTo"].as_str(), Some("EXTENSION_CONFIG"));
+    assert_eq!(patches[1]["applyTo"].as_str(), Some("HTTP_FILTER"));
+    assert_eq!(
+        patches[1]["patch"]["operation"].as_str(),
+        Some("INSERT_BEFORE")
+    );
+    let ext = &patches[0]["patch"]["value"];
+    assert_eq!(patches[1]["patch"]["value"]["name"], ext["name"]);
+    let wasm = &ext["typed_config"]["config"];
+    assert_eq!(
+        wasm["allow_on_headers_stop_iteration"].as_bool(),
+        Some(true)
+    );
+    assert_eq!(wasm["failure_policy"].as_str(), Some("FAIL_CLOSED"));
+    assert!(wasm["vm_config"]["code"]["remote"]["http_uri"]["uri"]
+        .as_str()
+        .unwrap()
+        .starts_with("oci://"));
+
+    // The secrets the filter reads reach the sidecar from the Secret.
+    let keys: Vec<&str> = wasm["vm_config"]["environment_variables"]["host_env_keys"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|k| k.as_str().unwrap())
+        .collect();
+    let deployment = &yaml_docs("envoy/istio/receiver-deployment.yaml")[0];
+    let containers = deployment["spec"]["template"]["spec"]["containers"]
+        .as_sequence()
+        .unwrap();
+    let proxy = containers
+        .iter()
+        .find(|c| c["name"].as_str() == Some("istio-proxy"))
+        .unwrap();
+    let secret = &yaml_docs("envoy/istio/secret.yaml")[0];
+    for key in &keys {
+        let env = proxy["env"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .find(|e| e["name"].as_str() == Some(key));
+        let env = env.unwrap_or_else(|| panic!("{key} not set on istio-proxy"));
+        let secret_key = env["valueFrom"]["secretKeyRef"]["key"].as_str().unwrap();
+        assert!(
+            secret["stringData"][secret_key].is_string(),
+            "{secret_key} not in the Secret"
+        );
+    }
+    assert_eq!(
+        deployment["spec"]["template"]["metadata"]["labels"]["app"],
+        filter["spec"]["workloadSelector"]["labels"]["app"]
+    );
+
+    // The Wasm configuration itself goes through Envoy, with the filter loaded from disk and
+    // the Istio cluster name of the cache declared.
+    let mut config = wasm.clone();
+    config["vm_config"]["code"] = serde_yaml::from_str(
+        "{ local: { filename: target/wasm32-wasip1/release/webhook_guard.wasm } }",
+    )
+    .unwrap();
+    let plugin = serde_json::to_string(&config).unwrap();
+    let yaml = format!(
+        r#"static_resources:
+  listeners:
+  - name: inbound
+    address: {{ socket_address: {{ address: 127.0.0.1, port_value: 0 }} }}
+    filter_chains:
+    - filters:
+      - name: envoy.filters.network.http_connection_manager
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+          stat_prefix: inbound
+          route_config: {{ virtual_hosts: [{{ name: all, domains: ["*"], routes: [{{ match: {{ prefix: "/" }}, route: {{ cluster: receiver }} }}] }}] }}
+          http_filters:
+          - name: webhook-guard
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm
+              config: {plugin}
+          - name: envoy.filters.http.router
+            typed_config: {{ "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router }}
+  clusters:
+  - name: receiver
+    load_assignment: {{ cluster_name: receiver, endpoints: [{{ lb_endpoints: [{{ endpoint: {{ address: {{ socket_address: {{ address: 127.0.0.1, port_value: 8080 }} }} }} }}] }}] }}
+  - name: "outbound|8081||webhook-guard-cache.webhooks.svc.cluster.local"
+    load_assignment: {{ cluster_name: cache, endpoints: [{{ lb_endpoints: [{{ endpoint: {{ address: {{ socket_address: {{ address: 127.0.0.1, port_value: 8081 }} }} }} }}] }}] }}
+"#
+    );
+    assert_valid("istio-envoyfilter.yaml", &yaml);
+}
