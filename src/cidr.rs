@@ -1,25 +1,290 @@
-//! Placeholder: replaced by the CIDR module.
-use std::net::IpAddr;
+//! Source-IP allowlists: a list of IPv4/IPv6 networks matched with integer masks, and the
+//! parser for Envoy's `source.address` property.
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+/// IPv4 and IPv6 networks, each stored as (network, mask) with host bits already cleared.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CidrList {
+    v4: Vec<(u32, u32)>,
+    v6: Vec<(u128, u128)>,
+}
+
 #[derive(Debug, PartialEq)]
 pub struct CidrError {
     pub entry: String,
     pub reason: &'static str,
 }
-impl std::fmt::Display for CidrError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+
+impl fmt::Display for CidrError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // `{:?}` quotes the entry and escapes control characters, so logs stay one line.
         write!(f, "invalid CIDR {:?}: {}", self.entry, self.reason)
     }
 }
-#[derive(Debug)]
-pub struct CidrList;
+
 impl CidrList {
-    pub fn parse<S: AsRef<str>>(_e: &[S]) -> Result<CidrList, CidrError> {
-        Ok(CidrList)
+    /// Parses `a.b.c.d/n`, `x::y/n` or a bare address (= /32 or /128). Host bits below the
+    /// prefix are accepted and masked off (published range lists sometimes carry them).
+    pub fn parse<S: AsRef<str>>(entries: &[S]) -> Result<CidrList, CidrError> {
+        let mut list = CidrList::default();
+        for entry in entries {
+            let entry = entry.as_ref();
+            let err = |reason| CidrError {
+                entry: entry.to_string(),
+                reason,
+            };
+            if entry.is_empty() {
+                return Err(err("empty entry"));
+            }
+            if entry.chars().any(char::is_whitespace) {
+                return Err(err("contains whitespace"));
+            }
+            let (addr, prefix) = match entry.split_once('/') {
+                Some((a, p)) => (a, Some(p)),
+                None => (entry, None),
+            };
+            let ip: IpAddr = addr.parse().map_err(|_| err("not an IP address"))?;
+            // Digits only: `str::parse::<u8>` would also take "+24".
+            let prefix = match prefix {
+                None => None,
+                Some(p)
+                    if !p.is_empty() && p.len() <= 3 && p.bytes().all(|b| b.is_ascii_digit()) =>
+                {
+                    p.parse::<u32>().ok()
+                }
+                Some(_) => return Err(err("prefix length is not a number")),
+            };
+            match ip {
+                IpAddr::V4(a) => {
+                    let p = prefix.unwrap_or(32);
+                    if p > 32 {
+                        return Err(err("prefix longer than 32"));
+                    }
+                    // checked_shl: a shift by 32 (prefix 0) would overflow; mask is then 0.
+                    let mask = u32::MAX.checked_shl(32 - p).unwrap_or(0);
+                    list.v4.push((u32::from(a) & mask, mask));
+                }
+                IpAddr::V6(a) => {
+                    let p = prefix.unwrap_or(128);
+                    if p > 128 {
+                        return Err(err("prefix longer than 128"));
+                    }
+                    let mask = u128::MAX.checked_shl(128 - p).unwrap_or(0);
+                    list.v6.push((u128::from(a) & mask, mask));
+                }
+            }
+        }
+        Ok(list)
     }
-    pub fn contains(&self, _ip: IpAddr) -> bool {
-        true
+
+    /// Whether `ip` lies in any network. An IPv4-mapped IPv6 address (`::ffff:a.b.c.d`, what a
+    /// dual-stack listener reports for IPv4 peers) is matched against the IPv4 networks too.
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let v4 = |a: Ipv4Addr| {
+            let a = u32::from(a);
+            self.v4.iter().any(|&(net, mask)| a & mask == net)
+        };
+        let v6 = |a: Ipv6Addr| {
+            let a = u128::from(a);
+            self.v6.iter().any(|&(net, mask)| a & mask == net)
+        };
+        match ip {
+            IpAddr::V4(a) => v4(a),
+            IpAddr::V6(a) => v6(a) || a.to_ipv4_mapped().is_some_and(v4),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.v4.len() + self.v6.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }
-pub fn parse_source_address(_raw: &[u8]) -> Option<IpAddr> {
-    None
+
+/// Envoy's `source.address` property: `1.2.3.4:5678`, `[2001:db8::1]:443`; a bare IP (with or
+/// without brackets for IPv6) is accepted too. Anything else, including non-UTF-8 bytes, is
+/// `None`, which the caller must treat as "not allowed".
+pub fn parse_source_address(raw: &[u8]) -> Option<IpAddr> {
+    let s = std::str::from_utf8(raw).ok()?;
+    if let Some(rest) = s.strip_prefix('[') {
+        let (host, after) = rest.split_once(']')?;
+        let ip: Ipv6Addr = host.parse().ok()?;
+        return match after {
+            "" => Some(IpAddr::V6(ip)),
+            _ => after
+                .strip_prefix(':')
+                .filter(|p| is_port(p))
+                .map(|_| IpAddr::V6(ip)),
+        };
+    }
+    if let Ok(ip) = s.parse::<IpAddr>() {
+        return Some(ip);
+    }
+    // Without brackets only IPv4 can carry a port; "::1:80" is ambiguous and refused.
+    let (host, port) = s.rsplit_once(':')?;
+    let ip: Ipv4Addr = host.parse().ok()?;
+    is_port(port).then_some(IpAddr::V4(ip))
+}
+
+fn is_port(p: &str) -> bool {
+    !p.is_empty()
+        && p.len() <= 5
+        && p.bytes().all(|b| b.is_ascii_digit())
+        && p.parse::<u16>().is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    fn list(entries: &[&str]) -> CidrList {
+        CidrList::parse(entries).unwrap()
+    }
+
+    #[test]
+    fn v4_hits_and_misses() {
+        let l = list(&["52.200.73.32/32", "10.0.0.0/8", "192.168.1.0/24"]);
+        assert_eq!(l.len(), 3);
+        assert!(!l.is_empty());
+        for hit in ["52.200.73.32", "10.0.0.0", "10.255.255.255", "192.168.1.77"] {
+            assert!(l.contains(ip(hit)), "{hit}");
+        }
+        for miss in [
+            "52.200.73.33",
+            "11.0.0.0",
+            "9.255.255.255",
+            "192.168.2.1",
+            "::1",
+        ] {
+            assert!(!l.contains(ip(miss)), "{miss}");
+        }
+    }
+
+    #[test]
+    fn v6_hits_and_misses() {
+        let l = list(&["2600:1f18::/32", "2001:db8::1"]);
+        assert!(l.contains(ip("2600:1f18::1")));
+        assert!(l.contains(ip("2600:1f18:ffff:ffff:ffff:ffff:ffff:ffff")));
+        assert!(!l.contains(ip("2600:1f19::")));
+        assert!(l.contains(ip("2001:db8::1")));
+        assert!(!l.contains(ip("2001:db8::2")));
+        assert!(!l.contains(ip("10.0.0.1")));
+    }
+
+    #[test]
+    fn zero_and_full_prefixes() {
+        let any4 = list(&["0.0.0.0/0"]);
+        assert!(any4.contains(ip("1.2.3.4")));
+        assert!(any4.contains(ip("255.255.255.255")));
+        assert!(!any4.contains(ip("::1")));
+        let any6 = list(&["::/0"]);
+        assert!(any6.contains(ip("2001:db8::1")));
+        assert!(!any6.contains(ip("1.2.3.4")));
+        let one4 = list(&["1.2.3.4/32"]);
+        assert!(one4.contains(ip("1.2.3.4")) && !one4.contains(ip("1.2.3.5")));
+        let one6 = list(&["2001:db8::1/128"]);
+        assert!(one6.contains(ip("2001:db8::1")) && !one6.contains(ip("2001:db8::")));
+    }
+
+    #[test]
+    fn host_bits_are_masked() {
+        let l = list(&["10.1.2.3/8", "2001:db8::1/32"]);
+        assert!(l.contains(ip("10.200.0.1")));
+        assert!(l.contains(ip("2001:db8:ffff::")));
+    }
+
+    #[test]
+    fn mapped_addresses_match_v4_networks() {
+        let l = list(&["52.200.73.0/24"]);
+        assert!(l.contains(ip("::ffff:52.200.73.32")));
+        assert!(!l.contains(ip("::ffff:52.200.74.1")));
+        // IPv4-compatible (deprecated, ::a.b.c.d) addresses are not IPv4.
+        assert!(!l.contains(ip("::52.200.73.32")));
+        // A v6 entry written in mapped form still matches the mapped address.
+        assert!(list(&["::ffff:0:0/96"]).contains(ip("::ffff:1.2.3.4")));
+    }
+
+    #[test]
+    fn bad_entries_are_refused() {
+        let cases: [(&str, &str); 14] = [
+            ("", "empty entry"),
+            (" 10.0.0.0/8", "contains whitespace"),
+            ("10.0.0.0/8 ", "contains whitespace"),
+            ("10.0.0.0 /8", "contains whitespace"),
+            ("10.0.0.0/33", "prefix longer than 32"),
+            ("::/129", "prefix longer than 128"),
+            ("10.0.0.0/", "prefix length is not a number"),
+            ("10.0.0.0/+8", "prefix length is not a number"),
+            ("10.0.0.0/8/8", "prefix length is not a number"),
+            ("10.0.0.0/1000", "prefix length is not a number"),
+            ("300.1.1.1/32", "not an IP address"),
+            ("example.com", "not an IP address"),
+            ("/8", "not an IP address"),
+            ("fe80::1%eth0", "not an IP address"),
+        ];
+        for (entry, reason) in cases {
+            let e = CidrList::parse(&["1.2.3.4", entry]).unwrap_err();
+            assert_eq!(e.entry, entry);
+            assert_eq!(e.reason, reason, "{entry}");
+        }
+        let e = CidrList::parse(&["10.0.0.0/33"]).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "invalid CIDR \"10.0.0.0/33\": prefix longer than 32"
+        );
+        // An empty list parses; the caller decides what "no networks" means.
+        assert!(CidrList::parse::<&str>(&[]).unwrap().is_empty());
+        // Owned strings work as well as &str.
+        assert_eq!(CidrList::parse(&["1.2.3.4".to_string()]).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn source_addresses() {
+        let p = |s: &[u8]| parse_source_address(s);
+        assert_eq!(p(b"1.2.3.4:5678"), Some(ip("1.2.3.4")));
+        assert_eq!(p(b"1.2.3.4:0"), Some(ip("1.2.3.4")));
+        assert_eq!(p(b"1.2.3.4:65535"), Some(ip("1.2.3.4")));
+        assert_eq!(p(b"1.2.3.4"), Some(ip("1.2.3.4")));
+        assert_eq!(p(b"[2001:db8::1]:443"), Some(ip("2001:db8::1")));
+        assert_eq!(p(b"[2001:db8::1]"), Some(ip("2001:db8::1")));
+        assert_eq!(p(b"2001:db8::1"), Some(ip("2001:db8::1")));
+        assert_eq!(p(b"[::ffff:1.2.3.4]:80"), Some(ip("::ffff:1.2.3.4")));
+    }
+
+    #[test]
+    fn garbage_source_addresses() {
+        for bad in [
+            &b""[..],
+            b":",
+            b"1.2.3.4:",
+            b"1.2.3.4:65536",
+            b"1.2.3.4:+80",
+            b"1.2.3.4:80:80",
+            b"1.2.3.4 :80",
+            b" 1.2.3.4",
+            b"300.1.1.1",
+            b"300.1.1.1:80",
+            b"[::1",
+            b"::1]:80",
+            b"[::1]:",
+            b"[::1]80",
+            b"[::1]:80x",
+            b"[1.2.3.4]:80",
+            b"[]:80",
+            b"::1:80:",
+            b"localhost:80",
+            b"\xff\xfe\x00",
+            b"1.2.3.4:\xff",
+        ] {
+            assert_eq!(parse_source_address(bad), None, "{:?}", bad);
+        }
+    }
 }

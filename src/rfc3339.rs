@@ -2,34 +2,35 @@
 //! seconds, without a date crate: webhook timestamps and the schema `date-time` format
 //! both need only this.
 
-/// Seconds since the epoch (UTC), or `None` for anything that is not an RFC 3339 date-time.
-/// Fractions of a second are truncated; a leap second (`:60`) counts as the next second.
+/// Seconds since the epoch (UTC), or `None` for anything that is not an RFC 3339 date-time
+/// (`full-date "T" full-time`; `t`/`z` accepted in lowercase, as RFC 3339 allows).
+/// Fractions of a second of any length are truncated. A leap second (`:60`) is accepted only
+/// where one can occur, at 23:59 UTC, and counts as the next second.
 pub fn rfc3339_to_unix_seconds(s: &str) -> Option<i64> {
     let b = s.as_bytes();
-    if b.len() < 20 || b.len() > 64 {
-        return None;
-    }
-    let num = |range: std::ops::Range<usize>| -> Option<i64> {
-        let digits = b.get(range)?;
+    // Fixed-width fields read by position; `get` keeps short input from panicking.
+    let num = |at: usize, len: usize| -> Option<i64> {
+        let digits = b.get(at..at + len)?;
         digits.iter().try_fold(0i64, |acc, &d| {
             d.is_ascii_digit().then(|| acc * 10 + i64::from(d - b'0'))
         })
     };
     let sep = |i: usize, c: &[u8]| b.get(i).is_some_and(|x| c.contains(x));
-    if !(sep(4, b"-") && sep(7, b"-") && sep(10, b"Tt ") && sep(13, b":") && sep(16, b":")) {
+    if !(sep(4, b"-") && sep(7, b"-") && sep(10, b"Tt") && sep(13, b":") && sep(16, b":")) {
         return None;
     }
-    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    let (year, month, day) = (num(0, 4)?, num(5, 2)?, num(8, 2)?);
+    let (hour, minute, second) = (num(11, 2)?, num(14, 2)?, num(17, 2)?);
     if !(1..=12).contains(&month)
-        || day < 1
-        || day > days_in_month(year, month)
+        || !(1..=days_in_month(year, month)).contains(&day)
         || hour > 23
         || minute > 59
         || second > 60
     {
         return None;
     }
+
+    // time-secfrac = "." 1*DIGIT
     let mut i = 19;
     if b.get(i) == Some(&b'.') {
         i += 1;
@@ -41,15 +42,17 @@ pub fn rfc3339_to_unix_seconds(s: &str) -> Option<i64> {
             return None;
         }
     }
+
+    // time-offset = "Z" / ("+" / "-") time-hour ":" time-minute, and nothing after it.
     let offset = match b.get(i)? {
         b'Z' | b'z' if i + 1 == b.len() => 0,
-        sign @ (b'+' | b'-') if i + 6 == b.len() && sep(i + 3, b":") => {
-            let (oh, om) = (num(i + 1..i + 3)?, num(i + 4..i + 6)?);
+        &sign @ (b'+' | b'-') if i + 6 == b.len() && sep(i + 3, b":") => {
+            let (oh, om) = (num(i + 1, 2)?, num(i + 4, 2)?);
             if oh > 23 || om > 59 {
                 return None;
             }
             let o = oh * 3600 + om * 60;
-            if *sign == b'+' {
+            if sign == b'+' {
                 o
             } else {
                 -o
@@ -57,8 +60,25 @@ pub fn rfc3339_to_unix_seconds(s: &str) -> Option<i64> {
         }
         _ => return None,
     };
-    let days = days_from_civil(year, month, day);
-    Some(days * 86400 + hour * 3600 + minute * 60 + second - offset)
+
+    let local = hour * 3600 + minute * 60 + second;
+    // A leap second is inserted at the end of a UTC day only.
+    if second == 60 && (hour * 3600 + minute * 60 - offset).rem_euclid(86400) != 86340 {
+        return None;
+    }
+    Some(days_from_civil(year, month, day) * 86400 + local - offset)
+}
+
+/// Unix seconds as `YYYY-MM-DDTHH:MM:SSZ` (for senders, tests and tools).
+pub fn unix_seconds_to_rfc3339(t: i64) -> String {
+    let (days, secs) = (t.div_euclid(86400), t.rem_euclid(86400));
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    )
 }
 
 fn is_leap(y: i64) -> bool {
@@ -74,7 +94,7 @@ fn days_in_month(y: i64, m: i64) -> i64 {
     }
 }
 
-/// Days since 1970-01-01 (H. Hinnant's algorithm).
+/// Days since 1970-01-01 (H. Hinnant's days_from_civil).
 fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };
     let era = y.div_euclid(400);
@@ -85,6 +105,18 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     era * 146097 + doe - 719468
 }
 
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719468;
+    let era = z.div_euclid(146097);
+    let doe = z - era * 146097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -93,32 +125,84 @@ mod tests {
     fn parses_valid_date_times() {
         let p = rfc3339_to_unix_seconds;
         assert_eq!(p("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(p("1969-12-31T23:59:59Z"), Some(-1));
         assert_eq!(p("2025-06-10T21:03:05.427Z"), Some(1749589385));
+        assert_eq!(p("2025-06-10T21:03:05.999999999999Z"), Some(1749589385));
         assert_eq!(p("2025-06-10T23:03:05+02:00"), Some(1749589385));
         assert_eq!(p("2025-06-10t21:03:05z"), Some(1749589385));
+        assert_eq!(p("2025-06-10T21:03:05-00:00"), Some(1749589385));
+        assert_eq!(p("0000-01-01T00:00:00Z"), Some(-62167219200));
+        assert_eq!(p("9999-12-31T23:59:59Z"), Some(253402300799));
+    }
+
+    #[test]
+    fn offsets_cross_midnight() {
+        let p = rfc3339_to_unix_seconds;
+        // 00:30 at -01:00 is 01:30 UTC the same day.
         assert_eq!(p("2025-06-10T00:30:00-01:00"), Some(1749519000));
+        // 01:00 at +02:00 is 23:00 UTC the previous day (and year).
+        assert_eq!(p("2025-01-01T01:00:00+02:00"), p("2024-12-31T23:00:00Z"));
+        assert_eq!(p("2024-12-31T23:30:00-01:00"), p("2025-01-01T00:30:00Z"));
+    }
+
+    #[test]
+    fn leap_years_and_seconds() {
+        let p = rfc3339_to_unix_seconds;
         assert_eq!(p("2024-02-29T12:00:00Z"), Some(1709208000));
+        assert_eq!(p("2000-02-29T00:00:00Z"), Some(951782400));
+        assert_eq!(p("2023-02-29T00:00:00Z"), None);
+        assert_eq!(p("1900-02-29T00:00:00Z"), None);
+        assert_eq!(p("2024-02-30T00:00:00Z"), None);
+        // Leap second: only at 23:59:60 UTC, and it counts as the next second.
         assert_eq!(p("2016-12-31T23:59:60Z"), Some(1483228800));
+        assert_eq!(p("2016-12-31T15:59:60-08:00"), Some(1483228800));
+        assert_eq!(p("2016-12-31T23:59:60+01:00"), None);
+        assert_eq!(p("2016-12-31T12:00:60Z"), None);
+        assert_eq!(p("2016-12-31T23:59:61Z"), None);
     }
 
     #[test]
     fn refuses_anything_else() {
         for bad in [
             "",
+            "Z",
             "2025-06-10",
             "2025-06-10T21:03:05",
+            "2025-06-10 21:03:05Z",
+            "2025-06-10X21:03:05Z",
+            "2025-00-10T21:03:05Z",
             "2025-13-10T21:03:05Z",
-            "2023-02-29T00:00:00Z",
+            "2025-06-00T21:03:05Z",
             "2025-06-31T00:00:00Z",
             "2025-06-10T24:00:00Z",
+            "2025-06-10T23:60:00Z",
             "2025-06-10T21:03:05.Z",
+            "2025-06-10T21:03:05.1.2Z",
             "2025-06-10T21:03:05+0200",
+            "2025-06-10T21:03:05+02",
             "2025-06-10T21:03:05+24:00",
+            "2025-06-10T21:03:05+02:60",
             "2025-06-10T21:03:05Zjunk",
+            "2025-06-10T21:03:05+02:00Z",
             "+025-06-10T21:03:05Z",
+            "2025-6-10T21:03:05Z",
+            "2025-06-10T1:03:05Z",
+            "２025-06-10T21:03:05Z",
             "2025-06-10T21:03:05\u{e9}",
+            " 2025-06-10T21:03:05Z",
         ] {
             assert_eq!(rfc3339_to_unix_seconds(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn formats_round_trip() {
+        for t in [0, -1, 951782400, 1749589385, 4102444800] {
+            assert_eq!(
+                rfc3339_to_unix_seconds(&unix_seconds_to_rfc3339(t)),
+                Some(t)
+            );
+        }
+        assert_eq!(unix_seconds_to_rfc3339(1749589385), "2025-06-10T21:03:05Z");
     }
 }

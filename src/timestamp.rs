@@ -87,30 +87,6 @@ fn digits(raw: &[u8]) -> Option<i64> {
     })
 }
 
-/// Unix seconds as `YYYY-MM-DDTHH:MM:SSZ` (for senders, tests and tools).
-pub fn format_rfc3339(t: i64) -> String {
-    let (days, secs) = (t.div_euclid(86400), t.rem_euclid(86400));
-    let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        secs / 3600,
-        secs % 3600 / 60,
-        secs % 60
-    )
-}
-
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719468;
-    let era = z.div_euclid(146097);
-    let doe = z - era * 146097;
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
-}
-
 /// How far from now a timestamp may be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Window {
@@ -184,10 +160,13 @@ mod tests {
     #[test]
     fn formats_rfc3339_round_trip() {
         for t in [0, 951782400, 1749589385, 4102444800] {
-            let text = format_rfc3339(t);
+            let text = crate::rfc3339::unix_seconds_to_rfc3339(t);
             assert_eq!(TimestampFormat::Rfc3339.seconds(text.as_bytes()), Some(t));
         }
-        assert_eq!(format_rfc3339(1749589385), "2025-06-10T21:03:05Z");
+        assert_eq!(
+            crate::rfc3339::unix_seconds_to_rfc3339(1749589385),
+            "2025-06-10T21:03:05Z"
+        );
     }
 
     #[test]

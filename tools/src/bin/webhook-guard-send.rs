@@ -84,7 +84,7 @@ fn main() {
 
 /// A realistic payload per preset, dated now where the scheme dates the body.
 fn sample_body(preset: &str, id: &str, now: u64) -> String {
-    let time = webhook_guard::timestamp::format_rfc3339(now as i64);
+    let time = webhook_guard::rfc3339::unix_seconds_to_rfc3339(now as i64);
     match preset {
         "genesys-open-messaging" => format!(
             r#"{{"id":"{id}","channel":{{"id":"e6b352de-ecd0-49c7-94de-7787418869bc","platform":"Open","type":"Private","to":{{"id":"recipient-123","idType":"Opaque"}},"from":{{"nickname":"Support","id":"e6b352de-ecd0-49c7-94de-7787418869bc","idType":"Opaque"}},"time":"{time}","messageId":"{id}"}},"type":"Text","text":"Hi","originatingEntity":"Human","direction":"Outbound","conversationId":"5d0d331e-d2a8-4fb5-96f7-7021bef2a8ee"}}"#
