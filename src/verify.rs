@@ -31,7 +31,9 @@ pub fn verify(
 ) -> Result<Verified, Reject> {
     let scheme = &ep.scheme;
     let offered = match headers.get(&scheme.signature_header) {
+        // An empty value is how some proxies pass on a header the sender did not set.
         Lookup::Absent => return Err(Reject::MissingSignature),
+        Lookup::One(raw) if raw.trim_ascii().is_empty() => return Err(Reject::MissingSignature),
         Lookup::Repeated => return Err(Reject::MalformedSignature),
         Lookup::One(raw) => scheme
             .format

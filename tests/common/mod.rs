@@ -281,6 +281,22 @@ pub fn send_chunked(
     headers: &[(&str, &[u8])],
     pieces: &[&[u8]],
 ) -> Response {
+    exchange(
+        port,
+        &chunked_request(path, headers, pieces, &[])
+            .iter()
+            .map(Vec::as_slice)
+            .collect::<Vec<_>>(),
+    )
+}
+
+/// The writes of a chunked request ending in `trailers`: the head, one per chunk, the end.
+pub fn chunked_request(
+    path: &str,
+    headers: &[(&str, &[u8])],
+    pieces: &[&[u8]],
+    trailers: &[(&str, &str)],
+) -> Vec<Vec<u8>> {
     let mut head = format!(
         "POST {path} HTTP/1.1\r\nhost: webhooks.test\r\nconnection: close\r\ntransfer-encoding: chunked\r\n"
     )
@@ -299,21 +315,31 @@ pub fn send_chunked(
         chunk.extend_from_slice(b"\r\n");
         writes.push(chunk);
     }
-    writes.push(b"0\r\n\r\n".to_vec());
-    let refs: Vec<&[u8]> = writes.iter().map(Vec::as_slice).collect();
-    exchange(port, &refs)
+    let mut last = b"0\r\n".to_vec();
+    for (name, value) in trailers {
+        last.extend_from_slice(format!("{name}: {value}\r\n").as_bytes());
+    }
+    last.extend_from_slice(b"\r\n");
+    writes.push(last);
+    writes
 }
 
 /// Writes each piece with a short pause between (so Envoy sees several body callbacks),
-/// then reads the answer until the server closes.
-fn exchange(port: u16, writes: &[&[u8]]) -> Response {
+/// then reads one answer.
+pub fn exchange(port: u16, writes: &[&[u8]]) -> Response {
+    try_exchange(port, writes, Duration::from_millis(20))
+        .unwrap_or_else(|| panic!("no HTTP answer from port {port}"))
+}
+
+/// Like `exchange`, with the pause given, and `None` when the server closed without answering.
+pub fn try_exchange(port: u16, writes: &[&[u8]], pause: Duration) -> Option<Response> {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect to envoy");
     stream
         .set_read_timeout(Some(Duration::from_secs(20)))
         .expect("timeout");
     for (i, w) in writes.iter().enumerate() {
         if i > 0 {
-            thread::sleep(Duration::from_millis(20));
+            thread::sleep(pause);
         }
         // Envoy may answer (413, 401) and close before the whole body is written.
         if stream.write_all(w).is_err() {
@@ -324,7 +350,7 @@ fn exchange(port: u16, writes: &[&[u8]]) -> Response {
     // client to close first, so reading to EOF would cost a second per request.
     let answer = read_response(&mut BufReader::new(&stream));
     let _ = stream.shutdown(Shutdown::Both);
-    answer.unwrap_or_else(|| panic!("no HTTP answer from port {port}"))
+    answer
 }
 
 fn read_response(reader: &mut impl BufRead) -> Option<Response> {
@@ -433,6 +459,8 @@ pub fn envoy_yaml(o: &EnvoyOptions) -> String {
           stat_prefix: webhooks
           use_remote_address: true
           xff_num_trusted_hops: {xff}
+          # HTTP/1.1 chunked requests may end in trailers (the filter must still verify them).
+          http_protocol_options: {{ enable_trailers: true }}
           route_config:
             virtual_hosts:
             - name: receiver
@@ -650,7 +678,7 @@ pub fn now_unix() -> i64 {
 
 /// `2025-06-10T21:03:05Z` for a unix time.
 pub fn rfc3339(t: i64) -> String {
-    webhook_guard::timestamp::format_rfc3339(t)
+    webhook_guard::rfc3339::unix_seconds_to_rfc3339(t)
 }
 
 /// A Genesys Open Messaging outbound message (the shape of reference/genesys.md) sent at `t`.
