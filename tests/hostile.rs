@@ -538,7 +538,7 @@ fn cases() -> Vec<Case> {
             with(
                 sw(&ts),
                 "webhook-signature",
-                vec![sig.as_str(); 9].join(" ").as_bytes(),
+                [sig.as_str(); 9].join(" ").as_bytes(),
             ),
             Answer(401, "malformed_signature"),
         ),
