@@ -32,6 +32,17 @@ pub enum Reject {
 /// Genesys retries 5 s apart whatever it is told; other senders honour the header.
 const RETRY_AFTER_SECONDS: &str = "5";
 
+/// Longest `at` pointer put in an answer.
+pub const MAX_POINTER_BYTES: usize = 256;
+
+fn truncate(s: &str, max: usize) -> &str {
+    let mut end = s.len().min(max);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
 impl Reject {
     pub fn status(&self) -> u32 {
         match self {
@@ -84,8 +95,9 @@ impl Reject {
         match self {
             Reject::Duplicate => r#"{"status":"duplicate"}"#.to_string(),
             Reject::SchemaViolation { at } => {
-                // serde_json escapes the pointer; it names a location, never a value.
-                let at = serde_json::Value::String(at.clone());
+                // serde_json escapes the pointer; it names a location, never a value. Property
+                // names are the sender's, so the pointer is cut at a sane length.
+                let at = serde_json::Value::String(truncate(at, MAX_POINTER_BYTES).to_string());
                 format!(r#"{{"error":"schema_violation","at":{at}}}"#)
             }
             other => format!(r#"{{"error":"{}"}}"#, other.code()),
@@ -127,6 +139,15 @@ mod tests {
         let v: serde_json::Value = serde_json::from_str(&r.body()).unwrap();
         assert_eq!(v["at"], "/a\"b");
         assert_eq!(r.status(), 400);
+    }
+
+    #[test]
+    fn long_pointers_are_cut_on_a_char_boundary() {
+        let r = Reject::SchemaViolation {
+            at: format!("/{}", "é".repeat(300)),
+        };
+        let v: serde_json::Value = serde_json::from_str(&r.body()).unwrap();
+        assert!(v["at"].as_str().unwrap().len() <= MAX_POINTER_BYTES);
     }
 
     #[test]

@@ -1,0 +1,328 @@
+//! The HTTP API, independent of the server plumbing: a request's method, path and body in,
+//! a status and JSON body out.
+//!
+//! ```text
+//! POST /v1/claim    {"key":K,"ttl_ms":N}           200 {"result":"claimed","token":T} | {"result":"in_flight"} | {"result":"done"}
+//! POST /v1/commit   {"key":K,"token":T,"ttl_ms":N} 200 {"result":"committed"} | 409 {"result":"not_owner"}
+//! POST /v1/release  {"key":K,"token":T}            200 {"result":"released"}  | 409 {"result":"not_owner"}
+//! GET  /healthz                                    200 {"status":"ok"} | 503 {"status":"unavailable"}
+//! GET  /metrics                                    Prometheus text
+//! errors: 400 bad_request, 404 not_found, 405 method_not_allowed, 413 too_large,
+//!         503 backend_unavailable | capacity
+//! ```
+
+use std::time::{Duration, Instant};
+
+use serde::Deserialize;
+
+use crate::metrics::Metrics;
+use crate::store::{Claim, Settled, Store, StoreError};
+
+/// Largest request body read; real ones are under 200 bytes.
+pub const MAX_BODY_BYTES: usize = 4096;
+/// Longest TTL accepted: 30 days.
+pub const MAX_TTL_MS: u64 = 30 * 24 * 3600 * 1000;
+
+pub struct Answer {
+    pub status: u16,
+    pub content_type: &'static str,
+    pub body: String,
+}
+
+fn json(status: u16, body: &str) -> Answer {
+    Answer {
+        status,
+        content_type: "application/json",
+        body: body.to_string(),
+    }
+}
+
+fn error(status: u16, code: &str) -> Answer {
+    json(status, &format!(r#"{{"error":"{code}"}}"#))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClaimRequest {
+    key: String,
+    ttl_ms: u64,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CommitRequest {
+    key: String,
+    token: String,
+    ttl_ms: u64,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReleaseRequest {
+    key: String,
+    token: String,
+}
+
+fn valid_key(k: &str) -> bool {
+    (1..=128).contains(&k.len())
+        && k.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_:.-".contains(&b))
+}
+
+fn valid_token(t: &str) -> bool {
+    t.len() == 32
+        && t.bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+}
+
+fn valid_ttl(ms: u64) -> Option<Duration> {
+    (1..=MAX_TTL_MS)
+        .contains(&ms)
+        .then(|| Duration::from_millis(ms))
+}
+
+/// What a request asks for, once validated.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Op {
+    Claim {
+        key: String,
+        ttl: Duration,
+    },
+    Commit {
+        key: String,
+        token: String,
+        ttl: Duration,
+    },
+    Release {
+        key: String,
+        token: String,
+    },
+}
+
+/// Validates a POST body for `path`; `None` for anything malformed.
+pub fn parse_op(path: &str, body: &[u8]) -> Option<Op> {
+    match path {
+        "/v1/claim" => {
+            let r: ClaimRequest = serde_json::from_slice(body).ok()?;
+            (valid_key(&r.key)).then_some(())?;
+            Some(Op::Claim {
+                ttl: valid_ttl(r.ttl_ms)?,
+                key: r.key,
+            })
+        }
+        "/v1/commit" => {
+            let r: CommitRequest = serde_json::from_slice(body).ok()?;
+            (valid_key(&r.key) && valid_token(&r.token)).then_some(())?;
+            Some(Op::Commit {
+                ttl: valid_ttl(r.ttl_ms)?,
+                key: r.key,
+                token: r.token,
+            })
+        }
+        "/v1/release" => {
+            let r: ReleaseRequest = serde_json::from_slice(body).ok()?;
+            (valid_key(&r.key) && valid_token(&r.token)).then_some(())?;
+            Some(Op::Release {
+                key: r.key,
+                token: r.token,
+            })
+        }
+        _ => None,
+    }
+}
+
+pub async fn handle(
+    store: &Store,
+    metrics: &Metrics,
+    method: &str,
+    path: &str,
+    body: &[u8],
+) -> Answer {
+    match (method, path) {
+        ("GET", "/healthz") => {
+            if store.healthy().await {
+                json(200, r#"{"status":"ok"}"#)
+            } else {
+                json(503, r#"{"status":"unavailable"}"#)
+            }
+        }
+        ("GET", "/metrics") => Answer {
+            status: 200,
+            content_type: "text/plain; version=0.0.4",
+            body: metrics.render(store.entries()),
+        },
+        ("POST", "/v1/claim" | "/v1/commit" | "/v1/release") => {
+            if body.len() > MAX_BODY_BYTES {
+                return error(413, "too_large");
+            }
+            match parse_op(path, body) {
+                Some(op) => run(store, metrics, op).await,
+                None => error(400, "bad_request"),
+            }
+        }
+        (_, "/healthz" | "/metrics" | "/v1/claim" | "/v1/commit" | "/v1/release") => {
+            error(405, "method_not_allowed")
+        }
+        _ => error(404, "not_found"),
+    }
+}
+
+async fn run(store: &Store, metrics: &Metrics, op: Op) -> Answer {
+    let started = Instant::now();
+    let (name, result) = match &op {
+        Op::Claim { key, ttl } => ("claim", store.claim(key, *ttl).await.map(Outcome::Claim)),
+        Op::Commit { key, token, ttl } => (
+            "commit",
+            store.commit(key, token, *ttl).await.map(Outcome::Commit),
+        ),
+        Op::Release { key, token } => (
+            "release",
+            store.release(key, token).await.map(Outcome::Release),
+        ),
+    };
+    metrics.latency(started.elapsed());
+    let (label, answer) = match result {
+        Ok(Outcome::Claim(Claim::Claimed(token))) => (
+            "claimed",
+            json(200, &format!(r#"{{"result":"claimed","token":"{token}"}}"#)),
+        ),
+        Ok(Outcome::Claim(Claim::InFlight)) => {
+            ("in_flight", json(200, r#"{"result":"in_flight"}"#))
+        }
+        Ok(Outcome::Claim(Claim::Done)) => ("done", json(200, r#"{"result":"done"}"#)),
+        Ok(Outcome::Commit(Settled::Yes)) => ("committed", json(200, r#"{"result":"committed"}"#)),
+        Ok(Outcome::Release(Settled::Yes)) => ("released", json(200, r#"{"result":"released"}"#)),
+        Ok(Outcome::Commit(Settled::NotOwner) | Outcome::Release(Settled::NotOwner)) => {
+            ("not_owner", json(409, r#"{"result":"not_owner"}"#))
+        }
+        Err(StoreError::Capacity) => ("capacity", error(503, "capacity")),
+        Err(StoreError::Unavailable) => {
+            metrics.backend_error();
+            log_line(&format!("{name} failed: backend unavailable"));
+            ("error", error(503, "backend_unavailable"))
+        }
+    };
+    metrics.request(name, label);
+    answer
+}
+
+/// One line on standard error. Never `eprintln!`: it panics when stderr is gone (a closed
+/// pipe), and a log line must not take a request down with it.
+pub fn log_line(msg: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "webhook-guard-cache: {msg}");
+}
+
+enum Outcome {
+    Claim(Claim),
+    Commit(Settled),
+    Release(Settled),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::MemoryStore;
+
+    const KEY: &str = "0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0";
+    const TOKEN: &str = "0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn parses_valid_requests() {
+        let claim = format!(r#"{{"key":"{KEY}","ttl_ms":60000}}"#);
+        assert_eq!(
+            parse_op("/v1/claim", claim.as_bytes()),
+            Some(Op::Claim {
+                key: KEY.into(),
+                ttl: Duration::from_secs(60)
+            })
+        );
+        let release = format!(r#"{{"key":"{KEY}","token":"{TOKEN}"}}"#);
+        assert!(parse_op("/v1/release", release.as_bytes()).is_some());
+    }
+
+    #[test]
+    fn refuses_malformed_requests() {
+        let bad = [
+            ("/v1/claim", "not json".to_string()),
+            (
+                "/v1/claim",
+                format!(r#"{{"key":"{KEY}","ttl_ms":60000,"x":1}}"#),
+            ),
+            ("/v1/claim", r#"{"key":"","ttl_ms":1}"#.to_string()),
+            (
+                "/v1/claim",
+                format!(r#"{{"key":"{}","ttl_ms":1}}"#, "a".repeat(129)),
+            ),
+            ("/v1/claim", r#"{"key":"a b","ttl_ms":1}"#.to_string()),
+            ("/v1/claim", format!(r#"{{"key":"{KEY}","ttl_ms":0}}"#)),
+            (
+                "/v1/claim",
+                format!(r#"{{"key":"{KEY}","ttl_ms":{}}}"#, MAX_TTL_MS + 1),
+            ),
+            ("/v1/claim", format!(r#"{{"key":"{KEY}","ttl_ms":-1}}"#)),
+            (
+                "/v1/commit",
+                format!(r#"{{"key":"{KEY}","token":"short","ttl_ms":1}}"#),
+            ),
+            (
+                "/v1/commit",
+                format!(
+                    r#"{{"key":"{KEY}","token":"{}","ttl_ms":1}}"#,
+                    TOKEN.to_uppercase()
+                ),
+            ),
+            ("/v1/release", format!(r#"{{"key":"{KEY}"}}"#)),
+            ("/v1/other", format!(r#"{{"key":"{KEY}"}}"#)),
+        ];
+        for (path, body) in bad {
+            assert_eq!(parse_op(path, body.as_bytes()), None, "{path} {body}");
+        }
+    }
+
+    #[tokio::test]
+    async fn answers_and_statuses() {
+        let store = Store::Memory(MemoryStore::new(10));
+        let m = Metrics::default();
+        let claim = format!(r#"{{"key":"{KEY}","ttl_ms":60000}}"#);
+        let a = handle(&store, &m, "POST", "/v1/claim", claim.as_bytes()).await;
+        assert_eq!(a.status, 200);
+        let v: serde_json::Value = serde_json::from_str(&a.body).unwrap();
+        let token = v["token"].as_str().unwrap().to_string();
+        let a = handle(&store, &m, "POST", "/v1/claim", claim.as_bytes()).await;
+        assert_eq!(a.body, r#"{"result":"in_flight"}"#);
+        let commit = format!(r#"{{"key":"{KEY}","token":"{TOKEN}","ttl_ms":1000}}"#);
+        assert_eq!(
+            handle(&store, &m, "POST", "/v1/commit", commit.as_bytes())
+                .await
+                .status,
+            409
+        );
+        let commit = format!(r#"{{"key":"{KEY}","token":"{token}","ttl_ms":1000}}"#);
+        assert_eq!(
+            handle(&store, &m, "POST", "/v1/commit", commit.as_bytes())
+                .await
+                .status,
+            200
+        );
+        let a = handle(&store, &m, "POST", "/v1/claim", claim.as_bytes()).await;
+        assert_eq!(a.body, r#"{"result":"done"}"#);
+        assert_eq!(
+            handle(&store, &m, "GET", "/v1/claim", b"").await.status,
+            405
+        );
+        assert_eq!(handle(&store, &m, "GET", "/nope", b"").await.status, 404);
+        let big = vec![b' '; MAX_BODY_BYTES + 1];
+        assert_eq!(
+            handle(&store, &m, "POST", "/v1/claim", &big).await.status,
+            413
+        );
+        assert_eq!(handle(&store, &m, "GET", "/healthz", b"").await.status, 200);
+        let metrics = handle(&store, &m, "GET", "/metrics", b"").await.body;
+        assert!(metrics
+            .contains(r#"webhook_guard_cache_requests_total{op="claim",result="claimed"} 1"#));
+        assert!(metrics
+            .contains(r#"webhook_guard_cache_requests_total{op="commit",result="not_owner"} 1"#));
+        assert!(metrics.contains("webhook_guard_cache_memory_entries 1"));
+    }
+}
