@@ -85,6 +85,7 @@ lint: rust-target
 
 .PHONY: test
 test: lint wasm envoy redis
+	$(CARGO) build -p webhook-guard-cache
 	ENVOY_BIN=$(abspath $(ENVOY)) $(CARGO) test --workspace
 
 .PHONY: wrk

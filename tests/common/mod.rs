@@ -390,6 +390,8 @@ pub struct EnvoyOptions {
     pub cache_port: Option<u16>,
     /// `xff_num_trusted_hops` of the connection manager (0: the TCP peer is the source).
     pub xff_trusted_hops: u32,
+    /// Envoy worker threads (each has its own Wasm VM).
+    pub concurrency: u32,
 }
 
 impl EnvoyOptions {
@@ -401,6 +403,7 @@ impl EnvoyOptions {
             vm_env: Vec::new(),
             cache_port: None,
             xff_trusted_hops: 0,
+            concurrency: 1,
         }
     }
 }
@@ -549,7 +552,8 @@ impl Envoy {
         let mut cmd = Command::new(envoy_bin());
         cmd.arg("-c")
             .arg(&yaml)
-            .args(["--concurrency", "1", "--use-dynamic-base-id", "-l", "info"])
+            .args(["--concurrency", &o.concurrency.to_string()])
+            .args(["--use-dynamic-base-id", "-l", "info"])
             .arg("--admin-address-path")
             .arg(&admin_file)
             .stdin(Stdio::null())
@@ -725,4 +729,131 @@ pub fn as_refs(headers: &[(String, Vec<u8>)]) -> Vec<(&str, &[u8])> {
         .iter()
         .map(|(n, v)| (n.as_str(), v.as_slice()))
         .collect()
+}
+
+// ---------------------------------------------------------------------------------------
+// The cache service and Redis
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port()
+}
+
+fn wait_listening(port: u16, child: &mut Child, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("{what} exited during start ({status})");
+        }
+        assert!(Instant::now() < deadline, "{what} not listening on {port}");
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A real `webhook-guard-cache` process (built by `cargo test --workspace` or `make test`).
+pub struct Cache {
+    child: Child,
+    pub port: u16,
+}
+
+impl Cache {
+    pub fn bin() -> PathBuf {
+        let path = std::env::var_os("WEBHOOK_GUARD_CACHE_BIN")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| repo_root().join("target/debug/webhook-guard-cache"));
+        assert!(
+            path.exists(),
+            "no cache service at {} (run `cargo build -p webhook-guard-cache` or `make test`)",
+            path.display()
+        );
+        path
+    }
+
+    /// Starts it on `port` (0: a free one) with extra arguments (`--redis URL`).
+    pub fn start(port: u16, extra: &[&str]) -> Cache {
+        let port = if port == 0 { free_port() } else { port };
+        let mut child = Command::new(Self::bin())
+            .arg("--listen")
+            .arg(format!("127.0.0.1:{port}"))
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start webhook-guard-cache");
+        wait_listening(port, &mut child, "webhook-guard-cache");
+        Cache { child, port }
+    }
+
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Cache {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A real `redis-server` on a free loopback port, persisting to a scratch directory.
+pub struct Redis {
+    child: Child,
+    pub port: u16,
+    dir: PathBuf,
+}
+
+impl Redis {
+    pub fn start() -> Redis {
+        let port = free_port();
+        let dir = scratch_dir("redis");
+        let mut redis = Redis {
+            child: Self::spawn(port, &dir),
+            port,
+            dir,
+        };
+        wait_listening(port, &mut redis.child, "redis-server");
+        redis
+    }
+
+    fn spawn(port: u16, dir: &Path) -> Child {
+        Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--appendonly", "yes", "--save", ""])
+            .arg("--dir")
+            .arg(dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server is required (make test installs it)")
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A "cache" that accepts connections and never answers: the slow-cache fault.
+pub fn silent_server() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    thread::spawn(move || {
+        let mut held = Vec::new();
+        for conn in listener.incoming().flatten() {
+            held.push(conn);
+        }
+    });
+    port
 }
