@@ -23,6 +23,7 @@ help:
 	@echo "make test   lint, unit tests, end-to-end tests against a real Envoy"
 	@echo "make wasm   build $(WASM)"
 	@echo "make bench  throughput and latency against bare Envoy (see BENCHMARKS.md)"
+	@echo "make fuzz   every fuzz target for FUZZ_SECONDS (default 300) each"
 
 # --- what the targets need ------------------------------------------------------------
 
@@ -98,6 +99,22 @@ wrk:
 bench: wasm envoy redis wrk
 	$(CARGO) build --release -p webhook-guard-cache
 	python3 bench/bench.py
+
+# --- fuzz (nightly + cargo-fuzz, installed when missing) ------------------------------------
+
+FUZZ_SECONDS ?= 300
+FUZZ_TARGETS := config signature_headers timestamps cidr json_schema verify cache_requests
+
+.PHONY: fuzz
+fuzz:
+	@rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+	@command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
+	@set -o pipefail; for t in $(FUZZ_TARGETS); do \
+	  mkdir -p fuzz/corpus/$$t && cp -n fuzz/seeds/$$t/* fuzz/corpus/$$t/ 2>/dev/null; \
+	  echo "== fuzz $$t for $(FUZZ_SECONDS) s"; \
+	  cargo +nightly fuzz run $$t fuzz/corpus/$$t -- -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 \
+	    2>&1 | tail -n 3 || { echo "fuzz $$t failed: see fuzz/artifacts/$$t; copy the input to fuzz/regressions/$$t"; exit 1; }; \
+	done
 
 .PHONY: clean
 clean:
