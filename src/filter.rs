@@ -236,6 +236,7 @@ impl RootContext for Root {
             state: State::Start,
             source: None,
             request_id: None,
+            key_hash: None,
         }))
     }
 
@@ -282,6 +283,8 @@ struct Guard {
     state: State,
     source: Option<std::net::IpAddr>,
     request_id: Option<String>,
+    /// The delivery's idempotency key hash, once verified (for the security log).
+    key_hash: Option<String>,
 }
 
 impl Context for Guard {
@@ -463,6 +466,7 @@ impl Guard {
 
     /// Forwards a verified delivery, after claiming it when the endpoint deduplicates.
     fn claim_and_forward(&mut self, endpoint: usize, verified: Verified) -> Action {
+        self.key_hash.clone_from(&verified.idempotency_key);
         let config = Rc::clone(&self.config);
         let (Some(idem), Some(key)) = (&config.idempotency, &verified.idempotency_key) else {
             self.accept(endpoint, &verified);
@@ -568,6 +572,7 @@ impl Guard {
             "status": reject.status(),
             "source_ip": self.source.map(|ip| ip.to_string()),
             "request_id": self.request_id,
+            "idempotency_key": self.key_hash,
         });
         log::info!("{line}");
         if report {

@@ -117,6 +117,10 @@ fn burst_reaches_upstream_once(s: &Setup) {
     // Retries after the first attempt succeeded are duplicates, answered 200.
     assert!(is_duplicate(&until_duplicate(port, &d)));
     assert_eq!(s.upstream.requests().len(), 1);
+    // The security log names the delivery by its key hash, never by its content.
+    let line = format!(r#""idempotency_key":"{}""#, key.unwrap_or_default());
+    assert!(s.envoy.log().contains(&line), "no log line with the key hash");
+    assert!(!s.envoy.log().contains("burst-1"), "payload in the log");
 }
 
 /// The receiver fails the first attempt: the claim is released and the retry is processed.
