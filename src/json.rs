@@ -2,33 +2,48 @@
 //! and strict about duplicate keys, so the filter and the receiver cannot read two different
 //! payloads out of one body (`{"id":"a","id":"b"}`: which id was deduplicated?).
 
-use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
 /// Deepest nesting accepted. Webhook payloads nest a handful of levels; serde_json's own
 /// recursion limit (128) is a stack guard, this is a tighter policy.
 pub const MAX_DEPTH: usize = 64;
 
-/// Parses `body` as JSON if it nests no deeper than `max_depth`.
+/// Parses `body` as JSON if it nests no deeper than `max_depth` and repeats no key.
 pub fn parse_bounded(body: &[u8], max_depth: usize) -> Option<Value> {
-    if depth_exceeds(body, max_depth) {
-        return None;
-    }
-    serde_json::from_slice::<Strict>(body).ok().map(|s| s.0)
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let value = Strict { depth: max_depth }.deserialize(&mut de).ok()?;
+    de.end().ok()?;
+    Some(value)
 }
 
-/// A `Value` that refuses objects with a repeated key.
-struct Strict(Value);
+/// Deserializes a `Value`, refusing repeated keys and nesting deeper than `depth` as it
+/// goes (no second pass over the bytes). serde_json's own recursion limit (128) stays in
+/// force underneath.
+#[derive(Clone, Copy)]
+struct Strict {
+    depth: usize,
+}
 
-impl<'de> Deserialize<'de> for Strict {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Strict, D::Error> {
-        d.deserialize_any(StrictVisitor).map(Strict)
+impl<'de> DeserializeSeed<'de> for Strict {
+    type Value = Value;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(self)
     }
 }
 
-struct StrictVisitor;
+impl Strict {
+    /// The seed for the values inside an array or object, one level deeper.
+    fn nested<E: serde::de::Error>(self) -> Result<Strict, E> {
+        match self.depth.checked_sub(1) {
+            Some(depth) => Ok(Strict { depth }),
+            None => Err(E::custom("nested too deep")),
+        }
+    }
+}
 
-impl<'de> Visitor<'de> for StrictVisitor {
+impl<'de> Visitor<'de> for Strict {
     type Value = Value;
 
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
@@ -56,51 +71,25 @@ impl<'de> Visitor<'de> for StrictVisitor {
         Ok(Value::Null)
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let inner = self.nested()?;
         let mut items = Vec::new();
-        while let Some(Strict(item)) = seq.next_element()? {
+        while let Some(item) = seq.next_element_seed(inner)? {
             items.push(item);
         }
         Ok(Value::Array(items))
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let inner = self.nested()?;
         let mut object = Map::new();
         while let Some(key) = map.next_key::<String>()? {
             if object.contains_key(&key) {
                 return Err(serde::de::Error::custom("duplicate key"));
             }
-            let Strict(value) = map.next_value()?;
+            let value = map.next_value_seed(inner)?;
             object.insert(key, value);
         }
         Ok(Value::Object(object))
     }
-}
-
-/// One pass over the bytes counting brackets outside strings; cheap next to the parse.
-fn depth_exceeds(body: &[u8], max_depth: usize) -> bool {
-    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
-    for &b in body {
-        if in_string {
-            match (escaped, b) {
-                (true, _) => escaped = false,
-                (false, b'\\') => escaped = true,
-                (false, b'"') => in_string = false,
-                _ => {}
-            }
-            continue;
-        }
-        match b {
-            b'"' => in_string = true,
-            b'[' | b'{' => {
-                depth += 1;
-                if depth > max_depth {
-                    return true;
-                }
-            }
-            b']' | b'}' => depth = depth.saturating_sub(1),
-            _ => {}
-        }
-    }
-    false
 }
 
 #[cfg(test)]
@@ -115,6 +104,13 @@ mod tests {
         assert!(parse_bounded(deep.as_bytes(), 64).is_none());
         let huge = "[".repeat(1_000_000);
         assert!(parse_bounded(huge.as_bytes(), 64).is_none());
+    }
+
+    #[test]
+    fn depth_counts_containers_not_scalars() {
+        assert!(parse_bounded(br#"{"a":{"b":1}}"#, 2).is_some());
+        assert!(parse_bounded(br#"{"a":{"b":{}}}"#, 2).is_none());
+        assert!(parse_bounded(b"1", 0).is_some());
     }
 
     #[test]
