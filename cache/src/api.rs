@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 
+use crate::log::{debug, error, warning};
 use crate::metrics::Metrics;
 use crate::store::{Claim, Settled, Store, StoreError};
 
@@ -131,12 +132,22 @@ pub fn parse_op(path: &str, body: &[u8]) -> Option<Op> {
     }
 }
 
-pub async fn handle(
-    store: &Store,
+/// A request body as read by the server: its bytes, or why there are none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Body<'a> {
+    Bytes(&'a [u8]),
+    /// More than `MAX_BODY_BYTES`.
+    TooLarge,
+    /// The client broke off while sending it.
+    Broken,
+}
+
+pub async fn handle<S: Store>(
+    store: &S,
     metrics: &Metrics,
     method: &str,
     path: &str,
-    body: &[u8],
+    body: Body<'_>,
 ) -> Answer {
     match (method, path) {
         ("GET", "/healthz") => {
@@ -152,9 +163,11 @@ pub async fn handle(
             body: metrics.render(store.entries()),
         },
         ("POST", "/v1/claim" | "/v1/commit" | "/v1/release") => {
-            if body.len() > MAX_BODY_BYTES {
-                return error(413, "too_large");
-            }
+            let body = match body {
+                Body::Bytes(b) if b.len() <= MAX_BODY_BYTES => b,
+                Body::Bytes(_) | Body::TooLarge => return error(413, "too_large"),
+                Body::Broken => return error(400, "bad_request"),
+            };
             match parse_op(path, body) {
                 Some(op) => run(store, metrics, op).await,
                 None => error(400, "bad_request"),
@@ -167,7 +180,7 @@ pub async fn handle(
     }
 }
 
-async fn run(store: &Store, metrics: &Metrics, op: Op) -> Answer {
+async fn run<S: Store>(store: &S, metrics: &Metrics, op: Op) -> Answer {
     let started = Instant::now();
     let (name, result) = match &op {
         Op::Claim { key, ttl } => ("claim", store.claim(key, *ttl).await.map(Outcome::Claim)),
@@ -181,6 +194,9 @@ async fn run(store: &Store, metrics: &Metrics, op: Op) -> Answer {
         ),
     };
     metrics.latency(started.elapsed());
+    let key = match &op {
+        Op::Claim { key, .. } | Op::Commit { key, .. } | Op::Release { key, .. } => key,
+    };
     let (label, answer) = match result {
         Ok(Outcome::Claim(Claim::Claimed(token))) => (
             "claimed",
@@ -195,22 +211,19 @@ async fn run(store: &Store, metrics: &Metrics, op: Op) -> Answer {
         Ok(Outcome::Commit(Settled::NotOwner) | Outcome::Release(Settled::NotOwner)) => {
             ("not_owner", json(409, r#"{"result":"not_owner"}"#))
         }
-        Err(StoreError::Capacity) => ("capacity", error(503, "capacity")),
-        Err(StoreError::Unavailable) => {
+        Err(StoreError::Capacity) => {
+            warning!("{name} refused: memory backend full (--memory-max-entries)");
+            ("capacity", error(503, "capacity"))
+        }
+        Err(StoreError::Unavailable(why)) => {
             metrics.backend_error();
-            log_line(&format!("{name} failed: backend unavailable"));
+            error!("{name} failed: backend unavailable: {why}");
             ("error", error(503, "backend_unavailable"))
         }
     };
+    debug!("{name} key={key} -> {label}");
     metrics.request(name, label);
     answer
-}
-
-/// One line on standard error. Never `eprintln!`: it panics when stderr is gone (a closed
-/// pipe), and a log line must not take a request down with it.
-pub fn log_line(msg: &str) {
-    use std::io::Write;
-    let _ = writeln!(std::io::stderr(), "webhook-guard-cache: {msg}");
 }
 
 enum Outcome {
@@ -222,10 +235,20 @@ enum Outcome {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::MemoryStore;
+    use crate::memory::MemoryStore;
 
     const KEY: &str = "0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0";
     const TOKEN: &str = "0123456789abcdef0123456789abcdef";
+
+    async fn call(
+        store: &MemoryStore,
+        m: &Metrics,
+        method: &str,
+        path: &str,
+        body: &str,
+    ) -> Answer {
+        handle(store, m, method, path, Body::Bytes(body.as_bytes())).await
+    }
 
     #[test]
     fn parses_valid_requests() {
@@ -237,33 +260,86 @@ mod tests {
                 ttl: Duration::from_secs(60)
             })
         );
+        let commit = format!(r#" {{ "ttl_ms" : 1, "token":"{TOKEN}", "key":"{KEY}" }} "#);
+        assert_eq!(
+            parse_op("/v1/commit", commit.as_bytes()),
+            Some(Op::Commit {
+                key: KEY.into(),
+                token: TOKEN.into(),
+                ttl: Duration::from_millis(1)
+            })
+        );
         let release = format!(r#"{{"key":"{KEY}","token":"{TOKEN}"}}"#);
         assert!(parse_op("/v1/release", release.as_bytes()).is_some());
+        // The edges of what is allowed.
+        let edge = format!(
+            r#"{{"key":"{}","ttl_ms":{MAX_TTL_MS}}}"#,
+            "aZ09_:.-".repeat(16)
+        );
+        assert!(parse_op("/v1/claim", edge.as_bytes()).is_some());
+        assert!(parse_op("/v1/claim", br#"{"key":"k","ttl_ms":1}"#).is_some());
     }
 
     #[test]
     fn refuses_malformed_requests() {
         let bad = [
             ("/v1/claim", "not json".to_string()),
+            ("/v1/claim", "".to_string()),
+            ("/v1/claim", "[]".to_string()),
+            ("/v1/claim", "null".to_string()),
+            (
+                "/v1/claim",
+                format!(r#"{{"key":"{KEY}","ttl_ms":60000}} x"#),
+            ),
+            // Unknown, missing, duplicate and mistyped fields.
             (
                 "/v1/claim",
                 format!(r#"{{"key":"{KEY}","ttl_ms":60000,"x":1}}"#),
             ),
+            (
+                "/v1/claim",
+                format!(r#"{{"key":"{KEY}","ttl_ms":60000,"token":"{TOKEN}"}}"#),
+            ),
+            ("/v1/claim", format!(r#"{{"key":"{KEY}"}}"#)),
+            (
+                "/v1/claim",
+                format!(r#"{{"key":"{KEY}","key":"{KEY}","ttl_ms":1}}"#),
+            ),
+            (
+                "/v1/claim",
+                format!(r#"{{"key":"{KEY}","ttl_ms":"60000"}}"#),
+            ),
+            ("/v1/claim", format!(r#"{{"key":"{KEY}","ttl_ms":1.5}}"#)),
+            ("/v1/claim", r#"{"key":7,"ttl_ms":1}"#.to_string()),
+            // Keys: empty, too long, outside [0-9A-Za-z_:.-].
             ("/v1/claim", r#"{"key":"","ttl_ms":1}"#.to_string()),
             (
                 "/v1/claim",
                 format!(r#"{{"key":"{}","ttl_ms":1}}"#, "a".repeat(129)),
             ),
             ("/v1/claim", r#"{"key":"a b","ttl_ms":1}"#.to_string()),
+            ("/v1/claim", r#"{"key":"a/b","ttl_ms":1}"#.to_string()),
+            ("/v1/claim", r#"{"key":"é","ttl_ms":1}"#.to_string()),
+            ("/v1/claim", r#"{"key":"a\u0000","ttl_ms":1}"#.to_string()),
+            // TTLs: zero, negative, over 30 days, over u64.
             ("/v1/claim", format!(r#"{{"key":"{KEY}","ttl_ms":0}}"#)),
+            ("/v1/claim", format!(r#"{{"key":"{KEY}","ttl_ms":-1}}"#)),
             (
                 "/v1/claim",
                 format!(r#"{{"key":"{KEY}","ttl_ms":{}}}"#, MAX_TTL_MS + 1),
             ),
-            ("/v1/claim", format!(r#"{{"key":"{KEY}","ttl_ms":-1}}"#)),
+            (
+                "/v1/claim",
+                format!(r#"{{"key":"{KEY}","ttl_ms":99999999999999999999999}}"#),
+            ),
+            // Tokens: short, long, uppercase, not hex, missing.
             (
                 "/v1/commit",
                 format!(r#"{{"key":"{KEY}","token":"short","ttl_ms":1}}"#),
+            ),
+            (
+                "/v1/commit",
+                format!(r#"{{"key":"{KEY}","token":"{TOKEN}0","ttl_ms":1}}"#),
             ),
             (
                 "/v1/commit",
@@ -272,57 +348,156 @@ mod tests {
                     TOKEN.to_uppercase()
                 ),
             ),
+            (
+                "/v1/commit",
+                format!(
+                    r#"{{"key":"{KEY}","token":"{}","ttl_ms":1}}"#,
+                    "g".repeat(32)
+                ),
+            ),
+            ("/v1/commit", format!(r#"{{"key":"{KEY}","ttl_ms":1}}"#)),
+            (
+                "/v1/commit",
+                format!(r#"{{"key":"{KEY}","token":"{TOKEN}","ttl_ms":0}}"#),
+            ),
             ("/v1/release", format!(r#"{{"key":"{KEY}"}}"#)),
+            (
+                "/v1/release",
+                format!(r#"{{"key":"{KEY}","token":"{TOKEN}","ttl_ms":1}}"#),
+            ),
+            ("/v1/release", format!(r#"{{"key":"","token":"{TOKEN}"}}"#)),
             ("/v1/other", format!(r#"{{"key":"{KEY}"}}"#)),
         ];
         for (path, body) in bad {
             assert_eq!(parse_op(path, body.as_bytes()), None, "{path} {body}");
         }
+        // Arbitrary bytes never panic.
+        for body in [
+            &b"\xff\xfe"[..],
+            b"{",
+            b"{\"key\":\"\\ud800\",\"ttl_ms\":1}",
+        ] {
+            assert_eq!(parse_op("/v1/claim", body), None);
+        }
     }
 
     #[tokio::test]
     async fn answers_and_statuses() {
-        let store = Store::Memory(MemoryStore::new(10));
+        let store = MemoryStore::new(10);
         let m = Metrics::default();
         let claim = format!(r#"{{"key":"{KEY}","ttl_ms":60000}}"#);
-        let a = handle(&store, &m, "POST", "/v1/claim", claim.as_bytes()).await;
-        assert_eq!(a.status, 200);
+        let a = call(&store, &m, "POST", "/v1/claim", &claim).await;
+        assert_eq!((a.status, a.content_type), (200, "application/json"));
         let v: serde_json::Value = serde_json::from_str(&a.body).unwrap();
+        assert_eq!(v["result"], "claimed");
         let token = v["token"].as_str().unwrap().to_string();
-        let a = handle(&store, &m, "POST", "/v1/claim", claim.as_bytes()).await;
-        assert_eq!(a.body, r#"{"result":"in_flight"}"#);
-        let commit = format!(r#"{{"key":"{KEY}","token":"{TOKEN}","ttl_ms":1000}}"#);
+        let a = call(&store, &m, "POST", "/v1/claim", &claim).await;
         assert_eq!(
-            handle(&store, &m, "POST", "/v1/commit", commit.as_bytes())
-                .await
-                .status,
-            409
+            (a.status, a.body.as_str()),
+            (200, r#"{"result":"in_flight"}"#)
+        );
+        let commit = format!(r#"{{"key":"{KEY}","token":"{TOKEN}","ttl_ms":1000}}"#);
+        let a = call(&store, &m, "POST", "/v1/commit", &commit).await;
+        assert_eq!(
+            (a.status, a.body.as_str()),
+            (409, r#"{"result":"not_owner"}"#)
         );
         let commit = format!(r#"{{"key":"{KEY}","token":"{token}","ttl_ms":1000}}"#);
+        let a = call(&store, &m, "POST", "/v1/commit", &commit).await;
         assert_eq!(
-            handle(&store, &m, "POST", "/v1/commit", commit.as_bytes())
-                .await
-                .status,
+            (a.status, a.body.as_str()),
+            (200, r#"{"result":"committed"}"#)
+        );
+        let a = call(&store, &m, "POST", "/v1/claim", &claim).await;
+        assert_eq!((a.status, a.body.as_str()), (200, r#"{"result":"done"}"#));
+        let release = format!(r#"{{"key":"{KEY}","token":"{token}"}}"#);
+        let a = call(&store, &m, "POST", "/v1/release", &release).await;
+        assert_eq!(
+            (a.status, a.body.as_str()),
+            (409, r#"{"result":"not_owner"}"#)
+        );
+
+        let a = call(&store, &m, "POST", "/v1/claim", "{}").await;
+        assert_eq!(
+            (a.status, a.body.as_str()),
+            (400, r#"{"error":"bad_request"}"#)
+        );
+        let a = call(&store, &m, "GET", "/v1/claim", "").await;
+        assert_eq!(
+            (a.status, a.body.as_str()),
+            (405, r#"{"error":"method_not_allowed"}"#)
+        );
+        assert_eq!(call(&store, &m, "POST", "/healthz", "").await.status, 405);
+        let a = call(&store, &m, "GET", "/nope", "").await;
+        assert_eq!(
+            (a.status, a.body.as_str()),
+            (404, r#"{"error":"not_found"}"#)
+        );
+        assert_eq!(call(&store, &m, "GET", "/v1/claim/x", "").await.status, 404);
+        let big = " ".repeat(MAX_BODY_BYTES + 1);
+        let a = call(&store, &m, "POST", "/v1/claim", &big).await;
+        assert_eq!(
+            (a.status, a.body.as_str()),
+            (413, r#"{"error":"too_large"}"#)
+        );
+        let a = handle(&store, &m, "POST", "/v1/commit", Body::TooLarge).await;
+        assert_eq!(a.status, 413);
+        // A body of exactly the limit is read (and here refused as JSON, not as too large).
+        let edge = " ".repeat(MAX_BODY_BYTES);
+        assert_eq!(
+            call(&store, &m, "POST", "/v1/claim", &edge).await.status,
+            400
+        );
+        let a = call(&store, &m, "GET", "/healthz", "").await;
+        assert_eq!((a.status, a.body.as_str()), (200, r#"{"status":"ok"}"#));
+
+        let a = call(&store, &m, "GET", "/metrics", "").await;
+        assert_eq!(a.content_type, "text/plain; version=0.0.4");
+        for line in [
+            r#"webhook_guard_cache_requests_total{op="claim",result="claimed"} 1"#,
+            r#"webhook_guard_cache_requests_total{op="claim",result="in_flight"} 1"#,
+            r#"webhook_guard_cache_requests_total{op="claim",result="done"} 1"#,
+            r#"webhook_guard_cache_requests_total{op="commit",result="not_owner"} 1"#,
+            r#"webhook_guard_cache_requests_total{op="commit",result="committed"} 1"#,
+            r#"webhook_guard_cache_requests_total{op="release",result="not_owner"} 1"#,
+            "webhook_guard_cache_backend_seconds_count 6",
+            "webhook_guard_cache_memory_entries 1",
+        ] {
+            assert!(a.body.lines().any(|l| l == line), "{line}\n{}", a.body);
+        }
+    }
+
+    #[tokio::test]
+    async fn capacity_is_a_503() {
+        let store = MemoryStore::new(1);
+        let m = Metrics::default();
+        assert_eq!(
+            call(
+                &store,
+                &m,
+                "POST",
+                "/v1/claim",
+                r#"{"key":"a","ttl_ms":60000}"#
+            )
+            .await
+            .status,
             200
         );
-        let a = handle(&store, &m, "POST", "/v1/claim", claim.as_bytes()).await;
-        assert_eq!(a.body, r#"{"result":"done"}"#);
+        let a = call(
+            &store,
+            &m,
+            "POST",
+            "/v1/claim",
+            r#"{"key":"b","ttl_ms":60000}"#,
+        )
+        .await;
         assert_eq!(
-            handle(&store, &m, "GET", "/v1/claim", b"").await.status,
-            405
+            (a.status, a.body.as_str()),
+            (503, r#"{"error":"capacity"}"#)
         );
-        assert_eq!(handle(&store, &m, "GET", "/nope", b"").await.status, 404);
-        let big = vec![b' '; MAX_BODY_BYTES + 1];
-        assert_eq!(
-            handle(&store, &m, "POST", "/v1/claim", &big).await.status,
-            413
+        let text = m.render(store.entries());
+        assert!(
+            text.contains(r#"webhook_guard_cache_requests_total{op="claim",result="capacity"} 1"#)
         );
-        assert_eq!(handle(&store, &m, "GET", "/healthz", b"").await.status, 200);
-        let metrics = handle(&store, &m, "GET", "/metrics", b"").await.body;
-        assert!(metrics
-            .contains(r#"webhook_guard_cache_requests_total{op="claim",result="claimed"} 1"#));
-        assert!(metrics
-            .contains(r#"webhook_guard_cache_requests_total{op="commit",result="not_owner"} 1"#));
-        assert!(metrics.contains("webhook_guard_cache_memory_entries 1"));
     }
 }

@@ -19,6 +19,17 @@ pub const RESULTS: [&str; 8] = [
 /// Backend latency buckets, in seconds.
 const BUCKETS: [f64; 8] = [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 1.0];
 
+/// The results an operation can have (only these are exported).
+fn possible(op: &str, result: &str) -> bool {
+    matches!(
+        (op, result),
+        ("claim", "claimed" | "in_flight" | "done" | "capacity")
+            | ("commit", "committed")
+            | ("release", "released")
+            | (_, "not_owner" | "error")
+    ) && !(op == "claim" && result == "not_owner")
+}
+
 #[derive(Default)]
 pub struct Metrics {
     requests: [[AtomicU64; RESULTS.len()]; OPS.len()],
@@ -60,6 +71,9 @@ impl Metrics {
         out.push_str("# TYPE webhook_guard_cache_requests_total counter\n");
         for (o, op) in OPS.iter().enumerate() {
             for (r, result) in RESULTS.iter().enumerate() {
+                if !possible(op, result) {
+                    continue;
+                }
                 let _ = writeln!(
                     out,
                     "webhook_guard_cache_requests_total{{op=\"{op}\",result=\"{result}\"}} {}",
@@ -102,5 +116,37 @@ impl Metrics {
             let _ = writeln!(out, "webhook_guard_cache_memory_entries {n}");
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_counters_histogram_and_gauge() {
+        let m = Metrics::default();
+        m.request("claim", "claimed");
+        m.request("commit", "not_owner");
+        m.request("commit", "bogus");
+        m.backend_error();
+        m.latency(Duration::from_micros(700));
+        let text = m.render(Some(3));
+        for line in [
+            r#"webhook_guard_cache_requests_total{op="claim",result="claimed"} 1"#,
+            r#"webhook_guard_cache_requests_total{op="commit",result="not_owner"} 1"#,
+            r#"webhook_guard_cache_requests_total{op="release",result="error"} 0"#,
+            "webhook_guard_cache_backend_errors_total 1",
+            r#"webhook_guard_cache_backend_seconds_bucket{le="0.0005"} 0"#,
+            r#"webhook_guard_cache_backend_seconds_bucket{le="0.001"} 1"#,
+            r#"webhook_guard_cache_backend_seconds_bucket{le="+Inf"} 1"#,
+            "webhook_guard_cache_backend_seconds_count 1",
+            "webhook_guard_cache_memory_entries 3",
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line}\n{text}");
+        }
+        assert!(!text.contains(r#"op="claim",result="committed""#));
+        assert!(!text.contains(r#"op="claim",result="not_owner""#));
+        assert!(!m.render(None).contains("memory_entries"));
     }
 }

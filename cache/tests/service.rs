@@ -1,11 +1,17 @@
 //! The built service against real clients: memory and a real redis-server (started here on
-//! a free loopback port), concurrent claims, and a Redis restart.
+//! a free loopback port), keep-alive, concurrent claims, a Redis restart, a Redis started
+//! after the service, and a graceful stop.
+//!
+//! `redis-server` must be on PATH (Debian: `apt-get install redis-server`); without it the
+//! Redis tests fail, saying so.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// A child process killed (and reaped) when dropped, also when a test fails.
 struct Proc(Child);
 
 impl Drop for Proc {
@@ -15,26 +21,33 @@ impl Drop for Proc {
     }
 }
 
-/// Starts the service and reads the bound address from its first line on stderr.
+/// Starts the service and reads the bound address from its `listening on ADDR` line.
 fn start_cache(extra: &[&str]) -> (Proc, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_webhook-guard-cache"))
         .args(["--listen", "127.0.0.1:0"])
         .args(extra)
+        .stdin(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .expect("start webhook-guard-cache");
     let stderr = child.stderr.take().expect("stderr");
+    let proc = Proc(child);
     let mut reader = BufReader::new(stderr);
-    let mut line = String::new();
-    reader.read_line(&mut line).expect("read stderr");
+    let mut addr = None;
+    for _ in 0..20 {
+        let mut line = String::new();
+        if reader.read_line(&mut line).expect("read stderr") == 0 {
+            break;
+        }
+        if let Some(a) = line.trim_end().strip_prefix("listening on ") {
+            addr = Some(a.to_string());
+            break;
+        }
+    }
+    let addr = addr.expect("no `listening on ADDR` line on stderr");
     // Keep draining, as a terminal would.
     std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
-    let addr = line
-        .strip_prefix("listening on ")
-        .and_then(|r| r.split_whitespace().next())
-        .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
-        .to_string();
-    (Proc(child), addr)
+    (proc, addr)
 }
 
 fn free_port() -> u16 {
@@ -45,46 +58,93 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn start_redis(port: u16, dir: &std::path::Path) -> Proc {
+fn start_redis(port: u16, dir: &Path) -> Proc {
     let child = Command::new("redis-server")
-        .args([
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--appendonly",
-            "yes",
-            "--save",
-            "",
-        ])
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+        .args(["--appendonly", "yes", "--save", ""])
         .arg("--dir")
         .arg(dir)
         .stdout(Stdio::null())
         .spawn()
         .unwrap_or_else(|e| {
-            panic!("redis-server is required for these tests (apt-get install redis-server): {e}")
+            panic!("these tests need `redis-server` on PATH (apt-get install redis-server): {e}")
         });
+    let proc = Proc(child);
     let deadline = Instant::now() + Duration::from_secs(10);
     while TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(Instant::now() < deadline, "redis-server did not start");
         std::thread::sleep(Duration::from_millis(20));
     }
-    Proc(child)
+    proc
 }
 
-fn request(addr: &str, method: &str, path: &str, body: &str) -> (u16, String) {
-    let mut s = TcpStream::connect(addr).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(
-        s,
-        "{method} {path} HTTP/1.1\r\nhost: cache\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+/// A scratch directory, removed when dropped.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(tag: &str) -> Scratch {
+        let dir = std::env::temp_dir().join(format!("wg-cache-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// One HTTP/1.1 exchange on a kept-alive connection: (status, content-type, body).
+fn exchange(
+    reader: &mut BufReader<TcpStream>,
+    method: &str,
+    path: &str,
+    body: &str,
+) -> (u16, String, String) {
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nhost: cache\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
         body.len()
-    )
-    .unwrap();
-    let mut raw = String::new();
-    s.read_to_string(&mut raw).unwrap();
-    let status = raw.split_whitespace().nth(1).unwrap().parse().unwrap();
-    let body = raw.split("\r\n\r\n").nth(1).unwrap_or("").to_string();
+    );
+    reader.get_mut().write_all(request.as_bytes()).unwrap();
+    let mut line = String::new();
+    reader.read_line(&mut line).unwrap();
+    let status = line
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or_else(|| panic!("status line {line:?}"))
+        .parse()
+        .unwrap();
+    let (mut length, mut content_type) = (0usize, String::new());
+    loop {
+        line.clear();
+        reader.read_line(&mut line).unwrap();
+        if line.trim().is_empty() {
+            break;
+        }
+        if let Some((name, value)) = line.split_once(':') {
+            match name.to_ascii_lowercase().as_str() {
+                "content-length" => length = value.trim().parse().unwrap(),
+                "content-type" => content_type = value.trim().to_string(),
+                _ => {}
+            }
+        }
+    }
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).unwrap();
+    (status, content_type, String::from_utf8(body).unwrap())
+}
+
+fn connect(addr: &str) -> BufReader<TcpStream> {
+    let s = TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    BufReader::new(s)
+}
+
+/// One request on a fresh connection: (status, body).
+fn request(addr: &str, method: &str, path: &str, body: &str) -> (u16, String) {
+    let (status, _, body) = exchange(&mut connect(addr), method, path, body);
     (status, body)
 }
 
@@ -101,64 +161,137 @@ fn claim(addr: &str, key: &str) -> (u16, serde_json::Value) {
     )
 }
 
-/// The full life of two keys: claim, duplicate, commit, done; claim, release, claim again.
+fn result(addr: &str, key: &str) -> String {
+    claim(addr, key).1["result"]
+        .as_str()
+        .unwrap_or("")
+        .to_string()
+}
+
+fn commit(addr: &str, key: &str, token: &str) -> (u16, String) {
+    request(
+        addr,
+        "POST",
+        "/v1/commit",
+        &format!(r#"{{"key":"{key}","token":"{token}","ttl_ms":60000}}"#),
+    )
+}
+
+fn release(addr: &str, key: &str, token: &str) -> (u16, String) {
+    request(
+        addr,
+        "POST",
+        "/v1/release",
+        &format!(r#"{{"key":"{key}","token":"{token}"}}"#),
+    )
+}
+
+/// The full life of keys: claim, duplicate, commit, done; claim, release, claim again;
+/// not_owner everywhere it is due; a late commit of an absent key; all on one connection
+/// too (keep-alive).
 fn full_cycle(addr: &str) {
     let (s, v) = claim(addr, "k1");
     assert_eq!((s, v["result"].as_str()), (200, Some("claimed")));
     let token = v["token"].as_str().unwrap().to_string();
-    assert_eq!(claim(addr, "k1").1["result"], "in_flight");
+    assert_eq!(token.len(), 32);
+    assert!(token
+        .bytes()
+        .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')));
+    assert_eq!(result(addr, "k1"), "in_flight");
     let other = "0".repeat(32);
-    let commit = |t: &str| {
-        request(
-            addr,
-            "POST",
-            "/v1/commit",
-            &format!(r#"{{"key":"k1","token":"{t}","ttl_ms":60000}}"#),
-        )
-    };
-    assert_eq!(commit(&other).0, 409);
     assert_eq!(
-        commit(&token),
+        commit(addr, "k1", &other),
+        (409, r#"{"result":"not_owner"}"#.to_string())
+    );
+    assert_eq!(release(addr, "k1", &other).0, 409);
+    assert_eq!(
+        commit(addr, "k1", &token),
         (200, r#"{"result":"committed"}"#.to_string())
     );
-    assert_eq!(claim(addr, "k1").1["result"], "done");
-    let release = |k: &str, t: &str| {
-        request(
-            addr,
-            "POST",
-            "/v1/release",
-            &format!(r#"{{"key":"{k}","token":"{t}"}}"#),
-        )
-    };
-    assert_eq!(release("k1", &token).0, 409, "a done key is never released");
+    assert_eq!(result(addr, "k1"), "done");
+    assert_eq!(
+        release(addr, "k1", &token).0,
+        409,
+        "a done key is never released"
+    );
+    assert_eq!(
+        commit(addr, "k1", &other).0,
+        409,
+        "a done key is its committer's"
+    );
+    assert_eq!(result(addr, "k1"), "done");
 
     let t2 = claim(addr, "k2").1["token"].as_str().unwrap().to_string();
     assert_eq!(
-        release("k2", &t2),
+        release(addr, "k2", &t2),
         (200, r#"{"result":"released"}"#.to_string())
     );
-    assert_eq!(claim(addr, "k2").1["result"], "claimed");
+    assert_eq!(release(addr, "k2", &t2).0, 409, "released twice");
+    let t3 = claim(addr, "k2").1["token"].as_str().unwrap().to_string();
+    assert_ne!(t2, t3);
+    assert_eq!(commit(addr, "k2", &t2).0, 409, "a stale token");
 
-    assert_eq!(request(addr, "POST", "/v1/claim", "{}").0, 400);
-    assert_eq!(request(addr, "GET", "/healthz", "").0, 200);
-    let (_, metrics) = request(addr, "GET", "/metrics", "");
-    assert!(
-        metrics.contains(r#"webhook_guard_cache_requests_total{op="claim",result="done"} 1"#),
-        "{metrics}"
+    // The claim lapsed (or the cache forgot it) and nobody took the key: commit records it.
+    assert_eq!(commit(addr, "never-claimed", &other).0, 200);
+    assert_eq!(result(addr, "never-claimed"), "done");
+
+    // Keep-alive: several exchanges on one connection.
+    let mut conn = connect(addr);
+    let (s, ct, b) = exchange(
+        &mut conn,
+        "POST",
+        "/v1/claim",
+        r#"{"key":"ka","ttl_ms":60000}"#,
     );
+    assert_eq!((s, ct.as_str()), (200, "application/json"), "{b}");
+    let v: serde_json::Value = serde_json::from_str(&b).unwrap();
+    let token = v["token"].as_str().unwrap();
+    let body = format!(r#"{{"key":"ka","token":"{token}","ttl_ms":60000}}"#);
+    assert_eq!(exchange(&mut conn, "POST", "/v1/commit", &body).0, 200);
+    let (_, _, b) = exchange(
+        &mut conn,
+        "POST",
+        "/v1/claim",
+        r#"{"key":"ka","ttl_ms":60000}"#,
+    );
+    assert_eq!(b, r#"{"result":"done"}"#);
+    let (s, _, b) = exchange(&mut conn, "POST", "/v1/claim", "{}");
+    assert_eq!((s, b.as_str()), (400, r#"{"error":"bad_request"}"#));
+    let (s, ct, b) = exchange(&mut conn, "GET", "/healthz", "");
+    assert_eq!(
+        (s, ct.as_str(), b.as_str()),
+        (200, "application/json", r#"{"status":"ok"}"#)
+    );
+    let (s, ct, metrics) = exchange(&mut conn, "GET", "/metrics", "");
+    assert_eq!((s, ct.as_str()), (200, "text/plain; version=0.0.4"));
+    for line in [
+        r#"webhook_guard_cache_requests_total{op="claim",result="done"} 4"#,
+        r#"webhook_guard_cache_requests_total{op="commit",result="not_owner"} 3"#,
+        r#"webhook_guard_cache_requests_total{op="release",result="released"} 1"#,
+        "webhook_guard_cache_backend_errors_total 0",
+    ] {
+        assert!(metrics.lines().any(|l| l == line), "{line}\n{metrics}");
+    }
+    assert!(metrics.contains("webhook_guard_cache_backend_seconds_bucket{le=\"+Inf\"}"));
+
+    // Errors over the wire.
+    let (s, b) = request(addr, "GET", "/nope", "");
+    assert_eq!((s, b.as_str()), (404, r#"{"error":"not_found"}"#));
+    let (s, b) = request(addr, "GET", "/v1/claim", "");
+    assert_eq!((s, b.as_str()), (405, r#"{"error":"method_not_allowed"}"#));
+    let big = format!(r#"{{"key":"k","ttl_ms":1,"pad":"{}"}}"#, "x".repeat(5000));
+    let (s, b) = request(addr, "POST", "/v1/claim", &big);
+    assert_eq!((s, b.as_str()), (413, r#"{"error":"too_large"}"#));
+    let (s, b) = request(addr, "POST", "/v1/claim", r#"{"key":"a b","ttl_ms":1}"#);
+    assert_eq!((s, b.as_str()), (400, r#"{"error":"bad_request"}"#));
 }
 
 /// Many threads claim one key at once: exactly one wins.
-fn one_winner(addr: &str) {
+fn one_winner(addr: &str, key: &str) {
     let threads: Vec<_> = (0..32)
         .map(|_| {
-            let addr = addr.to_string();
-            std::thread::spawn(move || {
-                claim(&addr, "contested").1["result"]
-                    .as_str()
-                    .unwrap_or("")
-                    .to_string()
-            })
+            let (addr, key) = (addr.to_string(), key.to_string());
+            std::thread::spawn(move || result(&addr, &key))
         })
         .collect();
     let results: Vec<String> = threads.into_iter().map(|t| t.join().unwrap()).collect();
@@ -170,11 +303,32 @@ fn one_winner(addr: &str) {
     assert_eq!(results.iter().filter(|r| *r == "in_flight").count(), 31);
 }
 
+/// Claims with short TTLs lapse: the key is free again.
+fn expiry(addr: &str) {
+    let body = r#"{"key":"short","ttl_ms":100}"#;
+    assert!(request(addr, "POST", "/v1/claim", body)
+        .1
+        .contains(r#""claimed""#));
+    assert!(request(addr, "POST", "/v1/claim", body)
+        .1
+        .contains("in_flight"));
+    std::thread::sleep(Duration::from_millis(250));
+    assert!(request(addr, "POST", "/v1/claim", body)
+        .1
+        .contains(r#""claimed""#));
+}
+
 #[test]
 fn memory_backend() {
     let (_cache, addr) = start_cache(&[]);
     full_cycle(&addr);
-    one_winner(&addr);
+    one_winner(&addr, "contested");
+    expiry(&addr);
+    let (_, metrics) = request(&addr, "GET", "/metrics", "");
+    assert!(
+        metrics.contains("webhook_guard_cache_memory_entries "),
+        "{metrics}"
+    );
 }
 
 #[test]
@@ -182,37 +336,43 @@ fn memory_backend_full_fails_closed() {
     let (_cache, addr) = start_cache(&["--memory-max-entries", "2"]);
     assert_eq!(claim(&addr, "a").0, 200);
     assert_eq!(claim(&addr, "b").0, 200);
-    let (s, _) = claim(&addr, "c");
-    assert_eq!(s, 503);
-}
-
-fn scratch(tag: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("wg-cache-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    let (s, b) = request(&addr, "POST", "/v1/claim", r#"{"key":"c","ttl_ms":1000}"#);
+    assert_eq!((s, b.as_str()), (503, r#"{"error":"capacity"}"#));
+    // Known keys still answer.
+    assert_eq!(result(&addr, "a"), "in_flight");
 }
 
 #[test]
 fn redis_backend() {
     let port = free_port();
-    let dir = scratch("redis");
-    let _redis = start_redis(port, &dir);
+    let dir = Scratch::new("redis");
+    let _redis = start_redis(port, &dir.0);
     let (_cache, addr) = start_cache(&["--redis", &format!("redis://127.0.0.1:{port}/")]);
     full_cycle(&addr);
-    one_winner(&addr);
+    one_winner(&addr, "contested");
+    expiry(&addr);
+    // The keys and values as documented.
+    let out = Command::new("redis-cli")
+        .args(["-p", &port.to_string(), "GET", "wg:k1"])
+        .output()
+        .expect("redis-cli");
+    let value = String::from_utf8_lossy(&out.stdout);
+    assert!(value.starts_with("done:"), "{value}");
 }
 
 #[test]
 fn redis_restart_keeps_claims_and_the_service_recovers() {
     let port = free_port();
-    let dir = scratch("restart");
-    let redis = start_redis(port, &dir);
+    let dir = Scratch::new("restart");
+    let redis = start_redis(port, &dir.0);
     let (_cache, addr) = start_cache(&["--redis", &format!("redis://127.0.0.1:{port}/")]);
-    assert_eq!(claim(&addr, "before").1["result"], "claimed");
+    assert_eq!(result(&addr, "before"), "claimed");
 
     drop(redis);
-    assert_eq!(request(&addr, "GET", "/healthz", "").0, 503);
+    assert_eq!(
+        request(&addr, "GET", "/healthz", ""),
+        (503, r#"{"status":"unavailable"}"#.to_string())
+    );
     let (s, b) = request(
         &addr,
         "POST",
@@ -220,8 +380,14 @@ fn redis_restart_keeps_claims_and_the_service_recovers() {
         r#"{"key":"during","ttl_ms":60000}"#,
     );
     assert_eq!((s, b.as_str()), (503, r#"{"error":"backend_unavailable"}"#));
+    let (_, metrics) = request(&addr, "GET", "/metrics", "");
+    assert!(
+        metrics.contains(r#"webhook_guard_cache_requests_total{op="claim",result="error"} 1"#),
+        "{metrics}"
+    );
+    assert!(!metrics.contains("webhook_guard_cache_backend_errors_total 0"));
 
-    let _redis = start_redis(port, &dir);
+    let _redis = start_redis(port, &dir.0);
     let deadline = Instant::now() + Duration::from_secs(15);
     while request(&addr, "GET", "/healthz", "").0 != 200 {
         assert!(
@@ -231,6 +397,164 @@ fn redis_restart_keeps_claims_and_the_service_recovers() {
         std::thread::sleep(Duration::from_millis(100));
     }
     // The claim made before the restart survived it (appendonly) and still blocks.
-    assert_eq!(claim(&addr, "before").1["result"], "in_flight");
-    assert_eq!(claim(&addr, "after").1["result"], "claimed");
+    assert_eq!(result(&addr, "before"), "in_flight");
+    assert_eq!(result(&addr, "after"), "claimed");
+}
+
+#[test]
+fn redis_may_come_up_after_the_service() {
+    let port = free_port();
+    let dir = Scratch::new("late");
+    let (_cache, addr) = start_cache(&["--redis", &format!("redis://127.0.0.1:{port}/")]);
+    assert_eq!(request(&addr, "GET", "/healthz", "").0, 503);
+    assert_eq!(claim(&addr, "k").0, 503);
+    let _redis = start_redis(port, &dir.0);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while request(&addr, "GET", "/healthz", "").0 != 200 {
+        assert!(Instant::now() < deadline, "the service never reached Redis");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(result(&addr, "k"), "claimed");
+}
+
+#[test]
+fn sigterm_stops_it_cleanly() {
+    let (mut cache, addr) = start_cache(&[]);
+    // An idle keep-alive connection must not hold the stop up.
+    let mut idle = connect(&addr);
+    assert_eq!(exchange(&mut idle, "GET", "/healthz", "").0, 200);
+    let status = Command::new("kill")
+        .args(["-TERM", &cache.0.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        if let Some(status) = cache.0.try_wait().unwrap() {
+            assert!(status.success(), "{status}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "still running 5 s after SIGTERM");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(TcpStream::connect(&addr).is_err(), "still listening");
+}
+
+#[test]
+fn help_and_bad_arguments() {
+    let bin = env!("CARGO_BIN_EXE_webhook-guard-cache");
+    let out = Command::new(bin).arg("--help").output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    for flag in [
+        "--listen",
+        "--redis",
+        "--redis-cluster",
+        "--memory-max-entries",
+        "--log-level",
+    ] {
+        assert!(text.contains(flag), "{flag} not in --help");
+    }
+    let out = Command::new(bin)
+        .args(["--listen", "127.0.0.1:0", "--bogus"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+/// A port `p` such that `p` and its cluster bus port `p + 10000` are both free.
+fn free_cluster_port() -> u16 {
+    let seed = u64::from(std::process::id()) * 7919
+        + std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos() as u64);
+    for i in 0..2000u64 {
+        let p = 20000 + ((seed + i * 37) % 20000) as u16;
+        let free = |p: u16| TcpListener::bind(("127.0.0.1", p)).is_ok();
+        if free(p) && free(p + 10000) {
+            return p;
+        }
+    }
+    panic!("no free port pair for a cluster node");
+}
+
+#[test]
+fn redis_cluster_backend() {
+    let dir = Scratch::new("cluster");
+    let mut ports: Vec<u16> = Vec::new();
+    while ports.len() < 3 {
+        let p = free_cluster_port();
+        if !ports.contains(&p) {
+            ports.push(p);
+        }
+    }
+    let _nodes: Vec<Proc> = ports
+        .iter()
+        .map(|p| {
+            let child = Command::new("redis-server")
+                .args(["--port", &p.to_string(), "--bind", "127.0.0.1"])
+                .args(["--cluster-enabled", "yes", "--save", "", "--appendonly", "no"])
+                .args(["--cluster-config-file", &format!("nodes-{p}.conf")])
+                .arg("--dir")
+                .arg(&dir.0)
+                .stdout(Stdio::null())
+                .spawn()
+                .unwrap_or_else(|e| {
+                    panic!("this test needs `redis-server` on PATH (apt-get install redis-server): {e}")
+                });
+            Proc(child)
+        })
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    for p in &ports {
+        while TcpStream::connect(("127.0.0.1", *p)).is_err() {
+            assert!(Instant::now() < deadline, "a cluster node did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    let nodes: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
+    let out = Command::new("redis-cli")
+        .args(["--cluster", "create"])
+        .args(&nodes)
+        .args(["--cluster-replicas", "0", "--cluster-yes"])
+        .output()
+        .expect("redis-cli --cluster create");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    for p in &ports {
+        loop {
+            let info = Command::new("redis-cli")
+                .args(["-p", &p.to_string(), "cluster", "info"])
+                .output()
+                .expect("redis-cli");
+            if String::from_utf8_lossy(&info.stdout).contains("cluster_state:ok") {
+                break;
+            }
+            assert!(Instant::now() < deadline, "the cluster did not converge");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    let seeds = format!("redis://{},redis://{}", nodes[0], nodes[1]);
+    let (_cache, addr) = start_cache(&["--redis-cluster", &seeds]);
+    full_cycle(&addr);
+    one_winner(&addr, "contested");
+    // Keys spread over the nodes: every node holds some (12 keys, 3 nodes).
+    for k in 0..12 {
+        assert_eq!(result(&addr, &format!("spread{k}")), "claimed");
+    }
+    let holding = ports
+        .iter()
+        .filter(|p| {
+            let out = Command::new("redis-cli")
+                .args(["-p", &p.to_string(), "--scan", "--pattern", "wg:*"])
+                .output()
+                .expect("redis-cli");
+            !out.stdout.is_empty()
+        })
+        .count();
+    assert!(holding >= 2, "keys on {holding} node(s) only");
 }

@@ -1,6 +1,7 @@
 //! Load for webhook-guard-cache: claim + commit pairs on unique keys over keep-alive
 //! connections, one thread per connection. Prints one JSON line:
-//! {"pairs_per_sec":..,"p50_ms":..,"p99_ms":..,"errors":..}
+//! {"ops_per_sec":..,"p50_ms":..,"p99_ms":..,"errors":..}
+//! where an op is one claim + commit pair, and p50/p99 are the latencies of a whole pair.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -10,6 +11,10 @@ const USAGE: &str = "usage: webhook-guard-cache-bench --url http://HOST:PORT [--
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "--help" || a == "-h") {
+        println!("{USAGE}");
+        return;
+    }
     let value = |name: &str| {
         args.iter()
             .position(|a| a == name)
@@ -34,10 +39,9 @@ fn main() {
 
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let started = Instant::now();
-    let run_id = format!(
-        "{:x}",
-        started.elapsed().as_nanos() ^ u128::from(std::process::id()) << 32
-    );
+    let mut random = [0u8; 8];
+    let _ = getrandom::fill(&mut random);
+    let run_id = format!("{:x}", u64::from_le_bytes(random));
     let workers: Vec<_> = (0..concurrency)
         .map(|w| {
             let addr = addr.clone();
@@ -61,7 +65,7 @@ fn main() {
             .map_or(0.0, |d: &Duration| d.as_secs_f64() * 1000.0)
     };
     println!(
-        r#"{{"pairs_per_sec":{:.0},"p50_ms":{:.3},"p99_ms":{:.3},"errors":{errors}}}"#,
+        r#"{{"ops_per_sec":{:.0},"p50_ms":{:.3},"p99_ms":{:.3},"errors":{errors}}}"#,
         latencies.len() as f64 / elapsed,
         pct(0.50),
         pct(0.99)

@@ -1,0 +1,217 @@
+//! The shared backend: Redis or Redis Cluster, for several service instances (and several
+//! Envoys) keeping one dedupe window.
+//!
+//! Every operation touches one key, `wg:<key>`, so it works on a cluster unchanged. Its value
+//! is `inflight:<token>` or `done:<token>`, with a PX expiry. Lua scripts (sent as EVALSHA,
+//! falling back to EVAL when the server does not know them yet, e.g. after a restart) make each
+//! check-and-set atomic on the server.
+//!
+//! Connections reconnect on their own after Redis restarts or fails over; the service starts
+//! even when Redis is not reachable yet and answers 503 until it is. Every operation is
+//! bounded by a timeout (1 s).
+
+use std::sync::RwLock;
+use std::time::Duration;
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::cluster::ClusterClient;
+use redis::cluster_async::ClusterConnection;
+use redis::{RedisError, Script};
+
+use crate::store::{new_token, Claim, Settled, Store, StoreError};
+
+/// SET NX PX; when taken, the current value tells in flight from done.
+const CLAIM: &str = r#"
+if redis.call('SET', KEYS[1], 'inflight:' .. ARGV[1], 'NX', 'PX', ARGV[2]) then
+  return 'claimed'
+end
+return redis.call('GET', KEYS[1]) or 'claimed-race'
+"#;
+
+/// Done when it holds our claim, or nothing at all (our claim lapsed, nobody took it).
+const COMMIT: &str = r#"
+local v = redis.call('GET', KEYS[1])
+if v == false or v == 'inflight:' .. ARGV[1] then
+  redis.call('SET', KEYS[1], 'done:' .. ARGV[1], 'PX', ARGV[2])
+  return 1
+end
+return 0
+"#;
+
+/// Only our own, still in-flight claim is deleted.
+const RELEASE: &str = r#"
+if redis.call('GET', KEYS[1]) == 'inflight:' .. ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"#;
+
+/// Timeout of one Redis operation, connecting included.
+pub const TIMEOUT: Duration = Duration::from_secs(1);
+
+fn redis_key(key: &str) -> String {
+    format!("wg:{key}")
+}
+
+/// A Redis Cluster connection made on first use (and again while it cannot be made), so the
+/// service can start before the cluster is up. Once made, the cluster connection refreshes
+/// its slot map and reconnects to nodes by itself.
+struct LazyCluster {
+    client: ClusterClient,
+    conn: RwLock<Option<ClusterConnection>>,
+    connecting: tokio::sync::Mutex<()>,
+}
+
+impl LazyCluster {
+    async fn get(&self) -> Result<ClusterConnection, RedisError> {
+        if let Some(c) = self.read() {
+            return Ok(c);
+        }
+        let _one_at_a_time = self.connecting.lock().await;
+        if let Some(c) = self.read() {
+            return Ok(c);
+        }
+        let c = self.client.get_async_connection().await?;
+        *self.conn.write().unwrap_or_else(|p| p.into_inner()) = Some(c.clone());
+        Ok(c)
+    }
+
+    fn read(&self) -> Option<ClusterConnection> {
+        self.conn.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+enum Conn {
+    Single(ConnectionManager),
+    Cluster(Box<LazyCluster>),
+}
+
+pub struct RedisStore {
+    conn: Conn,
+    claim: Script,
+    commit: Script,
+    release: Script,
+}
+
+impl RedisStore {
+    /// A single Redis (or a proxy in front of several). Does not connect yet.
+    pub fn single(url: &str) -> Result<RedisStore, String> {
+        let client = redis::Client::open(url).map_err(|e| format!("--redis {url}: {e}"))?;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(TIMEOUT))
+            .set_response_timeout(Some(TIMEOUT))
+            .set_number_of_retries(1)
+            .set_max_delay(Duration::from_millis(200));
+        let conn = ConnectionManager::new_lazy_with_config(client, config)
+            .map_err(|e| format!("--redis {url}: {e}"))?;
+        Ok(RedisStore::new(Conn::Single(conn)))
+    }
+
+    /// A Redis Cluster, from one or more seed nodes. Does not connect yet.
+    pub fn cluster(urls: &[String]) -> Result<RedisStore, String> {
+        let client = ClusterClient::builder(urls.to_vec())
+            .connection_timeout(TIMEOUT)
+            .response_timeout(TIMEOUT)
+            .retries(2)
+            .min_retry_wait(10)
+            .max_retry_wait(200)
+            .build()
+            .map_err(|e| format!("--redis-cluster: {e}"))?;
+        Ok(RedisStore::new(Conn::Cluster(Box::new(LazyCluster {
+            client,
+            conn: RwLock::new(None),
+            connecting: tokio::sync::Mutex::new(()),
+        }))))
+    }
+
+    fn new(conn: Conn) -> RedisStore {
+        RedisStore {
+            conn,
+            claim: Script::new(CLAIM),
+            commit: Script::new(COMMIT),
+            release: Script::new(RELEASE),
+        }
+    }
+
+    async fn run<T: redis::FromRedisValue>(
+        &self,
+        script: &Script,
+        key: &str,
+        args: &[&str],
+    ) -> Result<T, StoreError> {
+        let mut invocation = script.key(redis_key(key));
+        for a in args {
+            invocation.arg(*a);
+        }
+        let call = async {
+            match &self.conn {
+                Conn::Single(c) => invocation.invoke_async(&mut c.clone()).await,
+                Conn::Cluster(lazy) => invocation.invoke_async(&mut lazy.get().await?).await,
+            }
+        };
+        match tokio::time::timeout(TIMEOUT, call).await {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => Err(StoreError::Unavailable(describe(&e))),
+            Err(_) => Err(StoreError::Unavailable("timeout".into())),
+        }
+    }
+
+    /// PING, with the error when it fails.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        let call = async {
+            let cmd = redis::cmd("PING");
+            match &self.conn {
+                Conn::Single(c) => cmd.query_async::<String>(&mut c.clone()).await,
+                Conn::Cluster(lazy) => cmd.query_async::<String>(&mut lazy.get().await?).await,
+            }
+        };
+        match tokio::time::timeout(TIMEOUT, call).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(StoreError::Unavailable(describe(&e))),
+            Err(_) => Err(StoreError::Unavailable("timeout".into())),
+        }
+    }
+}
+
+/// The error's kind and message (Redis errors carry no key or value content).
+fn describe(e: &RedisError) -> String {
+    format!("{:?}: {e}", e.kind())
+}
+
+impl Store for RedisStore {
+    async fn claim(&self, key: &str, ttl: Duration) -> Result<Claim, StoreError> {
+        let token = new_token()?;
+        let ms = ttl.as_millis().to_string();
+        let answer: String = self.run(&self.claim, key, &[&token, &ms]).await?;
+        Ok(match answer.as_str() {
+            "claimed" => Claim::Claimed(token),
+            v if v.starts_with("done:") => Claim::Done,
+            // In flight, or the key expired between SET and GET (it cannot inside a script,
+            // but should it): answering in flight makes the sender retry, the safe side.
+            _ => Claim::InFlight,
+        })
+    }
+
+    async fn commit(&self, key: &str, token: &str, ttl: Duration) -> Result<Settled, StoreError> {
+        let ms = ttl.as_millis().to_string();
+        let n: i64 = self.run(&self.commit, key, &[token, &ms]).await?;
+        Ok(if n == 1 {
+            Settled::Yes
+        } else {
+            Settled::NotOwner
+        })
+    }
+
+    async fn release(&self, key: &str, token: &str) -> Result<Settled, StoreError> {
+        let n: i64 = self.run(&self.release, key, &[token]).await?;
+        Ok(if n == 1 {
+            Settled::Yes
+        } else {
+            Settled::NotOwner
+        })
+    }
+
+    async fn healthy(&self) -> bool {
+        self.ping().await.is_ok()
+    }
+}
