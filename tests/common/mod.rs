@@ -62,6 +62,8 @@ pub struct Recorded {
     pub path: String,
     pub headers: Vec<(String, Vec<u8>)>,
     pub body: Vec<u8>,
+    /// The status the upstream answered (0: it hung or reset instead).
+    pub answered: u16,
 }
 
 impl Recorded {
@@ -73,6 +75,17 @@ impl Recorded {
     }
 }
 
+/// How the upstream behaves, for fault injection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Behaviour {
+    #[default]
+    Answer,
+    /// Reads the request and never answers (until Envoy gives up).
+    Hang,
+    /// Reads the request and closes the connection without answering.
+    Reset,
+}
+
 #[derive(Default)]
 struct UpstreamState {
     requests: Mutex<Vec<Recorded>>,
@@ -80,6 +93,9 @@ struct UpstreamState {
     heads: AtomicUsize,
     status: AtomicU16,
     delay_ms: AtomicU64,
+    behaviour: Mutex<Behaviour>,
+    /// When non-zero, every n-th request is answered 500 (a flaky receiver).
+    fail_every: AtomicUsize,
 }
 
 /// A real HTTP/1.1 server on a loopback port that records every request.
@@ -107,6 +123,14 @@ impl Upstream {
     /// The status the upstream answers from now on.
     pub fn set_status(&self, status: u16) {
         self.state.status.store(status, Ordering::SeqCst);
+    }
+
+    pub fn set_behaviour(&self, b: Behaviour) {
+        *self.state.behaviour.lock().expect("lock") = b;
+    }
+
+    pub fn set_fail_every(&self, n: usize) {
+        self.state.fail_every.store(n, Ordering::SeqCst);
     }
 
     pub fn set_delay(&self, delay: Duration) {
@@ -138,17 +162,33 @@ fn serve_connection(conn: TcpStream, st: &UpstreamState) {
         let Some(body) = read_body(&mut reader, &headers) else {
             return;
         };
+        let behaviour = *st.behaviour.lock().expect("lock");
+        let n = st.heads.load(Ordering::SeqCst);
+        let every = st.fail_every.load(Ordering::SeqCst);
+        let status = match behaviour {
+            Behaviour::Answer if every > 0 && n.is_multiple_of(every) => 500,
+            Behaviour::Answer => st.status.load(Ordering::SeqCst),
+            Behaviour::Hang | Behaviour::Reset => 0,
+        };
         st.requests.lock().expect("lock").push(Recorded {
             method,
             path,
             headers,
             body,
+            answered: status,
         });
+        match behaviour {
+            Behaviour::Answer => {}
+            Behaviour::Hang => {
+                thread::sleep(Duration::from_secs(30));
+                return;
+            }
+            Behaviour::Reset => return,
+        }
         let delay = st.delay_ms.load(Ordering::SeqCst);
         if delay > 0 {
             thread::sleep(Duration::from_millis(delay));
         }
-        let status = st.status.load(Ordering::SeqCst);
         let answer = format!("HTTP/1.1 {status} X\r\ncontent-length: 2\r\n\r\nok");
         if writer.write_all(answer.as_bytes()).is_err() {
             return;
@@ -392,6 +432,8 @@ pub struct EnvoyOptions {
     pub xff_trusted_hops: u32,
     /// Envoy worker threads (each has its own Wasm VM).
     pub concurrency: u32,
+    /// The route's upstream timeout.
+    pub route_timeout_ms: u64,
 }
 
 impl EnvoyOptions {
@@ -404,6 +446,7 @@ impl EnvoyOptions {
             cache_port: None,
             xff_trusted_hops: 0,
             concurrency: 1,
+            route_timeout_ms: 10_000,
         }
     }
 }
@@ -470,7 +513,7 @@ pub fn envoy_yaml(o: &EnvoyOptions) -> String {
               domains: ["*"]
               routes:
               - match: {{ prefix: "/" }}
-                route: {{ cluster: receiver, timeout: 10s }}
+                route: {{ cluster: receiver, timeout: {route_timeout}s }}
           http_filters:
           - name: webhook_guard
             typed_config:
@@ -511,6 +554,7 @@ admin:
         config = indent(&o.filter_config, 20),
         upstream = o.upstream_port,
         xff = o.xff_trusted_hops,
+        route_timeout = o.route_timeout_ms as f64 / 1000.0,
     )
 }
 
@@ -853,6 +897,31 @@ pub fn silent_server() -> u16 {
         let mut held = Vec::new();
         for conn in listener.incoming().flatten() {
             held.push(conn);
+        }
+    });
+    port
+}
+
+/// A "cache" that answers every request 200 with a body that is not the protocol.
+pub fn garbage_server() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    thread::spawn(move || {
+        for conn in listener.incoming().flatten() {
+            thread::spawn(move || {
+                let Ok(read) = conn.try_clone() else { return };
+                let mut reader = BufReader::new(read);
+                let mut writer = conn;
+                while let Some((_, _, headers)) = read_head(&mut reader) {
+                    if read_body(&mut reader, &headers).is_none() {
+                        return;
+                    }
+                    let answer = b"HTTP/1.1 200 OK\r\ncontent-length: 14\r\n\r\n{\"result\":\"?\"";
+                    if writer.write_all(answer).is_err() {
+                        return;
+                    }
+                }
+            });
         }
     });
     port
