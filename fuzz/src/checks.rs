@@ -1,0 +1,166 @@
+//! The checks each fuzz target runs, shared with tests/fuzz_regressions.rs (which replays
+//! every saved input on stable Rust in `make test`). Each takes any bytes and must neither
+//! panic nor break the property it asserts.
+#![allow(clippy::unwrap_used)]
+
+use std::sync::OnceLock;
+use webhook_guard::cidr::{parse_source_address, CidrList};
+use webhook_guard::config::Config;
+use webhook_guard::headers::CapturedHeaders;
+use webhook_guard::json::{parse_bounded, MAX_DEPTH};
+use webhook_guard::rfc3339::{rfc3339_to_unix_seconds, unix_seconds_to_rfc3339};
+use webhook_guard::schema::Schema;
+use webhook_guard::signature::{Encoding, SignatureFormat, Template};
+use webhook_guard::timestamp::{TimestampFormat, Window};
+use webhook_guard::verify::verify as decide;
+use webhook_guard_cache::api::parse_op;
+
+/// The endpoints `verify` runs every input against.
+const VERIFY_CONFIG: &str = r#"{"idempotency":{"cluster":"c"},"endpoints":[
+ {"name":"g","path_prefix":"/g","preset":"genesys-open-messaging","secrets":[{"id":"a","value":"fuzz-secret-0123456789"}],
+  "payload_schema":{"type":"object","required":["id"],"properties":{"id":{"type":"string","pattern":"^[a-z0-9]+$"}}}},
+ {"name":"s","path_prefix":"/s","preset":"stripe","secrets":[{"id":"a","value":"fuzz-secret-0123456789"}]},
+ {"name":"w","path_prefix":"/w","preset":"standard-webhooks","secrets":[{"id":"a","value":"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}]},
+ {"name":"k","path_prefix":"/k","preset":"slack","secrets":[{"id":"a","value":"fuzz-secret-0123456789"}]},
+ {"name":"t","path_prefix":"/t","preset":"genesys-signature-header","secrets":[{"id":"a","value":"fuzz-secret-0123456789"}]}]}"#;
+
+fn verify_config() -> &'static Config {
+    static C: OnceLock<Config> = OnceLock::new();
+    C.get_or_init(
+        || match Config::parse(VERIFY_CONFIG.as_bytes(), &|_| None) {
+            Ok(c) => c,
+            Err(e) => panic!("{e}"),
+        },
+    )
+}
+
+/// Any bytes as the plugin configuration: an error or a configuration, never a panic.
+pub fn config(data: &[u8]) {
+    let env = |name: &str| (name == "SECRET").then(|| "fuzz-secret-0123456789".to_string());
+    let _ = webhook_guard::config::Config::parse(data, &env);
+}
+
+/// Any bytes as a signature header of every format, and as a signed-content template.
+pub fn signature_headers(data: &[u8]) {
+    let formats = [
+        SignatureFormat::Prefixed {
+            prefix: "sha256=".into(),
+            encoding: Encoding::Hex,
+        },
+        SignatureFormat::Prefixed {
+            prefix: String::new(),
+            encoding: Encoding::Base64,
+        },
+        SignatureFormat::Stripe,
+        SignatureFormat::StandardWebhooks,
+    ];
+    for f in &formats {
+        if let Ok(offered) = f.parse(data) {
+            assert!(!offered.macs.is_empty() && offered.macs.len() <= 8);
+        }
+    }
+    if let Ok(text) = std::str::from_utf8(data) {
+        let _ = Template::parse(text);
+    }
+}
+
+/// Any bytes as a timestamp of every format; whatever parses as RFC 3339 formats back to a
+/// date-time that parses to the same second.
+pub fn timestamps(data: &[u8]) {
+    let window = Window {
+        max_age_seconds: 300,
+        max_future_seconds: 60,
+    };
+    for f in [
+        TimestampFormat::Unix,
+        TimestampFormat::UnixMs,
+        TimestampFormat::Rfc3339,
+    ] {
+        if let Some(t) = f.seconds(data) {
+            let _ = window.check(t, 1_700_000_000);
+        }
+    }
+    if let Some(t) = std::str::from_utf8(data)
+        .ok()
+        .and_then(rfc3339_to_unix_seconds)
+    {
+        if (-62_135_596_800..253_402_300_800).contains(&t) {
+            assert_eq!(
+                rfc3339_to_unix_seconds(&unix_seconds_to_rfc3339(t)),
+                Some(t)
+            );
+        }
+    }
+}
+
+/// Any bytes as a CIDR list (one per line) and as Envoy's source.address.
+pub fn cidr(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    let entries: Vec<&str> = text.lines().collect();
+    let list = CidrList::parse(&entries);
+    if let Some(ip) = parse_source_address(data) {
+        if let Ok(list) = &list {
+            let _ = list.contains(ip);
+        }
+        // Every network contains the addresses it was built from.
+        if let Ok(own) = CidrList::parse(&[ip.to_string()]) {
+            assert!(own.contains(ip));
+        }
+    }
+}
+
+/// Any bytes split in two: a schema and an instance. Compiling and validating never panic
+/// and violations point at the instance with a JSON pointer.
+pub fn json_schema(data: &[u8]) {
+    let split = data.iter().position(|&b| b == 0).unwrap_or(data.len());
+    let (schema, instance) = data.split_at(split);
+    let instance = instance.get(1..).unwrap_or_default();
+    let Some(instance) = parse_bounded(instance, MAX_DEPTH) else {
+        return;
+    };
+    let Some(schema) = parse_bounded(schema, MAX_DEPTH) else {
+        return;
+    };
+    if let Ok(compiled) = Schema::compile(&schema) {
+        if let Err(v) = compiled.validate(&instance) {
+            assert!(v.at.is_empty() || v.at.starts_with('/'));
+        }
+    }
+}
+
+/// The whole decision for one delivery: fuzzed headers and body against every preset.
+pub fn verify(data: &[u8]) {
+    // Lines "name: value" until an empty line, then the body.
+    let split = data
+        .windows(2)
+        .position(|w| w == b"\n\n")
+        .unwrap_or(data.len());
+    let (head, body) = data.split_at(split);
+    let body = body.get(2..).unwrap_or_default();
+    let pairs: Vec<(String, &[u8])> = head
+        .split(|&b| b == b'\n')
+        .filter_map(|line| {
+            let colon = line.iter().position(|&b| b == b':')?;
+            let name = std::str::from_utf8(&line[..colon])
+                .ok()?
+                .to_ascii_lowercase();
+            Some((name, line[colon + 1..].trim_ascii()))
+        })
+        .collect();
+    for ep in &verify_config().endpoints {
+        let headers = CapturedHeaders::capture(
+            pairs.iter().map(|(n, v)| (n.as_str(), *v)),
+            &ep.wanted_headers,
+        );
+        let _ = decide(ep, &headers, body, 1_700_000_000);
+    }
+}
+
+/// Any bytes as the body of each cache service request.
+pub fn cache_requests(data: &[u8]) {
+    for path in ["/v1/claim", "/v1/commit", "/v1/release"] {
+        let _ = parse_op(path, data);
+    }
+    let _ = webhook_guard::cache_client::parse_claim(Some(b"200"), data);
+    let _ = webhook_guard::cache_client::Outcome::decode(data);
+}
