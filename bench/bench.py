@@ -35,6 +35,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ENVOY = os.path.join(ROOT, ".venv/bin/envoy-bin")
 WASM = os.environ.get("WEBHOOK_GUARD_WASM", os.path.join(ROOT, "target/wasm32-wasip1/release/webhook_guard.wasm"))
 CACHE = os.path.join(ROOT, "target/release/webhook-guard-cache")
+CACHE_BENCH = os.path.join(ROOT, "target/release/webhook-guard-cache-bench")
 SECRET = "bench-genesys-secret-0123456789"
 
 
@@ -298,7 +299,7 @@ def main():
     ap.add_argument("--quick", action="store_true",
                     help="bare and verify at 1 KB and 64 KB only: for trying a change, not for the record")
     args = ap.parse_args()
-    for need in (ENVOY, WASM, CACHE):
+    for need in (ENVOY, WASM, CACHE, CACHE_BENCH):
         if not os.path.exists(need):
             sys.exit(f"missing {need}: run make bench (it builds and installs everything)")
     if not shutil.which("wrk"):
@@ -380,6 +381,30 @@ def main():
         lines.append("")
         bare_rss = results[("bare", 1024)]["rss_kb"]
         verify_rss = results[("verify", 1024)]["rss_kb"]
+        # The cache service alone, beside redis-benchmark on the same Redis as the reference.
+        cache_rows = []
+        for name, port in (("memory", cache_port), ("redis", redis_cache_port)):
+            runs = []
+            for _ in range(args.repeat):
+                out = subprocess.run([CACHE_BENCH, "--url", f"http://127.0.0.1:{port}", "--concurrency", "32",
+                                      "--duration-seconds", str(min(args.seconds, 5))],
+                                     capture_output=True, text=True, check=True).stdout
+                runs.append(json.loads(out.strip().splitlines()[-1]))
+            med = {k: statistics.median(r[k] for r in runs) for k in ("ops_per_sec", "p50_ms", "p99_ms")}
+            errors = sum(r["errors"] for r in runs)
+            cache_rows.append(f"| webhook-guard-cache ({name}) | {med["ops_per_sec"]:.0f} claim+commit pairs/s "
+                              f"({2 * med["ops_per_sec"]:.0f} requests/s) | {med['p50_ms']:.3f} | {med['p99_ms']:.3f} | {errors} |")
+        rb = subprocess.run(["redis-benchmark", "-q", "-p", str(redis_port), "-n", "100000", "-c", "32",
+                             "-t", "set,get"], capture_output=True, text=True).stdout
+        for line in rb.splitlines():
+            m = re.search(r"^(SET|GET): ([\d.]+) requests per second(?:, p50=([\d.]+) msec)?", line.strip().split("\r")[-1])
+            if m:
+                cache_rows.append(f"| redis-benchmark {m.group(1)} (reference) | {float(m.group(2)):.0f} requests/s | "
+                                  f"{m.group(3) or '-'} | - | - |")
+        lines.append("| cache load (32 connections) | throughput | p50 ms | p99 ms | errors |")
+        lines.append("|---|---|---|---|---|")
+        lines.extend(cache_rows)
+        lines.append("")
         lines.append(f"- wasm size: {os.path.getsize(WASM)} bytes")
         lines.append(f"- Envoy start to listening: bare {startup['bare'] * 1000:.0f} ms, "
                      f"with the filter {startup['verify'] * 1000:.0f} ms")
