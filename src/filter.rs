@@ -235,7 +235,6 @@ impl RootContext for Root {
             queue: self.queue,
             state: State::Start,
             source: None,
-            request_id: None,
             key_hash: None,
         }))
     }
@@ -281,8 +280,9 @@ struct Guard {
     metrics: Rc<Metrics>,
     queue: Option<u32>,
     state: State,
-    source: Option<std::net::IpAddr>,
-    request_id: Option<String>,
+    /// Envoy's `source.address`, read when first needed (allowlist or security log): the
+    /// outer `None` is "not read yet".
+    source: Option<Option<std::net::IpAddr>>,
     /// The delivery's idempotency key hash, once verified (for the security log).
     key_hash: Option<String>,
 }
@@ -344,12 +344,6 @@ impl HttpContext for Guard {
                 .find(|(n, _)| n == name)
                 .map(|(_, v)| v.as_slice())
         };
-        self.request_id = header("x-request-id")
-            .map(|v| String::from_utf8_lossy(&v[..v.len().min(128)]).into_owned());
-        self.source = hostcalls::get_property(vec!["source", "address"])
-            .ok()
-            .flatten()
-            .and_then(|raw| parse_source_address(&raw));
         for (name, _) in all.iter().filter(|(n, _)| n.starts_with(HEADER_PREFIX)) {
             let _ = hostcalls::set_map_value_bytes(MapType::HttpRequestHeaders, name, None);
         }
@@ -363,7 +357,7 @@ impl HttpContext for Guard {
             return self.refuse(None, Reject::UnknownEndpoint);
         };
         if let Some(allowed) = &endpoint.source_ips {
-            if !self.source.is_some_and(|ip| allowed.contains(ip)) {
+            if !self.source_ip().is_some_and(|ip| allowed.contains(ip)) {
                 return self.refuse(Some(index), Reject::SourceIpDenied);
             }
         }
@@ -439,6 +433,15 @@ impl HttpContext for Guard {
 }
 
 impl Guard {
+    fn source_ip(&mut self) -> Option<std::net::IpAddr> {
+        *self.source.get_or_insert_with(|| {
+            hostcalls::get_property(vec!["source", "address"])
+                .ok()
+                .flatten()
+                .and_then(|raw| parse_source_address(&raw))
+        })
+    }
+
     /// The whole body is buffered: verify it and forward or refuse.
     fn decide(&mut self, body_size: usize) -> Action {
         let config = Rc::clone(&self.config);
@@ -570,8 +573,8 @@ impl Guard {
             "endpoint": ep.map(|e| e.name.as_str()),
             "reason": reject.code(),
             "status": reject.status(),
-            "source_ip": self.source.map(|ip| ip.to_string()),
-            "request_id": self.request_id,
+            "source_ip": self.source_ip().map(|ip| ip.to_string()),
+            "request_id": request_id(),
             "idempotency_key": self.key_hash,
         });
         log::info!("{line}");
@@ -590,6 +593,14 @@ impl Guard {
         }
         Action::Pause
     }
+}
+
+/// The request's `x-request-id` (Envoy sets one), cut to 128 bytes, for the security log.
+fn request_id() -> Option<String> {
+    hostcalls::get_map_value_bytes(MapType::HttpRequestHeaders, "x-request-id")
+        .ok()
+        .flatten()
+        .map(|v| String::from_utf8_lossy(&v[..v.len().min(128)]).into_owned())
 }
 
 /// Sends a POST to the cache service through its Envoy cluster.

@@ -92,6 +92,16 @@ fn refusals_before_and_after_the_signature() {
         body,
     );
     assert_answer(&r, 403, "source_ip_denied");
+    // The security log line: who, where, which request; no payload.
+    let line = envoy
+        .log()
+        .lines()
+        .find(|l| l.contains(r#""reason":"source_ip_denied""#))
+        .map(str::to_string)
+        .expect("a security log line");
+    assert!(line.contains(r#""source_ip":"127.0.0.1""#), "{line}");
+    assert!(line.contains(r#""request_id":""#), "{line}");
+    assert!(line.contains(r#""endpoint":"office""#), "{line}");
 
     let big = "x".repeat(2049);
     let r = post(&envoy, "/webhooks/genesys", &[], &big);

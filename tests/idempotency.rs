@@ -119,7 +119,10 @@ fn burst_reaches_upstream_once(s: &Setup) {
     assert_eq!(s.upstream.requests().len(), 1);
     // The security log names the delivery by its key hash, never by its content.
     let line = format!(r#""idempotency_key":"{}""#, key.unwrap_or_default());
-    assert!(s.envoy.log().contains(&line), "no log line with the key hash");
+    assert!(
+        s.envoy.log().contains(&line),
+        "no log line with the key hash"
+    );
     assert!(!s.envoy.log().contains("burst-1"), "payload in the log");
 }
 

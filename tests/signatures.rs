@@ -262,15 +262,24 @@ fn every_preset_refuses_a_tampered_delivery_before_the_upstream() {
     assert_eq!(upstream.heads(), 0, "the upstream saw a request head");
     // One JSON line per refusal, and never a secret, a signature or a payload byte.
     let log = envoy.log();
-    assert_eq!(log.matches(r#""event":"webhook_rejected""#).count(), 3 * cases().len());
+    assert_eq!(
+        log.matches(r#""event":"webhook_rejected""#).count(),
+        3 * cases().len()
+    );
     for c in cases() {
         assert!(!log.contains(c.secret), "a secret reached the log");
         for (_, value) in signed(&config, &c) {
             let value = String::from_utf8_lossy(&value).into_owned();
-            assert!(value.len() < 20 || !log.contains(&value), "a signature reached the log");
+            assert!(
+                value.len() < 20 || !log.contains(&value),
+                "a signature reached the log"
+            );
         }
     }
-    assert!(!log.contains("Hello, World") && !log.contains("user.created"), "payload in the log");
+    assert!(
+        !log.contains("Hello, World") && !log.contains("user.created"),
+        "payload in the log"
+    );
     assert_eq!(
         envoy.metric(r#"webhook_guard_rejected{endpoint="github",reason="invalid_signature"}"#),
         2
