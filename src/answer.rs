@@ -28,6 +28,24 @@ pub enum Reject {
     IdempotencyUnavailable,
 }
 
+/// Every reason a delivery can be refused for, in the answer table's order (a duplicate is
+/// answered, not refused).
+pub const REFUSALS: [Reject; 13] = [
+    Reject::UnknownEndpoint,
+    Reject::SourceIpDenied,
+    Reject::BodyTooLarge,
+    Reject::MissingSignature,
+    Reject::MalformedSignature,
+    Reject::InvalidSignature,
+    Reject::MissingTimestamp,
+    Reject::StaleTimestamp,
+    Reject::InvalidJson,
+    Reject::SchemaViolation { at: String::new() },
+    Reject::MissingIdempotencyKey,
+    Reject::InFlight,
+    Reject::IdempotencyUnavailable,
+];
+
 /// Seconds a sender should wait before retrying an answer that asks for a retry.
 /// Genesys retries 5 s apart whatever it is told; other senders honour the header.
 const RETRY_AFTER_SECONDS: &str = "5";
@@ -111,21 +129,7 @@ mod tests {
 
     #[test]
     fn bodies_are_json_with_the_code() {
-        let all = [
-            Reject::UnknownEndpoint,
-            Reject::SourceIpDenied,
-            Reject::BodyTooLarge,
-            Reject::MissingSignature,
-            Reject::MalformedSignature,
-            Reject::InvalidSignature,
-            Reject::MissingTimestamp,
-            Reject::StaleTimestamp,
-            Reject::InvalidJson,
-            Reject::MissingIdempotencyKey,
-            Reject::InFlight,
-            Reject::IdempotencyUnavailable,
-        ];
-        for r in all {
+        for r in REFUSALS {
             let v: serde_json::Value = serde_json::from_str(&r.body()).unwrap();
             assert_eq!(v["error"], r.code());
         }

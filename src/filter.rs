@@ -41,7 +41,7 @@ struct Metrics {
 struct EndpointMetrics {
     /// Per secret, in config order.
     accepted: Vec<u32>,
-    /// Per reason, in `metrics::REJECT_REASONS` order.
+    /// Per reason, in `crate::answer::REFUSALS` order.
     rejected: Vec<u32>,
     would_reject: Vec<u32>,
     duplicates: u32,
@@ -56,7 +56,7 @@ impl Metrics {
     fn define_all(config: &Config) -> Metrics {
         let counter = |name: String| define(MetricType::Counter, &name);
         let reasons = |ep: &str, report: bool| -> Vec<u32> {
-            metrics::REJECT_REASONS
+            crate::answer::REFUSALS
                 .iter()
                 .map(|r| counter(metrics::rejected(ep, r.code(), report)))
                 .collect()
@@ -102,7 +102,7 @@ impl Metrics {
         if *reject == Reject::Duplicate {
             return inc(m.duplicates);
         }
-        let slot = metrics::REJECT_REASONS
+        let slot = crate::answer::REFUSALS
             .iter()
             .position(|r| r.code() == reject.code());
         let ids = if report { &m.would_reject } else { &m.rejected };

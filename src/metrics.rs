@@ -4,25 +4,6 @@
 //! `webhook_guard_rejected{endpoint="genesys",reason="invalid_signature"}`.
 //! Endpoint names and secret ids cannot contain dots (config.rs), so the names parse back.
 
-use crate::answer::Reject;
-
-/// Every reason a delivery can be refused for, in the answer table's order.
-pub const REJECT_REASONS: [Reject; 13] = [
-    Reject::UnknownEndpoint,
-    Reject::SourceIpDenied,
-    Reject::BodyTooLarge,
-    Reject::MissingSignature,
-    Reject::MalformedSignature,
-    Reject::InvalidSignature,
-    Reject::MissingTimestamp,
-    Reject::StaleTimestamp,
-    Reject::InvalidJson,
-    Reject::SchemaViolation { at: String::new() },
-    Reject::MissingIdempotencyKey,
-    Reject::InFlight,
-    Reject::IdempotencyUnavailable,
-];
-
 /// Requests for a path no endpoint serves carry this endpoint label.
 pub const NO_ENDPOINT: &str = "none";
 
@@ -61,6 +42,7 @@ pub const CACHE_OPS: [&str; 3] = ["claim", "commit", "release"];
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::answer::Reject;
 
     #[test]
     fn names_encode_labels_the_stats_tags_can_extract() {
@@ -76,7 +58,7 @@ mod tests {
             accepted("genesys", "previous"),
             "webhook_guard.accepted.endpoint.genesys.secret_id.previous"
         );
-        let codes: Vec<&str> = REJECT_REASONS.iter().map(Reject::code).collect();
+        let codes: Vec<&str> = crate::answer::REFUSALS.iter().map(Reject::code).collect();
         assert!(codes.contains(&"schema_violation") && !codes.contains(&"duplicate"));
     }
 }

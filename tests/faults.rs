@@ -34,22 +34,8 @@ fn start(cache_port: u16, route_timeout_ms: u64) -> (Upstream, Envoy) {
     (upstream, envoy)
 }
 
-type Delivery = (Vec<(String, Vec<u8>)>, String);
-
 fn delivery(id: &str) -> Delivery {
-    let body = genesys_body(id, now_unix());
-    let headers = sign_for(&config(), &[], "genesys", SECRET, body.as_bytes(), "", "");
-    (headers, body)
-}
-
-fn deliver(port: u16, d: &Delivery) -> Response {
-    send(
-        port,
-        "POST",
-        "/webhooks/genesys",
-        &as_refs(&d.0),
-        d.1.as_bytes(),
-    )
+    genesys_delivery(&config(), SECRET, id)
 }
 
 /// Like Genesys: retries on 429 and 5xx (here quickly, and up to `tries` times).

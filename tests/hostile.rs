@@ -687,33 +687,11 @@ fn secret_of(endpoint: &str) -> &'static str {
     }
 }
 
-fn raw_request(
-    method: &str,
-    path: &str,
-    headers: &[(String, Vec<u8>)],
-    declared: Option<usize>,
-) -> Vec<u8> {
-    let mut req =
-        format!("{method} {path} HTTP/1.1\r\nhost: webhooks.test\r\nconnection: close\r\n")
-            .into_bytes();
-    for (name, value) in headers {
-        req.extend_from_slice(name.as_bytes());
-        req.extend_from_slice(b": ");
-        req.extend_from_slice(value);
-        req.extend_from_slice(b"\r\n");
-    }
-    if let Some(n) = declared {
-        req.extend_from_slice(format!("content-length: {n}\r\n").as_bytes());
-    }
-    req.extend_from_slice(b"\r\n");
-    req
-}
-
 fn run(envoy: &Envoy, c: &Case) -> Option<Response> {
     let refs = as_refs(&c.headers);
     match &c.body {
         Body::Plain(body) => {
-            let mut req = raw_request(c.method, &c.path, &c.headers, Some(body.len()));
+            let mut req = request_head(c.method, &c.path, &refs, Some(body.len()));
             req.extend_from_slice(body);
             try_exchange(envoy.port, &[&req], Duration::ZERO)
         }
@@ -733,7 +711,7 @@ fn run(envoy: &Envoy, c: &Case) -> Option<Response> {
             try_exchange(envoy.port, &writes, pause)
         }
         Body::Truncated(body) => {
-            let mut req = raw_request(c.method, &c.path, &c.headers, Some(body.len() + 100));
+            let mut req = request_head(c.method, &c.path, &refs, Some(body.len() + 100));
             req.extend_from_slice(body);
             truncated_exchange(envoy.port, &req)
         }

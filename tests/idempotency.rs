@@ -44,26 +44,13 @@ fn setup(cache_port: u16, timeout_ms: u64, on_unavailable: &str, concurrency: u3
     }
 }
 
-/// A signed Genesys message with id `id`; the same id is the same delivery.
-fn delivery(config: &str, id: &str) -> (Vec<(String, Vec<u8>)>, String) {
-    let body = genesys_body(id, now_unix());
-    let headers = sign_for(config, &[], "genesys", SECRET, body.as_bytes(), "", "");
-    (headers, body)
-}
-
-fn deliver(port: u16, d: &(Vec<(String, Vec<u8>)>, String)) -> Response {
-    send(
-        port,
-        "POST",
-        "/webhooks/genesys",
-        &as_refs(&d.0),
-        d.1.as_bytes(),
-    )
+fn delivery(config: &str, id: &str) -> Delivery {
+    genesys_delivery(config, SECRET, id)
 }
 
 /// Sends `d` until the answer is a duplicate: the commit travels through the root context
 /// after the first answer, so the very next attempt may still see the claim in flight.
-fn until_duplicate(port: u16, d: &(Vec<(String, Vec<u8>)>, String)) -> Response {
+fn until_duplicate(port: u16, d: &Delivery) -> Response {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let r = deliver(port, d);

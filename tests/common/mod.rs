@@ -300,6 +300,19 @@ pub fn send(
     headers: &[(&str, &[u8])],
     body: &[u8],
 ) -> Response {
+    let mut req = request_head(method, path, headers, Some(body.len()));
+    req.extend_from_slice(body);
+    exchange(port, &[&req])
+}
+
+/// An HTTP/1.1 request head with the given raw headers, and `content-length` when given
+/// (otherwise the caller adds its own framing header, or none).
+pub fn request_head(
+    method: &str,
+    path: &str,
+    headers: &[(&str, &[u8])],
+    content_length: Option<usize>,
+) -> Vec<u8> {
     let mut req =
         format!("{method} {path} HTTP/1.1\r\nhost: webhooks.test\r\nconnection: close\r\n")
             .into_bytes();
@@ -309,9 +322,11 @@ pub fn send(
         req.extend_from_slice(value);
         req.extend_from_slice(b"\r\n");
     }
-    req.extend_from_slice(format!("content-length: {}\r\n\r\n", body.len()).as_bytes());
-    req.extend_from_slice(body);
-    exchange(port, &[&req])
+    if let Some(n) = content_length {
+        req.extend_from_slice(format!("content-length: {n}\r\n").as_bytes());
+    }
+    req.extend_from_slice(b"\r\n");
+    req
 }
 
 /// Sends the body with chunked transfer encoding, one chunk per piece.
@@ -337,17 +352,9 @@ pub fn chunked_request(
     pieces: &[&[u8]],
     trailers: &[(&str, &str)],
 ) -> Vec<Vec<u8>> {
-    let mut head = format!(
-        "POST {path} HTTP/1.1\r\nhost: webhooks.test\r\nconnection: close\r\ntransfer-encoding: chunked\r\n"
-    )
-    .into_bytes();
-    for (name, value) in headers {
-        head.extend_from_slice(name.as_bytes());
-        head.extend_from_slice(b": ");
-        head.extend_from_slice(value);
-        head.extend_from_slice(b"\r\n");
-    }
-    head.extend_from_slice(b"\r\n");
+    let mut framed: Vec<(&str, &[u8])> = vec![("transfer-encoding", b"chunked")];
+    framed.extend_from_slice(headers);
+    let head = request_head("POST", path, &framed, None);
     let mut writes: Vec<Vec<u8>> = vec![head];
     for piece in pieces {
         let mut chunk = format!("{:x}\r\n", piece.len()).into_bytes();
@@ -765,6 +772,28 @@ pub fn sign_for(
         .into_iter()
         .map(|(n, v)| (n, v.into_bytes()))
         .collect()
+}
+
+/// A signed delivery: the headers a sender sends and the body.
+pub type Delivery = (Vec<(String, Vec<u8>)>, String);
+
+/// A Genesys message with id `id`, dated now, signed for endpoint `genesys` of `config`
+/// with `secret`: the same id is the same delivery.
+pub fn genesys_delivery(config: &str, secret: &str, id: &str) -> Delivery {
+    let body = genesys_body(id, now_unix());
+    let headers = sign_for(config, &[], "genesys", secret, body.as_bytes(), "", "");
+    (headers, body)
+}
+
+/// POSTs a delivery to `/webhooks/genesys`.
+pub fn deliver(port: u16, d: &Delivery) -> Response {
+    send(
+        port,
+        "POST",
+        "/webhooks/genesys",
+        &as_refs(&d.0),
+        d.1.as_bytes(),
+    )
 }
 
 /// Borrowed view for `send`.
