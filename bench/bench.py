@@ -368,7 +368,7 @@ def main():
             lines.append(
                 f"| {kind} | {size // 1024} KB | {m['rps']:.0f} | {m['rps'] / base['rps']:.2f} | "
                 f"{m['p50']:.3f} | {m['p99']:.3f} | {m['p99'] / base['p99']:.2f} | "
-                f"{m['p99'] - base['p99']:+.3f} |")
+                f"{m['p99'] - base['p99']:+.3f} | {m['cpu_us']:.0f} | {m['cpu_us'] / base['cpu_us']:.2f} |")
         lines.append("")
         # Added cost per KB: the per-request time the filter adds, spread over the body.
         lines.append("| body | bare us/req | verify us/req | added us/req | added us/KB |")
@@ -392,8 +392,8 @@ def main():
                 runs.append(json.loads(out.strip().splitlines()[-1]))
             med = {k: statistics.median(r[k] for r in runs) for k in ("ops_per_sec", "p50_ms", "p99_ms")}
             errors = sum(r["errors"] for r in runs)
-            cache_rows.append(f"| webhook-guard-cache ({name}) | {med["ops_per_sec"]:.0f} claim+commit pairs/s "
-                              f"({2 * med["ops_per_sec"]:.0f} requests/s) | {med['p50_ms']:.3f} | {med['p99_ms']:.3f} | {errors} |")
+            cache_rows.append(f"| webhook-guard-cache ({name}) | {med['ops_per_sec']:.0f} claim+commit pairs/s "
+                              f"({2 * med['ops_per_sec']:.0f} requests/s) | {med['p50_ms']:.3f} | {med['p99_ms']:.3f} | {errors} |")
         rb = subprocess.run(["redis-benchmark", "-q", "-p", str(redis_port), "-n", "100000", "-c", "32",
                              "-t", "set,get"], capture_output=True, text=True).stdout
         for line in rb.splitlines():
