@@ -83,6 +83,7 @@ lint: rust-target
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(CARGO) clippy --target wasm32-wasip1 --lib -- -D warnings
+	$(CARGO) clippy --target wasm32-wasip1 -p floor-filter -- -D warnings
 
 .PHONY: test
 test: lint wasm envoy redis
@@ -98,6 +99,7 @@ wrk:
 .PHONY: bench
 bench: wasm envoy redis wrk
 	$(CARGO) build --release -p webhook-guard-cache
+	$(CARGO) build --target wasm32-wasip1 --release -p floor-filter
 	python3 bench/bench.py
 
 # --- fuzz (nightly + cargo-fuzz, installed when missing) ------------------------------------

@@ -5,6 +5,9 @@ Every variant runs the same wrk load against an Envoy (one worker) that proxies 
 Envoy answering 200 directly (so the upstream is never the bottleneck):
 
   bare          Envoy proxying, no filter
+  floor-pass    + a proxy-wasm filter that checks nothing and continues at once
+  floor-buffer  + a proxy-wasm filter that checks nothing but holds the headers and buffers
+                the body as webhook-guard does: the floor any buffering Wasm filter pays
   verify        + webhook-guard: source IP, size, HMAC signature, timestamp, JSON schema
   dedupe-memory + the idempotency call-out to webhook-guard-cache (memory backend)
   dedupe-redis  + the same call-out, cache backed by a local redis-server
@@ -34,6 +37,7 @@ import urllib.request
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ENVOY = os.path.join(ROOT, ".venv/bin/envoy-bin")
 WASM = os.environ.get("WEBHOOK_GUARD_WASM", os.path.join(ROOT, "target/wasm32-wasip1/release/webhook_guard.wasm"))
+FLOOR_WASM = os.path.join(ROOT, "target/wasm32-wasip1/release/floor_filter.wasm")
 CACHE = os.path.join(ROOT, "target/release/webhook-guard-cache")
 CACHE_BENCH = os.path.join(ROOT, "target/release/webhook-guard-cache-bench")
 SECRET = "bench-genesys-secret-0123456789"
@@ -84,8 +88,12 @@ def filter_config(kind, max_body):
 
 def proxy_yaml(kind, port, admin, upstream, cache_port, max_body):
     wasm_filter = ""
-    if kind != "bare":
+    wasm = WASM
+    if kind.startswith("floor-"):
+        wasm, cfg = FLOOR_WASM, kind.removeprefix("floor-")
+    elif kind != "bare":
         cfg = filter_config(kind, max_body).replace("\\", "\\\\").replace('"', '\\"')
+    if kind != "bare":
         wasm_filter = f"""
           - name: webhook_guard
             typed_config:
@@ -96,7 +104,7 @@ def proxy_yaml(kind, port, admin, upstream, cache_port, max_body):
                 allow_on_headers_stop_iteration: true
                 vm_config:
                   runtime: envoy.wasm.runtime.v8
-                  code: {{ local: {{ filename: {WASM} }} }}
+                  code: {{ local: {{ filename: {wasm} }} }}
                   environment_variables: {{ host_env_keys: [GENESYS_WEBHOOK_SECRET] }}
                 configuration:
                   "@type": type.googleapis.com/google.protobuf.StringValue
@@ -299,7 +307,7 @@ def main():
     ap.add_argument("--quick", action="store_true",
                     help="bare and verify at 1 KB and 64 KB only: for trying a change, not for the record")
     args = ap.parse_args()
-    for need in (ENVOY, WASM, CACHE, CACHE_BENCH):
+    for need in (ENVOY, WASM, FLOOR_WASM, CACHE, CACHE_BENCH):
         if not os.path.exists(need):
             sys.exit(f"missing {need}: run make bench (it builds and installs everything)")
     if not shutil.which("wrk"):
@@ -326,13 +334,15 @@ def main():
                               f"redis://127.0.0.1:{redis_port}/"])
         wait_port(redis_cache_port, rcache, "webhook-guard-cache (redis)")
 
-        variants = [("bare", None), ("verify", None), ("dedupe-memory", cache_port),
+        variants = [("bare", None), ("floor-pass", None), ("floor-buffer", None), ("verify", None),
+                    ("dedupe-memory", cache_port),
                     ("dedupe-redis", redis_cache_port)]
         plan = [(v, c, 1024) for v, c in variants] + \
                [(v, None, size) for size in (64 * 1024, 1024 * 1024) for v in ("bare", "verify")]
 
         if args.quick:
-            plan = [(k, None, size) for size in (1024, 64 * 1024) for k in ("bare", "verify")]
+            plan = [(k, None, size) for size in (1024, 64 * 1024)
+                    for k in ("bare", "floor-buffer", "verify")]
         startup = {}
         for kind, cport, size in plan:
             port, admin = free_port(), free_port()

@@ -17,7 +17,12 @@ fn main() {
     let config = Config::parse(config.as_bytes(), &|_| None).expect("config");
     let ep = &config.endpoints[0];
     let now = 1_749_589_385;
-    for size in [1024usize, 64 * 1024, 1024 * 1024] {
+    // VERIFY_SIZES=1024 picks sizes (bytes, comma-separated), e.g. for one size under callgrind.
+    let sizes: Vec<usize> = std::env::var("VERIFY_SIZES")
+        .ok()
+        .map(|v| v.split(',').filter_map(|s| s.trim().parse().ok()).collect())
+        .unwrap_or_else(|| vec![1024, 64 * 1024, 1024 * 1024]);
+    for size in sizes {
         let base = r#"{"id":"m","channel":{"id":"c","platform":"Open","type":"Private","time":"2025-06-10T21:03:05Z","messageId":"m"},"type":"Text","direction":"Outbound","text":""}"#;
         let body = base.replace(
             r#""text":"""#,
