@@ -200,7 +200,7 @@ impl Config {
         for (i, raw) in list.into_iter().enumerate() {
             let field = format!("endpoints[{i}]");
             let raw: RawEndpoint =
-                serde_json::from_value(raw).map_err(|e| ConfigError(format!("{field}: {e}")))?;
+                serde_json::from_value(raw).map_err(|e| shape_error(&field, &e))?;
             let ep = build_endpoint(&field, raw, env, idempotency.is_some())?;
             if endpoints.iter().any(|e| e.name == ep.name) {
                 return err(
@@ -247,6 +247,33 @@ impl Config {
     }
 }
 
+/// serde's message for a value of the wrong shape quotes it (`invalid type: string "..."`),
+/// and a secret pasted into the wrong field must not reach the log: keep what serde says
+/// was expected, drop every quoted string. Field names (in backticks) stay.
+fn shape_error(field: &str, e: &serde_json::Error) -> ConfigError {
+    let text = e.to_string();
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c != '"' {
+            out.push(c);
+            continue;
+        }
+        out.push_str("(value not shown)");
+        // Skip to the closing quote; serde writes the value with Debug escapes.
+        while let Some(c) = chars.next() {
+            match c {
+                '\\' => {
+                    chars.next();
+                }
+                '"' => break,
+                _ => {}
+            }
+        }
+    }
+    ConfigError(format!("{field}: {out}"))
+}
+
 fn parse_log_level(s: &str) -> Option<proxy_wasm::types::LogLevel> {
     use proxy_wasm::types::LogLevel;
     Some(match s {
@@ -262,7 +289,7 @@ fn parse_log_level(s: &str) -> Option<proxy_wasm::types::LogLevel> {
 
 fn parse_idempotency(v: Value) -> Result<Idempotency, ConfigError> {
     let raw: RawIdempotency =
-        serde_json::from_value(v).map_err(|e| ConfigError(format!("idempotency: {e}")))?;
+        serde_json::from_value(v).map_err(|e| shape_error("idempotency", &e))?;
     if raw.cluster.is_empty() {
         return err(
             "idempotency.cluster",
@@ -344,6 +371,14 @@ fn build_endpoint(
     };
     apply_overrides(&field, &raw, &mut scheme)?;
 
+    if scheme.timestamp == TimestampSource::None
+        && (raw.max_age_seconds.is_some() || raw.max_future_seconds.is_some())
+    {
+        return err(
+            format!("{field}.max_age_seconds/max_future_seconds"),
+            "this endpoint reads no timestamp (set \"timestamp\" to give it one)",
+        );
+    }
     if let Some(age) = raw.max_age_seconds {
         if !(1..=MAX_WINDOW_SECONDS).contains(&age) {
             return err(
@@ -497,6 +532,18 @@ fn apply_overrides(field: &str, raw: &RawEndpoint, s: &mut Scheme) -> Result<(),
                 )
             }
         }
+    }
+    // A timestamp outside the signed bytes could be rewritten on a captured delivery to
+    // pass the window forever; a body timestamp is covered by the body's MAC already.
+    let header_timestamp = matches!(
+        s.timestamp,
+        TimestampSource::Header(_) | TimestampSource::SignatureHeader
+    );
+    if header_timestamp && !s.signed_content.uses_timestamp() {
+        return err(
+            format!("{field}.timestamp"),
+            "a timestamp read from a header must be signed: add {timestamp} to signed_content",
+        );
     }
     if s.timestamp == TimestampSource::SignatureHeader && s.format != SignatureFormat::Stripe {
         return err(
@@ -706,6 +753,57 @@ mod tests {
 
         let dup = r#"{"endpoints":[{"name":"e","path_prefix":"/h","preset":"github","secrets":[{"id":"a","value":"0123456789abcdef"},{"id":"a","value":"0123456789abcdeg"}]}]}"#;
         assert!(error_of(parse(dup)).contains("duplicate secret id"));
+    }
+
+    #[test]
+    fn shape_errors_never_quote_the_value() {
+        // A secret pasted where an object or a number belongs: serde's own message would
+        // quote it.
+        let bare = r#"{"endpoints":[{"name":"e","path_prefix":"/h","preset":"github","secrets":["my-real-\"secret\"-value"]}]}"#;
+        let e = error_of(parse(bare));
+        assert!(e.starts_with("endpoints[0]: invalid type"), "{e}");
+        assert!(!e.contains("my-real") && !e.contains("value\""), "{e}");
+
+        let idem =
+            r#"{"idempotency":{"cluster":"c","timeout_ms":"hunter2-hunter2"},"endpoints":[]}"#;
+        let e = error_of(parse(idem));
+        assert!(e.starts_with("idempotency: invalid type"), "{e}");
+        assert!(!e.contains("hunter2"), "{e}");
+    }
+
+    #[test]
+    fn a_header_timestamp_must_be_signed() {
+        let cases = [
+            r#","preset":"custom","signature_header":"x-sig","timestamp":"header:x-ts""#,
+            r#","preset":"stripe","signed_content":"{body}""#,
+            r#","preset":"slack","signed_content":"v0:{body}""#,
+        ];
+        for fields in cases {
+            let e = error_of(one(fields));
+            assert!(
+                e.contains(".timestamp: a timestamp read from a header must be signed"),
+                "{fields}: {e}"
+            );
+        }
+        let signed = r#","preset":"custom","signature_header":"x-sig","timestamp":"header:x-ts","signed_content":"{timestamp}.{body}""#;
+        assert!(one(signed).is_ok());
+        // A body timestamp is inside the signed body already.
+        let body = r#","preset":"custom","signature_header":"x-sig","timestamp":"/time""#;
+        assert!(one(body).is_ok());
+    }
+
+    #[test]
+    fn a_window_needs_a_timestamp() {
+        for fields in [
+            r#","preset":"github","max_age_seconds":600"#,
+            r#","preset":"shopify","max_future_seconds":0"#,
+        ] {
+            assert!(
+                error_of(one(fields)).contains("reads no timestamp"),
+                "{fields}"
+            );
+        }
+        assert!(one(r#","preset":"slack","max_age_seconds":600"#).is_ok());
     }
 
     #[test]
