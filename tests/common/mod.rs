@@ -510,6 +510,9 @@ pub fn envoy_yaml(o: &EnvoyOptions) -> String {
         typed_config:
           "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
           stat_prefix: webhooks
+          normalize_path: true
+          merge_slashes: true
+          path_with_escaped_slashes_action: REJECT_REQUEST
           use_remote_address: true
           xff_num_trusted_hops: {xff}
           # HTTP/1.1 chunked requests may end in trailers (the filter must still verify them).
