@@ -4,6 +4,9 @@
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
+use hmac::digest::KeyInit;
+use hmac::Hmac;
+use sha2::Sha256;
 
 /// Shortest key accepted. Genesys asks for more than 15 characters; shorter keys are guessable.
 pub const MIN_SECRET_BYTES: usize = 16;
@@ -56,21 +59,25 @@ impl SecretEncoding {
     }
 }
 
-/// One configured secret: an id that may be shown (logs, `x-webhook-guard-secret-id`) and key
-/// bytes that may not.
-#[derive(Clone)]
+/// One configured secret: an id that may be shown (logs, `x-webhook-guard-secret-id`) and an
+/// HMAC keyed with it, which may not.
 pub struct Secret {
     pub id: String,
-    key: Vec<u8>,
+    /// Keyed once at configuration: each request clones this state instead of hashing the
+    /// key's inner and outer pads again (two SHA-256 blocks per secret per request).
+    /// `None` only if the key were refused as an HMAC key, which HMAC never does.
+    keyed: Option<Hmac<Sha256>>,
 }
 
 impl Secret {
     pub fn new(id: String, key: Vec<u8>) -> Secret {
-        Secret { id, key }
+        let keyed = <Hmac<Sha256> as KeyInit>::new_from_slice(&key).ok();
+        Secret { id, keyed }
     }
 
-    pub fn key(&self) -> &[u8] {
-        &self.key
+    /// A fresh HMAC state keyed with this secret.
+    pub fn mac(&self) -> Option<Hmac<Sha256>> {
+        self.keyed.clone()
     }
 }
 

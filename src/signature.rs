@@ -239,9 +239,14 @@ pub fn valid_header_name(name: &str) -> bool {
 /// HMAC-SHA256 of the concatenated pieces, without copying the body.
 pub fn hmac_sha256(key: &[u8], pieces: &[&[u8]]) -> Mac256 {
     // new_from_slice accepts keys of any length for HMAC; the Err arm cannot happen.
-    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(key) else {
+    let Ok(mac) = Hmac::<Sha256>::new_from_slice(key) else {
         return [0; MAC_LEN];
     };
+    finish(mac, pieces)
+}
+
+/// Feeds the pieces to a keyed HMAC state and returns the MAC.
+fn finish(mut mac: Hmac<Sha256>, pieces: &[&[u8]]) -> Mac256 {
     for piece in pieces {
         mac.update(piece);
     }
@@ -255,7 +260,10 @@ pub fn hmac_sha256(key: &[u8], pieces: &[&[u8]]) -> Mac256 {
 pub fn matching_secret(secrets: &[Secret], pieces: &[&[u8]], offered: &[Mac256]) -> Option<usize> {
     let mut found = None;
     for (i, secret) in secrets.iter().enumerate() {
-        let expected = hmac_sha256(secret.key(), pieces);
+        let Some(keyed) = secret.mac() else {
+            continue;
+        };
+        let expected = finish(keyed, pieces);
         let mut hit = subtle::Choice::from(0);
         for candidate in offered {
             hit |= expected.ct_eq(candidate);
