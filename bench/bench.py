@@ -8,6 +8,8 @@ Envoy answering 200 directly (so the upstream is never the bottleneck):
   floor-pass    + a proxy-wasm filter that checks nothing and continues at once
   floor-buffer  + a proxy-wasm filter that checks nothing but holds the headers and buffers
                 the body as webhook-guard does: the floor any buffering Wasm filter pays
+  floor-read    + as floor-buffer, and copies every header and the whole body into the VM:
+                the floor of any Wasm filter that verifies a body
   verify        + webhook-guard: source IP, size, HMAC signature, timestamp, JSON schema
   dedupe-memory + the idempotency call-out to webhook-guard-cache (memory backend)
   dedupe-redis  + the same call-out, cache backed by a local redis-server
@@ -173,6 +175,13 @@ def upstream_yaml(port, admin, max_body):
               domains: ["*"]
               routes: [{{ match: {{ prefix: "/" }}, direct_response: {{ status: 200, body: {{ inline_string: "ok" }} }} }}]
           http_filters:
+          # Answer only once the whole request is in: a receiver that answers while the body
+          # is still arriving makes the proxy close the connection, and every request would
+          # then pay a TCP connect to the upstream (a cost real receivers do not impose).
+          - name: envoy.filters.http.buffer
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.filters.http.buffer.v3.Buffer
+              max_request_bytes: {max_body * 2}
           - name: envoy.filters.http.router
             typed_config:
               "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router
@@ -334,7 +343,8 @@ def main():
                               f"redis://127.0.0.1:{redis_port}/"])
         wait_port(redis_cache_port, rcache, "webhook-guard-cache (redis)")
 
-        variants = [("bare", None), ("floor-pass", None), ("floor-buffer", None), ("verify", None),
+        variants = [("bare", None), ("floor-pass", None), ("floor-buffer", None),
+                    ("floor-read", None), ("verify", None),
                     ("dedupe-memory", cache_port),
                     ("dedupe-redis", redis_cache_port)]
         plan = [(v, c, 1024) for v, c in variants] + \
@@ -342,7 +352,7 @@ def main():
 
         if args.quick:
             plan = [(k, None, size) for size in (1024, 64 * 1024)
-                    for k in ("bare", "floor-buffer", "verify")]
+                    for k in ("bare", "floor-buffer", "floor-read", "verify")]
         startup = {}
         for kind, cport, size in plan:
             port, admin = free_port(), free_port()
