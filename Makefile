@@ -99,7 +99,7 @@ wrk:
 .PHONY: bench
 bench: wasm envoy redis wrk
 	$(CARGO) build --release -p webhook-guard-cache
-	$(CARGO) build --target wasm32-wasip1 --release -p floor-filter
+	$(CARGO) build --target wasm32-wasip1 --release -p floor-filter -p decision-wasm
 	python3 bench/bench.py
 
 # --- fuzz (nightly + cargo-fuzz, installed when missing) ------------------------------------

