@@ -267,18 +267,32 @@ fn the_path_is_normalised_before_the_endpoint_is_chosen() {
     // filter, and an upstream that normalises paths would serve it as /webhooks/office.
     let (upstream, envoy, config) = start(0);
     let body = r#"{"a":1}"#;
-    for path in ["/webhooks/x/../office", "/webhooks//office", "/webhooks/./office"] {
+    for path in [
+        "/webhooks/x/../office",
+        "/webhooks//office",
+        "/webhooks/./office",
+    ] {
         let r = post(&envoy, path, &signed(&config, "office", body), body);
         assert_answer(&r, 403, "source_ip_denied");
     }
     for path in ["/webhooks//local", "/webhooks/shadow/../local"] {
         let r = post(&envoy, path, &signed(&config, "local", body), body);
-        assert_eq!(r.status, 200, "{path}: {:?}", String::from_utf8_lossy(&r.body));
+        assert_eq!(
+            r.status,
+            200,
+            "{path}: {:?}",
+            String::from_utf8_lossy(&r.body)
+        );
     }
     let paths: Vec<String> = upstream.requests().into_iter().map(|r| r.path).collect();
     assert_eq!(paths, ["/webhooks/local", "/webhooks/local"]);
     // An escaped slash would be a second spelling of the same path: Envoy refuses it.
-    let r = post(&envoy, "/webhooks%2Flocal", &signed(&config, "local", body), body);
+    let r = post(
+        &envoy,
+        "/webhooks%2Flocal",
+        &signed(&config, "local", body),
+        body,
+    );
     assert_eq!(r.status, 400);
     assert_eq!(upstream.heads(), 2);
 }
