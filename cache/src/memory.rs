@@ -100,25 +100,31 @@ impl MemoryStore {
     pub fn claim_at(&self, key: &str, ttl: Duration, now: Instant) -> Result<Claim, StoreError> {
         let index = Self::shard_index(key);
         let mut shard = self.lock(index);
-        if let Some(e) = shard.get(key) {
-            if e.expires > now {
-                return Ok(match e.state {
-                    State::InFlight => Claim::InFlight,
-                    State::Done => Claim::Done,
-                });
-            }
-            shard.remove(key);
-            self.len.fetch_sub(1, Ordering::Relaxed);
-        }
-        if self.len() >= self.max_entries {
-            self.sweep_shard(&mut shard, now);
-            if self.len() >= self.max_entries {
-                drop(shard);
-                if !self.full_sweep(now) || self.len() >= self.max_entries {
-                    return Err(StoreError::Capacity);
+        // Twice at most: a full store drops the shard's lock for the full sweep, and while it
+        // is dropped another claim or a commit may have written this key, so look again.
+        for _ in 0..2 {
+            if let Some(e) = shard.get(key) {
+                if e.expires > now {
+                    return Ok(match e.state {
+                        State::InFlight => Claim::InFlight,
+                        State::Done => Claim::Done,
+                    });
                 }
-                shard = self.lock(index);
+                shard.remove(key);
+                self.len.fetch_sub(1, Ordering::Relaxed);
             }
+            if self.len() < self.max_entries {
+                break;
+            }
+            self.sweep_shard(&mut shard, now);
+            if self.len() < self.max_entries {
+                break;
+            }
+            drop(shard);
+            if !self.full_sweep(now) || self.len() >= self.max_entries {
+                return Err(StoreError::Capacity);
+            }
+            shard = self.lock(index);
         }
         let token = new_token()?;
         let previous = shard.insert(
@@ -155,17 +161,30 @@ impl MemoryStore {
         true
     }
 
-    pub fn commit_at(&self, key: &str, token: &str, ttl: Duration, now: Instant) -> Settled {
+    pub fn commit_at(
+        &self,
+        key: &str,
+        token: &str,
+        ttl: Duration,
+        now: Instant,
+    ) -> Result<Settled, StoreError> {
         let mut shard = self.lock(Self::shard_index(key));
         match shard.get_mut(key).filter(|e| e.expires > now) {
             Some(e) if e.state == State::InFlight && e.token == token => {
                 e.state = State::Done;
                 e.expires = now + ttl;
-                Settled::Yes
+                Ok(Settled::Yes)
             }
-            Some(_) => Settled::NotOwner,
+            // The same commit again (a retry after a lost answer): already done by us.
+            Some(e) if e.state == State::Done && e.token == token => Ok(Settled::Yes),
+            Some(_) => Ok(Settled::NotOwner),
             None => {
-                // Absent or expired: the claim lapsed and nobody took the key since.
+                // Absent or expired: the claim lapsed and nobody took the key since. Such
+                // inserts need no claim first, so they get a ceiling of their own above
+                // max_entries: a flood of made-up commits cannot grow memory without bound.
+                if self.len() >= self.max_entries + self.max_entries / 8 {
+                    return Err(StoreError::Capacity);
+                }
                 let done = Entry {
                     state: State::Done,
                     token: token.to_string(),
@@ -174,7 +193,7 @@ impl MemoryStore {
                 if shard.insert(key.to_string(), done).is_none() {
                     self.len.fetch_add(1, Ordering::Relaxed);
                 }
-                Settled::Yes
+                Ok(Settled::Yes)
             }
         }
     }
@@ -213,7 +232,7 @@ impl Store for MemoryStore {
     }
 
     async fn commit(&self, key: &str, token: &str, ttl: Duration) -> Result<Settled, StoreError> {
-        Ok(self.commit_at(key, token, ttl, Instant::now()))
+        self.commit_at(key, token, ttl, Instant::now())
     }
 
     async fn release(&self, key: &str, token: &str) -> Result<Settled, StoreError> {
@@ -244,15 +263,41 @@ mod tests {
     }
 
     #[test]
+    fn a_repeated_commit_is_still_committed() {
+        let m = MemoryStore::new(10);
+        let t0 = Instant::now();
+        let token = claimed(m.claim_at("k", 60 * S, t0));
+        assert_eq!(m.commit_at("k", &token, 600 * S, t0), Ok(Settled::Yes));
+        assert_eq!(m.commit_at("k", &token, 600 * S, t0), Ok(Settled::Yes));
+        assert_eq!(m.commit_at("k", OTHER, 600 * S, t0), Ok(Settled::NotOwner));
+    }
+
+    #[test]
+    fn commits_without_a_claim_have_a_ceiling() {
+        // max 8: commits of absent keys may fill up to 8 + 8/8 = 9 entries, then 503.
+        let m = MemoryStore::new(8);
+        let t0 = Instant::now();
+        for i in 0..9 {
+            let key = format!("k{i}");
+            assert_eq!(m.commit_at(&key, OTHER, 600 * S, t0), Ok(Settled::Yes));
+        }
+        assert_eq!(
+            m.commit_at("one-more", OTHER, 600 * S, t0),
+            Err(StoreError::Capacity)
+        );
+        assert_eq!(m.len(), 9);
+    }
+
+    #[test]
     fn claim_in_flight_commit_done() {
         let m = MemoryStore::new(10);
         let t0 = Instant::now();
         let token = claimed(m.claim_at("k", 60 * S, t0));
         assert_eq!(token.len(), 32);
         assert_eq!(m.claim_at("k", 60 * S, t0), Ok(Claim::InFlight));
-        assert_eq!(m.commit_at("k", OTHER, 600 * S, t0), Settled::NotOwner);
+        assert_eq!(m.commit_at("k", OTHER, 600 * S, t0), Ok(Settled::NotOwner));
         assert_eq!(m.release_at("k", OTHER, t0), Settled::NotOwner);
-        assert_eq!(m.commit_at("k", &token, 600 * S, t0), Settled::Yes);
+        assert_eq!(m.commit_at("k", &token, 600 * S, t0), Ok(Settled::Yes));
         // The done TTL replaced the claim's: still done well after the claim's would have run out.
         assert_eq!(m.claim_at("k", 60 * S, t0 + 100 * S), Ok(Claim::Done));
         assert_eq!(
@@ -262,7 +307,7 @@ mod tests {
         );
         assert_eq!(
             m.commit_at("k", OTHER, 600 * S, t0),
-            Settled::NotOwner,
+            Ok(Settled::NotOwner),
             "a done key belongs to its committer"
         );
         assert_eq!(m.claim_at("k", 60 * S, t0), Ok(Claim::Done));
@@ -292,7 +337,7 @@ mod tests {
         );
         assert_eq!(
             m.commit_at("k", &first, 60 * S, t0),
-            Settled::NotOwner,
+            Ok(Settled::NotOwner),
             "old token cannot commit the new claim"
         );
         assert_eq!(m.release_at("absent", &first, t0), Settled::NotOwner);
@@ -304,19 +349,22 @@ mod tests {
         let t0 = Instant::now();
         let first = claimed(m.claim_at("k", 60 * S, t0));
         // The claim lapsed; nobody took the key: the late commit still marks it done.
-        assert_eq!(m.commit_at("k", &first, 600 * S, t0 + 61 * S), Settled::Yes);
+        assert_eq!(
+            m.commit_at("k", &first, 600 * S, t0 + 61 * S),
+            Ok(Settled::Yes)
+        );
         assert_eq!(m.claim_at("k", 60 * S, t0 + 62 * S), Ok(Claim::Done));
         // A lapsed claim taken by another attempt: the late commit is not the owner's.
         let a = claimed(m.claim_at("j", 60 * S, t0));
         let b = claimed(m.claim_at("j", 60 * S, t0 + 61 * S));
         assert_eq!(
             m.commit_at("j", &a, 600 * S, t0 + 62 * S),
-            Settled::NotOwner
+            Ok(Settled::NotOwner)
         );
         assert_eq!(m.release_at("j", &a, t0 + 62 * S), Settled::NotOwner);
-        assert_eq!(m.commit_at("j", &b, 600 * S, t0 + 62 * S), Settled::Yes);
+        assert_eq!(m.commit_at("j", &b, 600 * S, t0 + 62 * S), Ok(Settled::Yes));
         // Never claimed at all (e.g. the cache restarted): commit records it as done.
-        assert_eq!(m.commit_at("absent", &a, 600 * S, t0), Settled::Yes);
+        assert_eq!(m.commit_at("absent", &a, 600 * S, t0), Ok(Settled::Yes));
         assert_eq!(m.claim_at("absent", 60 * S, t0), Ok(Claim::Done));
         // An expired claim cannot be released (it is gone already).
         let c = claimed(m.claim_at("i", S, t0));
@@ -355,7 +403,7 @@ mod tests {
         );
         // Existing keys still answer, and commits still work when full.
         assert_eq!(m.claim_at("a", 10 * S, t0), Ok(Claim::InFlight));
-        assert_eq!(m.commit_at("a", &a, 5 * S, t0), Settled::Yes);
+        assert_eq!(m.commit_at("a", &a, 5 * S, t0), Ok(Settled::Yes));
         assert_eq!(m.claim_at("a", 10 * S, t0), Ok(Claim::Done));
         // Once "a" expires, a claim sweeps it (wherever its shard is) and succeeds.
         claimed(m.claim_at("c", 60 * S, t0 + 11 * S));

@@ -28,9 +28,13 @@ end
 return redis.call('GET', KEYS[1]) or 'claimed-race'
 "#;
 
-/// Done when it holds our claim, or nothing at all (our claim lapsed, nobody took it).
+/// Done when it holds our claim, or nothing at all (our claim lapsed, nobody took it); our
+/// own earlier commit (a retry after a lost answer) is already done.
 const COMMIT: &str = r#"
 local v = redis.call('GET', KEYS[1])
+if v == 'done:' .. ARGV[1] then
+  return 1
+end
 if v == false or v == 'inflight:' .. ARGV[1] then
   redis.call('SET', KEYS[1], 'done:' .. ARGV[1], 'PX', ARGV[2])
   return 1
@@ -93,17 +97,28 @@ pub struct RedisStore {
     release: Script,
 }
 
+/// The URL as it may be logged: `redis://user:password@host` loses its user and password.
+fn without_password(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            format!("{}://***@{}", &url[..scheme], &url[at + 1..])
+        }
+        _ => url.to_string(),
+    }
+}
+
 impl RedisStore {
     /// A single Redis (or a proxy in front of several). Does not connect yet.
     pub fn single(url: &str) -> Result<RedisStore, String> {
-        let client = redis::Client::open(url).map_err(|e| format!("--redis {url}: {e}"))?;
+        let shown = without_password(url);
+        let client = redis::Client::open(url).map_err(|e| format!("--redis {shown}: {e}"))?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(TIMEOUT))
             .set_response_timeout(Some(TIMEOUT))
             .set_number_of_retries(1)
             .set_max_delay(Duration::from_millis(200));
         let conn = ConnectionManager::new_lazy_with_config(client, config)
-            .map_err(|e| format!("--redis {url}: {e}"))?;
+            .map_err(|e| format!("--redis {shown}: {e}"))?;
         Ok(RedisStore::new(Conn::Single(conn)))
     }
 
@@ -213,5 +228,26 @@ impl Store for RedisStore {
 
     async fn healthy(&self) -> bool {
         self.ping().await.is_ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_password;
+
+    #[test]
+    fn a_shown_url_hides_the_password() {
+        assert_eq!(
+            without_password("redis://user:s3cret@redis:6379/0"),
+            "redis://***@redis:6379/0"
+        );
+        assert_eq!(
+            without_password("rediss://:p@ss@host/"),
+            "rediss://***@host/"
+        );
+        assert_eq!(
+            without_password("redis://redis:6379/"),
+            "redis://redis:6379/"
+        );
     }
 }

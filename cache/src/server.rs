@@ -11,7 +11,7 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Request, Response};
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 
@@ -21,6 +21,9 @@ use crate::memory::{self, MemoryStore};
 use crate::metrics::Metrics;
 use crate::redis_store::RedisStore;
 use crate::store::Store;
+
+/// How long a client may take to send its request headers, and then its body.
+const CLIENT_TIMEOUT: Duration = Duration::from_secs(10);
 
 const USAGE: &str =
     "usage: webhook-guard-cache --listen ADDR [--redis URL | --redis-cluster URL,URL,...]
@@ -192,8 +195,12 @@ async fn serve<S: Store>(o: &Options, store: S) -> Result<(), String> {
                     let state = Arc::clone(&state);
                     async move { Ok::<_, hyper::Error>(respond(&state.0, &state.1, req).await) }
                 });
+                // A client that never finishes its headers or its body must not hold a task
+                // and a socket for ever (the filter's own calls take milliseconds).
                 let conn = http1::Builder::new()
                     .keep_alive(true)
+                    .timer(TokioTimer::new())
+                    .header_read_timeout(CLIENT_TIMEOUT)
                     .serve_connection(TokioIo::new(stream), service);
                 let conn = graceful.watch(conn);
                 tokio::spawn(async move {
@@ -238,17 +245,20 @@ async fn respond<S: Store>(
     let method = req.method().clone();
     let path = req.uri().path().to_string();
     // Read at most one byte more than allowed, so an oversized body is answered 413.
-    let collected = Limited::new(req.into_body(), api::MAX_BODY_BYTES + 1)
-        .collect()
-        .await;
+    let collected = tokio::time::timeout(
+        CLIENT_TIMEOUT,
+        Limited::new(req.into_body(), api::MAX_BODY_BYTES + 1).collect(),
+    )
+    .await;
     let bytes;
     let body = match collected {
-        Ok(b) => {
+        Ok(Ok(b)) => {
             bytes = b.to_bytes();
             api::Body::Bytes(&bytes)
         }
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => api::Body::TooLarge,
-        Err(_) => api::Body::Broken,
+        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => api::Body::TooLarge,
+        // Broken off, or too slow (CLIENT_TIMEOUT).
+        Ok(Err(_)) | Err(_) => api::Body::Broken,
     };
     let answer = api::handle(store, metrics, method.as_str(), &path, body).await;
     let mut response = Response::new(Full::new(Bytes::from(answer.body)));

@@ -219,6 +219,11 @@ fn full_cycle(addr: &str) {
         409,
         "a done key is its committer's"
     );
+    assert_eq!(
+        commit(addr, "k1", &token),
+        (200, r#"{"result":"committed"}"#.to_string()),
+        "the same commit again (a retry after a lost answer) is still committed"
+    );
     assert_eq!(result(addr, "k1"), "done");
 
     let t2 = claim(addr, "k2").1["token"].as_str().unwrap().to_string();
