@@ -100,9 +100,11 @@ impl MemoryStore {
     pub fn claim_at(&self, key: &str, ttl: Duration, now: Instant) -> Result<Claim, StoreError> {
         let index = Self::shard_index(key);
         let mut shard = self.lock(index);
-        // Twice at most: a full store drops the shard's lock for the full sweep, and while it
-        // is dropped another claim or a commit may have written this key, so look again.
-        for _ in 0..2 {
+        // A full store drops the shard's lock for the full sweep; while it is dropped another
+        // claim or a commit may write this key, so the key is looked at again after every
+        // lock, and the insert below always follows a look under the lock it holds.
+        let mut swept_all = false;
+        loop {
             if let Some(e) = shard.get(key) {
                 if e.expires > now {
                     return Ok(match e.state {
@@ -120,10 +122,14 @@ impl MemoryStore {
             if self.len() < self.max_entries {
                 break;
             }
+            if swept_all {
+                return Err(StoreError::Capacity);
+            }
             drop(shard);
             if !self.full_sweep(now) || self.len() >= self.max_entries {
                 return Err(StoreError::Capacity);
             }
+            swept_all = true;
             shard = self.lock(index);
         }
         let token = new_token()?;
