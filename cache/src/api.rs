@@ -2,9 +2,9 @@
 //! a status and JSON body out.
 //!
 //! ```text
-//! POST /v1/claim    {"key":K,"ttl_ms":N}           200 {"result":"claimed","token":T} | {"result":"in_flight"} | {"result":"done"}
-//! POST /v1/commit   {"key":K,"token":T,"ttl_ms":N} 200 {"result":"committed"} | 409 {"result":"not_owner"}
-//! POST /v1/release  {"key":K,"token":T}            200 {"result":"released"}  | 409 {"result":"not_owner"}
+//! POST /v1/claim    {"key":K,"ttl_ms":N[,"token":T]}  200 {"result":"claimed","token":T} | {"result":"in_flight"} | {"result":"done"} | {"result":"abandoned"}
+//! POST /v1/commit   {"key":K,"token":T,"ttl_ms":N}    200 {"result":"committed"} | 409 {"result":"not_owner"}
+//! POST /v1/release  {"key":K,"token":T[,"ttl_ms":N]}  200 {"result":"released"}  | 409 {"result":"not_owner"}
 //! GET  /healthz                                    200 {"status":"ok"} | 503 {"status":"unavailable"}
 //! GET  /metrics                                    Prometheus text
 //! errors: 400 bad_request, 404 not_found, 405 method_not_allowed, 413 too_large,
@@ -47,6 +47,9 @@ fn error(status: u16, code: &str) -> Answer {
 struct ClaimRequest {
     key: String,
     ttl_ms: u64,
+    /// Chosen by the client, so it can release a claim whose answer it never saw; minted
+    /// here when absent.
+    token: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -62,6 +65,8 @@ struct CommitRequest {
 struct ReleaseRequest {
     key: String,
     token: String,
+    /// How long a tombstone lasts when the key is free (the claim may still be on its way).
+    ttl_ms: Option<u64>,
 }
 
 fn valid_key(k: &str) -> bool {
@@ -87,6 +92,7 @@ fn valid_ttl(ms: u64) -> Option<Duration> {
 pub enum Op {
     Claim {
         key: String,
+        token: Option<String>,
         ttl: Duration,
     },
     Commit {
@@ -97,6 +103,7 @@ pub enum Op {
     Release {
         key: String,
         token: String,
+        tombstone: Option<Duration>,
     },
 }
 
@@ -105,10 +112,11 @@ pub fn parse_op(path: &str, body: &[u8]) -> Option<Op> {
     match path {
         "/v1/claim" => {
             let r: ClaimRequest = serde_json::from_slice(body).ok()?;
-            (valid_key(&r.key)).then_some(())?;
+            (valid_key(&r.key) && r.token.as_deref().is_none_or(valid_token)).then_some(())?;
             Some(Op::Claim {
                 ttl: valid_ttl(r.ttl_ms)?,
                 key: r.key,
+                token: r.token,
             })
         }
         "/v1/commit" => {
@@ -123,9 +131,14 @@ pub fn parse_op(path: &str, body: &[u8]) -> Option<Op> {
         "/v1/release" => {
             let r: ReleaseRequest = serde_json::from_slice(body).ok()?;
             (valid_key(&r.key) && valid_token(&r.token)).then_some(())?;
+            let tombstone = match r.ttl_ms {
+                None => None,
+                Some(ms) => Some(valid_ttl(ms)?),
+            };
             Some(Op::Release {
                 key: r.key,
                 token: r.token,
+                tombstone,
             })
         }
         _ => None,
@@ -183,14 +196,30 @@ pub async fn handle<S: Store>(
 async fn run<S: Store>(store: &S, metrics: &Metrics, op: Op) -> Answer {
     let started = Instant::now();
     let (name, result) = match &op {
-        Op::Claim { key, ttl } => ("claim", store.claim(key, *ttl).await.map(Outcome::Claim)),
+        Op::Claim { key, token, ttl } => {
+            let result = match token {
+                Some(t) => store.claim(key, t, *ttl).await,
+                None => match crate::store::new_token() {
+                    Ok(t) => store.claim(key, &t, *ttl).await,
+                    Err(e) => Err(e),
+                },
+            };
+            ("claim", result.map(Outcome::Claim))
+        }
         Op::Commit { key, token, ttl } => (
             "commit",
             store.commit(key, token, *ttl).await.map(Outcome::Commit),
         ),
-        Op::Release { key, token } => (
+        Op::Release {
+            key,
+            token,
+            tombstone,
+        } => (
             "release",
-            store.release(key, token).await.map(Outcome::Release),
+            store
+                .release(key, token, *tombstone)
+                .await
+                .map(Outcome::Release),
         ),
     };
     metrics.latency(started.elapsed());
@@ -206,6 +235,9 @@ async fn run<S: Store>(store: &S, metrics: &Metrics, op: Op) -> Answer {
             ("in_flight", json(200, r#"{"result":"in_flight"}"#))
         }
         Ok(Outcome::Claim(Claim::Done)) => ("done", json(200, r#"{"result":"done"}"#)),
+        Ok(Outcome::Claim(Claim::Abandoned)) => {
+            ("abandoned", json(200, r#"{"result":"abandoned"}"#))
+        }
         Ok(Outcome::Commit(Settled::Yes)) => ("committed", json(200, r#"{"result":"committed"}"#)),
         Ok(Outcome::Release(Settled::Yes)) => ("released", json(200, r#"{"result":"released"}"#)),
         Ok(Outcome::Commit(Settled::NotOwner) | Outcome::Release(Settled::NotOwner)) => {
@@ -257,7 +289,26 @@ mod tests {
             parse_op("/v1/claim", claim.as_bytes()),
             Some(Op::Claim {
                 key: KEY.into(),
+                token: None,
                 ttl: Duration::from_secs(60)
+            })
+        );
+        let minted = format!(r#"{{"key":"{KEY}","ttl_ms":60000,"token":"{TOKEN}"}}"#);
+        assert_eq!(
+            parse_op("/v1/claim", minted.as_bytes()),
+            Some(Op::Claim {
+                key: KEY.into(),
+                token: Some(TOKEN.into()),
+                ttl: Duration::from_secs(60)
+            })
+        );
+        let tombstone = format!(r#"{{"key":"{KEY}","token":"{TOKEN}","ttl_ms":5000}}"#);
+        assert_eq!(
+            parse_op("/v1/release", tombstone.as_bytes()),
+            Some(Op::Release {
+                key: KEY.into(),
+                token: TOKEN.into(),
+                tombstone: Some(Duration::from_secs(5))
             })
         );
         let commit = format!(r#" {{ "ttl_ms" : 1, "token":"{TOKEN}", "key":"{KEY}" }} "#);
@@ -298,7 +349,14 @@ mod tests {
             ),
             (
                 "/v1/claim",
-                format!(r#"{{"key":"{KEY}","ttl_ms":60000,"token":"{TOKEN}"}}"#),
+                format!(r#"{{"key":"{KEY}","ttl_ms":60000,"token":"short"}}"#),
+            ),
+            (
+                "/v1/claim",
+                format!(
+                    r#"{{"key":"{KEY}","ttl_ms":60000,"token":"{}"}}"#,
+                    TOKEN.to_uppercase()
+                ),
             ),
             ("/v1/claim", format!(r#"{{"key":"{KEY}"}}"#)),
             (
@@ -363,7 +421,11 @@ mod tests {
             ("/v1/release", format!(r#"{{"key":"{KEY}"}}"#)),
             (
                 "/v1/release",
-                format!(r#"{{"key":"{KEY}","token":"{TOKEN}","ttl_ms":1}}"#),
+                format!(r#"{{"key":"{KEY}","token":"{TOKEN}","ttl_ms":0}}"#),
+            ),
+            (
+                "/v1/release",
+                format!(r#"{{"key":"{KEY}","token":"{TOKEN}","done":1}}"#),
             ),
             ("/v1/release", format!(r#"{{"key":"","token":"{TOKEN}"}}"#)),
             ("/v1/other", format!(r#"{{"key":"{KEY}"}}"#)),

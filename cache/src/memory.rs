@@ -11,6 +11,8 @@ use crate::store::{new_token, Claim, Settled, Store, StoreError};
 enum State {
     InFlight,
     Done,
+    /// A tombstone: the token's claim was released before it arrived (see store.rs).
+    Released,
 }
 
 struct Entry {
@@ -97,7 +99,18 @@ impl MemoryStore {
         visited
     }
 
+    /// A claim with a token minted here (the tests' shorthand).
     pub fn claim_at(&self, key: &str, ttl: Duration, now: Instant) -> Result<Claim, StoreError> {
+        self.claim_token_at(key, &new_token()?, ttl, now)
+    }
+
+    pub fn claim_token_at(
+        &self,
+        key: &str,
+        token: &str,
+        ttl: Duration,
+        now: Instant,
+    ) -> Result<Claim, StoreError> {
         let index = Self::shard_index(key);
         let mut shard = self.lock(index);
         // A full store drops the shard's lock for the full sweep; while it is dropped another
@@ -107,10 +120,13 @@ impl MemoryStore {
         loop {
             if let Some(e) = shard.get(key) {
                 if e.expires > now {
-                    return Ok(match e.state {
-                        State::InFlight => Claim::InFlight,
-                        State::Done => Claim::Done,
-                    });
+                    match e.state {
+                        State::InFlight => return Ok(Claim::InFlight),
+                        State::Done => return Ok(Claim::Done),
+                        State::Released if e.token == token => return Ok(Claim::Abandoned),
+                        // Another token's tombstone: the key is free.
+                        State::Released => {}
+                    }
                 }
                 shard.remove(key);
                 self.len.fetch_sub(1, Ordering::Relaxed);
@@ -132,19 +148,18 @@ impl MemoryStore {
             swept_all = true;
             shard = self.lock(index);
         }
-        let token = new_token()?;
         let previous = shard.insert(
             key.to_string(),
             Entry {
                 state: State::InFlight,
-                token: token.clone(),
+                token: token.to_string(),
                 expires: now + ttl,
             },
         );
         if previous.is_none() {
             self.len.fetch_add(1, Ordering::Relaxed);
         }
-        Ok(Claim::Claimed(token))
+        Ok(Claim::Claimed(token.to_string()))
     }
 
     /// Sweeps every shard, unless that was done less than `FULL_SWEEP_INTERVAL` ago (a full
@@ -175,7 +190,11 @@ impl MemoryStore {
         now: Instant,
     ) -> Result<Settled, StoreError> {
         let mut shard = self.lock(Self::shard_index(key));
-        match shard.get_mut(key).filter(|e| e.expires > now) {
+        // A tombstone is no claim: the key counts as free.
+        match shard
+            .get_mut(key)
+            .filter(|e| e.expires > now && e.state != State::Released)
+        {
             Some(e) if e.state == State::InFlight && e.token == token => {
                 e.state = State::Done;
                 e.expires = now + ttl;
@@ -188,7 +207,7 @@ impl MemoryStore {
                 // Absent or expired: the claim lapsed and nobody took the key since. Such
                 // inserts need no claim first, so they get a ceiling of their own above
                 // max_entries: a flood of made-up commits cannot grow memory without bound.
-                if self.len() >= self.max_entries + self.max_entries / 8 {
+                if self.over_ceiling() {
                     return Err(StoreError::Capacity);
                 }
                 let done = Entry {
@@ -204,15 +223,42 @@ impl MemoryStore {
         }
     }
 
-    pub fn release_at(&self, key: &str, token: &str, now: Instant) -> Settled {
+    /// Inserts that need no claim first (commits of lapsed claims, tombstones) stop at a
+    /// ceiling an eighth above `max_entries`: a flood of them cannot grow memory without bound.
+    fn over_ceiling(&self) -> bool {
+        self.len() >= self.max_entries + self.max_entries / 8
+    }
+
+    pub fn release_at(
+        &self,
+        key: &str,
+        token: &str,
+        tombstone: Option<Duration>,
+        now: Instant,
+    ) -> Settled {
         let mut shard = self.lock(Self::shard_index(key));
-        match shard.get(key) {
-            Some(e) if e.expires > now && e.state == State::InFlight && e.token == token => {
+        match shard.get(key).filter(|e| e.expires > now) {
+            Some(e) if e.state == State::InFlight && e.token == token => {
                 shard.remove(key);
                 self.len.fetch_sub(1, Ordering::Relaxed);
                 Settled::Yes
             }
-            _ => Settled::NotOwner,
+            Some(_) => Settled::NotOwner,
+            None => {
+                // Free: the claim may still be on its way. A tombstone that cannot be kept
+                // (store at its ceiling) leaves such a late claim to its in-flight TTL.
+                if let Some(ttl) = tombstone.filter(|_| !self.over_ceiling()) {
+                    let dead = Entry {
+                        state: State::Released,
+                        token: token.to_string(),
+                        expires: now + ttl,
+                    };
+                    if shard.insert(key.to_string(), dead).is_none() {
+                        self.len.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                Settled::NotOwner
+            }
         }
     }
 
@@ -233,16 +279,21 @@ impl MemoryStore {
 }
 
 impl Store for MemoryStore {
-    async fn claim(&self, key: &str, ttl: Duration) -> Result<Claim, StoreError> {
-        self.claim_at(key, ttl, Instant::now())
+    async fn claim(&self, key: &str, token: &str, ttl: Duration) -> Result<Claim, StoreError> {
+        self.claim_token_at(key, token, ttl, Instant::now())
     }
 
     async fn commit(&self, key: &str, token: &str, ttl: Duration) -> Result<Settled, StoreError> {
         self.commit_at(key, token, ttl, Instant::now())
     }
 
-    async fn release(&self, key: &str, token: &str) -> Result<Settled, StoreError> {
-        Ok(self.release_at(key, token, Instant::now()))
+    async fn release(
+        &self,
+        key: &str,
+        token: &str,
+        tombstone: Option<Duration>,
+    ) -> Result<Settled, StoreError> {
+        Ok(self.release_at(key, token, tombstone, Instant::now()))
     }
 
     async fn healthy(&self) -> bool {
@@ -302,12 +353,12 @@ mod tests {
         assert_eq!(token.len(), 32);
         assert_eq!(m.claim_at("k", 60 * S, t0), Ok(Claim::InFlight));
         assert_eq!(m.commit_at("k", OTHER, 600 * S, t0), Ok(Settled::NotOwner));
-        assert_eq!(m.release_at("k", OTHER, t0), Settled::NotOwner);
+        assert_eq!(m.release_at("k", OTHER, None, t0), Settled::NotOwner);
         assert_eq!(m.commit_at("k", &token, 600 * S, t0), Ok(Settled::Yes));
         // The done TTL replaced the claim's: still done well after the claim's would have run out.
         assert_eq!(m.claim_at("k", 60 * S, t0 + 100 * S), Ok(Claim::Done));
         assert_eq!(
-            m.release_at("k", &token, t0),
+            m.release_at("k", &token, None, t0),
             Settled::NotOwner,
             "release never undoes done"
         );
@@ -326,18 +377,18 @@ mod tests {
         let m = MemoryStore::new(10);
         let t0 = Instant::now();
         let first = claimed(m.claim_at("k", 60 * S, t0));
-        assert_eq!(m.release_at("k", OTHER, t0), Settled::NotOwner);
-        assert_eq!(m.release_at("k", &first, t0), Settled::Yes);
+        assert_eq!(m.release_at("k", OTHER, None, t0), Settled::NotOwner);
+        assert_eq!(m.release_at("k", &first, None, t0), Settled::Yes);
         assert_eq!(m.len(), 0);
         assert_eq!(
-            m.release_at("k", &first, t0),
+            m.release_at("k", &first, None, t0),
             Settled::NotOwner,
             "released twice"
         );
         let second = claimed(m.claim_at("k", 60 * S, t0));
         assert_ne!(first, second);
         assert_eq!(
-            m.release_at("k", &first, t0),
+            m.release_at("k", &first, None, t0),
             Settled::NotOwner,
             "old token is stale"
         );
@@ -346,7 +397,59 @@ mod tests {
             Ok(Settled::NotOwner),
             "old token cannot commit the new claim"
         );
-        assert_eq!(m.release_at("absent", &first, t0), Settled::NotOwner);
+        assert_eq!(m.release_at("absent", &first, None, t0), Settled::NotOwner);
+    }
+
+    #[test]
+    fn a_release_before_its_claim_leaves_a_tombstone_only_that_claim_respects() {
+        let m = MemoryStore::new(10);
+        let t0 = Instant::now();
+        let late = "a".repeat(32);
+        // The filter gave up on its claim and released it; the claim arrives afterwards.
+        assert_eq!(
+            m.release_at("k", &late, Some(60 * S), t0),
+            Settled::NotOwner
+        );
+        assert_eq!(
+            m.claim_token_at("k", &late, 60 * S, t0 + S),
+            Ok(Claim::Abandoned)
+        );
+        // The sender's retry (a new token) is not held up by the tombstone.
+        let retry = claimed(m.claim_token_at("k", OTHER, 60 * S, t0 + S));
+        assert_eq!(retry, OTHER);
+        // A late claim after that finds the retry's claim, and stores nothing.
+        assert_eq!(
+            m.claim_token_at("k", &late, 60 * S, t0 + S),
+            Ok(Claim::InFlight)
+        );
+        assert_eq!(m.commit_at("k", OTHER, 600 * S, t0 + S), Ok(Settled::Yes));
+        // A tombstone is no claim: a commit may take its key, and it expires.
+        assert_eq!(
+            m.release_at("j", &late, Some(10 * S), t0),
+            Settled::NotOwner
+        );
+        assert_eq!(m.commit_at("j", OTHER, 600 * S, t0), Ok(Settled::Yes));
+        assert_eq!(m.release_at("i", &late, Some(S), t0), Settled::NotOwner);
+        claimed(m.claim_token_at("i", &late, 60 * S, t0 + 2 * S));
+        // Without a tombstone (an old client), a release of a free key leaves nothing.
+        assert_eq!(m.release_at("h", &late, None, t0), Settled::NotOwner);
+        claimed(m.claim_token_at("h", &late, 60 * S, t0));
+        // A release of a claim that was stored frees it, with or without a tombstone.
+        let own = claimed(m.claim_at("g", 60 * S, t0));
+        assert_eq!(m.release_at("g", &own, Some(S), t0), Settled::Yes);
+        claimed(m.claim_at("g", 60 * S, t0));
+    }
+
+    #[test]
+    fn tombstones_stop_at_the_ceiling() {
+        let m = MemoryStore::new(8);
+        let t0 = Instant::now();
+        for i in 0..9 {
+            m.release_at(&format!("k{i}"), OTHER, Some(60 * S), t0);
+        }
+        assert_eq!(m.len(), 9, "up to an eighth above the bound");
+        m.release_at("one-more", OTHER, Some(60 * S), t0);
+        assert_eq!(m.len(), 9);
     }
 
     #[test]
@@ -367,32 +470,37 @@ mod tests {
             m.commit_at("j", &a, 600 * S, t0 + 62 * S),
             Ok(Settled::NotOwner)
         );
-        assert_eq!(m.release_at("j", &a, t0 + 62 * S), Settled::NotOwner);
+        assert_eq!(m.release_at("j", &a, None, t0 + 62 * S), Settled::NotOwner);
         assert_eq!(m.commit_at("j", &b, 600 * S, t0 + 62 * S), Ok(Settled::Yes));
         // Never claimed at all (e.g. the cache restarted): commit records it as done.
         assert_eq!(m.commit_at("absent", &a, 600 * S, t0), Ok(Settled::Yes));
         assert_eq!(m.claim_at("absent", 60 * S, t0), Ok(Claim::Done));
         // An expired claim cannot be released (it is gone already).
         let c = claimed(m.claim_at("i", S, t0));
-        assert_eq!(m.release_at("i", &c, t0 + 2 * S), Settled::NotOwner);
+        assert_eq!(m.release_at("i", &c, None, t0 + 2 * S), Settled::NotOwner);
     }
 
     #[tokio::test]
     async fn real_clock_expiry_with_short_ttls() {
         let m = MemoryStore::new(10);
         let ms = Duration::from_millis;
-        let Ok(Claim::Claimed(_)) = m.claim("k", ms(50)).await else {
+        let (a, b, c) = (&"a".repeat(32), &"b".repeat(32), &"c".repeat(32));
+        let Ok(Claim::Claimed(_)) = m.claim("k", a, ms(50)).await else {
             panic!("first claim")
         };
-        assert_eq!(m.claim("k", ms(50)).await, Ok(Claim::InFlight));
+        assert_eq!(m.claim("k", b, ms(50)).await, Ok(Claim::InFlight));
         tokio::time::sleep(ms(80)).await;
-        let Ok(Claim::Claimed(t)) = m.claim("k", ms(50)).await else {
+        let Ok(Claim::Claimed(t)) = m.claim("k", b, ms(50)).await else {
             panic!("the lapsed claim should be free")
         };
+        assert_eq!(&t, b);
         assert_eq!(m.commit("k", &t, ms(50)).await, Ok(Settled::Yes));
-        assert_eq!(m.claim("k", ms(50)).await, Ok(Claim::Done));
+        assert_eq!(m.claim("k", c, ms(50)).await, Ok(Claim::Done));
         tokio::time::sleep(ms(80)).await;
-        assert!(matches!(m.claim("k", ms(50)).await, Ok(Claim::Claimed(_))));
+        assert!(matches!(
+            m.claim("k", c, ms(50)).await,
+            Ok(Claim::Claimed(_))
+        ));
     }
 
     #[test]

@@ -6,10 +6,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 pub const OPS: [&str; 3] = ["claim", "commit", "release"];
-pub const RESULTS: [&str; 8] = [
+pub const RESULTS: [&str; 9] = [
     "claimed",
     "in_flight",
     "done",
+    "abandoned",
     "committed",
     "released",
     "not_owner",
@@ -23,8 +24,10 @@ const BUCKETS: [f64; 8] = [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 1.0];
 fn possible(op: &str, result: &str) -> bool {
     matches!(
         (op, result),
-        ("claim", "claimed" | "in_flight" | "done" | "capacity")
-            | ("commit", "committed")
+        (
+            "claim",
+            "claimed" | "in_flight" | "done" | "abandoned" | "capacity"
+        ) | ("commit", "committed")
             | ("release", "released")
             | (_, "not_owner" | "error")
     ) && !(op == "claim" && result == "not_owner")

@@ -2,13 +2,14 @@
 //! Envoys) keeping one dedupe window.
 //!
 //! Every operation touches one key, `wg:<key>`, so it works on a cluster unchanged. Its value
-//! is `inflight:<token>` or `done:<token>`, with a PX expiry. Lua scripts (sent as EVALSHA,
+//! is `inflight:<token>`, `done:<token>` or the tombstone `released:<token>`, with a PX expiry. Lua scripts (sent as EVALSHA,
 //! falling back to EVAL when the server does not know them yet, e.g. after a restart) make each
 //! check-and-set atomic on the server.
 //!
 //! Connections reconnect on their own after Redis restarts or fails over; the service starts
 //! even when Redis is not reachable yet and answers 503 until it is. Every operation is
-//! bounded by a timeout (1 s).
+//! bounded by a timeout (`--redis-timeout-ms`, 200 ms by default): shorter than the filter's
+//! call-out timeout, so the filter hears a clean 503 rather than giving up itself.
 
 use std::sync::RwLock;
 use std::time::Duration;
@@ -18,40 +19,53 @@ use redis::cluster::ClusterClient;
 use redis::cluster_async::ClusterConnection;
 use redis::{RedisError, Script};
 
-use crate::store::{new_token, Claim, Settled, Store, StoreError};
+use crate::store::{Claim, Settled, Store, StoreError};
 
-/// SET NX PX; when taken, the current value tells in flight from done.
+/// Free (absent, or another token's tombstone): claim it for ARGV[1]. Otherwise the
+/// current value tells in flight from done, and our own tombstone from both.
 const CLAIM: &str = r#"
-if redis.call('SET', KEYS[1], 'inflight:' .. ARGV[1], 'NX', 'PX', ARGV[2]) then
+local v = redis.call('GET', KEYS[1])
+if v == 'released:' .. ARGV[1] then
+  return 'abandoned'
+end
+if v == false or string.sub(v, 1, 9) == 'released:' then
+  redis.call('SET', KEYS[1], 'inflight:' .. ARGV[1], 'PX', ARGV[2])
   return 'claimed'
 end
-return redis.call('GET', KEYS[1]) or 'claimed-race'
+return v
 "#;
 
-/// Done when it holds our claim, or nothing at all (our claim lapsed, nobody took it); our
-/// own earlier commit (a retry after a lost answer) is already done.
+/// Done when it holds our claim, or no claim at all (our claim lapsed, nobody took it; a
+/// tombstone is no claim); our own earlier commit (a retry after a lost answer) is already
+/// done.
 const COMMIT: &str = r#"
 local v = redis.call('GET', KEYS[1])
 if v == 'done:' .. ARGV[1] then
   return 1
 end
-if v == false or v == 'inflight:' .. ARGV[1] then
+if v == false or v == 'inflight:' .. ARGV[1] or string.sub(v, 1, 9) == 'released:' then
   redis.call('SET', KEYS[1], 'done:' .. ARGV[1], 'PX', ARGV[2])
   return 1
 end
 return 0
 "#;
 
-/// Only our own, still in-flight claim is deleted.
+/// Only our own, still in-flight claim is deleted. A free key gets our tombstone when
+/// ARGV[2] (its TTL in ms) is not 0, so that our claim, still on its way, is refused.
 const RELEASE: &str = r#"
-if redis.call('GET', KEYS[1]) == 'inflight:' .. ARGV[1] then
+local v = redis.call('GET', KEYS[1])
+if v == 'inflight:' .. ARGV[1] then
   return redis.call('DEL', KEYS[1])
+end
+if v == false and ARGV[2] ~= '0' then
+  redis.call('SET', KEYS[1], 'released:' .. ARGV[1], 'PX', ARGV[2])
 end
 return 0
 "#;
 
-/// Timeout of one Redis operation, connecting included.
-pub const TIMEOUT: Duration = Duration::from_secs(1);
+/// Default timeout of one Redis operation, connecting included: below the filter's default
+/// call-out timeout (250 ms).
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_millis(200);
 
 fn redis_key(key: &str) -> String {
     format!("wg:{key}")
@@ -92,6 +106,7 @@ enum Conn {
 
 pub struct RedisStore {
     conn: Conn,
+    timeout: Duration,
     claim: Script,
     commit: Script,
     release: Script,
@@ -109,39 +124,43 @@ fn without_password(url: &str) -> String {
 
 impl RedisStore {
     /// A single Redis (or a proxy in front of several). Does not connect yet.
-    pub fn single(url: &str) -> Result<RedisStore, String> {
+    pub fn single(url: &str, timeout: Duration) -> Result<RedisStore, String> {
         let shown = without_password(url);
         let client = redis::Client::open(url).map_err(|e| format!("--redis {shown}: {e}"))?;
         let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(TIMEOUT))
-            .set_response_timeout(Some(TIMEOUT))
+            .set_connection_timeout(Some(timeout))
+            .set_response_timeout(Some(timeout))
             .set_number_of_retries(1)
             .set_max_delay(Duration::from_millis(200));
         let conn = ConnectionManager::new_lazy_with_config(client, config)
             .map_err(|e| format!("--redis {shown}: {e}"))?;
-        Ok(RedisStore::new(Conn::Single(conn)))
+        Ok(RedisStore::new(Conn::Single(conn), timeout))
     }
 
     /// A Redis Cluster, from one or more seed nodes. Does not connect yet.
-    pub fn cluster(urls: &[String]) -> Result<RedisStore, String> {
+    pub fn cluster(urls: &[String], timeout: Duration) -> Result<RedisStore, String> {
         let client = ClusterClient::builder(urls.to_vec())
-            .connection_timeout(TIMEOUT)
-            .response_timeout(TIMEOUT)
+            .connection_timeout(timeout)
+            .response_timeout(timeout)
             .retries(2)
             .min_retry_wait(10)
             .max_retry_wait(200)
             .build()
             .map_err(|e| format!("--redis-cluster: {e}"))?;
-        Ok(RedisStore::new(Conn::Cluster(Box::new(LazyCluster {
-            client,
-            conn: RwLock::new(None),
-            connecting: tokio::sync::Mutex::new(()),
-        }))))
+        Ok(RedisStore::new(
+            Conn::Cluster(Box::new(LazyCluster {
+                client,
+                conn: RwLock::new(None),
+                connecting: tokio::sync::Mutex::new(()),
+            })),
+            timeout,
+        ))
     }
 
-    fn new(conn: Conn) -> RedisStore {
+    fn new(conn: Conn, timeout: Duration) -> RedisStore {
         RedisStore {
             conn,
+            timeout,
             claim: Script::new(CLAIM),
             commit: Script::new(COMMIT),
             release: Script::new(RELEASE),
@@ -164,7 +183,7 @@ impl RedisStore {
                 Conn::Cluster(lazy) => invocation.invoke_async(&mut lazy.get().await?).await,
             }
         };
-        match tokio::time::timeout(TIMEOUT, call).await {
+        match tokio::time::timeout(self.timeout, call).await {
             Ok(Ok(v)) => Ok(v),
             Ok(Err(e)) => Err(StoreError::Unavailable(describe(&e))),
             Err(_) => Err(StoreError::Unavailable("timeout".into())),
@@ -180,7 +199,7 @@ impl RedisStore {
                 Conn::Cluster(lazy) => cmd.query_async::<String>(&mut lazy.get().await?).await,
             }
         };
-        match tokio::time::timeout(TIMEOUT, call).await {
+        match tokio::time::timeout(self.timeout, call).await {
             Ok(Ok(_)) => Ok(()),
             Ok(Err(e)) => Err(StoreError::Unavailable(describe(&e))),
             Err(_) => Err(StoreError::Unavailable("timeout".into())),
@@ -194,15 +213,15 @@ fn describe(e: &RedisError) -> String {
 }
 
 impl Store for RedisStore {
-    async fn claim(&self, key: &str, ttl: Duration) -> Result<Claim, StoreError> {
-        let token = new_token()?;
+    async fn claim(&self, key: &str, token: &str, ttl: Duration) -> Result<Claim, StoreError> {
         let ms = ttl.as_millis().to_string();
-        let answer: String = self.run(&self.claim, key, &[&token, &ms]).await?;
+        let answer: String = self.run(&self.claim, key, &[token, &ms]).await?;
         Ok(match answer.as_str() {
-            "claimed" => Claim::Claimed(token),
+            "claimed" => Claim::Claimed(token.to_string()),
+            "abandoned" => Claim::Abandoned,
             v if v.starts_with("done:") => Claim::Done,
-            // In flight, or the key expired between SET and GET (it cannot inside a script,
-            // but should it): answering in flight makes the sender retry, the safe side.
+            // In flight (or a value this version does not know): answering in flight makes
+            // the sender retry, the safe side.
             _ => Claim::InFlight,
         })
     }
@@ -217,8 +236,14 @@ impl Store for RedisStore {
         })
     }
 
-    async fn release(&self, key: &str, token: &str) -> Result<Settled, StoreError> {
-        let n: i64 = self.run(&self.release, key, &[token]).await?;
+    async fn release(
+        &self,
+        key: &str,
+        token: &str,
+        tombstone: Option<Duration>,
+    ) -> Result<Settled, StoreError> {
+        let ms = tombstone.map_or(0, |t| t.as_millis().max(1)).to_string();
+        let n: i64 = self.run(&self.release, key, &[token, &ms]).await?;
         Ok(if n == 1 {
             Settled::Yes
         } else {

@@ -27,12 +27,16 @@ const CLIENT_TIMEOUT: Duration = Duration::from_secs(10);
 
 const USAGE: &str =
     "usage: webhook-guard-cache --listen ADDR [--redis URL | --redis-cluster URL,URL,...]
-                           [--memory-max-entries N] [--log-level LEVEL]
+                           [--redis-timeout-ms MS] [--memory-max-entries N] [--log-level LEVEL]
 
   --listen ADDR             address to serve on, e.g. 127.0.0.1:8081 (port 0: any free port)
   --redis URL               keep claims in Redis (redis://[:password@]host:port/db, rediss:// for
                             TLS is not built in); shared by every instance pointing at it
   --redis-cluster URLS      the same on a Redis Cluster (comma-separated seed nodes)
+  --redis-timeout-ms MS     longest wait for Redis per operation, connecting included;
+                            default 200. Keep it below the filter's idempotency.timeout_ms
+                            (default 250), so a slow Redis is answered 503 before the filter
+                            stops waiting
   --memory-max-entries N    memory backend (the default): most keys held, default 1000000;
                             when full, claims answer 503 {\"error\":\"capacity\"} until entries
                             expire (fail closed: the sender retries, nothing runs twice)
@@ -49,6 +53,7 @@ struct Options {
     listen: String,
     redis: Option<String>,
     cluster: Option<Vec<String>>,
+    redis_timeout: Duration,
     max_entries: usize,
     log_level: Level,
 }
@@ -58,6 +63,7 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
         listen: String::new(),
         redis: None,
         cluster: None,
+        redis_timeout: crate::redis_store::DEFAULT_TIMEOUT,
         max_entries: 1_000_000,
         log_level: Level::Info,
     };
@@ -78,6 +84,14 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
                     return Err("--redis-cluster needs at least one URL".into());
                 }
                 o.cluster = Some(urls);
+            }
+            "--redis-timeout-ms" => {
+                let ms: u64 = value()?
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=60_000).contains(n))
+                    .ok_or("--redis-timeout-ms takes a number from 1 to 60000")?;
+                o.redis_timeout = Duration::from_millis(ms);
             }
             "--memory-max-entries" => {
                 o.max_entries = value()?
@@ -127,12 +141,12 @@ pub fn main() {
     let result = runtime.block_on(async {
         match (&options.redis, &options.cluster) {
             (Some(url), _) => {
-                let store = RedisStore::single(url)?;
+                let store = RedisStore::single(url, options.redis_timeout)?;
                 check_redis(&store, "redis").await;
                 serve(&options, store).await
             }
             (_, Some(urls)) => {
-                let store = RedisStore::cluster(urls)?;
+                let store = RedisStore::cluster(urls, options.redis_timeout)?;
                 check_redis(&store, "redis-cluster").await;
                 serve(&options, store).await
             }

@@ -5,6 +5,14 @@
 //! deletes a done key; commit also succeeds when the claim expired and nobody took the key
 //! since (the delivery was processed: remembering that is what prevents a second run).
 //!
+//! The token is chosen by the client (the filter mints it before it sends the claim), so the
+//! client can release a claim whose answer it never saw: a claim that arrived after the
+//! client gave up. Such a release may even arrive before its claim (two connections, no
+//! order): a release that finds the key free leaves a tombstone, `released` by that token,
+//! for the time the client asks, and a later claim by the same token is then refused
+//! ([`Claim::Abandoned`]) instead of stored where nobody would release it. A tombstone is
+//! free for every other token.
+//!
 //! Backends: [`crate::memory::MemoryStore`] (the default) and
 //! [`crate::redis_store::RedisStore`] (Redis or Redis Cluster).
 
@@ -20,6 +28,9 @@ pub enum Claim {
     Claimed(String),
     /// Another attempt holds an unexpired claim.
     InFlight,
+    /// This token's claim was released before it arrived (the client gave up on it): not
+    /// stored.
+    Abandoned,
     /// The key was committed and its done TTL has not run out.
     Done,
 }
@@ -50,10 +61,12 @@ impl fmt::Display for StoreError {
 
 /// A backend. The HTTP layer is generic over it and never knows which one it talks to.
 pub trait Store: Send + Sync + 'static {
-    /// Claims `key` for `ttl` if it is free (absent or expired).
+    /// Claims `key` for `token` and `ttl` if it is free (absent, expired, or a tombstone of
+    /// another token).
     fn claim(
         &self,
         key: &str,
+        token: &str,
         ttl: Duration,
     ) -> impl Future<Output = Result<Claim, StoreError>> + Send;
 
@@ -66,11 +79,14 @@ pub trait Store: Send + Sync + 'static {
         ttl: Duration,
     ) -> impl Future<Output = Result<Settled, StoreError>> + Send;
 
-    /// Deletes `key` if `token` holds its in-flight claim. Never deletes a done key.
+    /// Deletes `key` if `token` holds its in-flight claim. Never deletes a done key. When
+    /// the key is free and `tombstone` is given, leaves a tombstone for that long, so that
+    /// `token`'s claim, should it still arrive, is refused.
     fn release(
         &self,
         key: &str,
         token: &str,
+        tombstone: Option<Duration>,
     ) -> impl Future<Output = Result<Settled, StoreError>> + Send;
 
     /// Whether the backend answers (Redis: PING).
@@ -87,9 +103,10 @@ impl<S: Store> Store for Arc<S> {
     fn claim(
         &self,
         key: &str,
+        token: &str,
         ttl: Duration,
     ) -> impl Future<Output = Result<Claim, StoreError>> + Send {
-        (**self).claim(key, ttl)
+        (**self).claim(key, token, ttl)
     }
     fn commit(
         &self,
@@ -103,8 +120,9 @@ impl<S: Store> Store for Arc<S> {
         &self,
         key: &str,
         token: &str,
+        tombstone: Option<Duration>,
     ) -> impl Future<Output = Result<Settled, StoreError>> + Send {
-        (**self).release(key, token)
+        (**self).release(key, token, tombstone)
     }
     fn healthy(&self) -> impl Future<Output = bool> + Send {
         (**self).healthy()
