@@ -186,6 +186,54 @@ fn release(addr: &str, key: &str, token: &str) -> (u16, String) {
     )
 }
 
+/// A claim made with the client's own token, released before it arrived: the release leaves
+/// a tombstone, the late claim is refused, another token's claim is not.
+fn tombstones(addr: &str) {
+    let late = "0123456789abcdef0123456789abcdef";
+    let other = "fedcba9876543210fedcba9876543210";
+    let tombstone = format!(r#"{{"key":"t1","token":"{late}","ttl_ms":60000}}"#);
+    let (s, b) = request(addr, "POST", "/v1/release", &tombstone);
+    assert_eq!((s, b.as_str()), (409, r#"{"result":"not_owner"}"#));
+    let claim_with = |token: &str| {
+        request(
+            addr,
+            "POST",
+            "/v1/claim",
+            &format!(r#"{{"key":"t1","ttl_ms":60000,"token":"{token}"}}"#),
+        )
+    };
+    assert_eq!(
+        claim_with(late),
+        (200, r#"{"result":"abandoned"}"#.to_string())
+    );
+    let (s, b) = claim_with(other);
+    assert_eq!(
+        (s, b),
+        (200, format!(r#"{{"result":"claimed","token":"{other}"}}"#))
+    );
+    assert_eq!(
+        claim_with(late),
+        (200, r#"{"result":"in_flight"}"#.to_string())
+    );
+    assert_eq!(commit(addr, "t1", other).0, 200);
+    // A release with a tombstone TTL of a claim that was stored frees it.
+    let (_, v) = claim(addr, "t2");
+    let token = v["token"].as_str().unwrap().to_string();
+    let (s, _) = request(
+        addr,
+        "POST",
+        "/v1/release",
+        &format!(r#"{{"key":"t2","token":"{token}","ttl_ms":60000}}"#),
+    );
+    assert_eq!(s, 200);
+    assert_eq!(result(addr, "t2"), "claimed");
+    let (_, metrics) = request(addr, "GET", "/metrics", "");
+    assert!(
+        metrics.contains(r#"webhook_guard_cache_requests_total{op="claim",result="abandoned"} 1"#),
+        "{metrics}"
+    );
+}
+
 /// The full life of keys: claim, duplicate, commit, done; claim, release, claim again;
 /// not_owner everywhere it is due; a late commit of an absent key; all on one connection
 /// too (keep-alive).
@@ -327,6 +375,7 @@ fn expiry(addr: &str) {
 fn memory_backend() {
     let (_cache, addr) = start_cache(&[]);
     full_cycle(&addr);
+    tombstones(&addr);
     one_winner(&addr, "contested");
     expiry(&addr);
     let (_, metrics) = request(&addr, "GET", "/metrics", "");
@@ -354,6 +403,7 @@ fn redis_backend() {
     let _redis = start_redis(port, &dir.0);
     let (_cache, addr) = start_cache(&["--redis", &format!("redis://127.0.0.1:{port}/")]);
     full_cycle(&addr);
+    tombstones(&addr);
     one_winner(&addr, "contested");
     expiry(&addr);
     // The keys and values as documented.
@@ -546,6 +596,7 @@ fn redis_cluster_backend() {
     let seeds = format!("redis://{},redis://{}", nodes[0], nodes[1]);
     let (_cache, addr) = start_cache(&["--redis-cluster", &seeds]);
     full_cycle(&addr);
+    tombstones(&addr);
     one_winner(&addr, "contested");
     // Keys spread over the nodes: every node holds some (12 keys, 3 nodes).
     for k in 0..12 {
