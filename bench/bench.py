@@ -84,8 +84,11 @@ def filter_config(kind, max_body):
         del endpoint["payload_schema"]
     config = {"max_body_bytes": max_body, "endpoints": [endpoint]}
     if kind.startswith("dedupe"):
-        # Unique per request without re-signing: the key comes from a header wrk varies.
+        # Unique per request without re-signing: the key comes from a header wrk varies. The
+        # signature does not cover it, which a real endpoint must not accept (README,
+        # allow_unsigned_idempotency_key); for measuring the call-out's cost it is what we want.
         endpoint["idempotency_key"] = "header:x-delivery-id"
+        endpoint["allow_unsigned_idempotency_key"] = True
         config["idempotency"] = {"cluster": "webhook_guard_cache", "timeout_ms": 1000}
     return json.dumps(config)
 

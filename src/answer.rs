@@ -8,6 +8,9 @@
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reject {
     UnknownEndpoint,
+    /// A spelling of the path that a receiver would route to another endpoint than its exact
+    /// form matches (`crate::config::Route::Ambiguous`).
+    AmbiguousPath,
     SourceIpDenied,
     BodyTooLarge,
     MissingSignature,
@@ -30,8 +33,9 @@ pub enum Reject {
 
 /// Every reason a delivery can be refused for, in the answer table's order (a duplicate is
 /// answered, not refused).
-pub const REFUSALS: [Reject; 13] = [
+pub const REFUSALS: [Reject; 14] = [
     Reject::UnknownEndpoint,
+    Reject::AmbiguousPath,
     Reject::SourceIpDenied,
     Reject::BodyTooLarge,
     Reject::MissingSignature,
@@ -65,6 +69,7 @@ impl Reject {
     pub fn status(&self) -> u32 {
         match self {
             Reject::UnknownEndpoint => 404,
+            Reject::AmbiguousPath => 400,
             Reject::SourceIpDenied => 403,
             Reject::BodyTooLarge => 413,
             Reject::MissingSignature
@@ -85,6 +90,7 @@ impl Reject {
     pub fn code(&self) -> &'static str {
         match self {
             Reject::UnknownEndpoint => "unknown_endpoint",
+            Reject::AmbiguousPath => "ambiguous_path",
             Reject::SourceIpDenied => "source_ip_denied",
             Reject::BodyTooLarge => "body_too_large",
             Reject::MissingSignature => "missing_signature",

@@ -1,8 +1,11 @@
 //! The filter's side of the cache service protocol (see cache/src/main.rs): the requests it
 //! sends and how it reads the answers. Host-free; the glue only moves these bytes.
 //!
-//! Claim before forwarding; commit when the upstream answered 2xx; release otherwise. A
-//! claim is never left set on failure: that is how the tutorial this replaces lost events.
+//! Claim before forwarding; commit when the receiver answered 2xx; release when it is known
+//! not to have processed the delivery (see `crate::lifecycle`). The filter mints the claim's
+//! token itself, so it can release a claim whose answer it never used (the call timed out,
+//! the client went away): such a release ("abandon") asks the cache for a tombstone, in case
+//! the claim is still on its way there.
 
 use serde::Deserialize;
 
@@ -26,8 +29,18 @@ pub enum Claim {
     Unavailable,
 }
 
-pub fn claim_request(key: &str, ttl_seconds: u64) -> Vec<u8> {
-    format!(r#"{{"key":"{key}","ttl_ms":{}}}"#, ttl_seconds * 1000).into_bytes()
+/// The claim's body; `token` is the filter's own (`new_token`).
+pub fn claim_request(key: &str, token: &str, ttl_seconds: u64) -> Vec<u8> {
+    format!(
+        r#"{{"key":"{key}","ttl_ms":{},"token":"{token}"}}"#,
+        ttl_seconds * 1000
+    )
+    .into_bytes()
+}
+
+/// A token from 16 random bytes: 32 lowercase hex characters, the cache's token format.
+pub fn new_token(random: [u8; 16]) -> String {
+    hex::encode(random)
 }
 
 #[derive(Deserialize)]
@@ -36,9 +49,9 @@ struct ClaimAnswer {
     token: Option<String>,
 }
 
-/// Reads a claim answer. `status` is the call's `:status` (`None`: the call failed and
-/// Envoy gave no headers at all).
-pub fn parse_claim(status: Option<&[u8]>, body: &[u8]) -> Claim {
+/// Reads a claim answer to a claim made with `ours`. `status` is the call's `:status`
+/// (`None`: the call failed and Envoy gave no headers at all).
+pub fn parse_claim(status: Option<&[u8]>, body: &[u8], ours: &str) -> Claim {
     if status != Some(b"200") || body.len() > MAX_ANSWER_BYTES {
         return Claim::Unavailable;
     }
@@ -46,7 +59,9 @@ pub fn parse_claim(status: Option<&[u8]>, body: &[u8]) -> Claim {
         return Claim::Unavailable;
     };
     match (answer.result.as_str(), answer.token) {
-        ("claimed", Some(token)) if valid_token(&token) => Claim::Claimed { token },
+        ("claimed", Some(token)) if token == ours && valid_token(&token) => {
+            Claim::Claimed { token }
+        }
         ("in_flight", _) => Claim::InFlight,
         ("done", _) => Claim::Done,
         _ => Claim::Unavailable,
@@ -61,13 +76,27 @@ fn valid_token(t: &str) -> bool {
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
-/// What happens to a claim once the upstream has answered (or the stream died).
+/// What is sent about a claim once its fate is known.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Op {
-    /// The upstream answered 2xx: the delivery is done for `done_ttl_seconds`.
+    /// The receiver answered 2xx: the delivery is done for `done_ttl_seconds`.
     Commit,
-    /// Anything else: free the key so the sender's retry is processed.
+    /// The receiver did not process it: free the key so the sender's retry is processed.
     Release,
+    /// The claim's answer was never used (it came too late or not at all, or the client went
+    /// away first): free the key if the claim was stored, and leave a tombstone for
+    /// `in_flight_ttl_seconds` in case it was not stored yet.
+    Abandon,
+}
+
+impl Op {
+    pub fn name(self) -> &'static str {
+        match self {
+            Op::Commit => "commit",
+            Op::Release => "release",
+            Op::Abandon => "abandon",
+        }
+    }
 }
 
 /// A commit or release waiting to be sent, carried from the request's context to the root
@@ -87,30 +116,36 @@ impl Outcome {
     pub fn path(&self) -> &'static str {
         match self.op {
             Op::Commit => COMMIT_PATH,
-            Op::Release => RELEASE_PATH,
+            Op::Release | Op::Abandon => RELEASE_PATH,
         }
     }
 
-    pub fn request(&self, done_ttl_seconds: u64) -> Vec<u8> {
+    pub fn request(&self, done_ttl_seconds: u64, in_flight_ttl_seconds: u64) -> Vec<u8> {
+        let (key, token) = (&self.key, &self.token);
         match self.op {
             Op::Commit => format!(
-                r#"{{"key":"{}","token":"{}","ttl_ms":{}}}"#,
-                self.key,
-                self.token,
+                r#"{{"key":"{key}","token":"{token}","ttl_ms":{}}}"#,
                 done_ttl_seconds * 1000
             ),
-            Op::Release => format!(r#"{{"key":"{}","token":"{}"}}"#, self.key, self.token),
+            Op::Release => format!(r#"{{"key":"{key}","token":"{token}"}}"#),
+            Op::Abandon => format!(
+                r#"{{"key":"{key}","token":"{token}","ttl_ms":{}}}"#,
+                in_flight_ttl_seconds * 1000
+            ),
         }
         .into_bytes()
     }
 
     /// The queue message: `op key token attempt`, space-separated (keys and tokens are hex).
     pub fn encode(&self) -> Vec<u8> {
-        let op = match self.op {
-            Op::Commit => "commit",
-            Op::Release => "release",
-        };
-        format!("{op} {} {} {}", self.key, self.token, self.attempt).into_bytes()
+        format!(
+            "{} {} {} {}",
+            self.op.name(),
+            self.key,
+            self.token,
+            self.attempt
+        )
+        .into_bytes()
     }
 
     pub fn decode(bytes: &[u8]) -> Option<Outcome> {
@@ -119,6 +154,7 @@ impl Outcome {
         let op = match parts.next()? {
             "commit" => Op::Commit,
             "release" => Op::Release,
+            "abandon" => Op::Abandon,
             _ => return None,
         };
         let key = parts.next()?.to_string();
@@ -150,6 +186,7 @@ mod tests {
     #[test]
     fn claim_answers() {
         let ok = format!(r#"{{"result":"claimed","token":"{TOKEN}"}}"#);
+        let parse_claim = |status, body| super::parse_claim(status, body, TOKEN);
         assert_eq!(
             parse_claim(Some(b"200"), ok.as_bytes()),
             Claim::Claimed {
@@ -175,6 +212,12 @@ mod tests {
                 br#"{"result":"claimed","token":"\" injected"}"#,
             ),
             (Some(b"200"), br#"{"result":"maybe"}"#),
+            (Some(b"200"), br#"{"result":"abandoned"}"#),
+            // Claimed, but not with our token: not ours to forward under.
+            (
+                Some(b"200"),
+                br#"{"result":"claimed","token":"ffffffffffffffffffffffffffffffff"}"#,
+            ),
         ] {
             assert_eq!(parse_claim(status, body), Claim::Unavailable, "{body:?}");
         }
@@ -198,21 +241,37 @@ mod tests {
         ] {
             assert_eq!(Outcome::decode(bad), None);
         }
-        let body: serde_json::Value = serde_json::from_slice(&o.request(86400)).unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&o.request(86400, 60)).unwrap();
         assert_eq!(body["token"], TOKEN);
+        assert!(
+            body.get("ttl_ms").is_none(),
+            "a plain release leaves no tombstone"
+        );
+        let abandon = Outcome {
+            op: Op::Abandon,
+            ..o.clone()
+        };
+        assert_eq!(Outcome::decode(&abandon.encode()), Some(abandon.clone()));
+        assert_eq!(abandon.path(), "/v1/release");
+        let body: serde_json::Value = serde_json::from_slice(&abandon.request(86400, 60)).unwrap();
+        assert_eq!(body["ttl_ms"], 60_000);
         let commit = Outcome {
             op: Op::Commit,
             ..o
         };
-        let body: serde_json::Value = serde_json::from_slice(&commit.request(86400)).unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&commit.request(86400, 60)).unwrap();
         assert_eq!(body["ttl_ms"], 86_400_000);
         assert_eq!(commit.path(), "/v1/commit");
     }
 
     #[test]
     fn claim_request_is_json() {
-        let v: serde_json::Value = serde_json::from_slice(&claim_request("abc", 60)).unwrap();
+        let token = new_token([0xab; 16]);
+        assert_eq!(token, "ab".repeat(16));
+        let v: serde_json::Value =
+            serde_json::from_slice(&claim_request("abc", &token, 60)).unwrap();
         assert_eq!(v["key"], "abc");
         assert_eq!(v["ttl_ms"], 60_000);
+        assert_eq!(v["token"], token.as_str());
     }
 }

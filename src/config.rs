@@ -72,6 +72,21 @@ pub struct Endpoint {
     pub wanted_headers: Vec<String>,
     /// Whether the body must be parsed as JSON (schema, body timestamp, pointer key).
     pub needs_json: bool,
+    /// `path_prefix` as receivers route it (`crate::path::canonical`).
+    pub canonical_prefix: Vec<String>,
+    /// The sender's unsigned delivery id header, for the log only.
+    pub delivery_id: Option<HeaderRef>,
+}
+
+/// Which endpoint a request path belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    Endpoint(usize),
+    /// No endpoint serves it, however a receiver spells it.
+    Unknown,
+    /// Its exact spelling and the spelling a receiver would route disagree on the endpoint
+    /// (`/hooks/STRICT` exactly under `/hooks`, as routed under `/hooks/strict`): refused.
+    Ambiguous,
 }
 
 pub struct Config {
@@ -134,6 +149,9 @@ struct RawEndpoint {
     /// Absent = the preset's default; `null` = no deduplication.
     #[serde(default, deserialize_with = "present")]
     idempotency_key: Option<Option<String>>,
+    /// Accept a `header:NAME` key the signature does not cover (see the README).
+    #[serde(default)]
+    allow_unsigned_idempotency_key: bool,
     signature_header: Option<String>,
     signature_prefix: Option<String>,
     encoding: Option<String>,
@@ -208,10 +226,16 @@ impl Config {
                     format!("duplicate name {:?}", ep.name),
                 );
             }
-            if endpoints.iter().any(|e| e.path_prefix == ep.path_prefix) {
+            if let Some(other) = endpoints
+                .iter()
+                .find(|e| e.canonical_prefix == ep.canonical_prefix)
+            {
                 return err(
                     format!("{field}.path_prefix"),
-                    format!("duplicate path_prefix {:?}", ep.path_prefix),
+                    format!(
+                        "{:?} is the same path as endpoint {:?}'s {:?} to a receiver that ignores letter case, ';' parameters and trailing dots",
+                        ep.path_prefix, other.name, other.path_prefix
+                    ),
                 );
             }
             endpoints.push(ep);
@@ -222,6 +246,25 @@ impl Config {
             idempotency,
             endpoints,
         })
+    }
+
+    /// The endpoint of a request path: the exact match (`endpoint_for`), provided the path
+    /// as a lenient receiver would route it (`crate::path::canonical`) matches the same one.
+    pub fn route(&self, path: &[u8]) -> Route {
+        let exact = self.endpoint_for(path);
+        let canonical = crate::path::canonical(path);
+        let lenient = self
+            .endpoints
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| crate::path::covers(&e.canonical_prefix, &canonical))
+            .max_by_key(|(_, e)| e.canonical_prefix.len())
+            .map(|(i, _)| i);
+        match (exact, lenient) {
+            (Some(a), Some(b)) if a == b => Route::Endpoint(a),
+            (None, None) => Route::Unknown,
+            _ => Route::Ambiguous,
+        }
     }
 
     /// The endpoint whose `path_prefix` is the longest match for the request path (query
@@ -429,10 +472,31 @@ fn build_endpoint(
         }
         Some(Some(text)) => Some(KeySource::parse(text).ok_or_else(|| {
             ConfigError(format!(
-                "{field}.idempotency_key: must be a JSON pointer (\"/id\") or \"header:NAME\""
+                "{field}.idempotency_key: must be a JSON pointer (\"/id\"), \"signed_content\" or \"header:NAME\""
             ))
         })?),
     };
+    // A key the signature does not cover is chosen by whoever sends the request: a captured
+    // delivery replays under a new id, a future one is pre-claimed and lost.
+    if let Some(KeySource::Header(h)) = &idempotency_key {
+        let signed = scheme.signed_content.headers().any(|s| s == h);
+        if !signed && !raw.allow_unsigned_idempotency_key {
+            return err(
+                format!("{field}.idempotency_key"),
+                format!(
+                    "header {} is not covered by the signature, so a captured delivery could be replayed under a new id and a future one claimed in advance; use \"signed_content\" or a JSON pointer, or set allow_unsigned_idempotency_key: true to accept that",
+                    h.names.join("/")
+                ),
+            );
+        }
+    }
+    if raw.allow_unsigned_idempotency_key && !matches!(&idempotency_key, Some(KeySource::Header(_)))
+    {
+        return err(
+            format!("{field}.allow_unsigned_idempotency_key"),
+            "applies only to an idempotency_key read from a header",
+        );
+    }
 
     let mut wanted: Vec<&HeaderRef> = vec![&scheme.signature_header];
     wanted.extend(scheme.signed_content.headers());
@@ -440,6 +504,9 @@ fn build_endpoint(
         wanted.push(h);
     }
     if let Some(KeySource::Header(h)) = &idempotency_key {
+        wanted.push(h);
+    }
+    if let Some(h) = &scheme.delivery_id {
         wanted.push(h);
     }
     let mut wanted_headers: Vec<String> = wanted.iter().flat_map(|h| h.names.clone()).collect();
@@ -452,6 +519,8 @@ fn build_endpoint(
 
     Ok(Endpoint {
         name: raw.name,
+        canonical_prefix: crate::path::canonical(raw.path_prefix.as_bytes()),
+        delivery_id: scheme.delivery_id.clone(),
         path_prefix: raw.path_prefix,
         mode,
         scheme,
@@ -830,10 +899,14 @@ mod tests {
         let off = parse(&json("", "")).unwrap();
         assert_eq!(off.endpoints[0].idempotency_key, None);
         let on = parse(&json(block, "")).unwrap();
-        assert!(matches!(
+        assert_eq!(
             on.endpoints[0].idempotency_key,
-            Some(KeySource::Header(_))
-        ));
+            Some(KeySource::SignedContent),
+            "github's delivery header is unsigned: the default key is the signed body"
+        );
+        assert!(on.endpoints[0]
+            .wanted_headers
+            .contains(&"x-github-delivery".to_string()));
         assert_eq!(on.idempotency.as_ref().unwrap().authority, "cache");
         let null = parse(&json(block, r#","idempotency_key":null"#)).unwrap();
         assert_eq!(null.endpoints[0].idempotency_key, None);
@@ -857,5 +930,83 @@ mod tests {
         assert_eq!(name(b"/x/y"), Some("c"));
         assert_eq!(name(b"/"), None);
         assert_eq!(name(b"\xff"), None);
+    }
+
+    #[test]
+    fn a_spelling_routed_elsewhere_by_a_receiver_is_ambiguous() {
+        let json = format!(
+            r#"{{"endpoints":[
+              {{"name":"loose","path_prefix":"/hooks","preset":"github","mode":"report","secrets":{SECRET}}},
+              {{"name":"strict","path_prefix":"/hooks/strict","preset":"github","secrets":{SECRET}}}]}}"#
+        );
+        let c = parse(&json).unwrap();
+        assert_eq!(c.route(b"/hooks/strict"), Route::Endpoint(1));
+        assert_eq!(c.route(b"/hooks/strict/x?y=1"), Route::Endpoint(1));
+        assert_eq!(c.route(b"/hooks/other"), Route::Endpoint(0));
+        assert_eq!(c.route(b"/hooks/other;x=1"), Route::Endpoint(0));
+        assert_eq!(c.route(b"/elsewhere"), Route::Unknown);
+        for spelling in [
+            "/hooks/strict;x=1",
+            "/hooks/strict;/x",
+            "/hooks/STRICT/x",
+            "/hooks/Strict",
+            "/hooks/strict.",
+            "/hooks/strict%2e",
+            "/hooks/%73trict",
+            "/hooks/\u{17f}trict",
+            "/hooks\\strict",
+            "/HOOKS/strict",
+            "/Hooks",
+        ] {
+            assert_eq!(c.route(spelling.as_bytes()), Route::Ambiguous, "{spelling}");
+        }
+    }
+
+    #[test]
+    fn prefixes_one_receiver_would_confuse_are_refused() {
+        let json = format!(
+            r#"{{"endpoints":[
+              {{"name":"a","path_prefix":"/hooks/a","preset":"github","secrets":{SECRET}}},
+              {{"name":"b","path_prefix":"/Hooks/A.","preset":"github","secrets":{SECRET}}}]}}"#
+        );
+        let e = error_of(parse(&json));
+        assert!(
+            e.starts_with("endpoints[1].path_prefix") && e.contains("\"a\""),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn an_unsigned_idempotency_header_needs_an_explicit_opt_in() {
+        let idem = r#""idempotency":{"cluster":"cache"},"#;
+        let json = |fields: &str| {
+            format!(
+                r#"{{{idem}"endpoints":[{{"name":"e","path_prefix":"/h","preset":"github","secrets":{SECRET}{fields}}}]}}"#
+            )
+        };
+        let e = error_of(parse(&json(
+            r#","idempotency_key":"header:X-GitHub-Delivery""#,
+        )));
+        assert!(e.contains("endpoints[0] (e).idempotency_key") && e.contains("not covered"));
+        let ok = parse(&json(
+            r#","idempotency_key":"header:X-GitHub-Delivery","allow_unsigned_idempotency_key":true"#,
+        ))
+        .unwrap();
+        assert!(matches!(
+            ok.endpoints[0].idempotency_key,
+            Some(KeySource::Header(_))
+        ));
+        let e = error_of(parse(&json(r#","allow_unsigned_idempotency_key":true"#)));
+        assert!(e.contains("allow_unsigned_idempotency_key"));
+        // A header the signature covers needs no opt-in.
+        let signed = parse(&format!(
+            r#"{{{idem}"endpoints":[{{"name":"e","path_prefix":"/h","preset":"custom","signature_header":"x-sig","signed_content":"{{header:X-Id}}.{{body}}","idempotency_key":"header:x-id","secrets":{SECRET}}}]}}"#
+        ));
+        assert!(signed.is_ok(), "{:?}", signed.err());
+        let digest = parse(&json(r#","idempotency_key":"signed_content""#)).unwrap();
+        assert_eq!(
+            digest.endpoints[0].idempotency_key,
+            Some(KeySource::SignedContent)
+        );
     }
 }

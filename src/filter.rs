@@ -11,17 +11,37 @@ use proxy_wasm::types::{Action, BufferType, ContextType, LogLevel, MapType, Metr
 
 use crate::answer::Reject;
 use crate::cache_client::{
-    claim_request, parse_claim, Claim, Op, Outcome, CLAIM_PATH, MAX_ANSWER_BYTES, MAX_ATTEMPTS,
+    claim_request, new_token, parse_claim, Claim, Op, Outcome, CLAIM_PATH, MAX_ANSWER_BYTES,
+    MAX_ATTEMPTS,
 };
 use crate::cidr::parse_source_address;
-use crate::config::{Config, Idempotency, Mode, OnUnavailable};
+use crate::config::{Config, Idempotency, Mode, OnUnavailable, Route};
 use crate::headers::CapturedHeaders;
+use crate::lifecycle::{self, Fate};
 use crate::metrics;
 use crate::verify::{verify, Verified};
 
 /// Headers this filter adds upstream; any a client sends are removed, so the upstream can
-/// trust them.
+/// trust them. So are `_` spellings (`x_webhook_guard_endpoint`), which CGI and WSGI
+/// receivers read as the same `HTTP_X_WEBHOOK_GUARD_ENDPOINT`.
 const HEADER_PREFIX: &str = "x-webhook-guard-";
+
+fn is_own_header(name: &str) -> bool {
+    let name = name.as_bytes();
+    name.len() >= HEADER_PREFIX.len()
+        && name
+            .iter()
+            .zip(HEADER_PREFIX.as_bytes())
+            .all(|(&n, &p)| n.to_ascii_lowercase() == p || (n == b'_' && p == b'-'))
+}
+
+/// Longest header value (request or delivery id) put in a log line.
+const MAX_LOGGED_HEADER_BYTES: usize = 128;
+
+/// A header value as a log line may carry it: cut, and lossily UTF-8 (serde_json escapes it).
+fn cut_for_log(v: &[u8]) -> String {
+    String::from_utf8_lossy(&v[..v.len().min(MAX_LOGGED_HEADER_BYTES)]).into_owned()
+}
 /// The shared queue that carries commits and releases from request contexts to the root
 /// context, which outlives the request stream (Envoy cancels a context's own calls when the
 /// stream ends).
@@ -34,6 +54,8 @@ struct Metrics {
     endpoints: Vec<EndpointMetrics>,
     cache_errors: [u32; 3],
     cache_settled: [u32; 3],
+    /// By `metrics::CLAIM_OUTCOMES`.
+    claims: [u32; 5],
     claim_latency: u32,
 }
 
@@ -84,6 +106,7 @@ impl Metrics {
             endpoints,
             cache_errors: ops(metrics::cache_errors),
             cache_settled: ops(metrics::cache_settled),
+            claims: metrics::CLAIM_OUTCOMES.map(|o| counter(metrics::claims(o))),
             claim_latency: define(MetricType::Histogram, metrics::CLAIM_LATENCY_MS),
         }
     }
@@ -111,6 +134,13 @@ impl Metrics {
         }
     }
 
+    /// Counts a claim outcome by its `metrics::CLAIM_OUTCOMES` name.
+    fn claim(&self, outcome: &str) {
+        if let Some(i) = metrics::CLAIM_OUTCOMES.iter().position(|o| *o == outcome) {
+            inc(self.claims[i]);
+        }
+    }
+
     fn accepted(&self, endpoint: usize, secret: usize) {
         if let Some(id) = self
             .endpoint(Some(endpoint))
@@ -125,10 +155,11 @@ fn inc(id: u32) {
     let _ = hostcalls::increment_metric(id, 1);
 }
 
+/// The `op` label of a call: an abandon is a release with a tombstone.
 fn op_index(op: Op) -> usize {
     match op {
         Op::Commit => 1,
-        Op::Release => 2,
+        Op::Release | Op::Abandon => 2,
     }
 }
 
@@ -165,10 +196,7 @@ impl Context for Root {
             return;
         }
         inc(self.metrics.cache_errors[op_index(outcome.op)]);
-        let op = match outcome.op {
-            Op::Commit => "commit",
-            Op::Release => "release",
-        };
+        let op = outcome.op.name();
         if outcome.attempt < MAX_ATTEMPTS {
             self.send_outcome(Outcome {
                 attempt: outcome.attempt + 1,
@@ -189,7 +217,7 @@ impl Root {
         let Some(idem) = self.config.as_ref().and_then(|c| c.idempotency.clone()) else {
             return;
         };
-        let body = outcome.request(idem.done_ttl_seconds);
+        let body = outcome.request(idem.done_ttl_seconds, idem.in_flight_ttl_seconds);
         match dispatch(&idem, outcome.path(), &body) {
             Ok(token) => {
                 self.pending.insert(token, outcome);
@@ -236,6 +264,8 @@ impl RootContext for Root {
             state: State::Start,
             source: None,
             key_hash: None,
+            delivery_id: None,
+            request_id: None,
         }))
     }
 
@@ -260,13 +290,17 @@ enum State {
         endpoint: usize,
         headers: CapturedHeaders,
     },
-    /// Verified; waiting for the cache's answer to the claim (sent at `since_ms`).
+    /// Verified; waiting for the cache's answer to the claim of `key` with our `token`
+    /// (sent at `since_ms`). Leaving this state any way but `Claimed` abandons the claim.
     Claiming {
         endpoint: usize,
         verified: Verified,
+        key: String,
+        token: String,
         since_ms: u64,
     },
-    /// Forwarded holding a claim: commit or release it once the upstream answers.
+    /// Forwarded holding a claim: its fate (`crate::lifecycle`) is known once Envoy answers
+    /// or the stream ends.
     Claimed {
         key: String,
         token: String,
@@ -285,6 +319,12 @@ struct Guard {
     source: Option<Option<std::net::IpAddr>>,
     /// The delivery's idempotency key hash, once verified (for the security log).
     key_hash: Option<String>,
+    /// The sender's unsigned delivery id (GitHub, Shopify), for the security log only.
+    delivery_id: Option<String>,
+    /// The request's `x-request-id` (Envoy sets one), cut to 128 bytes, for the security
+    /// log: kept from the request headers, since reading them later (response phase, on_log)
+    /// is an error on which the SDK's hostcalls panic.
+    request_id: Option<String>,
 }
 
 impl Context for Guard {
@@ -298,6 +338,8 @@ impl Context for Guard {
         let State::Claiming {
             endpoint,
             verified,
+            key,
+            token,
             since_ms,
         } = std::mem::replace(&mut self.state, State::Done)
         else {
@@ -316,10 +358,10 @@ impl Context for Guard {
                 .flatten()
                 .unwrap_or_default()
         };
-        let action = match parse_claim(status.as_deref(), &body) {
+        let action = match parse_claim(status.as_deref(), &body, &token) {
             Claim::Claimed { token } => {
-                let key = verified.idempotency_key.clone().unwrap_or_default();
                 self.accept(endpoint, &verified);
+                self.metrics.claim("claimed");
                 self.state = State::Claimed { key, token };
                 Action::Continue
             }
@@ -327,6 +369,9 @@ impl Context for Guard {
             Claim::InFlight => self.refuse(Some(endpoint), Reject::InFlight),
             Claim::Unavailable => {
                 inc(self.metrics.cache_errors[0]);
+                // Too late, or unreadable: the claim may be stored (or still on its way), and
+                // no one else could ever release it.
+                self.abandon(key, token);
                 self.cache_unavailable(endpoint, &verified)
             }
         };
@@ -344,18 +389,25 @@ impl HttpContext for Guard {
                 .find(|(n, _)| n == name)
                 .map(|(_, v)| v.as_slice())
         };
-        for (name, _) in all.iter().filter(|(n, _)| n.starts_with(HEADER_PREFIX)) {
+        self.request_id = header("x-request-id").map(cut_for_log);
+        for (name, _) in all.iter().filter(|(n, _)| is_own_header(n)) {
             let _ = hostcalls::set_map_value_bytes(MapType::HttpRequestHeaders, name, None);
         }
 
         let config = Rc::clone(&self.config);
         let path = header(":path").unwrap_or_default();
-        let Some((index, endpoint)) = config
-            .endpoint_for(path)
-            .and_then(|i| Some((i, config.endpoints.get(i)?)))
-        else {
+        let index = match config.route(path) {
+            Route::Endpoint(i) => i,
+            Route::Unknown => return self.refuse(None, Reject::UnknownEndpoint),
+            Route::Ambiguous => return self.refuse(None, Reject::AmbiguousPath),
+        };
+        // Can't happen (route returns indexes of endpoints); refuse rather than forward.
+        let Some(endpoint) = config.endpoints.get(index) else {
             return self.refuse(None, Reject::UnknownEndpoint);
         };
+        if let Some(h) = &endpoint.delivery_id {
+            self.delivery_id = h.names.iter().find_map(|n| header(n)).map(cut_for_log);
+        }
         if let Some(allowed) = &endpoint.source_ips {
             if !self.source_ip().is_some_and(|ip| allowed.contains(ip)) {
                 return self.refuse(Some(index), Reject::SourceIpDenied);
@@ -414,20 +466,23 @@ impl HttpContext for Guard {
                 .ok()
                 .flatten()
                 .unwrap_or_default();
-            self.settle(if status.first() == Some(&b'2') {
-                Op::Commit
-            } else {
-                Op::Release
-            });
+            let details = property(&["response", "code_details"]);
+            let fate = lifecycle::on_response(&status, &details, response_flags());
+            self.settle(fate);
         }
         Action::Continue
     }
 
     fn on_log(&mut self) {
-        // The stream ended without an upstream answer (reset, timeout, client gone): release,
-        // so the sender's retry is processed.
-        if let State::Claimed { .. } = self.state {
-            self.settle(Op::Release);
+        match std::mem::replace(&mut self.state, State::Done) {
+            // No response headers: the client left, or the stream was reset.
+            claimed @ State::Claimed { .. } => {
+                self.state = claimed;
+                self.settle(lifecycle::on_end(response_flags()));
+            }
+            // The client left while the claim was on its way: nobody will use its answer.
+            State::Claiming { key, token, .. } => self.abandon(key, token),
+            _ => {}
         }
     }
 }
@@ -450,8 +505,9 @@ impl Guard {
         else {
             return Action::Continue;
         };
+        // Can't happen (the index came from the configuration); refuse rather than forward.
         let Some(ep) = config.endpoints.get(endpoint) else {
-            return Action::Continue;
+            return self.refuse(None, Reject::UnknownEndpoint);
         };
         let body = if body_size == 0 {
             Vec::new()
@@ -475,14 +531,24 @@ impl Guard {
             self.accept(endpoint, &verified);
             return Action::Continue;
         };
+        // Our own token: whatever becomes of the claim's answer, we can release the claim.
+        let mut random = [0u8; 16];
+        if let Err(e) = getrandom::fill(&mut random) {
+            log::warn!("webhook-guard: no random source for a claim token: {e}");
+            inc(self.metrics.cache_errors[0]);
+            return self.cache_unavailable(endpoint, &verified);
+        }
+        let token = new_token(random);
         match dispatch(
             idem,
             CLAIM_PATH,
-            &claim_request(key, idem.in_flight_ttl_seconds),
+            &claim_request(key, &token, idem.in_flight_ttl_seconds),
         ) {
             Ok(_) => {
                 self.state = State::Claiming {
                     endpoint,
+                    key: key.clone(),
+                    token,
                     verified,
                     since_ms: now_ms(),
                 };
@@ -514,11 +580,44 @@ impl Guard {
         Action::Continue
     }
 
-    /// Sends a held claim's commit or release through the root context.
-    fn settle(&mut self, op: Op) {
+    /// Carries out a held claim's fate: a commit or release goes out through the root
+    /// context (which outlives this stream); a kept claim is counted and logged.
+    fn settle(&mut self, fate: Fate) {
         let State::Claimed { key, token } = std::mem::replace(&mut self.state, State::Done) else {
             return;
         };
+        let op = match fate {
+            Fate::Commit => Op::Commit,
+            Fate::Release => Op::Release,
+            Fate::Keep => {
+                self.metrics.claim("kept");
+                let line = serde_json::json!({
+                    "event": "webhook_claim_kept",
+                    "reason": "outcome unknown: the receiver may have the delivery",
+                    "response_flags": response_flags(),
+                    "request_id": self.request_id,
+                    "idempotency_key": key,
+                });
+                log::info!("{line}");
+                return;
+            }
+        };
+        self.metrics.claim(if op == Op::Commit {
+            "committed"
+        } else {
+            "released"
+        });
+        self.send(op, key, token);
+    }
+
+    /// Gives up a claim whose answer will not be used: released with a tombstone, in case
+    /// the claim has not reached the cache yet.
+    fn abandon(&mut self, key: String, token: String) {
+        self.metrics.claim("abandoned");
+        self.send(Op::Abandon, key, token);
+    }
+
+    fn send(&self, op: Op, key: String, token: String) {
         let outcome = Outcome {
             op,
             key,
@@ -530,7 +629,8 @@ impl Guard {
             .is_some_and(|q| hostcalls::enqueue_shared_queue(q, Some(&outcome.encode())).is_ok());
         if !queued {
             log::warn!(
-                "webhook-guard: could not queue a claim outcome; it lapses after its in-flight TTL"
+                "webhook-guard: could not queue a claim's {}; it lapses after its in-flight TTL",
+                op.name()
             );
         }
     }
@@ -574,8 +674,9 @@ impl Guard {
             "reason": reject.code(),
             "status": reject.status(),
             "source_ip": self.source_ip().map(|ip| ip.to_string()),
-            "request_id": request_id(),
+            "request_id": self.request_id,
             "idempotency_key": self.key_hash,
+            "delivery_id": self.delivery_id,
         });
         log::info!("{line}");
         if report {
@@ -595,12 +696,17 @@ impl Guard {
     }
 }
 
-/// The request's `x-request-id` (Envoy sets one), cut to 128 bytes, for the security log.
-fn request_id() -> Option<String> {
-    hostcalls::get_map_value_bytes(MapType::HttpRequestHeaders, "x-request-id")
+/// An Envoy property's bytes (empty when absent).
+fn property(path: &[&str]) -> Vec<u8> {
+    hostcalls::get_property(path.to_vec())
         .ok()
         .flatten()
-        .map(|v| String::from_utf8_lossy(&v[..v.len().min(128)]).into_owned())
+        .unwrap_or_default()
+}
+
+/// Envoy's `response.flags` for this stream so far.
+fn response_flags() -> u64 {
+    lifecycle::parse_flags(&property(&["response", "flags"]))
 }
 
 /// Sends a POST to the cache service through its Envoy cluster.

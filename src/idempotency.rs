@@ -1,27 +1,41 @@
 //! Idempotency keys: where a delivery's identity is read, and the hash that stands for it
 //! outside the filter (so no payload data ever reaches the cache service).
 
-use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::headers::{CapturedHeaders, HeaderRef, Lookup};
+use crate::json::raw_at;
 
 /// Longest key text accepted before hashing; a longer "id" is not an id.
 pub const MAX_KEY_BYTES: usize = 1024;
+
+/// Bytes that never occur in UTF-8 text, so they can mark what a key is made of: a decoded
+/// JSON string is the key as it is (as in earlier versions), anything else starts with a
+/// marker, and two different ids can never make the same key bytes.
+const NUMBER: u8 = 0xff;
+const SEPARATOR: u8 = 0xfe;
+const DIGEST: u8 = 0xfd;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KeySource {
     /// A JSON pointer into the verified body, e.g. `/id`.
     Pointer(String),
-    /// A header, e.g. `X-GitHub-Delivery`.
+    /// A header, e.g. `webhook-id` (signed by Standard Webhooks; an unsigned one needs
+    /// `allow_unsigned_idempotency_key`).
     Header(HeaderRef),
     /// The tutorial scheme: `/eventId`, else `/conversationId` + `/timestamp`.
     GenesysTutorial,
+    /// SHA-256 of the signed content: for senders whose delivery id is an unsigned header
+    /// (GitHub, Shopify), the one identity an attacker cannot choose without the secret.
+    SignedContent,
 }
 
 impl KeySource {
-    /// `header:NAME` or a JSON pointer.
+    /// `signed_content`, `header:NAME` or a JSON pointer.
     pub fn parse(text: &str) -> Option<KeySource> {
+        if text == "signed_content" {
+            return Some(KeySource::SignedContent);
+        }
         if let Some(name) = text.strip_prefix("header:") {
             return crate::signature::valid_header_name(name)
                 .then(|| KeySource::Header(HeaderRef::new(&[name])));
@@ -31,39 +45,62 @@ impl KeySource {
     }
 
     pub fn needs_json(&self) -> bool {
-        !matches!(self, KeySource::Header(_))
+        matches!(self, KeySource::Pointer(_) | KeySource::GenesysTutorial)
     }
 
-    /// The key text, or `None` when the delivery carries none (or an unusable one).
-    pub fn extract(&self, json: Option<&Value>, headers: &CapturedHeaders) -> Option<Vec<u8>> {
+    /// The key bytes, or `None` when the delivery carries none (or an unusable one).
+    /// `body` has passed `parse_bounded` when `needs_json`; `signed` is the signed content,
+    /// in pieces, as the MAC covered it.
+    pub fn extract(
+        &self,
+        body: &[u8],
+        headers: &CapturedHeaders,
+        signed: &[&[u8]],
+    ) -> Option<Vec<u8>> {
         let key = match self {
             KeySource::Header(h) => match headers.get(h) {
                 Lookup::One(v) => v.trim_ascii().to_vec(),
                 _ => return None,
             },
-            KeySource::Pointer(p) => scalar(json?.pointer(p)?)?,
-            KeySource::GenesysTutorial => {
-                let json = json?;
-                match json.pointer("/eventId").and_then(scalar) {
-                    Some(id) => id,
-                    None => {
-                        let mut k = scalar(json.pointer("/conversationId")?)?;
-                        k.push(b'\n');
-                        k.extend(scalar(json.pointer("/timestamp")?)?);
-                        k
-                    }
+            KeySource::Pointer(p) => identity(body, p)?,
+            KeySource::GenesysTutorial => match identity(body, "/eventId") {
+                Some(id) => id,
+                None => {
+                    let mut k = identity(body, "/conversationId")?;
+                    k.push(SEPARATOR);
+                    k.extend(identity(body, "/timestamp")?);
+                    k
                 }
+            },
+            KeySource::SignedContent => {
+                let mut h = Sha256::new();
+                for piece in signed {
+                    h.update(piece);
+                }
+                let mut k = vec![DIGEST];
+                k.extend_from_slice(&h.finalize());
+                k
             }
         };
         (!key.is_empty() && key.len() <= MAX_KEY_BYTES).then_some(key)
     }
 }
 
-/// Strings and numbers identify; objects, arrays, booleans and null do not.
-fn scalar(v: &Value) -> Option<Vec<u8>> {
-    match v {
-        Value::String(s) => Some(s.as_bytes().to_vec()),
-        Value::Number(n) => Some(n.to_string().into_bytes()),
+/// The value at `pointer`, if it can identify a delivery: a string (its decoded text) or a
+/// number (its exact text, marked as a number: `5` and `"5"` differ, and so do
+/// `18446744073709551616` and `18446744073709551617`). Objects, arrays, booleans and null
+/// do not identify.
+fn identity(body: &[u8], pointer: &str) -> Option<Vec<u8>> {
+    let raw = raw_at(body, pointer)?;
+    match raw.first()? {
+        b'"' => serde_json::from_slice::<String>(raw)
+            .ok()
+            .map(String::into_bytes),
+        b'-' | b'0'..=b'9' => {
+            let mut k = vec![NUMBER];
+            k.extend_from_slice(raw);
+            Some(k)
+        }
         _ => None,
     }
 }
@@ -81,31 +118,59 @@ pub fn hash_key(endpoint: &str, key: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+
+    fn key(src: &KeySource, body: &str) -> Option<Vec<u8>> {
+        src.extract(body.as_bytes(), &CapturedHeaders::default(), &[])
+    }
 
     #[test]
     fn pointer_keys() {
-        let body = json!({"id": "abc", "n": 7, "o": {}, "e": ""});
-        let h = CapturedHeaders::default();
-        let k = |p: &str| KeySource::Pointer(p.into()).extract(Some(&body), &h);
+        let body = r#"{"id": "abc", "n": 7, "o": {}, "e": "", "b": true, "z": null}"#;
+        let k = |p: &str| key(&KeySource::Pointer(p.into()), body);
         assert_eq!(k("/id"), Some(b"abc".to_vec()));
-        assert_eq!(k("/n"), Some(b"7".to_vec()));
-        assert_eq!(k("/o"), None);
-        assert_eq!(k("/e"), None);
-        assert_eq!(k("/missing"), None);
-        assert_eq!(KeySource::Pointer("/id".into()).extract(None, &h), None);
+        assert_eq!(k("/n"), Some(b"\xff7".to_vec()));
+        for none in ["/o", "/e", "/b", "/z", "/missing"] {
+            assert_eq!(k(none), None, "{none}");
+        }
+        assert_eq!(key(&KeySource::Pointer("/id".into()), "not json"), None);
+    }
+
+    #[test]
+    fn distinct_ids_never_make_one_key() {
+        let k = |body: &str| key(&KeySource::Pointer("/id".into()), body);
+        let pairs = [
+            (
+                r#"{"id":18446744073709551616}"#,
+                r#"{"id":18446744073709551617}"#,
+            ),
+            (r#"{"id":5}"#, r#"{"id":"5"}"#),
+            (r#"{"id":1.0}"#, r#"{"id":1}"#),
+            (r#"{"id":9007199254740993}"#, r#"{"id":9007199254740992}"#),
+        ];
+        for (a, b) in pairs {
+            assert_ne!(k(a), k(b), "{a} {b}");
+            assert!(k(a).is_some() && k(b).is_some());
+        }
+        // The same string however it is escaped is the same id; its key is its text, as in
+        // earlier versions (deliveries remembered before an upgrade stay duplicates).
+        assert_eq!(k(r#"{"id":"A"}"#), k(r#"{"id":"\u0041"}"#));
+        assert_eq!(k(r#"{"id":"A"}"#), Some(b"A".to_vec()));
     }
 
     #[test]
     fn tutorial_keys() {
-        let h = CapturedHeaders::default();
-        let with_id = json!({"eventId": "e1", "conversationId": "c", "timestamp": "t"});
-        let without = json!({"conversationId": "c", "timestamp": "t"});
-        let neither = json!({"conversationId": "c"});
         let src = KeySource::GenesysTutorial;
-        assert_eq!(src.extract(Some(&with_id), &h), Some(b"e1".to_vec()));
-        assert_eq!(src.extract(Some(&without), &h), Some(b"c\nt".to_vec()));
-        assert_eq!(src.extract(Some(&neither), &h), None);
+        let with_id = r#"{"eventId": "e1", "conversationId": "c", "timestamp": "t"}"#;
+        let without = r#"{"conversationId": "c", "timestamp": "t"}"#;
+        let neither = r#"{"conversationId": "c"}"#;
+        assert_eq!(key(&src, with_id), Some(b"e1".to_vec()));
+        assert_eq!(key(&src, without), Some(b"c\xfet".to_vec()));
+        assert_eq!(key(&src, neither), None);
+        // A separator inside a value cannot shift the boundary.
+        assert_ne!(
+            key(&src, r#"{"conversationId": "a\nb", "timestamp": "c"}"#),
+            key(&src, r#"{"conversationId": "a", "timestamp": "b\nc"}"#)
+        );
     }
 
     #[test]
@@ -114,7 +179,18 @@ mod tests {
         let h = CapturedHeaders::capture([("x-github-delivery", &b" d-1 "[..])], &wanted);
         let src = KeySource::parse("header:X-GitHub-Delivery").unwrap();
         assert!(!src.needs_json());
-        assert_eq!(src.extract(None, &h), Some(b"d-1".to_vec()));
+        assert_eq!(src.extract(b"", &h, &[]), Some(b"d-1".to_vec()));
+    }
+
+    #[test]
+    fn signed_content_keys_digest_what_the_mac_covered() {
+        let src = KeySource::parse("signed_content").unwrap();
+        assert!(!src.needs_json());
+        let h = CapturedHeaders::default();
+        let a = src.extract(b"ignored", &h, &[b"ab", b"c"]).unwrap();
+        assert_eq!(a.len(), 33);
+        assert_eq!(Some(a.clone()), src.extract(b"", &h, &[b"a", b"bc"]));
+        assert_ne!(Some(a), src.extract(b"", &h, &[b"abd"]));
     }
 
     #[test]

@@ -34,6 +34,17 @@ pub fn cache_settled(op: &str) -> String {
     format!("webhook_guard.cache_settled.op.{op}")
 }
 
+/// What became of claims, by `outcome`: see `CLAIM_OUTCOMES` and the README's claim table.
+pub fn claims(outcome: &str) -> String {
+    format!("webhook_guard.claims.outcome.{outcome}")
+}
+
+/// `claimed`: granted and forwarded; `committed`: the receiver answered 2xx; `released`: the
+/// receiver did not process it (non-2xx, or never sent); `kept`: the outcome is unknown, the
+/// claim lapses after its in-flight TTL; `abandoned`: the claim's answer was never used (too
+/// late, unusable, or the client left first), released with a tombstone.
+pub const CLAIM_OUTCOMES: [&str; 5] = ["claimed", "committed", "released", "kept", "abandoned"];
+
 /// Histogram of claim round trips, in milliseconds.
 pub const CLAIM_LATENCY_MS: &str = "webhook_guard.cache_claim_ms";
 
@@ -58,6 +69,7 @@ mod tests {
             accepted("genesys", "previous"),
             "webhook_guard.accepted.endpoint.genesys.secret_id.previous"
         );
+        assert_eq!(claims("kept"), "webhook_guard.claims.outcome.kept");
         let codes: Vec<&str> = crate::answer::REFUSALS.iter().map(Reject::code).collect();
         assert!(codes.contains(&"schema_violation") && !codes.contains(&"duplicate"));
     }

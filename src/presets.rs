@@ -19,6 +19,9 @@ pub struct Scheme {
     pub secret_encoding: SecretEncoding,
     /// The idempotency key used when the endpoint names none.
     pub default_key: Option<KeySource>,
+    /// The sender's delivery id header when the signature does not cover it: logged with a
+    /// refusal for correlation, never used as a key.
+    pub delivery_id: Option<HeaderRef>,
 }
 
 pub const PRESET_NAMES: [&str; 8] = [
@@ -68,6 +71,7 @@ pub fn preset(name: &str) -> Option<Scheme> {
             },
             secret_encoding: SecretEncoding::Utf8,
             default_key: Some(KeySource::Pointer("/id".into())),
+            delivery_id: None,
         },
         "genesys-signature-header" => Scheme {
             signature_header: HeaderRef::new(&["x-genesys-signature"]),
@@ -78,6 +82,7 @@ pub fn preset(name: &str) -> Option<Scheme> {
             window: WINDOW_5M,
             secret_encoding: SecretEncoding::Utf8,
             default_key: Some(KeySource::GenesysTutorial),
+            delivery_id: None,
         },
         "github" => Scheme {
             signature_header: HeaderRef::new(&["x-hub-signature-256"]),
@@ -87,7 +92,9 @@ pub fn preset(name: &str) -> Option<Scheme> {
             timestamp_format: TimestampFormat::Unix,
             window: WINDOW_5M,
             secret_encoding: SecretEncoding::Utf8,
-            default_key: Some(KeySource::Header(HeaderRef::new(&["x-github-delivery"]))),
+            // X-GitHub-Delivery is not signed: keyed on the signed body instead.
+            default_key: Some(KeySource::SignedContent),
+            delivery_id: Some(HeaderRef::new(&["x-github-delivery"])),
         },
         "stripe" => Scheme {
             signature_header: HeaderRef::new(&["stripe-signature"]),
@@ -98,6 +105,7 @@ pub fn preset(name: &str) -> Option<Scheme> {
             window: WINDOW_5M,
             secret_encoding: SecretEncoding::Utf8,
             default_key: Some(KeySource::Pointer("/id".into())),
+            delivery_id: None,
         },
         "slack" => Scheme {
             signature_header: HeaderRef::new(&["x-slack-signature"]),
@@ -108,6 +116,7 @@ pub fn preset(name: &str) -> Option<Scheme> {
             window: WINDOW_5M,
             secret_encoding: SecretEncoding::Utf8,
             default_key: None,
+            delivery_id: None,
         },
         "standard-webhooks" => {
             let mut signed = template("{header:webhook-id}.{timestamp}.{body}");
@@ -131,10 +140,12 @@ pub fn preset(name: &str) -> Option<Scheme> {
                     max_future_seconds: 300,
                 },
                 secret_encoding: SecretEncoding::Whsec,
+                // webhook-id is part of the signed content: safe to key on.
                 default_key: Some(KeySource::Header(HeaderRef::new(&[
                     "webhook-id",
                     "svix-id",
                 ]))),
+                delivery_id: None,
             }
         }
         "shopify" => Scheme {
@@ -145,7 +156,9 @@ pub fn preset(name: &str) -> Option<Scheme> {
             timestamp_format: TimestampFormat::Unix,
             window: WINDOW_5M,
             secret_encoding: SecretEncoding::Utf8,
-            default_key: Some(KeySource::Header(HeaderRef::new(&["x-shopify-event-id"]))),
+            // X-Shopify-Event-Id is not signed: keyed on the signed body instead.
+            default_key: Some(KeySource::SignedContent),
+            delivery_id: Some(HeaderRef::new(&["x-shopify-event-id"])),
         },
         "custom" => Scheme {
             signature_header: HeaderRef { names: Vec::new() },
@@ -156,6 +169,7 @@ pub fn preset(name: &str) -> Option<Scheme> {
             window: WINDOW_5M,
             secret_encoding: SecretEncoding::Utf8,
             default_key: None,
+            delivery_id: None,
         },
         _ => return None,
     };
@@ -178,5 +192,15 @@ mod tests {
             );
         }
         assert!(preset("gitlab").is_none());
+    }
+
+    #[test]
+    fn every_default_key_is_covered_by_the_signature() {
+        for name in PRESET_NAMES {
+            let s = preset(name).unwrap();
+            if let Some(KeySource::Header(h)) = &s.default_key {
+                assert!(s.signed_content.headers().any(|x| x == h), "{name}");
+            }
+        }
     }
 }

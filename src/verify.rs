@@ -103,7 +103,7 @@ pub fn verify(
         None => None,
         Some(source) => {
             let key = source
-                .extract(json.as_ref(), headers)
+                .extract(body, headers, &pieces)
                 .ok_or(Reject::MissingIdempotencyKey)?;
             Some(hash_key(&ep.name, &key))
         }
@@ -387,8 +387,9 @@ mod tests {
             true,
         );
         let v = run(&c, &[("x-genesys-signature", sig)], body, GENESYS_TIME).unwrap();
-        let key = "5d0d331e-d2a8-4fb5-96f7-7021bef2a8ee\n2025-06-10T21:03:05Z";
-        assert_eq!(v.idempotency_key, Some(hash_key("ep", key.as_bytes())));
+        // conversationId, a separator byte no UTF-8 text holds, timestamp.
+        let key = b"5d0d331e-d2a8-4fb5-96f7-7021bef2a8ee\xfe2025-06-10T21:03:05Z";
+        assert_eq!(v.idempotency_key, Some(hash_key("ep", key)));
         assert_eq!(
             run(
                 &c,

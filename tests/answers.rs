@@ -27,6 +27,7 @@ fn config() -> String {
         }}
       }} }},
     {{ "name": "keyed", "path_prefix": "/webhooks/keyed", "preset": "github",
+      "idempotency_key": "/delivery",
       "secrets": [ {{ "id": "current", "value": "{SECRET}" }} ] }},
     {{ "name": "office", "path_prefix": "/webhooks/office", "preset": "github",
       "secrets": [ {{ "id": "current", "value": "{SECRET}" }} ], "idempotency_key": null,
@@ -194,7 +195,7 @@ fn refusals_before_and_after_the_signature() {
     );
     assert_eq!((r.status, r.json()["at"].as_str()), (400, Some("/id")));
 
-    // The GitHub preset's key is the X-GitHub-Delivery header: absent, 400.
+    // A key read from the body (`/delivery` here): absent, 400.
     let r = post(
         &envoy,
         "/webhooks/keyed",

@@ -49,7 +49,19 @@ fn assert_valid(name: &str, text: &str) {
 #[test]
 fn shipped_envoy_configs_validate_with_the_real_filter() {
     for name in ["envoy.yaml", "envoy-behind-lb.yaml", "envoy.docker.yaml"] {
-        assert_valid(name, &read(&format!("envoy/{name}")));
+        let text = read(&format!("envoy/{name}"));
+        // What the filter's guarantees rely on from the connection manager.
+        for setting in [
+            "normalize_path: true",
+            "merge_slashes: true",
+            "path_with_escaped_slashes_action: REJECT_REQUEST",
+            "headers_with_underscores_action: REJECT_REQUEST",
+            "allow_on_headers_stop_iteration: true",
+            "failure_policy: FAIL_CLOSED",
+        ] {
+            assert!(text.contains(setting), "{name} lacks {setting}");
+        }
+        assert_valid(name, &text);
     }
 }
 
@@ -180,6 +192,14 @@ fn istio_manifests_have_what_the_deployment_relies_on() {
     assert_eq!(
         patches[1]["patch"]["operation"].as_str(),
         Some("INSERT_BEFORE")
+    );
+    // Header names with underscores are refused in the sidecar too.
+    assert_eq!(patches[2]["applyTo"].as_str(), Some("NETWORK_FILTER"));
+    assert_eq!(
+        patches[2]["patch"]["value"]["typed_config"]["common_http_protocol_options"]
+            ["headers_with_underscores_action"]
+            .as_str(),
+        Some("REJECT_REQUEST")
     );
     let ext = &patches[0]["patch"]["value"];
     assert_eq!(patches[1]["patch"]["value"]["name"], ext["name"]);

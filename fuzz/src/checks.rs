@@ -114,10 +114,20 @@ pub fn cidr(data: &[u8]) {
 pub fn json_schema(data: &[u8]) {
     let split = data.iter().position(|&b| b == 0).unwrap_or(data.len());
     let (schema, instance) = data.split_at(split);
-    let instance = instance.get(1..).unwrap_or_default();
-    let Some(instance) = parse_bounded(instance, MAX_DEPTH) else {
+    let text = instance.get(1..).unwrap_or_default();
+    let Some(instance) = parse_bounded(text, MAX_DEPTH) else {
         return;
     };
+    // The exact text `raw_at` finds is the value `Value::pointer` finds, wherever it is.
+    for pointer in ["", "/id", "/0", "/a/b", "/channel/time", "/1/id"] {
+        let raw = webhook_guard::json::raw_at(text, pointer);
+        let found = instance.pointer(pointer);
+        assert_eq!(raw.is_some(), found.is_some(), "{pointer}");
+        if let (Some(raw), Some(found)) = (raw, found) {
+            let reparsed: serde_json::Value = serde_json::from_slice(raw).expect("raw value");
+            assert_eq!(&reparsed, found, "{pointer}");
+        }
+    }
     let Some(schema) = parse_bounded(schema, MAX_DEPTH) else {
         return;
     };
@@ -154,6 +164,9 @@ pub fn verify(data: &[u8]) {
         );
         let _ = decide(ep, &headers, body, 1_700_000_000);
     }
+    // The body's bytes as a request path, and as JSON to find a key in.
+    let _ = verify_config().route(body);
+    let _ = webhook_guard::json::raw_at(body, "/id/0");
 }
 
 /// Any bytes as the body of each cache service request.
@@ -161,6 +174,10 @@ pub fn cache_requests(data: &[u8]) {
     for path in ["/v1/claim", "/v1/commit", "/v1/release"] {
         let _ = parse_op(path, data);
     }
-    let _ = webhook_guard::cache_client::parse_claim(Some(b"200"), data);
+    let _ = webhook_guard::cache_client::parse_claim(
+        Some(b"200"),
+        data,
+        "0123456789abcdef0123456789abcdef",
+    );
     let _ = webhook_guard::cache_client::Outcome::decode(data);
 }

@@ -106,7 +106,12 @@ pub struct Upstream {
 
 impl Upstream {
     pub fn start() -> Upstream {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind upstream");
+        Self::start_on(0)
+    }
+
+    /// On a given port (0: a free one), e.g. one Envoy could not connect to until now.
+    pub fn start_on(port: u16) -> Upstream {
+        let listener = TcpListener::bind(("127.0.0.1", port)).expect("bind upstream");
         let port = listener.local_addr().expect("addr").port();
         let state = Arc::new(UpstreamState::default());
         state.status.store(200, Ordering::SeqCst);
@@ -441,6 +446,8 @@ pub struct EnvoyOptions {
     pub concurrency: u32,
     /// The route's upstream timeout.
     pub route_timeout_ms: u64,
+    /// `headers_with_underscores_action` (the shipped configs: `REJECT_REQUEST`).
+    pub underscores: &'static str,
 }
 
 impl EnvoyOptions {
@@ -454,6 +461,7 @@ impl EnvoyOptions {
             xff_trusted_hops: 0,
             concurrency: 1,
             route_timeout_ms: 10_000,
+            underscores: "REJECT_REQUEST",
         }
     }
 }
@@ -517,6 +525,7 @@ pub fn envoy_yaml(o: &EnvoyOptions) -> String {
           xff_num_trusted_hops: {xff}
           # HTTP/1.1 chunked requests may end in trailers (the filter must still verify them).
           http_protocol_options: {{ enable_trailers: true }}
+          common_http_protocol_options: {{ headers_with_underscores_action: {underscores} }}
           route_config:
             virtual_hosts:
             - name: receiver
@@ -564,6 +573,7 @@ admin:
         config = indent(&o.filter_config, 20),
         upstream = o.upstream_port,
         xff = o.xff_trusted_hops,
+        underscores = o.underscores,
         route_timeout = o.route_timeout_ms as f64 / 1000.0,
     )
 }
@@ -957,4 +967,82 @@ pub fn garbage_server() -> u16 {
         }
     });
     port
+}
+
+/// An HTTP/1.1 proxy in front of the cache service that holds the first `slow_claims` claims
+/// for `delay` before passing them on, even when the caller has given up by then: a slow
+/// cache, whose late claims still land. Other requests pass at once, on their own
+/// connections, so a release can overtake the claim it is about.
+pub struct SlowCache {
+    pub port: u16,
+    claims_seen: Arc<AtomicUsize>,
+}
+
+impl SlowCache {
+    pub fn start(backend: u16, slow_claims: usize, delay: Duration) -> SlowCache {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let claims_seen = Arc::new(AtomicUsize::new(0));
+        let seen = Arc::clone(&claims_seen);
+        thread::spawn(move || {
+            for conn in listener.incoming().flatten() {
+                let seen = Arc::clone(&seen);
+                thread::spawn(move || {
+                    let Ok(read) = conn.try_clone() else { return };
+                    let mut reader = BufReader::new(read);
+                    let mut writer = conn;
+                    while let Some((method, path, headers)) = read_head(&mut reader) {
+                        let Some(body) = read_body(&mut reader, &headers) else {
+                            return;
+                        };
+                        if path == "/v1/claim" && seen.fetch_add(1, Ordering::SeqCst) < slow_claims
+                        {
+                            thread::sleep(delay);
+                        }
+                        let mut req = format!(
+                            "{method} {path} HTTP/1.1\r\nhost: cache\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+                            body.len()
+                        )
+                        .into_bytes();
+                        req.extend_from_slice(&body);
+                        let Some(answer) = try_exchange(backend, &[&req], Duration::ZERO) else {
+                            return;
+                        };
+                        let mut out = format!(
+                            "HTTP/1.1 {} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+                            answer.status,
+                            answer.body.len()
+                        )
+                        .into_bytes();
+                        out.extend_from_slice(&answer.body);
+                        // The caller may be gone (it timed out): the claim has landed anyway.
+                        if writer.write_all(&out).is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        SlowCache { port, claims_seen }
+    }
+
+    pub fn claims_seen(&self) -> usize {
+        self.claims_seen.load(Ordering::SeqCst)
+    }
+}
+
+/// Sends the whole request, waits `linger`, and hangs up without reading the answer.
+pub fn send_and_hang_up(
+    port: u16,
+    path: &str,
+    headers: &[(&str, &[u8])],
+    body: &[u8],
+    linger: Duration,
+) {
+    let mut req = request_head("POST", path, headers, Some(body.len()));
+    req.extend_from_slice(body);
+    let mut conn = TcpStream::connect(("127.0.0.1", port)).expect("connect to envoy");
+    conn.write_all(&req).expect("write");
+    thread::sleep(linger);
+    let _ = conn.shutdown(Shutdown::Both);
 }

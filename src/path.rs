@@ -1,0 +1,168 @@
+//! The spellings of a path that common receivers route as one, so that none of them can be
+//! matched to a different (weaker) endpoint than the one the receiver will serve.
+//!
+//! Envoy's `normalize_path` and `merge_slashes` remove dot segments and repeated slashes, but
+//! receivers go further: Tomcat and Spring drop `;` path parameters (`/hooks/strict;x=1`),
+//! ASP.NET and IIS route without regard to letter case (`/hooks/STRICT`, and with Unicode
+//! folding, `/hooks/ſtrict`), IIS trims trailing dots and spaces (`/hooks/strict.`) and
+//! takes `\` for `/`, and most decode percent-escapes before routing. [`canonical`] applies
+//! all of these; `Config::route` refuses a path whose canonical form would be matched to
+//! another endpoint than its exact form.
+
+/// The path's segments as a lenient receiver would route them. Query and fragment are cut;
+/// every segment loses its `;` parameters (before and after percent-decoding), dot segments
+/// are resolved, trailing dots and spaces trimmed, letters case-folded, empty segments
+/// dropped; `\` and a decoded `/` separate segments.
+pub fn canonical(path: &[u8]) -> Vec<String> {
+    let path = match path.iter().position(|&b| b == b'?' || b == b'#') {
+        Some(end) => &path[..end],
+        None => path,
+    };
+    let mut out: Vec<String> = Vec::new();
+    for raw in path.split(|&b| b == b'/' || b == b'\\') {
+        let decoded = percent_decode(cut_parameters(raw));
+        for piece in decoded.split(|&b| b == b'/' || b == b'\\') {
+            let piece = cut_parameters(piece);
+            match piece {
+                b"" | b"." => {}
+                b".." => {
+                    out.pop();
+                }
+                _ => {
+                    let trimmed = trim_end_dots_spaces(piece);
+                    if !trimmed.is_empty() {
+                        out.push(fold_case(trimmed));
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Whether `prefix` (canonical segments) covers `path` (canonical segments).
+pub fn covers(prefix: &[String], path: &[String]) -> bool {
+    path.starts_with(prefix)
+}
+
+fn cut_parameters(segment: &[u8]) -> &[u8] {
+    match segment.iter().position(|&b| b == b';') {
+        Some(i) => &segment[..i],
+        None => segment,
+    }
+}
+
+fn trim_end_dots_spaces(mut s: &[u8]) -> &[u8] {
+    while let [rest @ .., b'.' | b' '] = s {
+        s = rest;
+    }
+    s
+}
+
+fn percent_decode(s: &[u8]) -> Vec<u8> {
+    let hex = |b: u8| (b as char).to_digit(16);
+    let mut out = Vec::with_capacity(s.len());
+    let mut i = 0;
+    while i < s.len() {
+        if s[i] == b'%' {
+            if let (Some(h), Some(l)) = (
+                s.get(i + 1).copied().and_then(hex),
+                s.get(i + 2).copied().and_then(hex),
+            ) {
+                // Both digits are below 16.
+                out.push((h * 16 + l) as u8);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(s[i]);
+        i += 1;
+    }
+    out
+}
+
+/// Unicode simple case folding as .NET's case-insensitive routing does it: upper, then lower
+/// (`ſ` -> `S` -> `s`, the Kelvin sign -> `k`). Bytes that are not UTF-8 are kept as they
+/// are, lowercased where ASCII.
+fn fold_case(s: &[u8]) -> String {
+    match std::str::from_utf8(s) {
+        Ok(text) => text
+            .chars()
+            .flat_map(char::to_uppercase)
+            .flat_map(char::to_lowercase)
+            .collect(),
+        Err(_) => String::from_utf8_lossy(&s.to_ascii_lowercase()).into_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn c(path: &str) -> Vec<String> {
+        canonical(path.as_bytes())
+    }
+
+    #[test]
+    fn receivers_spellings_of_one_path_are_one() {
+        let strict = c("/hooks/strict");
+        assert_eq!(strict, ["hooks", "strict"]);
+        for spelling in [
+            "/hooks/strict;x=1",
+            "/hooks/strict;",
+            "/hooks/STRICT",
+            "/hooks/Strict",
+            "/hooks/strict.",
+            "/hooks/strict..",
+            "/hooks/strict. .",
+            "/hooks/strict%2e",
+            "/hooks/strict%20",
+            "/hooks/%73trict",
+            "/hooks/str%49ct",
+            "/hooks/strict%3bx",
+            "/hooks/\u{17f}trict",
+            "/hooks\\strict",
+            "/hooks/x/../strict",
+            "/hooks/x/%2e%2e/strict",
+            "/hooks/./strict",
+            "//hooks//strict/",
+            "/hooks;a=b/strict",
+            "/hooks/strict?x=1",
+            "/hooks/strict#f",
+        ] {
+            assert_eq!(c(spelling), strict, "{spelling}");
+        }
+        assert_eq!(c("/hooks/strict;/x"), ["hooks", "strict", "x"]);
+        assert_eq!(c("/hooks/strict/x%2fy"), ["hooks", "strict", "x", "y"]);
+        assert_eq!(c("/hooks/\u{212a}ey"), ["hooks", "key"]);
+        assert_eq!(c("/"), Vec::<String>::new());
+        assert_eq!(c(""), Vec::<String>::new());
+        assert_eq!(c("/../../x"), ["x"]);
+    }
+
+    #[test]
+    fn other_paths_stay_apart() {
+        assert_ne!(c("/hooks/strictly"), c("/hooks/strict"));
+        assert_ne!(c("/hooks/str.ict"), c("/hooks/strict"));
+        assert_ne!(c("/hooks/strict-x"), c("/hooks/strict"));
+        assert!(covers(&c("/hooks"), &c("/hooks/strict")));
+        assert!(!covers(&c("/hooks/strict"), &c("/hooks/strictly")));
+        assert!(covers(&c("/"), &c("/anything")));
+    }
+
+    #[test]
+    fn any_bytes_are_safe() {
+        for raw in [
+            &b"%"[..],
+            b"%4",
+            b"%zz",
+            b"/\xff\xfe/%ff",
+            b";;;",
+            b"/%",
+            b"\\\\",
+        ] {
+            let _ = canonical(raw);
+        }
+        assert_eq!(canonical(b"/A\xff"), ["a\u{fffd}"]);
+    }
+}

@@ -1,0 +1,284 @@
+//! What an attacker who picks the headers, the path's spelling or the ids can do, end to end
+//! against a real Envoy, the built filter, the real cache service and a real upstream:
+//! replay a captured GitHub delivery under a new id, pre-claim a future one, fill the cache,
+//! merge two ids into one key, reach a weaker endpoint by another spelling of the path, or
+//! hand the receiver the filter's own headers spelt with `_`.
+
+mod common;
+
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+const SECRET: &str = "attacks-secret-0123456789";
+
+fn config() -> String {
+    format!(
+        r#"{{
+  "idempotency": {{ "cluster": "webhook_guard_cache", "timeout_ms": 1000,
+                   "in_flight_ttl_seconds": 30, "done_ttl_seconds": 3600 }},
+  "endpoints": [
+    {{ "name": "github", "path_prefix": "/webhooks/github", "preset": "github",
+      "secrets": [ {{ "id": "current", "value": "{SECRET}" }} ] }},
+    {{ "name": "genesys", "path_prefix": "/webhooks/genesys", "preset": "genesys-open-messaging",
+      "secrets": [ {{ "id": "current", "value": "{SECRET}" }} ] }},
+    {{ "name": "loose", "path_prefix": "/hooks", "preset": "github", "mode": "report",
+      "idempotency_key": null, "secrets": [ {{ "id": "current", "value": "{SECRET}" }} ] }},
+    {{ "name": "strict", "path_prefix": "/hooks/strict", "preset": "github",
+      "idempotency_key": null, "secrets": [ {{ "id": "current", "value": "{SECRET}" }} ] }}
+  ]
+}}"#
+    )
+}
+
+struct Setup {
+    upstream: Upstream,
+    envoy: Envoy,
+    cache: Cache,
+}
+
+fn setup(underscores: &'static str) -> Setup {
+    let cache = Cache::start(0, &[]);
+    let upstream = Upstream::start();
+    let mut opts = EnvoyOptions::new(&config(), upstream.port);
+    opts.cache_port = Some(cache.port);
+    opts.underscores = underscores;
+    let envoy = Envoy::start(&opts);
+    Setup {
+        upstream,
+        envoy,
+        cache,
+    }
+}
+
+/// A GitHub delivery of `body` signed for `endpoint`, sent with `X-GitHub-Delivery: id`
+/// (which GitHub does not sign).
+fn github(endpoint: &str, body: &str, id: &str) -> Vec<(String, Vec<u8>)> {
+    let mut headers = sign_for(&config(), &[], endpoint, SECRET, body.as_bytes(), "", "");
+    headers.push(("x-github-delivery".into(), id.as_bytes().to_vec()));
+    headers
+}
+
+fn post(port: u16, path: &str, headers: &[(String, Vec<u8>)], body: &str) -> Response {
+    send(port, "POST", path, &as_refs(headers), body.as_bytes())
+}
+
+/// Sends until the claim of an earlier attempt is settled (its commit travels after the
+/// answer, so the very next attempt may still find it in flight).
+fn settled(port: u16, path: &str, headers: &[(String, Vec<u8>)], body: &str) -> Response {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let r = post(port, path, headers, body);
+        if r.status != 429 || Instant::now() > deadline {
+            return r;
+        }
+        thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn is_duplicate(r: &Response) -> bool {
+    r.status == 200 && r.body == br#"{"status":"duplicate"}"#
+}
+
+fn received(upstream: &Upstream, body: &str) -> usize {
+    upstream
+        .requests()
+        .iter()
+        .filter(|r| r.body == body.as_bytes())
+        .count()
+}
+
+fn cache_claims(cache: &Cache) -> u64 {
+    let r = send(cache.port, "GET", "/metrics", &[], b"");
+    String::from_utf8_lossy(&r.body)
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix(r#"webhook_guard_cache_requests_total{op="claim",result="claimed"} "#)?
+                .trim()
+                .parse()
+                .ok()
+        })
+        .unwrap_or(0)
+}
+
+#[test]
+fn an_unsigned_delivery_id_neither_replays_nor_loses_a_delivery() {
+    let s = setup("REJECT_REQUEST");
+    let port = s.envoy.port;
+    let path = "/webhooks/github";
+    let captured = r#"{"action":"opened","number":1}"#;
+    let r = post(
+        port,
+        path,
+        &github("github", captured, "delivery-1"),
+        captured,
+    );
+    assert_eq!((r.status, r.body.as_slice()), (200, &b"ok"[..]));
+
+    // Replay: the captured body under fresh delivery ids is still the same delivery, and
+    // each new id is no new claim in the cache.
+    for i in 0..20 {
+        let id = format!("forged-{i}");
+        let r = settled(port, path, &github("github", captured, &id), captured);
+        assert!(is_duplicate(&r), "replay {i} was processed: {r:?}");
+    }
+    assert_eq!(received(&s.upstream, captured), 1, "replayed");
+    assert_eq!(cache_claims(&s.cache), 1, "each forged id made a claim");
+
+    // Pre-claim: the captured body sent under the id of a delivery still to come...
+    let r = settled(
+        port,
+        path,
+        &github("github", captured, "delivery-2"),
+        captured,
+    );
+    assert!(is_duplicate(&r));
+    // ...does not make the real delivery with that id a "duplicate".
+    let next = r#"{"action":"closed","number":1}"#;
+    let r = post(port, path, &github("github", next, "delivery-2"), next);
+    assert_eq!(
+        (r.status, r.body.as_slice()),
+        (200, &b"ok"[..]),
+        "the real delivery-2 was lost"
+    );
+    assert_eq!(received(&s.upstream, next), 1);
+    // The sender's own retry of it is a duplicate, as before.
+    assert!(is_duplicate(&settled(
+        port,
+        path,
+        &github("github", next, "delivery-2"),
+        next
+    )));
+
+    // The delivery id header still names the delivery in the security log.
+    let mut forged = github("github", next, "log-me-7");
+    forged[0].1 =
+        b"sha256=0000000000000000000000000000000000000000000000000000000000000000".to_vec();
+    assert_eq!(post(port, path, &forged, next).status, 401);
+    assert!(s.envoy.log().contains(r#""delivery_id":"log-me-7""#));
+    s.envoy.assert_no_panic();
+}
+
+#[test]
+fn ids_that_differ_as_json_are_different_deliveries() {
+    let s = setup("REJECT_REQUEST");
+    let cfg = config();
+    let time = rfc3339(now_unix());
+    let deliver_id = |id: &str| {
+        let body = format!(r#"{{"id":{id},"channel":{{"time":"{time}"}}}}"#);
+        let headers = sign_for(&cfg, &[], "genesys", SECRET, body.as_bytes(), "", "");
+        (
+            settled(s.envoy.port, "/webhooks/genesys", &headers, &body),
+            body,
+        )
+    };
+    for (first, second) in [
+        ("18446744073709551616", "18446744073709551617"),
+        ("5", r#""5""#),
+        ("1.0", "1"),
+    ] {
+        let (a, _) = deliver_id(first);
+        let (b, body) = deliver_id(second);
+        assert_eq!(a.body, b"ok", "{first}");
+        assert_eq!(b.body, b"ok", "{second} was taken for {first}");
+        assert_eq!(received(&s.upstream, &body), 1);
+        // The same id again is a duplicate.
+        assert!(is_duplicate(&deliver_id(second).0));
+    }
+    s.envoy.assert_no_panic();
+}
+
+#[test]
+fn other_spellings_of_a_path_never_reach_a_weaker_endpoint() {
+    let s = setup("REJECT_REQUEST");
+    let body = r#"{"action":"opened"}"#;
+    let mut bad = github("strict", body, "x");
+    bad[0].1 = b"sha256=0000000000000000000000000000000000000000000000000000000000000000".to_vec();
+    let good = github("strict", body, "x");
+
+    // The control: the report-mode parent forwards what it would refuse, so a spelling that
+    // fell through to it would reach the upstream.
+    assert_eq!(post(s.envoy.port, "/hooks/other", &bad, body).status, 200);
+    assert_eq!(s.upstream.heads(), 1);
+    assert_eq!(
+        post(s.envoy.port, "/hooks/strict", &bad, body).error(),
+        "invalid_signature"
+    );
+    assert_eq!(post(s.envoy.port, "/hooks/strict", &good, body).status, 200);
+    assert_eq!(s.upstream.heads(), 2);
+
+    for spelling in [
+        "/hooks/strict;x=1",
+        "/hooks/strict;/x",
+        "/hooks/STRICT/x",
+        "/hooks/Strict",
+        "/hooks/strict.",
+        "/hooks/strict..",
+        "/hooks/strict%2e",
+        "/hooks/strict%20",
+        "/hooks/%53trict",
+        "/hooks/%C5%BFtrict",
+        "/hooks/strict%3bx",
+        "/hooks%5cstrict",
+        "/Hooks/strict",
+    ] {
+        let r = post(s.envoy.port, spelling, &bad, body);
+        // Envoy itself may already refuse a spelling (400) or normalise it to the strict
+        // path (401); the filter refuses the rest as ambiguous. None is forwarded.
+        assert!(
+            (r.status == 400 && (r.body.is_empty() || r.error() == "ambiguous_path"))
+                || r.error() == "invalid_signature",
+            "{spelling}: {} {:?}",
+            r.status,
+            String::from_utf8_lossy(&r.body)
+        );
+        assert_eq!(s.upstream.heads(), 2, "{spelling} was forwarded");
+    }
+    assert!(
+        s.envoy
+            .metric(r#"webhook_guard_rejected{endpoint="none",reason="ambiguous_path"}"#)
+            >= 8
+    );
+    s.envoy.assert_no_panic();
+}
+
+const OWN_HEADERS: [&str; 4] = [
+    "x_webhook_guard_endpoint",
+    "x_webhook_guard_secret_id",
+    "x-webhook-guard_idempotency_key",
+    "X_Webhook_Guard_Anything",
+];
+
+#[test]
+fn underscore_spellings_of_the_filters_headers_never_reach_the_receiver() {
+    // With Envoy letting underscores through, the filter removes them itself.
+    let s = setup("ALLOW");
+    let body = r#"{"action":"opened"}"#;
+    let mut headers = github("strict", body, "x");
+    for name in OWN_HEADERS {
+        headers.push((name.to_string(), b"forged".to_vec()));
+    }
+    let r = post(s.envoy.port, "/hooks/strict", &headers, body);
+    assert_eq!(r.status, 200, "{r:?}");
+    let got = &s.upstream.requests()[0];
+    for (name, value) in &got.headers {
+        let spelt = name.replace('_', "-");
+        assert!(
+            !spelt.starts_with("x-webhook-guard-") || !name.contains('_'),
+            "{name} reached the receiver"
+        );
+        assert_ne!(value.as_slice(), b"forged", "{name} reached the receiver");
+    }
+    assert_eq!(
+        got.header("x-webhook-guard-endpoint").as_deref(),
+        Some("strict")
+    );
+    s.envoy.assert_no_panic();
+
+    // The shipped configs go further: Envoy refuses such a request before any filter.
+    let shipped = setup("REJECT_REQUEST");
+    let r = post(shipped.envoy.port, "/hooks/strict", &headers, body);
+    assert_eq!(r.status, 400);
+    assert_eq!(shipped.upstream.heads(), 0);
+}

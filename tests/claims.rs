@@ -1,0 +1,253 @@
+//! Every way out of a claim, end to end: a real Envoy with the built filter, the real cache
+//! service (memory, and Redis where a claim must survive the service), a real upstream, and
+//! faults on both sides. The rule under test (src/lifecycle.rs): commit on the receiver's
+//! 2xx; release when the receiver is known not to have processed the delivery; keep the
+//! claim until its in-flight TTL when the outcome is unknown; and release (with a tombstone)
+//! any claim whose answer the filter never used.
+//!
+//! Paths covered elsewhere: receiver 2xx and 5xx, cache down and slow-to-503
+//! (tests/idempotency.rs), cache answering garbage (tests/faults.rs).
+
+mod common;
+
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+const SECRET: &str = "claims-secret-0123456789";
+/// Short, so that the tests can see a kept claim lapse and its delivery get through.
+const IN_FLIGHT_TTL_SECONDS: u64 = 3;
+
+fn config(cache_timeout_ms: u64) -> String {
+    format!(
+        r#"{{
+  "idempotency": {{ "cluster": "webhook_guard_cache", "timeout_ms": {cache_timeout_ms},
+                   "in_flight_ttl_seconds": {IN_FLIGHT_TTL_SECONDS}, "done_ttl_seconds": 3600 }},
+  "endpoints": [
+    {{ "name": "genesys", "path_prefix": "/webhooks/genesys", "preset": "genesys-open-messaging",
+      "secrets": [ {{ "id": "current", "value": "{SECRET}" }} ] }}
+  ]
+}}"#
+    )
+}
+
+fn envoy(
+    cache_port: u16,
+    cache_timeout_ms: u64,
+    upstream_port: u16,
+    route_timeout_ms: u64,
+) -> Envoy {
+    let mut opts = EnvoyOptions::new(&config(cache_timeout_ms), upstream_port);
+    opts.cache_port = Some(cache_port);
+    opts.route_timeout_ms = route_timeout_ms;
+    Envoy::start(&opts)
+}
+
+fn delivery(id: &str) -> Delivery {
+    genesys_delivery(&config(1000), SECRET, id)
+}
+
+fn is_processed(r: &Response) -> bool {
+    r.status == 200 && r.body == b"ok"
+}
+
+fn is_in_flight(r: &Response) -> bool {
+    r.status == 429 && r.error() == "in_flight"
+}
+
+/// Sends `d` every 100 ms until `done` says so (or 15 s pass), like a sender retrying.
+fn retry_until(port: u16, d: &Delivery, done: impl Fn(&Response) -> bool) -> Response {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let r = deliver(port, d);
+        if done(&r) || Instant::now() > deadline {
+            return r;
+        }
+        thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// How many times the receiver got `d`'s body.
+fn received(upstream: &Upstream, d: &Delivery) -> usize {
+    upstream
+        .requests()
+        .iter()
+        .filter(|r| r.body == d.1.as_bytes())
+        .count()
+}
+
+fn claims(envoy: &Envoy, outcome: &str) -> u64 {
+    envoy.metric(&format!(r#"webhook_guard_claims{{outcome="{outcome}"}}"#))
+}
+
+/// A `webhook_guard_cache_requests_total` sample of the cache service itself.
+fn cache_metric(cache_port: u16, op: &str, result: &str) -> u64 {
+    let r = send(cache_port, "GET", "/metrics", &[], b"");
+    let series = format!(r#"webhook_guard_cache_requests_total{{op="{op}",result="{result}"}} "#);
+    String::from_utf8_lossy(&r.body)
+        .lines()
+        .find_map(|l| l.strip_prefix(&series)?.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// Asserts that retries are told to wait while the claim is kept, and that once its
+/// in-flight TTL has run out the delivery is processed: kept, never lost.
+fn kept_then_processed_after_the_ttl(envoy: &Envoy, upstream: &Upstream, d: &Delivery) {
+    let r = deliver(envoy.port, d);
+    assert!(is_in_flight(&r), "a retry right away must wait: {r:?}");
+    assert!(r.header("retry-after").is_some());
+    upstream.set_behaviour(Behaviour::Answer);
+    upstream.set_delay(Duration::ZERO);
+    let r = retry_until(envoy.port, d, |r| !is_in_flight(r));
+    assert!(
+        is_processed(&r),
+        "after the TTL the retry is processed: {r:?}"
+    );
+    assert_eq!(claims(envoy, "kept"), 1);
+    envoy.assert_no_panic();
+}
+
+#[test]
+fn a_connection_refused_releases_the_claim() {
+    let cache = Cache::start(0, &[]);
+    // Nothing listens on the receiver's port yet: Envoy never sends the request.
+    let port = free_port();
+    let envoy = envoy(cache.port, 1000, port, 2000);
+    let d = delivery("refused-1");
+    let r = deliver(envoy.port, &d);
+    assert_eq!(r.status, 503, "{r:?}");
+    let upstream = Upstream::start_on(port);
+    // Released: the sender's retry goes through well before the in-flight TTL.
+    let r = retry_until(envoy.port, &d, |r| !is_in_flight(r));
+    assert!(is_processed(&r), "{r:?}");
+    assert_eq!(received(&upstream, &d), 1);
+    assert_eq!(claims(&envoy, "released"), 1);
+    assert_eq!(claims(&envoy, "kept"), 0);
+    envoy.assert_no_panic();
+}
+
+#[test]
+fn a_route_timeout_keeps_the_claim_until_its_ttl() {
+    let cache = Cache::start(0, &[]);
+    let upstream = Upstream::start();
+    let envoy = envoy(cache.port, 1000, upstream.port, 500);
+    let d = delivery("timeout-1");
+    // The receiver has the request and is still working on it when Envoy gives up (504).
+    upstream.set_behaviour(Behaviour::Hang);
+    assert_eq!(deliver(envoy.port, &d).status, 504);
+    kept_then_processed_after_the_ttl(&envoy, &upstream, &d);
+    assert_eq!(
+        received(&upstream, &d),
+        2,
+        "the hung attempt, then one after the TTL"
+    );
+}
+
+#[test]
+fn an_upstream_reset_after_the_request_was_sent_keeps_the_claim() {
+    let cache = Cache::start(0, &[]);
+    let upstream = Upstream::start();
+    let envoy = envoy(cache.port, 1000, upstream.port, 5000);
+    let d = delivery("reset-1");
+    // The receiver read the whole request, then the connection died: did it process it?
+    upstream.set_behaviour(Behaviour::Reset);
+    assert_eq!(deliver(envoy.port, &d).status, 503);
+    kept_then_processed_after_the_ttl(&envoy, &upstream, &d);
+}
+
+#[test]
+fn a_client_gone_after_forwarding_keeps_the_claim() {
+    let cache = Cache::start(0, &[]);
+    let upstream = Upstream::start();
+    let envoy = envoy(cache.port, 1000, upstream.port, 5000);
+    let d = delivery("gone-after-1");
+    // The review's case: the receiver takes 1.2 s, the client hangs up at 0.4 s and retries.
+    upstream.set_delay(Duration::from_millis(1200));
+    send_and_hang_up(
+        envoy.port,
+        "/webhooks/genesys",
+        &as_refs(&d.0),
+        d.1.as_bytes(),
+        Duration::from_millis(400),
+    );
+    let retry = deliver(envoy.port, &d);
+    assert!(is_in_flight(&retry), "{retry:?}");
+    thread::sleep(Duration::from_millis(1000));
+    // The receiver got it once; retries within the TTL are still told to wait.
+    assert_eq!(received(&upstream, &d), 1);
+    let retry = deliver(envoy.port, &d);
+    assert!(is_in_flight(&retry), "{retry:?}");
+    assert_eq!(received(&upstream, &d), 1, "processed twice");
+    // The TTL is the bound: a sender retrying past it is served (README: pick the TTL).
+    upstream.set_delay(Duration::ZERO);
+    let r = retry_until(envoy.port, &d, |r| !is_in_flight(r));
+    assert!(is_processed(&r), "{r:?}");
+    assert_eq!(claims(&envoy, "kept"), 1);
+    envoy.assert_no_panic();
+}
+
+#[test]
+fn a_client_gone_while_the_claim_is_pending_abandons_it() {
+    let cache = Cache::start(0, &[]);
+    // The first claim takes 800 ms at the cache; the filter would wait 2 s.
+    let slow = SlowCache::start(cache.port, 1, Duration::from_millis(800));
+    let upstream = Upstream::start();
+    let envoy = envoy(slow.port, 2000, upstream.port, 5000);
+    let d = delivery("gone-claiming-1");
+    send_and_hang_up(
+        envoy.port,
+        "/webhooks/genesys",
+        &as_refs(&d.0),
+        d.1.as_bytes(),
+        Duration::from_millis(200),
+    );
+    // Let the late claim land after the filter's release (the tombstone refuses it).
+    thread::sleep(Duration::from_millis(1000));
+    assert_eq!(slow.claims_seen(), 1);
+    assert_eq!(received(&upstream, &d), 0, "nothing was forwarded");
+    let r = deliver(envoy.port, &d);
+    assert!(
+        is_processed(&r),
+        "the retry is not blocked by an orphan claim: {r:?}"
+    );
+    assert_eq!(claims(&envoy, "abandoned"), 1);
+    assert_eq!(cache_metric(cache.port, "claim", "abandoned"), 1);
+    envoy.assert_no_panic();
+}
+
+/// The claim's answer comes after `timeout_ms`: the filter answered 503 and released the
+/// claim with a tombstone, so the late claim is refused and the retry is processed.
+fn a_late_claim_answer_does_not_block_the_retry(cache: &Cache) {
+    let slow = SlowCache::start(cache.port, 1, Duration::from_millis(700));
+    let upstream = Upstream::start();
+    let envoy = envoy(slow.port, 250, upstream.port, 5000);
+    let d = delivery("late-claim-1");
+    let r = deliver(envoy.port, &d);
+    assert_eq!(
+        (r.status, r.error()),
+        (503, "idempotency_unavailable".into())
+    );
+    // A sender retries a second later; by then the late claim has reached the cache.
+    thread::sleep(Duration::from_millis(1000));
+    let r = deliver(envoy.port, &d);
+    assert!(is_processed(&r), "{r:?}");
+    assert_eq!(received(&upstream, &d), 1);
+    assert_eq!(claims(&envoy, "abandoned"), 1);
+    assert_eq!(cache_metric(cache.port, "claim", "abandoned"), 1);
+    // And it is still processed once.
+    let r = retry_until(envoy.port, &d, |r| !is_in_flight(r));
+    assert_eq!(r.body, br#"{"status":"duplicate"}"#);
+    envoy.assert_no_panic();
+}
+
+#[test]
+fn a_late_claim_answer_is_released_memory() {
+    a_late_claim_answer_does_not_block_the_retry(&Cache::start(0, &[]));
+}
+
+#[test]
+fn a_late_claim_answer_is_released_redis() {
+    let redis = Redis::start();
+    a_late_claim_answer_does_not_block_the_retry(&Cache::start(0, &["--redis", &redis.url()]));
+}
