@@ -1,4 +1,4 @@
-//! The named signature schemes of DESIGN.md. Each preset is nothing but a set of the
+//! The named signature schemes (README, "Presets"). Each preset is nothing but a set of the
 //! `custom` fields, so any of them can be overridden per endpoint.
 
 use crate::headers::HeaderRef;

@@ -1141,7 +1141,7 @@ mod tests {
     const OPEN_MESSAGING: &str = include_str!("schemas/genesys-open-messaging.json");
     const CONVERSATION_EVENT: &str = include_str!("schemas/genesys-conversation-event.json");
 
-    /// The example body from Genesys' documentation (reference/genesys.md).
+    /// The example body from Genesys' documentation (its Open Messaging outbound message).
     fn genesys_example() -> Value {
         serde_json::from_str(
             r#"{"id":"d7d58935af65a45e5234ac77de017a0a",

@@ -749,7 +749,7 @@ pub fn rfc3339(t: i64) -> String {
     webhook_guard::rfc3339::unix_seconds_to_rfc3339(t)
 }
 
-/// A Genesys Open Messaging outbound message (the shape of reference/genesys.md) sent at `t`.
+/// A Genesys Open Messaging outbound message (the shape Genesys documents) sent at `t`.
 pub fn genesys_body(id: &str, t: i64) -> String {
     format!(
         r#"{{"id":"{id}","channel":{{"id":"e6b352de-ecd0-49c7-94de-7787418869bc","platform":"Open","type":"Private","to":{{"id":"recipient-123","idType":"Opaque"}},"from":{{"nickname":"Support","id":"e6b352de-ecd0-49c7-94de-7787418869bc","idType":"Opaque"}},"time":"{}","messageId":"{id}"}},"type":"Text","text":"Hi","originatingEntity":"Human","direction":"Outbound","conversationId":"5d0d331e-d2a8-4fb5-96f7-7021bef2a8ee"}}"#,

@@ -1,32 +1,32 @@
-//! The proxy-wasm glue: reads what the host offers, asks the host-free modules for a
-//! verdict, and maps it to an Envoy action. No decision is made here.
+//! One request's life: the state machine behind the HTTP context callbacks. It reads what
+//! the host offers, asks the host-free modules for every decision (`verify`, `config`,
+//! `cache_client`, `lifecycle`, `answer`) and maps the verdict to an Envoy action.
 
-use std::collections::HashMap;
 use std::rc::Rc;
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::Duration;
 
-use proxy_wasm::hostcalls;
-use proxy_wasm::traits::{Context, HttpContext, RootContext};
-use proxy_wasm::types::{Action, BufferType, ContextType, LogLevel, MapType, MetricType};
+use proxy_wasm::traits::{Context, HttpContext};
+use proxy_wasm::types::Action;
 
 use crate::answer::Reject;
 use crate::cache_client::{
     claim_request, new_token, parse_claim, Claim, Op, Outcome, CLAIM_PATH, MAX_ANSWER_BYTES,
-    MAX_ATTEMPTS,
 };
 use crate::cidr::parse_source_address;
 use crate::config::{Config, Idempotency, Mode, OnUnavailable, Route};
 use crate::headers::CapturedHeaders;
 use crate::lifecycle::{self, Fate};
-use crate::metrics;
 use crate::verify::{verify, Verified};
+
+use super::host::Host;
+use super::metrics::{ClaimOutcome, Metrics};
 
 /// Headers this filter adds upstream; any a client sends are removed, so the upstream can
 /// trust them. So are `_` spellings (`x_webhook_guard_endpoint`), which CGI and WSGI
 /// receivers read as the same `HTTP_X_WEBHOOK_GUARD_ENDPOINT`.
 const HEADER_PREFIX: &str = "x-webhook-guard-";
 
-fn is_own_header(name: &str) -> bool {
+pub fn is_own_header(name: &str) -> bool {
     let name = name.as_bytes();
     name.len() >= HEADER_PREFIX.len()
         && name
@@ -42,248 +42,10 @@ const MAX_LOGGED_HEADER_BYTES: usize = 128;
 fn cut_for_log(v: &[u8]) -> String {
     String::from_utf8_lossy(&v[..v.len().min(MAX_LOGGED_HEADER_BYTES)]).into_owned()
 }
-/// The shared queue that carries commits and releases from request contexts to the root
-/// context, which outlives the request stream (Envoy cancels a context's own calls when the
-/// stream ends).
-const OUTCOME_QUEUE: &str = "webhook_guard_outcomes";
-
-/// Metric ids, defined once per configuration so a request only increments.
-#[derive(Default)]
-struct Metrics {
-    /// Per endpoint (config order), then one slot for requests that matched no endpoint.
-    endpoints: Vec<EndpointMetrics>,
-    cache_errors: [u32; 3],
-    cache_settled: [u32; 3],
-    /// By `metrics::CLAIM_OUTCOMES`.
-    claims: [u32; 5],
-    claim_latency: u32,
-}
-
-#[derive(Default)]
-struct EndpointMetrics {
-    /// Per secret, in config order.
-    accepted: Vec<u32>,
-    /// Per reason, in `crate::answer::REFUSALS` order.
-    rejected: Vec<u32>,
-    would_reject: Vec<u32>,
-    duplicates: u32,
-}
-
-fn define(kind: MetricType, name: &str) -> u32 {
-    // 0 is never a valid id; incrementing it fails quietly, which is what we want here.
-    hostcalls::define_metric(kind, name).unwrap_or(0)
-}
-
-impl Metrics {
-    fn define_all(config: &Config) -> Metrics {
-        let counter = |name: String| define(MetricType::Counter, &name);
-        let reasons = |ep: &str, report: bool| -> Vec<u32> {
-            crate::answer::REFUSALS
-                .iter()
-                .map(|r| counter(metrics::rejected(ep, r.code(), report)))
-                .collect()
-        };
-        let mut endpoints: Vec<EndpointMetrics> = config
-            .endpoints
-            .iter()
-            .map(|ep| EndpointMetrics {
-                accepted: ep
-                    .secrets
-                    .iter()
-                    .map(|s| counter(metrics::accepted(&ep.name, &s.id)))
-                    .collect(),
-                rejected: reasons(&ep.name, false),
-                would_reject: reasons(&ep.name, true),
-                duplicates: counter(metrics::duplicates(&ep.name)),
-            })
-            .collect();
-        endpoints.push(EndpointMetrics {
-            rejected: reasons(metrics::NO_ENDPOINT, false),
-            ..EndpointMetrics::default()
-        });
-        let ops = |f: fn(&str) -> String| metrics::CACHE_OPS.map(|op| counter(f(op)));
-        Metrics {
-            endpoints,
-            cache_errors: ops(metrics::cache_errors),
-            cache_settled: ops(metrics::cache_settled),
-            claims: metrics::CLAIM_OUTCOMES.map(|o| counter(metrics::claims(o))),
-            claim_latency: define(MetricType::Histogram, metrics::CLAIM_LATENCY_MS),
-        }
-    }
-
-    fn endpoint(&self, index: Option<usize>) -> Option<&EndpointMetrics> {
-        match index {
-            Some(i) => self.endpoints.get(i),
-            None => self.endpoints.last(),
-        }
-    }
-
-    fn rejected(&self, endpoint: Option<usize>, reject: &Reject, report: bool) {
-        let Some(m) = self.endpoint(endpoint) else {
-            return;
-        };
-        if *reject == Reject::Duplicate {
-            return inc(m.duplicates);
-        }
-        let slot = crate::answer::REFUSALS
-            .iter()
-            .position(|r| r.code() == reject.code());
-        let ids = if report { &m.would_reject } else { &m.rejected };
-        if let Some(id) = slot.and_then(|i| ids.get(i)) {
-            inc(*id);
-        }
-    }
-
-    /// Counts a claim outcome by its `metrics::CLAIM_OUTCOMES` name.
-    fn claim(&self, outcome: &str) {
-        if let Some(i) = metrics::CLAIM_OUTCOMES.iter().position(|o| *o == outcome) {
-            inc(self.claims[i]);
-        }
-    }
-
-    fn accepted(&self, endpoint: usize, secret: usize) {
-        if let Some(id) = self
-            .endpoint(Some(endpoint))
-            .and_then(|m| m.accepted.get(secret))
-        {
-            inc(*id);
-        }
-    }
-}
-
-fn inc(id: u32) {
-    let _ = hostcalls::increment_metric(id, 1);
-}
-
-/// The `op` label of a call: an abandon is a release with a tombstone.
-fn op_index(op: Op) -> usize {
-    match op {
-        Op::Commit => 1,
-        Op::Release | Op::Abandon => 2,
-    }
-}
-
-proxy_wasm::main! {{
-    // Also installs a panic hook that logs the panic at critical level.
-    proxy_wasm::set_log_level(LogLevel::Info);
-    proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> {
-        Box::new(Root { config: None, metrics: Rc::default(), queue: None, pending: HashMap::new() })
-    });
-}}
-
-struct Root {
-    config: Option<Rc<Config>>,
-    metrics: Rc<Metrics>,
-    queue: Option<u32>,
-    /// Commit and release calls in flight, by call token.
-    pending: HashMap<u32, Outcome>,
-}
-
-impl Context for Root {
-    fn on_http_call_response(
-        &mut self,
-        token: u32,
-        num_headers: usize,
-        _body: usize,
-        _trailers: usize,
-    ) {
-        let Some(outcome) = self.pending.remove(&token) else {
-            return;
-        };
-        let status = call_status(num_headers);
-        if Outcome::settled(status.as_deref()) {
-            inc(self.metrics.cache_settled[op_index(outcome.op)]);
-            return;
-        }
-        inc(self.metrics.cache_errors[op_index(outcome.op)]);
-        let op = outcome.op.name();
-        if outcome.attempt < MAX_ATTEMPTS {
-            self.send_outcome(Outcome {
-                attempt: outcome.attempt + 1,
-                ..outcome
-            });
-        } else {
-            // The claim now lapses after in_flight_ttl_seconds: the last safety net.
-            log::warn!(
-                "webhook-guard: {op} failed {MAX_ATTEMPTS} times (status {}); the claim lapses after its in-flight TTL",
-                String::from_utf8_lossy(status.as_deref().unwrap_or(b"none"))
-            );
-        }
-    }
-}
-
-impl Root {
-    fn send_outcome(&mut self, outcome: Outcome) {
-        let Some(idem) = self.config.as_ref().and_then(|c| c.idempotency.clone()) else {
-            return;
-        };
-        let body = outcome.request(idem.done_ttl_seconds, idem.in_flight_ttl_seconds);
-        match dispatch(&idem, outcome.path(), &body) {
-            Ok(token) => {
-                self.pending.insert(token, outcome);
-            }
-            Err(e) => log::warn!(
-                "webhook-guard: cannot reach the cache cluster {}: {e:?}",
-                idem.cluster
-            ),
-        }
-    }
-}
-
-impl RootContext for Root {
-    fn on_configure(&mut self, _size: usize) -> bool {
-        let bytes = hostcalls::get_buffer(BufferType::PluginConfiguration, 0, usize::MAX)
-            .ok()
-            .flatten()
-            .unwrap_or_default();
-        match Config::parse(&bytes, &|name| std::env::var(name).ok()) {
-            Ok(config) => {
-                let names: Vec<&str> = config.endpoints.iter().map(|e| e.name.as_str()).collect();
-                log::info!("webhook-guard: configured endpoints {}", names.join(", "));
-                if config.idempotency.is_some() && self.queue.is_none() {
-                    self.queue = hostcalls::register_shared_queue(OUTCOME_QUEUE).ok();
-                }
-                proxy_wasm::set_log_level(config.log_level);
-                self.metrics = Rc::new(Metrics::define_all(&config));
-                self.config = Some(Rc::new(config));
-                true
-            }
-            Err(e) => {
-                log::error!("webhook-guard: invalid configuration: {e}");
-                false
-            }
-        }
-    }
-
-    fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
-        let config = self.config.clone()?;
-        Some(Box::new(Guard {
-            config,
-            metrics: Rc::clone(&self.metrics),
-            queue: self.queue,
-            state: State::Start,
-            source: None,
-            key_hash: None,
-            delivery_id: None,
-            request_id: None,
-        }))
-    }
-
-    fn on_queue_ready(&mut self, queue_id: u32) {
-        while let Ok(Some(message)) = hostcalls::dequeue_shared_queue(queue_id) {
-            if let Some(outcome) = Outcome::decode(&message) {
-                self.send_outcome(outcome);
-            }
-        }
-    }
-
-    fn get_type(&self) -> Option<ContextType> {
-        Some(ContextType::HttpContext)
-    }
-}
 
 /// Where one request is in its life.
-enum State {
+#[derive(Debug)]
+pub enum State {
     Start,
     /// Headers read; the body is being buffered.
     Buffering {
@@ -309,11 +71,12 @@ enum State {
     Done,
 }
 
-struct Guard {
+pub struct Guard<H: Host> {
+    host: H,
     config: Rc<Config>,
     metrics: Rc<Metrics>,
     queue: Option<u32>,
-    state: State,
+    pub state: State,
     /// Envoy's `source.address`, read when first needed (allowlist or security log): the
     /// outer `None` is "not read yet".
     source: Option<Option<std::net::IpAddr>>,
@@ -327,7 +90,7 @@ struct Guard {
     request_id: Option<String>,
 }
 
-impl Context for Guard {
+impl<H: Host> Context for Guard<H> {
     fn on_http_call_response(
         &mut self,
         _token: u32,
@@ -345,30 +108,27 @@ impl Context for Guard {
         else {
             return;
         };
-        let _ = hostcalls::record_metric(
+        self.host.record(
             self.metrics.claim_latency,
-            now_ms().saturating_sub(since_ms),
+            self.now_ms().saturating_sub(since_ms),
         );
-        let status = call_status(num_headers);
-        let body = if body_size == 0 || body_size > MAX_ANSWER_BYTES {
+        let status = self.host.call_status(num_headers);
+        let body = if body_size > MAX_ANSWER_BYTES {
             Vec::new()
         } else {
-            hostcalls::get_buffer(BufferType::HttpCallResponseBody, 0, body_size)
-                .ok()
-                .flatten()
-                .unwrap_or_default()
+            self.host.call_body(body_size)
         };
         let action = match parse_claim(status.as_deref(), &body, &token) {
             Claim::Claimed { token } => {
                 self.accept(endpoint, &verified);
-                self.metrics.claim("claimed");
+                self.metrics.claim(&self.host, ClaimOutcome::Claimed);
                 self.state = State::Claimed { key, token };
                 Action::Continue
             }
             Claim::Done => self.refuse(Some(endpoint), Reject::Duplicate),
             Claim::InFlight => self.refuse(Some(endpoint), Reject::InFlight),
             Claim::Unavailable => {
-                inc(self.metrics.cache_errors[0]);
+                self.metrics.cache_error(&self.host, None);
                 // Too late, or unreadable: the claim may be stored (or still on its way), and
                 // no one else could ever release it.
                 self.abandon(key, token);
@@ -376,14 +136,14 @@ impl Context for Guard {
             }
         };
         if action == Action::Continue {
-            let _ = hostcalls::resume_http_request();
+            self.host.resume_request();
         }
     }
 }
 
-impl HttpContext for Guard {
+impl<H: Host> HttpContext for Guard<H> {
     fn on_http_request_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
-        let all = hostcalls::get_map_bytes(MapType::HttpRequestHeaders).unwrap_or_default();
+        let all = self.host.request_headers();
         let header = |name: &str| {
             all.iter()
                 .find(|(n, _)| n == name)
@@ -391,7 +151,7 @@ impl HttpContext for Guard {
         };
         self.request_id = header("x-request-id").map(cut_for_log);
         for (name, _) in all.iter().filter(|(n, _)| is_own_header(n)) {
-            let _ = hostcalls::set_map_value_bytes(MapType::HttpRequestHeaders, name, None);
+            self.host.set_request_header(name, None);
         }
 
         let config = Rc::clone(&self.config);
@@ -453,21 +213,15 @@ impl HttpContext for Guard {
         if !matches!(self.state, State::Buffering { .. }) {
             return Action::Continue;
         }
-        let size = hostcalls::get_buffer(BufferType::HttpRequestBody, 0, usize::MAX)
-            .ok()
-            .flatten()
-            .map_or(0, |b| b.len());
+        let size = self.host.request_body(usize::MAX).len();
         self.decide(size)
     }
 
     fn on_http_response_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
         if let State::Claimed { .. } = self.state {
-            let status = hostcalls::get_map_value_bytes(MapType::HttpResponseHeaders, ":status")
-                .ok()
-                .flatten()
-                .unwrap_or_default();
-            let details = property(&["response", "code_details"]);
-            let fate = lifecycle::on_response(&status, &details, response_flags());
+            let status = self.host.response_status();
+            let details = self.host.property(&["response", "code_details"]);
+            let fate = lifecycle::on_response(&status, &details, self.response_flags());
             self.settle(fate);
         }
         Action::Continue
@@ -478,7 +232,8 @@ impl HttpContext for Guard {
             // No response headers: the client left, or the stream was reset.
             claimed @ State::Claimed { .. } => {
                 self.state = claimed;
-                self.settle(lifecycle::on_end(response_flags()));
+                let fate = lifecycle::on_end(self.response_flags());
+                self.settle(fate);
             }
             // The client left while the claim was on its way: nobody will use its answer.
             State::Claiming { key, token, .. } => self.abandon(key, token),
@@ -487,14 +242,35 @@ impl HttpContext for Guard {
     }
 }
 
-impl Guard {
+impl<H: Host> Guard<H> {
+    pub fn new(host: H, config: Rc<Config>, metrics: Rc<Metrics>, queue: Option<u32>) -> Self {
+        Guard {
+            host,
+            config,
+            metrics,
+            queue,
+            state: State::Start,
+            source: None,
+            key_hash: None,
+            delivery_id: None,
+            request_id: None,
+        }
+    }
+
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.host.now().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// Envoy's `response.flags` for this stream so far.
+    fn response_flags(&self) -> u64 {
+        lifecycle::parse_flags(&self.host.property(&["response", "flags"]))
+    }
+
     fn source_ip(&mut self) -> Option<std::net::IpAddr> {
-        *self.source.get_or_insert_with(|| {
-            hostcalls::get_property(vec!["source", "address"])
-                .ok()
-                .flatten()
-                .and_then(|raw| parse_source_address(&raw))
-        })
+        let host = &self.host;
+        *self
+            .source
+            .get_or_insert_with(|| parse_source_address(&host.property(&["source", "address"])))
     }
 
     /// The whole body is buffered: verify it and forward or refuse.
@@ -509,15 +285,9 @@ impl Guard {
         let Some(ep) = config.endpoints.get(endpoint) else {
             return self.refuse(None, Reject::UnknownEndpoint);
         };
-        let body = if body_size == 0 {
-            Vec::new()
-        } else {
-            hostcalls::get_buffer(BufferType::HttpRequestBody, 0, body_size)
-                .ok()
-                .flatten()
-                .unwrap_or_default()
-        };
-        match verify(ep, &headers, &body, now_unix()) {
+        let body = self.host.request_body(body_size);
+        let now = i64::try_from(self.host.now().as_secs()).unwrap_or(i64::MAX);
+        match verify(ep, &headers, &body, now) {
             Ok(verified) => self.claim_and_forward(endpoint, verified),
             Err(reject) => self.refuse(Some(endpoint), reject),
         }
@@ -532,34 +302,31 @@ impl Guard {
             return Action::Continue;
         };
         // Our own token: whatever becomes of the claim's answer, we can release the claim.
-        let mut random = [0u8; 16];
-        if let Err(e) = getrandom::fill(&mut random) {
-            log::warn!("webhook-guard: no random source for a claim token: {e}");
-            inc(self.metrics.cache_errors[0]);
+        let Some(random) = self.host.random() else {
+            log::warn!("webhook-guard: no random source for a claim token");
+            self.metrics.cache_error(&self.host, None);
             return self.cache_unavailable(endpoint, &verified);
-        }
+        };
         let token = new_token(random);
-        match dispatch(
-            idem,
-            CLAIM_PATH,
-            &claim_request(key, &token, idem.in_flight_ttl_seconds),
-        ) {
+        let body = claim_request(key, &token, idem.in_flight_ttl_seconds);
+        match cache_call(&self.host, idem, CLAIM_PATH, &body) {
             Ok(_) => {
                 self.state = State::Claiming {
                     endpoint,
                     key: key.clone(),
                     token,
                     verified,
-                    since_ms: now_ms(),
+                    since_ms: self.now_ms(),
                 };
                 Action::Pause
             }
             Err(e) => {
+                // Nothing was sent: there is no claim to give up.
                 log::warn!(
-                    "webhook-guard: cannot reach the cache cluster {}: {e:?}",
+                    "webhook-guard: cannot reach the cache cluster {}: {e}",
                     idem.cluster
                 );
-                inc(self.metrics.cache_errors[0]);
+                self.metrics.cache_error(&self.host, None);
                 self.cache_unavailable(endpoint, &verified)
             }
         }
@@ -586,15 +353,15 @@ impl Guard {
         let State::Claimed { key, token } = std::mem::replace(&mut self.state, State::Done) else {
             return;
         };
-        let op = match fate {
-            Fate::Commit => Op::Commit,
-            Fate::Release => Op::Release,
+        let (op, outcome) = match fate {
+            Fate::Commit => (Op::Commit, ClaimOutcome::Committed),
+            Fate::Release => (Op::Release, ClaimOutcome::Released),
             Fate::Keep => {
-                self.metrics.claim("kept");
+                self.metrics.claim(&self.host, ClaimOutcome::Kept);
                 let line = serde_json::json!({
                     "event": "webhook_claim_kept",
                     "reason": "outcome unknown: the receiver may have the delivery",
-                    "response_flags": response_flags(),
+                    "response_flags": self.response_flags(),
                     "request_id": self.request_id,
                     "idempotency_key": key,
                 });
@@ -602,21 +369,18 @@ impl Guard {
                 return;
             }
         };
-        self.metrics.claim(if op == Op::Commit {
-            "committed"
-        } else {
-            "released"
-        });
+        self.metrics.claim(&self.host, outcome);
         self.send(op, key, token);
     }
 
     /// Gives up a claim whose answer will not be used: released with a tombstone, in case
     /// the claim has not reached the cache yet.
     fn abandon(&mut self, key: String, token: String) {
-        self.metrics.claim("abandoned");
+        self.metrics.claim(&self.host, ClaimOutcome::Abandoned);
         self.send(Op::Abandon, key, token);
     }
 
+    /// Hands a claim's commit, release or abandon to the root context.
     fn send(&self, op: Op, key: String, token: String) {
         let outcome = Outcome {
             op,
@@ -626,7 +390,7 @@ impl Guard {
         };
         let queued = self
             .queue
-            .is_some_and(|q| hostcalls::enqueue_shared_queue(q, Some(&outcome.encode())).is_ok());
+            .is_some_and(|q| self.host.enqueue(q, &outcome.encode()));
         if !queued {
             log::warn!(
                 "webhook-guard: could not queue a claim's {}; it lapses after its in-flight TTL",
@@ -640,19 +404,15 @@ impl Guard {
         let Some(ep) = self.config.endpoints.get(endpoint) else {
             return;
         };
-        let set = |name: &str, value: &str| {
-            let _ = hostcalls::set_map_value_bytes(
-                MapType::HttpRequestHeaders,
-                name,
-                Some(value.as_bytes()),
-            );
-        };
+        let set =
+            |name: &str, value: &str| self.host.set_request_header(name, Some(value.as_bytes()));
         set("x-webhook-guard-endpoint", &ep.name);
         set("x-webhook-guard-secret-id", &verified.secret_id);
         if let Some(key) = &verified.idempotency_key {
             set("x-webhook-guard-idempotency-key", key);
         }
-        self.metrics.accepted(endpoint, verified.secret_index);
+        self.metrics
+            .accepted(&self.host, endpoint, verified.secret_index);
         log::debug!(
             "webhook-guard: accepted endpoint={} secret_id={}",
             ep.name,
@@ -667,7 +427,7 @@ impl Guard {
         let config = Rc::clone(&self.config);
         let ep = endpoint.and_then(|i| config.endpoints.get(i));
         let report = ep.is_some_and(|e| e.mode == Mode::Report);
-        self.metrics.rejected(endpoint, &reject, report);
+        self.metrics.rejected(&self.host, endpoint, &reject, report);
         let line = serde_json::json!({
             "event": if report { "webhook_would_reject" } else { "webhook_rejected" },
             "endpoint": ep.map(|e| e.name.as_str()),
@@ -687,64 +447,32 @@ impl Guard {
         if let Some(seconds) = reject.retry_after() {
             headers.push(("retry-after", seconds));
         }
-        if let Err(status) =
-            hostcalls::send_http_response(reject.status(), headers, Some(body.as_bytes()))
+        if let Err(e) = self
+            .host
+            .send_reply(reject.status(), &headers, body.as_bytes())
         {
-            log::warn!("webhook-guard: could not send the local reply: {status:?}");
+            log::warn!("webhook-guard: could not send the local reply: {e}");
         }
         Action::Pause
     }
 }
 
-/// An Envoy property's bytes (empty when absent).
-fn property(path: &[&str]) -> Vec<u8> {
-    hostcalls::get_property(path.to_vec())
-        .ok()
-        .flatten()
-        .unwrap_or_default()
-}
-
-/// Envoy's `response.flags` for this stream so far.
-fn response_flags() -> u64 {
-    lifecycle::parse_flags(&property(&["response", "flags"]))
-}
-
-/// Sends a POST to the cache service through its Envoy cluster.
-fn dispatch(idem: &Idempotency, path: &str, body: &[u8]) -> Result<u32, proxy_wasm::types::Status> {
-    hostcalls::dispatch_http_call(
+/// A POST to the cache service through its Envoy cluster.
+pub fn cache_call(
+    host: &impl Host,
+    idem: &Idempotency,
+    path: &str,
+    body: &[u8],
+) -> Result<u32, String> {
+    host.dispatch(
         &idem.cluster,
-        vec![
+        &[
             (":method", "POST"),
             (":path", path),
             (":authority", &idem.authority),
             ("content-type", "application/json"),
         ],
-        Some(body),
-        vec![],
+        body,
         Duration::from_millis(idem.timeout_ms),
     )
-}
-
-/// The `:status` of a call's answer; `None` when the call failed and Envoy gave no headers.
-fn call_status(num_headers: usize) -> Option<Vec<u8>> {
-    if num_headers == 0 {
-        return None;
-    }
-    hostcalls::get_map_value_bytes(MapType::HttpCallResponseHeaders, ":status")
-        .ok()
-        .flatten()
-}
-
-fn now_ms() -> u64 {
-    hostcalls::get_current_time()
-        .ok()
-        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
-
-fn now_unix() -> i64 {
-    hostcalls::get_current_time()
-        .ok()
-        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }

@@ -1,0 +1,202 @@
+//! A host that records what the filter does and answers what a test sets up.
+
+use std::cell::RefCell;
+use std::collections::{HashMap, VecDeque};
+use std::rc::Rc;
+use std::time::Duration;
+
+use super::host::Host;
+
+#[derive(Clone, Default)]
+pub struct Fake(pub Rc<RefCell<State>>);
+
+/// A local reply: status, headers, body.
+pub type Reply = (u32, Vec<(String, String)>, Vec<u8>);
+
+#[derive(Default)]
+pub struct State {
+    pub request_headers: Vec<(String, Vec<u8>)>,
+    pub body: Vec<u8>,
+    pub response_status: Vec<u8>,
+    /// Properties by dotted path (`response.flags`).
+    pub properties: HashMap<String, Vec<u8>>,
+    pub now: Duration,
+    pub replies: Vec<Reply>,
+    pub resumed: usize,
+    /// HTTP calls: `:path` and body.
+    pub calls: Vec<(String, Vec<u8>)>,
+    pub dispatch_fails: bool,
+    pub call_status: Option<Vec<u8>>,
+    pub call_body: Vec<u8>,
+    pub queue: VecDeque<Vec<u8>>,
+    pub queue_registered: bool,
+    /// Metric names by id - 1.
+    pub metric_names: Vec<String>,
+    pub counts: HashMap<u32, u64>,
+    pub random: Option<[u8; 16]>,
+    pub configuration: Vec<u8>,
+}
+
+impl Fake {
+    pub fn new() -> Fake {
+        let fake = Fake::default();
+        fake.0.borrow_mut().random = Some([0xab; 16]);
+        fake
+    }
+
+    pub fn st(&self) -> std::cell::RefMut<'_, State> {
+        self.0.borrow_mut()
+    }
+
+    /// A metric's count by its name (0 if never incremented).
+    pub fn count(&self, name: &str) -> u64 {
+        let st = self.0.borrow();
+        st.metric_names
+            .iter()
+            .position(|n| n == name)
+            .and_then(|i| st.counts.get(&(i as u32 + 1)))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    pub fn header(&self, name: &str) -> Option<Vec<u8>> {
+        self.0
+            .borrow()
+            .request_headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+    }
+
+    /// The messages queued for the root context, as text, oldest first.
+    pub fn queued(&self) -> Vec<String> {
+        self.0
+            .borrow()
+            .queue
+            .iter()
+            .map(|m| String::from_utf8_lossy(m).into_owned())
+            .collect()
+    }
+}
+
+impl Host for Fake {
+    fn request_headers(&self) -> Vec<(String, Vec<u8>)> {
+        self.0.borrow().request_headers.clone()
+    }
+
+    fn set_request_header(&self, name: &str, value: Option<&[u8]>) {
+        let mut st = self.0.borrow_mut();
+        st.request_headers.retain(|(n, _)| n != name);
+        if let Some(v) = value {
+            st.request_headers.push((name.to_string(), v.to_vec()));
+        }
+    }
+
+    fn request_body(&self, size: usize) -> Vec<u8> {
+        let st = self.0.borrow();
+        st.body[..size.min(st.body.len())].to_vec()
+    }
+
+    fn response_status(&self) -> Vec<u8> {
+        self.0.borrow().response_status.clone()
+    }
+
+    fn property(&self, path: &[&str]) -> Vec<u8> {
+        self.0
+            .borrow()
+            .properties
+            .get(&path.join("."))
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    fn now(&self) -> Duration {
+        self.0.borrow().now
+    }
+
+    fn send_reply(&self, status: u32, headers: &[(&str, &str)], body: &[u8]) -> Result<(), String> {
+        let headers = headers
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect();
+        self.0
+            .borrow_mut()
+            .replies
+            .push((status, headers, body.to_vec()));
+        Ok(())
+    }
+
+    fn resume_request(&self) {
+        self.0.borrow_mut().resumed += 1;
+    }
+
+    fn dispatch(
+        &self,
+        _cluster: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+        _timeout: Duration,
+    ) -> Result<u32, String> {
+        let mut st = self.0.borrow_mut();
+        if st.dispatch_fails {
+            return Err("BadArgument".into());
+        }
+        let path = headers
+            .iter()
+            .find(|(n, _)| *n == ":path")
+            .map(|(_, v)| v.to_string())
+            .unwrap_or_default();
+        st.calls.push((path, body.to_vec()));
+        Ok(st.calls.len() as u32)
+    }
+
+    fn call_status(&self, num_headers: usize) -> Option<Vec<u8>> {
+        if num_headers == 0 {
+            return None;
+        }
+        self.0.borrow().call_status.clone()
+    }
+
+    fn call_body(&self, size: usize) -> Vec<u8> {
+        let st = self.0.borrow();
+        st.call_body[..size.min(st.call_body.len())].to_vec()
+    }
+
+    fn register_queue(&self, _name: &str) -> Option<u32> {
+        self.0.borrow_mut().queue_registered = true;
+        Some(1)
+    }
+
+    fn enqueue(&self, _queue: u32, message: &[u8]) -> bool {
+        self.0.borrow_mut().queue.push_back(message.to_vec());
+        true
+    }
+
+    fn dequeue(&self, _queue: u32) -> Option<Vec<u8>> {
+        self.0.borrow_mut().queue.pop_front()
+    }
+
+    fn define_metric(&self, _histogram: bool, name: &str) -> u32 {
+        let mut st = self.0.borrow_mut();
+        st.metric_names.push(name.to_string());
+        st.metric_names.len() as u32
+    }
+
+    fn increment(&self, metric: u32) {
+        *self.0.borrow_mut().counts.entry(metric).or_insert(0) += 1;
+    }
+
+    fn record(&self, _metric: u32, _value: u64) {}
+
+    fn random(&self) -> Option<[u8; 16]> {
+        self.0.borrow().random
+    }
+
+    fn configuration(&self) -> Vec<u8> {
+        self.0.borrow().configuration.clone()
+    }
+
+    fn env(&self, _name: &str) -> Option<String> {
+        None
+    }
+}

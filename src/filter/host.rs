@@ -1,0 +1,204 @@
+//! Every call the filter makes to its host, behind one small trait: `Envoy` implements it on
+//! `proxy_wasm::hostcalls` (wasm32 only), and the native tests use a recording fake
+//! (`super::fake`). The glue above it is plain Rust, generic over the host, and testable
+//! without Envoy.
+//!
+//! Why `hostcalls` rather than the SDK's `HttpContext` helpers: the helpers `unwrap` what
+//! the host answers, and a panic kills the VM and every later request on that worker. The
+//! `hostcalls` functions return most failures as errors, which the methods below turn into
+//! "absent". Some statuses still panic inside the SDK (for example `BadArgument`, which
+//! Envoy answers when request headers are read during the response), so callers keep to the
+//! phase where each call is valid: request headers during the request only.
+
+use std::time::Duration;
+
+/// The host, as the filter uses it. Every method is infallible from the caller's view: a
+/// failed read is empty, a failed write or send says so with `false` / `Err`.
+pub trait Host {
+    /// The request headers (names lowercase), during the request only.
+    fn request_headers(&self) -> Vec<(String, Vec<u8>)>;
+    /// Sets (`Some`) or removes (`None`) a request header, during the request only.
+    fn set_request_header(&self, name: &str, value: Option<&[u8]>);
+    /// The first `size` bytes of the buffered request body (`usize::MAX`: all of it).
+    fn request_body(&self, size: usize) -> Vec<u8>;
+    /// The response's `:status`, during the response only.
+    fn response_status(&self) -> Vec<u8>;
+    /// An Envoy property (`["source", "address"]`), empty when absent.
+    fn property(&self, path: &[&str]) -> Vec<u8>;
+    /// The host's clock, since the Unix epoch.
+    fn now(&self) -> Duration;
+    /// Answers the request locally.
+    fn send_reply(&self, status: u32, headers: &[(&str, &str)], body: &[u8]) -> Result<(), String>;
+    /// Lets a paused request continue upstream.
+    fn resume_request(&self);
+    /// Sends an HTTP call to `cluster`; the token that its answer will carry.
+    fn dispatch(
+        &self,
+        cluster: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+        timeout: Duration,
+    ) -> Result<u32, String>;
+    /// The `:status` of a call's answer (`None`: no headers, the call failed).
+    fn call_status(&self, num_headers: usize) -> Option<Vec<u8>>;
+    /// The first `size` bytes of a call's answer body.
+    fn call_body(&self, size: usize) -> Vec<u8>;
+    fn register_queue(&self, name: &str) -> Option<u32>;
+    fn enqueue(&self, queue: u32, message: &[u8]) -> bool;
+    fn dequeue(&self, queue: u32) -> Option<Vec<u8>>;
+    /// Defines a counter (or a histogram); 0 when it cannot (incrementing 0 does nothing).
+    fn define_metric(&self, histogram: bool, name: &str) -> u32;
+    fn increment(&self, metric: u32);
+    fn record(&self, metric: u32, value: u64);
+    /// 16 random bytes (WASI `random_get`), or `None`.
+    fn random(&self) -> Option<[u8; 16]>;
+    /// The plugin configuration's bytes.
+    fn configuration(&self) -> Vec<u8>;
+    /// A VM environment variable (`vm_config.environment_variables`).
+    fn env(&self, name: &str) -> Option<String>;
+}
+
+/// The host when running in Envoy.
+#[cfg(target_arch = "wasm32")]
+#[derive(Clone, Copy, Default)]
+pub struct Envoy;
+
+#[cfg(target_arch = "wasm32")]
+mod envoy {
+    use std::time::{Duration, UNIX_EPOCH};
+
+    use proxy_wasm::hostcalls;
+    use proxy_wasm::types::{BufferType, MapType, MetricType};
+
+    use super::{Envoy, Host};
+
+    impl Host for Envoy {
+        fn request_headers(&self) -> Vec<(String, Vec<u8>)> {
+            hostcalls::get_map_bytes(MapType::HttpRequestHeaders).unwrap_or_default()
+        }
+
+        fn set_request_header(&self, name: &str, value: Option<&[u8]>) {
+            let _ = hostcalls::set_map_value_bytes(MapType::HttpRequestHeaders, name, value);
+        }
+
+        fn request_body(&self, size: usize) -> Vec<u8> {
+            if size == 0 {
+                return Vec::new();
+            }
+            hostcalls::get_buffer(BufferType::HttpRequestBody, 0, size)
+                .ok()
+                .flatten()
+                .unwrap_or_default()
+        }
+
+        fn response_status(&self) -> Vec<u8> {
+            hostcalls::get_map_value_bytes(MapType::HttpResponseHeaders, ":status")
+                .ok()
+                .flatten()
+                .unwrap_or_default()
+        }
+
+        fn property(&self, path: &[&str]) -> Vec<u8> {
+            hostcalls::get_property(path.to_vec())
+                .ok()
+                .flatten()
+                .unwrap_or_default()
+        }
+
+        fn now(&self) -> Duration {
+            hostcalls::get_current_time()
+                .ok()
+                .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+                .unwrap_or_default()
+        }
+
+        fn send_reply(
+            &self,
+            status: u32,
+            headers: &[(&str, &str)],
+            body: &[u8],
+        ) -> Result<(), String> {
+            hostcalls::send_http_response(status, headers.to_vec(), Some(body))
+                .map_err(|s| format!("{s:?}"))
+        }
+
+        fn resume_request(&self) {
+            let _ = hostcalls::resume_http_request();
+        }
+
+        fn dispatch(
+            &self,
+            cluster: &str,
+            headers: &[(&str, &str)],
+            body: &[u8],
+            timeout: Duration,
+        ) -> Result<u32, String> {
+            hostcalls::dispatch_http_call(cluster, headers.to_vec(), Some(body), vec![], timeout)
+                .map_err(|s| format!("{s:?}"))
+        }
+
+        fn call_status(&self, num_headers: usize) -> Option<Vec<u8>> {
+            if num_headers == 0 {
+                return None;
+            }
+            hostcalls::get_map_value_bytes(MapType::HttpCallResponseHeaders, ":status")
+                .ok()
+                .flatten()
+        }
+
+        fn call_body(&self, size: usize) -> Vec<u8> {
+            if size == 0 {
+                return Vec::new();
+            }
+            hostcalls::get_buffer(BufferType::HttpCallResponseBody, 0, size)
+                .ok()
+                .flatten()
+                .unwrap_or_default()
+        }
+
+        fn register_queue(&self, name: &str) -> Option<u32> {
+            hostcalls::register_shared_queue(name).ok()
+        }
+
+        fn enqueue(&self, queue: u32, message: &[u8]) -> bool {
+            hostcalls::enqueue_shared_queue(queue, Some(message)).is_ok()
+        }
+
+        fn dequeue(&self, queue: u32) -> Option<Vec<u8>> {
+            hostcalls::dequeue_shared_queue(queue).ok().flatten()
+        }
+
+        fn define_metric(&self, histogram: bool, name: &str) -> u32 {
+            let kind = if histogram {
+                MetricType::Histogram
+            } else {
+                MetricType::Counter
+            };
+            hostcalls::define_metric(kind, name).unwrap_or(0)
+        }
+
+        fn increment(&self, metric: u32) {
+            let _ = hostcalls::increment_metric(metric, 1);
+        }
+
+        fn record(&self, metric: u32, value: u64) {
+            let _ = hostcalls::record_metric(metric, value);
+        }
+
+        fn random(&self) -> Option<[u8; 16]> {
+            let mut bytes = [0u8; 16];
+            getrandom::fill(&mut bytes).ok().map(|()| bytes)
+        }
+
+        fn configuration(&self) -> Vec<u8> {
+            hostcalls::get_buffer(BufferType::PluginConfiguration, 0, usize::MAX)
+                .ok()
+                .flatten()
+                .unwrap_or_default()
+        }
+
+        fn env(&self, name: &str) -> Option<String> {
+            std::env::var(name).ok()
+        }
+    }
+}

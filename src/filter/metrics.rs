@@ -1,0 +1,157 @@
+//! Metric ids, defined once per configuration (names: `crate::metrics`), so that a request
+//! only increments.
+
+use crate::answer::{Reject, REFUSALS};
+use crate::cache_client::Op;
+use crate::config::Config;
+use crate::metrics;
+
+use super::host::Host;
+
+#[derive(Default)]
+pub struct Metrics {
+    /// Per endpoint (config order), then one slot for requests that matched no endpoint.
+    endpoints: Vec<EndpointMetrics>,
+    /// By `metrics::CACHE_OPS`: claim, commit, release.
+    cache_errors: [u32; 3],
+    cache_settled: [u32; 3],
+    /// By `metrics::CLAIM_OUTCOMES`.
+    claims: [u32; 5],
+    pub claim_latency: u32,
+}
+
+#[derive(Default)]
+struct EndpointMetrics {
+    /// Per secret, in config order.
+    accepted: Vec<u32>,
+    /// Per reason, in `REFUSALS` order.
+    rejected: Vec<u32>,
+    would_reject: Vec<u32>,
+    duplicates: u32,
+}
+
+/// What became of a claim: `metrics::CLAIM_OUTCOMES`, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClaimOutcome {
+    Claimed,
+    Committed,
+    Released,
+    Kept,
+    Abandoned,
+}
+
+/// The `op` label of a cache call: an abandon is a release with a tombstone.
+fn op_index(op: Option<Op>) -> usize {
+    match op {
+        None => 0,
+        Some(Op::Commit) => 1,
+        Some(Op::Release | Op::Abandon) => 2,
+    }
+}
+
+impl Metrics {
+    pub fn define_all(host: &impl Host, config: &Config) -> Metrics {
+        let counter = |name: String| host.define_metric(false, &name);
+        let reasons = |ep: &str, report: bool| -> Vec<u32> {
+            REFUSALS
+                .iter()
+                .map(|r| counter(metrics::rejected(ep, r.code(), report)))
+                .collect()
+        };
+        let mut endpoints: Vec<EndpointMetrics> = config
+            .endpoints
+            .iter()
+            .map(|ep| EndpointMetrics {
+                accepted: ep
+                    .secrets
+                    .iter()
+                    .map(|s| counter(metrics::accepted(&ep.name, &s.id)))
+                    .collect(),
+                rejected: reasons(&ep.name, false),
+                would_reject: reasons(&ep.name, true),
+                duplicates: counter(metrics::duplicates(&ep.name)),
+            })
+            .collect();
+        endpoints.push(EndpointMetrics {
+            rejected: reasons(metrics::NO_ENDPOINT, false),
+            ..EndpointMetrics::default()
+        });
+        let ops = |f: fn(&str) -> String| metrics::CACHE_OPS.map(|op| counter(f(op)));
+        Metrics {
+            endpoints,
+            cache_errors: ops(metrics::cache_errors),
+            cache_settled: ops(metrics::cache_settled),
+            claims: metrics::CLAIM_OUTCOMES.map(|o| counter(metrics::claims(o))),
+            claim_latency: host.define_metric(true, metrics::CLAIM_LATENCY_MS),
+        }
+    }
+
+    fn endpoint(&self, index: Option<usize>) -> Option<&EndpointMetrics> {
+        match index {
+            Some(i) => self.endpoints.get(i),
+            None => self.endpoints.last(),
+        }
+    }
+
+    pub fn rejected(
+        &self,
+        host: &impl Host,
+        endpoint: Option<usize>,
+        reject: &Reject,
+        report: bool,
+    ) {
+        let Some(m) = self.endpoint(endpoint) else {
+            return;
+        };
+        if *reject == Reject::Duplicate {
+            return host.increment(m.duplicates);
+        }
+        let slot = REFUSALS.iter().position(|r| r.code() == reject.code());
+        let ids = if report { &m.would_reject } else { &m.rejected };
+        if let Some(id) = slot.and_then(|i| ids.get(i)) {
+            host.increment(*id);
+        }
+    }
+
+    pub fn accepted(&self, host: &impl Host, endpoint: usize, secret: usize) {
+        if let Some(id) = self
+            .endpoint(Some(endpoint))
+            .and_then(|m| m.accepted.get(secret))
+        {
+            host.increment(*id);
+        }
+    }
+
+    pub fn claim(&self, host: &impl Host, outcome: ClaimOutcome) {
+        host.increment(self.claims[outcome as usize]);
+    }
+
+    /// A cache call that failed: `None` is the claim, `Some(op)` a commit or release.
+    pub fn cache_error(&self, host: &impl Host, op: Option<Op>) {
+        host.increment(self.cache_errors[op_index(op)]);
+    }
+
+    pub fn cache_settled(&self, host: &impl Host, op: Op) {
+        host.increment(self.cache_settled[op_index(Some(op))]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn claim_outcomes_follow_the_metric_names() {
+        let names = [
+            (ClaimOutcome::Claimed, "claimed"),
+            (ClaimOutcome::Committed, "committed"),
+            (ClaimOutcome::Released, "released"),
+            (ClaimOutcome::Kept, "kept"),
+            (ClaimOutcome::Abandoned, "abandoned"),
+        ];
+        for (outcome, name) in names {
+            assert_eq!(metrics::CLAIM_OUTCOMES[outcome as usize], name);
+        }
+        assert_eq!(metrics::CACHE_OPS, ["claim", "commit", "release"]);
+    }
+}

@@ -1,0 +1,29 @@
+//! The proxy-wasm glue: reads what the host offers, asks the host-free modules for a
+//! verdict, and maps it to an Envoy action. No decision is made here.
+//!
+//! - `host`: every host call behind the `Host` trait; `Envoy` implements it (wasm32).
+//! - `root`: the root context (configuration, metrics, the outcome queue and its retries).
+//! - `http`: one request's state machine.
+//! - `metrics`: metric ids, defined once per configuration.
+//!
+//! Everything but `Envoy` and the entry point builds natively, so the contexts are tested
+//! with a recording fake host (`fake`, `tests`), callback by callback.
+
+mod host;
+mod http;
+mod metrics;
+mod root;
+
+#[cfg(test)]
+mod fake;
+#[cfg(test)]
+mod tests;
+
+#[cfg(target_arch = "wasm32")]
+proxy_wasm::main! {{
+    // Also installs a panic hook that logs the panic at critical level.
+    proxy_wasm::set_log_level(proxy_wasm::types::LogLevel::Info);
+    proxy_wasm::set_root_context(|_| -> Box<dyn proxy_wasm::traits::RootContext> {
+        Box::new(root::Root::new(host::Envoy))
+    });
+}}

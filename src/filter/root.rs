@@ -1,0 +1,142 @@
+//! The root context: loads the configuration, defines the metrics, and sends the commits,
+//! releases and abandons that request contexts leave in the shared queue. It outlives every
+//! request stream, so these calls are not cancelled when the request that made them ends,
+//! and it retries them up to `MAX_ATTEMPTS` times.
+
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use proxy_wasm::traits::{Context, HttpContext, RootContext};
+use proxy_wasm::types::ContextType;
+
+use crate::cache_client::{Outcome, MAX_ATTEMPTS};
+use crate::config::Config;
+
+use super::host::Host;
+use super::http::{cache_call, Guard};
+use super::metrics::Metrics;
+
+/// The shared queue that carries claim outcomes from request contexts to the root context.
+pub const OUTCOME_QUEUE: &str = "webhook_guard_outcomes";
+
+pub struct Root<H: Host> {
+    pub host: H,
+    pub config: Option<Rc<Config>>,
+    pub metrics: Rc<Metrics>,
+    pub queue: Option<u32>,
+    /// Commit, release and abandon calls in flight, by call token.
+    pending: HashMap<u32, Outcome>,
+}
+
+impl<H: Host + Clone + 'static> Root<H> {
+    pub fn new(host: H) -> Root<H> {
+        Root {
+            host,
+            config: None,
+            metrics: Rc::default(),
+            queue: None,
+            pending: HashMap::new(),
+        }
+    }
+
+    /// A request context for the current configuration (none before one loaded).
+    pub fn guard(&self) -> Option<Guard<H>> {
+        let config = self.config.clone()?;
+        Some(Guard::new(
+            self.host.clone(),
+            config,
+            Rc::clone(&self.metrics),
+            self.queue,
+        ))
+    }
+
+    fn send_outcome(&mut self, outcome: Outcome) {
+        let Some(idem) = self.config.as_ref().and_then(|c| c.idempotency.clone()) else {
+            return;
+        };
+        let body = outcome.request(idem.done_ttl_seconds, idem.in_flight_ttl_seconds);
+        match cache_call(&self.host, &idem, outcome.path(), &body) {
+            Ok(token) => {
+                self.pending.insert(token, outcome);
+            }
+            Err(e) => log::warn!(
+                "webhook-guard: cannot reach the cache cluster {}: {e}; the claim lapses after its in-flight TTL",
+                idem.cluster
+            ),
+        }
+    }
+}
+
+impl<H: Host + Clone + 'static> Context for Root<H> {
+    fn on_http_call_response(
+        &mut self,
+        token: u32,
+        num_headers: usize,
+        _body: usize,
+        _trailers: usize,
+    ) {
+        let Some(outcome) = self.pending.remove(&token) else {
+            return;
+        };
+        let status = self.host.call_status(num_headers);
+        if Outcome::settled(status.as_deref()) {
+            self.metrics.cache_settled(&self.host, outcome.op);
+            return;
+        }
+        self.metrics.cache_error(&self.host, Some(outcome.op));
+        if outcome.attempt < MAX_ATTEMPTS {
+            self.send_outcome(Outcome {
+                attempt: outcome.attempt + 1,
+                ..outcome
+            });
+        } else {
+            // The claim now lapses after in_flight_ttl_seconds: the last safety net.
+            log::warn!(
+                "webhook-guard: {} failed {MAX_ATTEMPTS} times (status {}); the claim lapses after its in-flight TTL",
+                outcome.op.name(),
+                String::from_utf8_lossy(status.as_deref().unwrap_or(b"none"))
+            );
+        }
+    }
+}
+
+impl<H: Host + Clone + 'static> RootContext for Root<H> {
+    fn on_configure(&mut self, _size: usize) -> bool {
+        let bytes = self.host.configuration();
+        let host = self.host.clone();
+        match Config::parse(&bytes, &|name| host.env(name)) {
+            Ok(config) => {
+                let names: Vec<&str> = config.endpoints.iter().map(|e| e.name.as_str()).collect();
+                log::info!("webhook-guard: configured endpoints {}", names.join(", "));
+                if config.idempotency.is_some() && self.queue.is_none() {
+                    self.queue = self.host.register_queue(OUTCOME_QUEUE);
+                }
+                #[cfg(target_arch = "wasm32")]
+                proxy_wasm::set_log_level(config.log_level);
+                self.metrics = Rc::new(Metrics::define_all(&self.host, &config));
+                self.config = Some(Rc::new(config));
+                true
+            }
+            Err(e) => {
+                log::error!("webhook-guard: invalid configuration: {e}");
+                false
+            }
+        }
+    }
+
+    fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
+        Some(Box::new(self.guard()?))
+    }
+
+    fn on_queue_ready(&mut self, queue_id: u32) {
+        while let Some(message) = self.host.dequeue(queue_id) {
+            if let Some(outcome) = Outcome::decode(&message) {
+                self.send_outcome(outcome);
+            }
+        }
+    }
+
+    fn get_type(&self) -> Option<ContextType> {
+        Some(ContextType::HttpContext)
+    }
+}

@@ -1,0 +1,506 @@
+//! The glue, callback by callback, against the fake host: every state transition of a
+//! request, the claim's every way out, report mode, trailers, and the root context's
+//! retries. What Envoy itself does is the end-to-end suite's job (tests/).
+
+use std::time::Duration;
+
+use proxy_wasm::traits::{Context, HttpContext, RootContext};
+use proxy_wasm::types::Action;
+
+use super::fake::Fake;
+use super::http::{Guard, State};
+use super::root::Root;
+use crate::lifecycle::flags;
+
+const SECRET: &str = "glue-secret-0123456789";
+const NOW: u64 = 1_750_000_000;
+/// `new_token([0xab; 16])`: the fake's random bytes.
+const TOKEN: &str = "abababababababababababababababab";
+
+fn config(on_unavailable: &str) -> String {
+    format!(
+        r#"{{
+  "idempotency": {{ "cluster": "cache", "on_unavailable": "{on_unavailable}" }},
+  "endpoints": [
+    {{ "name": "genesys", "path_prefix": "/genesys", "preset": "genesys-open-messaging",
+      "secrets": [ {{ "id": "current", "value": "{SECRET}" }} ] }},
+    {{ "name": "loose", "path_prefix": "/hooks", "preset": "github", "mode": "report",
+      "idempotency_key": null, "secrets": [ {{ "id": "current", "value": "{SECRET}" }} ] }},
+    {{ "name": "strict", "path_prefix": "/hooks/strict", "preset": "github",
+      "idempotency_key": null, "secrets": [ {{ "id": "current", "value": "{SECRET}" }} ] }}
+  ]
+}}"#
+    )
+}
+
+fn start(config: &str) -> (Root<Fake>, Fake) {
+    let fake = Fake::new();
+    fake.st().configuration = config.as_bytes().to_vec();
+    fake.st().now = Duration::from_secs(NOW);
+    let mut root = Root::new(fake.clone());
+    assert!(root.on_configure(0), "configuration refused");
+    (root, fake)
+}
+
+/// Headers a sender signs `body` with for endpoint `name`.
+fn signed(root: &Root<Fake>, name: &str, body: &str) -> Vec<(String, Vec<u8>)> {
+    let config = root.config.as_ref().unwrap();
+    let ep = config.endpoints.iter().find(|e| e.name == name).unwrap();
+    let key = ep.scheme.secret_encoding.decode(SECRET).unwrap();
+    crate::sign::sign(&ep.scheme, &key, body.as_bytes(), "", "")
+        .into_iter()
+        .map(|(n, v)| (n, v.into_bytes()))
+        .collect()
+}
+
+fn genesys_body(id: &str) -> String {
+    let time = crate::rfc3339::unix_seconds_to_rfc3339(NOW as i64);
+    format!(r#"{{"id":"{id}","channel":{{"time":"{time}"}}}}"#)
+}
+
+/// Sets up the request on the fake and runs the request callbacks through the body.
+fn request(
+    root: &Root<Fake>,
+    fake: &Fake,
+    path: &str,
+    headers: Vec<(String, Vec<u8>)>,
+    body: &str,
+) -> (Guard<Fake>, Action) {
+    let mut all = vec![
+        (":path".to_string(), path.as_bytes().to_vec()),
+        ("x-request-id".to_string(), b"req-1".to_vec()),
+        (
+            "content-length".to_string(),
+            body.len().to_string().into_bytes(),
+        ),
+    ];
+    all.extend(headers);
+    fake.st().request_headers = all;
+    fake.st().body = body.as_bytes().to_vec();
+    let mut guard = root.guard().unwrap();
+    let action = guard.on_http_request_headers(3, body.is_empty());
+    if action != Action::Pause || !matches!(guard.state, State::Buffering { .. }) {
+        return (guard, action);
+    }
+    let action = guard.on_http_request_body(body.len(), true);
+    (guard, action)
+}
+
+/// A verified Genesys delivery, claimed (waiting for the cache's answer).
+fn claiming(root: &Root<Fake>, fake: &Fake, id: &str) -> Guard<Fake> {
+    let body = genesys_body(id);
+    let (guard, action) = request(
+        root,
+        fake,
+        "/genesys",
+        signed(root, "genesys", &body),
+        &body,
+    );
+    assert_eq!(action, Action::Pause);
+    assert!(
+        matches!(guard.state, State::Claiming { .. }),
+        "{:?}",
+        guard.state
+    );
+    guard
+}
+
+/// The cache answers the claim.
+fn answer(guard: &mut Guard<Fake>, fake: &Fake, status: Option<&str>, body: &str) {
+    fake.st().call_status = status.map(|s| s.as_bytes().to_vec());
+    fake.st().call_body = body.as_bytes().to_vec();
+    guard.on_http_call_response(1, usize::from(status.is_some()), body.len(), 0);
+}
+
+fn claimed_answer() -> String {
+    format!(r#"{{"result":"claimed","token":"{TOKEN}"}}"#)
+}
+
+fn claims(fake: &Fake, outcome: &str) -> u64 {
+    fake.count(&format!("webhook_guard.claims.outcome.{outcome}"))
+}
+
+fn last_reply(fake: &Fake) -> (u32, String) {
+    let st = fake.st();
+    let (status, _, body) = st.replies.last().expect("a local reply");
+    (*status, String::from_utf8_lossy(body).into_owned())
+}
+
+/// The upstream's answer arrives (or Envoy's own, by `details` and `flags`).
+fn respond(guard: &mut Guard<Fake>, fake: &Fake, status: &str, details: &str, response_flags: u64) {
+    let mut st = fake.st();
+    st.response_status = status.as_bytes().to_vec();
+    st.properties
+        .insert("response.code_details".into(), details.as_bytes().to_vec());
+    st.properties.insert(
+        "response.flags".into(),
+        response_flags.to_le_bytes().to_vec(),
+    );
+    drop(st);
+    assert_eq!(guard.on_http_response_headers(2, true), Action::Continue);
+}
+
+#[test]
+fn paths_no_endpoint_serves_or_that_a_receiver_would_route_elsewhere_are_refused() {
+    let (root, fake) = start(&config("reject"));
+    let (guard, action) = request(&root, &fake, "/elsewhere", vec![], "{}");
+    assert_eq!(action, Action::Pause);
+    assert!(matches!(guard.state, State::Done));
+    assert_eq!(
+        last_reply(&fake),
+        (404, r#"{"error":"unknown_endpoint"}"#.into())
+    );
+    for path in ["/hooks/Strict", "/hooks/strict;x=1", "/hooks/strict."] {
+        let (_, action) = request(&root, &fake, path, vec![], "{}");
+        assert_eq!(action, Action::Pause);
+        assert_eq!(
+            last_reply(&fake),
+            (400, r#"{"error":"ambiguous_path"}"#.into())
+        );
+    }
+    assert_eq!(
+        fake.count("webhook_guard.rejected.endpoint.none.reason.ambiguous_path"),
+        3
+    );
+}
+
+#[test]
+fn a_verified_delivery_is_forwarded_with_only_the_filters_own_headers() {
+    let (root, fake) = start(&config("reject"));
+    let body = r#"{"action":"opened"}"#;
+    let mut headers = signed(&root, "strict", body);
+    for forged in [
+        "x-webhook-guard-endpoint",
+        "x_webhook_guard_secret_id",
+        "X-Webhook-Guard_X",
+    ] {
+        headers.push((forged.to_string(), b"forged".to_vec()));
+    }
+    let (guard, action) = request(&root, &fake, "/hooks/strict", headers, body);
+    assert_eq!(action, Action::Continue);
+    assert!(matches!(guard.state, State::Done));
+    assert!(fake.st().replies.is_empty());
+    assert_eq!(
+        fake.header("x-webhook-guard-endpoint"),
+        Some(b"strict".to_vec())
+    );
+    assert_eq!(
+        fake.header("x-webhook-guard-secret-id"),
+        Some(b"current".to_vec())
+    );
+    assert_eq!(fake.header("x_webhook_guard_secret_id"), None);
+    assert_eq!(fake.header("X-Webhook-Guard_X"), None);
+    assert_eq!(
+        fake.count("webhook_guard.accepted.endpoint.strict.secret_id.current"),
+        1
+    );
+    assert!(fake.st().calls.is_empty(), "no claim without deduplication");
+}
+
+#[test]
+fn report_mode_counts_and_forwards_what_it_would_refuse() {
+    let (root, fake) = start(&config("reject"));
+    let headers = vec![("x-hub-signature-256".to_string(), b"sha256=00".to_vec())];
+    let (_, action) = request(&root, &fake, "/hooks/other", headers, "{}");
+    assert_eq!(action, Action::Continue);
+    assert!(fake.st().replies.is_empty());
+    assert_eq!(
+        fake.count("webhook_guard.would_reject.endpoint.loose.reason.malformed_signature"),
+        1
+    );
+}
+
+#[test]
+fn bodies_over_the_limit_are_refused_from_the_header_or_as_they_grow() {
+    let (root, fake) = start(&config("reject"));
+    let mut guard = root.guard().unwrap();
+    fake.st().request_headers = vec![
+        (":path".into(), b"/hooks/strict".to_vec()),
+        ("content-length".into(), b"99999999".to_vec()),
+    ];
+    assert_eq!(guard.on_http_request_headers(2, false), Action::Pause);
+    assert_eq!(last_reply(&fake).0, 413);
+    let mut guard = root.guard().unwrap();
+    fake.st().request_headers = vec![(":path".into(), b"/hooks/strict".to_vec())];
+    assert_eq!(guard.on_http_request_headers(1, false), Action::Pause);
+    assert_eq!(guard.on_http_request_body(1024, false), Action::Pause);
+    assert_eq!(
+        guard.on_http_request_body(2 * 1024 * 1024, false),
+        Action::Pause
+    );
+    assert_eq!(last_reply(&fake).0, 413);
+    // Callbacks after the answer change nothing.
+    assert_eq!(guard.on_http_request_body(10, true), Action::Continue);
+    assert_eq!(fake.st().replies.len(), 2);
+}
+
+#[test]
+fn a_body_ending_in_trailers_is_verified_at_the_trailers() {
+    let (root, fake) = start(&config("reject"));
+    let body = r#"{"action":"opened"}"#;
+    let mut all = vec![(":path".to_string(), b"/hooks/strict".to_vec())];
+    all.extend(signed(&root, "strict", body));
+    fake.st().request_headers = all;
+    fake.st().body = body.as_bytes().to_vec();
+    let mut guard = root.guard().unwrap();
+    assert_eq!(guard.on_http_request_headers(2, false), Action::Pause);
+    assert_eq!(guard.on_http_request_body(body.len(), false), Action::Pause);
+    assert_eq!(guard.on_http_request_trailers(1), Action::Continue);
+    assert_eq!(
+        fake.header("x-webhook-guard-endpoint"),
+        Some(b"strict".to_vec())
+    );
+    // A tampered body is refused there too.
+    fake.st().body = br#"{"action":"closed"}"#.to_vec();
+    let mut guard = root.guard().unwrap();
+    assert_eq!(guard.on_http_request_headers(2, false), Action::Pause);
+    assert_eq!(guard.on_http_request_body(body.len(), false), Action::Pause);
+    assert_eq!(guard.on_http_request_trailers(1), Action::Pause);
+    assert_eq!(last_reply(&fake).0, 401);
+}
+
+#[test]
+fn the_claim_carries_the_filters_own_token_and_a_2xx_commits_it() {
+    let (root, fake) = start(&config("reject"));
+    let mut guard = claiming(&root, &fake, "m1");
+    let (path, body) = fake.st().calls[0].clone();
+    assert_eq!(path, "/v1/claim");
+    let claim: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(claim["token"], TOKEN);
+    assert_eq!(claim["ttl_ms"], 60_000);
+    let key = claim["key"].as_str().unwrap().to_string();
+
+    answer(&mut guard, &fake, Some("200"), &claimed_answer());
+    assert_eq!(fake.st().resumed, 1);
+    assert!(matches!(guard.state, State::Claimed { .. }));
+    assert_eq!(
+        fake.header("x-webhook-guard-idempotency-key"),
+        Some(key.as_bytes().to_vec())
+    );
+    respond(&mut guard, &fake, "200", "via_upstream", 0);
+    assert_eq!(fake.queued(), [format!("commit {key} {TOKEN} 1")]);
+    assert!(matches!(guard.state, State::Done));
+    guard.on_log();
+    assert_eq!(fake.queued().len(), 1, "settled once");
+    assert_eq!(
+        (claims(&fake, "claimed"), claims(&fake, "committed")),
+        (1, 1)
+    );
+}
+
+#[test]
+fn what_the_receiver_did_not_process_is_released() {
+    for (status, details, flags) in [
+        ("500", "via_upstream", 0),
+        ("404", "via_upstream", 0),
+        (
+            "503",
+            "upstream_reset_before_response_started{remote_connection_failure}",
+            flags::UPSTREAM_CONNECTION_FAILURE,
+        ),
+        ("503", "no_healthy_upstream", flags::NO_HEALTHY_UPSTREAM),
+    ] {
+        let (root, fake) = start(&config("reject"));
+        let mut guard = claiming(&root, &fake, "m2");
+        answer(&mut guard, &fake, Some("200"), &claimed_answer());
+        respond(&mut guard, &fake, status, details, flags);
+        let queued = fake.queued();
+        assert_eq!(queued.len(), 1, "{status} {details}");
+        assert!(queued[0].starts_with("release "), "{queued:?}");
+        assert_eq!(claims(&fake, "released"), 1);
+    }
+}
+
+#[test]
+fn an_unknown_outcome_keeps_the_claim() {
+    for (status, details, flags) in [
+        ("504", "response_timeout", flags::UPSTREAM_REQUEST_TIMEOUT),
+        (
+            "503",
+            "upstream_reset_before_response_started{connection_termination}",
+            flags::UPSTREAM_CONNECTION_TERMINATION,
+        ),
+        (
+            "503",
+            "upstream_reset_before_response_started{remote_reset}",
+            flags::UPSTREAM_REMOTE_RESET,
+        ),
+        ("200", "direct_response", 0),
+    ] {
+        let (root, fake) = start(&config("reject"));
+        let mut guard = claiming(&root, &fake, "m3");
+        answer(&mut guard, &fake, Some("200"), &claimed_answer());
+        respond(&mut guard, &fake, status, details, flags);
+        assert!(fake.queued().is_empty(), "{status} {details}");
+        assert_eq!(claims(&fake, "kept"), 1);
+        assert!(matches!(guard.state, State::Done));
+    }
+    // The stream ends with no response at all: the client went away after forwarding.
+    let (root, fake) = start(&config("reject"));
+    let mut guard = claiming(&root, &fake, "m4");
+    answer(&mut guard, &fake, Some("200"), &claimed_answer());
+    fake.st().properties.insert(
+        "response.flags".into(),
+        flags::DOWNSTREAM_CONNECTION_TERMINATION
+            .to_le_bytes()
+            .to_vec(),
+    );
+    guard.on_log();
+    assert!(fake.queued().is_empty());
+    assert_eq!(claims(&fake, "kept"), 1);
+}
+
+#[test]
+fn a_stream_that_never_reached_the_upstream_releases_at_its_end() {
+    let (root, fake) = start(&config("reject"));
+    let mut guard = claiming(&root, &fake, "m5");
+    answer(&mut guard, &fake, Some("200"), &claimed_answer());
+    fake.st().properties.insert(
+        "response.flags".into(),
+        flags::UPSTREAM_CONNECTION_FAILURE.to_le_bytes().to_vec(),
+    );
+    guard.on_log();
+    assert!(fake.queued()[0].starts_with("release "));
+}
+
+#[test]
+fn a_claim_whose_answer_is_not_used_is_abandoned() {
+    // No answer, an error, garbage, or a claim under another token: 503, and the claim is
+    // released with a tombstone.
+    for (status, body) in [
+        (None, ""),
+        (Some("504"), "upstream request timeout"),
+        (Some("503"), r#"{"error":"capacity"}"#),
+        (Some("200"), "garbage"),
+        (
+            Some("200"),
+            r#"{"result":"claimed","token":"ffffffffffffffffffffffffffffffff"}"#,
+        ),
+    ] {
+        let (root, fake) = start(&config("reject"));
+        let mut guard = claiming(&root, &fake, "m6");
+        answer(&mut guard, &fake, status, body);
+        assert_eq!(
+            last_reply(&fake),
+            (503, r#"{"error":"idempotency_unavailable"}"#.into()),
+            "{body}"
+        );
+        assert_eq!(fake.st().resumed, 0);
+        let queued = fake.queued();
+        assert!(
+            queued.len() == 1 && queued[0].starts_with("abandon "),
+            "{queued:?}"
+        );
+        assert_eq!(claims(&fake, "abandoned"), 1);
+        assert_eq!(fake.count("webhook_guard.cache_errors.op.claim"), 1);
+    }
+    // The client goes away while the claim is on its way.
+    let (root, fake) = start(&config("reject"));
+    let mut guard = claiming(&root, &fake, "m7");
+    guard.on_log();
+    assert!(fake.queued()[0].starts_with("abandon "));
+    assert!(fake.queued()[0].contains(TOKEN));
+    // With on_unavailable: allow, the delivery goes on unclaimed, and the claim is given up.
+    let (root, fake) = start(&config("allow"));
+    let mut guard = claiming(&root, &fake, "m8");
+    answer(&mut guard, &fake, None, "");
+    assert_eq!(fake.st().resumed, 1);
+    assert!(fake.st().replies.is_empty());
+    assert!(fake.queued()[0].starts_with("abandon "));
+    guard.on_log();
+    assert_eq!(fake.queued().len(), 1);
+}
+
+#[test]
+fn duplicates_and_attempts_in_flight_are_answered_and_hold_nothing() {
+    for (body, expected) in [
+        (r#"{"result":"done"}"#, (200, r#"{"status":"duplicate"}"#)),
+        (
+            r#"{"result":"in_flight"}"#,
+            (429, r#"{"error":"in_flight"}"#),
+        ),
+    ] {
+        let (root, fake) = start(&config("reject"));
+        let mut guard = claiming(&root, &fake, "m9");
+        answer(&mut guard, &fake, Some("200"), body);
+        assert_eq!(last_reply(&fake), (expected.0, expected.1.to_string()));
+        guard.on_log();
+        assert!(fake.queued().is_empty());
+    }
+}
+
+#[test]
+fn a_claim_that_cannot_be_sent_or_tokened_is_a_503_with_nothing_to_give_up() {
+    let (root, fake) = start(&config("reject"));
+    fake.st().dispatch_fails = true;
+    let body = genesys_body("m10");
+    let (_, action) = request(
+        &root,
+        &fake,
+        "/genesys",
+        signed(&root, "genesys", &body),
+        &body,
+    );
+    assert_eq!(action, Action::Pause);
+    assert_eq!(last_reply(&fake).0, 503);
+    assert!(fake.queued().is_empty());
+
+    let (root, fake) = start(&config("reject"));
+    fake.st().random = None;
+    let (_, action) = request(
+        &root,
+        &fake,
+        "/genesys",
+        signed(&root, "genesys", &body),
+        &body,
+    );
+    assert_eq!(action, Action::Pause);
+    assert_eq!(last_reply(&fake).0, 503);
+    assert!(fake.st().calls.is_empty());
+}
+
+#[test]
+fn the_root_sends_queued_outcomes_and_retries_failures_three_times() {
+    let (mut root, fake) = start(&config("reject"));
+    assert!(fake.st().queue_registered);
+    let mut guard = claiming(&root, &fake, "m11");
+    answer(&mut guard, &fake, Some("200"), &claimed_answer());
+    respond(&mut guard, &fake, "200", "via_upstream", 0);
+    root.on_queue_ready(1);
+    let calls = |fake: &Fake| fake.st().calls.len();
+    assert_eq!(calls(&fake), 2, "the claim, then the commit");
+    assert_eq!(fake.st().calls[1].0, "/v1/commit");
+    // The cache fails: retried, up to three sends in all.
+    fake.st().call_status = Some(b"503".to_vec());
+    root.on_http_call_response(2, 1, 0, 0);
+    assert_eq!(calls(&fake), 3);
+    root.on_http_call_response(3, 0, 0, 0);
+    assert_eq!(calls(&fake), 4);
+    root.on_http_call_response(4, 1, 0, 0);
+    assert_eq!(calls(&fake), 4, "no fourth send");
+    assert_eq!(fake.count("webhook_guard.cache_errors.op.commit"), 3);
+    // Recorded (200) or no longer ours (409): settled.
+    let mut guard = claiming(&root, &fake, "m12");
+    answer(&mut guard, &fake, Some("200"), &claimed_answer());
+    respond(&mut guard, &fake, "500", "via_upstream", 0);
+    root.on_queue_ready(1);
+    assert_eq!(fake.st().calls.last().unwrap().0, "/v1/release");
+    fake.st().call_status = Some(b"409".to_vec());
+    let token = fake.st().calls.len() as u32;
+    root.on_http_call_response(token, 1, 0, 0);
+    assert_eq!(fake.count("webhook_guard.cache_settled.op.release"), 1);
+    // An unknown call token, or a message that is not an outcome, changes nothing.
+    root.on_http_call_response(999, 1, 0, 0);
+    fake.st().queue.push_back(b"commit nothex x 1".to_vec());
+    root.on_queue_ready(1);
+    assert_eq!(fake.st().calls.last().unwrap().0, "/v1/release");
+}
+
+#[test]
+fn an_invalid_configuration_is_refused_and_serves_nothing() {
+    let fake = Fake::new();
+    fake.st().configuration = br#"{"endpoints":[]}"#.to_vec();
+    let mut root = Root::new(fake.clone());
+    assert!(!root.on_configure(0));
+    assert!(root.guard().is_none());
+}
