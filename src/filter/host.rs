@@ -72,6 +72,17 @@ mod envoy {
 
     use super::{Envoy, Host};
 
+    /// The first `size` bytes of a host buffer; empty when there are none.
+    fn buffer(kind: BufferType, size: usize) -> Vec<u8> {
+        if size == 0 {
+            return Vec::new();
+        }
+        hostcalls::get_buffer(kind, 0, size)
+            .ok()
+            .flatten()
+            .unwrap_or_default()
+    }
+
     impl Host for Envoy {
         fn request_headers(&self) -> Vec<(String, Vec<u8>)> {
             hostcalls::get_map_bytes(MapType::HttpRequestHeaders).unwrap_or_default()
@@ -82,13 +93,7 @@ mod envoy {
         }
 
         fn request_body(&self, size: usize) -> Vec<u8> {
-            if size == 0 {
-                return Vec::new();
-            }
-            hostcalls::get_buffer(BufferType::HttpRequestBody, 0, size)
-                .ok()
-                .flatten()
-                .unwrap_or_default()
+            buffer(BufferType::HttpRequestBody, size)
         }
 
         fn response_status(&self) -> Vec<u8> {
@@ -147,13 +152,7 @@ mod envoy {
         }
 
         fn call_body(&self, size: usize) -> Vec<u8> {
-            if size == 0 {
-                return Vec::new();
-            }
-            hostcalls::get_buffer(BufferType::HttpCallResponseBody, 0, size)
-                .ok()
-                .flatten()
-                .unwrap_or_default()
+            buffer(BufferType::HttpCallResponseBody, size)
         }
 
         fn register_queue(&self, name: &str) -> Option<u32> {
@@ -191,10 +190,7 @@ mod envoy {
         }
 
         fn configuration(&self) -> Vec<u8> {
-            hostcalls::get_buffer(BufferType::PluginConfiguration, 0, usize::MAX)
-                .ok()
-                .flatten()
-                .unwrap_or_default()
+            buffer(BufferType::PluginConfiguration, usize::MAX)
         }
 
         fn env(&self, name: &str) -> Option<String> {
