@@ -1,5 +1,6 @@
-//! The filter's side of the cache service protocol (see cache/src/main.rs): the requests it
-//! sends and how it reads the answers. Host-free; the glue only moves these bytes.
+//! The filter's side of the cache protocol (the `webhook-guard-protocol` crate: paths,
+//! bodies, rules): the requests it sends and how it reads the answers. Host-free; the glue
+//! only moves these bytes.
 //!
 //! Claim before forwarding; commit when the receiver answered 2xx; release when it is known
 //! not to have processed the delivery (see `crate::lifecycle`). The filter mints the claim's
@@ -7,18 +8,14 @@
 //! the client went away): such a release ("abandon") asks the cache for a tombstone, in case
 //! the claim is still on its way there.
 
-use serde::Deserialize;
+use webhook_guard_protocol::{
+    valid_token, Answer, ClaimRequest, CommitRequest, Operation, Outcome, ReleaseRequest,
+};
+pub use webhook_guard_protocol::{CLAIM_PATH, MAX_BODY_BYTES as MAX_ANSWER_BYTES};
 
-pub const CLAIM_PATH: &str = "/v1/claim";
-pub const COMMIT_PATH: &str = "/v1/commit";
-pub const RELEASE_PATH: &str = "/v1/release";
-
-/// Largest cache answer read; real ones are under 100 bytes.
-pub const MAX_ANSWER_BYTES: usize = 4096;
-
-/// What a claim answered.
+/// What a claim's answer means for the delivery.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Claim {
+pub enum ClaimVerdict {
     /// The delivery is ours to process; `token` proves it at commit or release.
     Claimed { token: String },
     /// Another attempt of the same delivery holds the claim now.
@@ -29,56 +26,47 @@ pub enum Claim {
     Unavailable,
 }
 
-/// The claim's body; `token` is the filter's own (`new_token`).
+/// The claim's body, with the filter's own token.
 pub fn claim_request(key: &str, token: &str, ttl_seconds: u64) -> Vec<u8> {
-    format!(
-        r#"{{"key":"{key}","ttl_ms":{},"token":"{token}"}}"#,
-        ttl_seconds * 1000
-    )
-    .into_bytes()
+    to_json(&ClaimRequest {
+        key: key.to_string(),
+        ttl_ms: ttl_seconds * 1000,
+        token: Some(token.to_string()),
+    })
 }
 
-/// A token from 16 random bytes: 32 lowercase hex characters, the cache's token format.
+/// A token from 16 random bytes: 32 lowercase hex characters.
 pub fn new_token(random: [u8; 16]) -> String {
-    hex::encode(random)
+    webhook_guard_protocol::token(random)
 }
 
-#[derive(Deserialize)]
-struct ClaimAnswer {
-    result: String,
-    token: Option<String>,
+fn to_json<T: serde::Serialize>(value: &T) -> Vec<u8> {
+    // Serializing these plain structs cannot fail; an empty body would be refused (400).
+    serde_json::to_vec(value).unwrap_or_default()
 }
 
-/// Reads a claim answer to a claim made with `ours`. `status` is the call's `:status`
-/// (`None`: the call failed and Envoy gave no headers at all).
-pub fn parse_claim(status: Option<&[u8]>, body: &[u8], ours: &str) -> Claim {
+/// Reads the answer to a claim made with `ours`. `status` is the call's `:status` (`None`:
+/// the call failed and Envoy gave no headers at all).
+pub fn parse_claim(status: Option<&[u8]>, body: &[u8], ours: &str) -> ClaimVerdict {
     if status != Some(b"200") || body.len() > MAX_ANSWER_BYTES {
-        return Claim::Unavailable;
+        return ClaimVerdict::Unavailable;
     }
-    let Ok(answer) = serde_json::from_slice::<ClaimAnswer>(body) else {
-        return Claim::Unavailable;
+    let Ok(answer) = serde_json::from_slice::<Answer>(body) else {
+        return ClaimVerdict::Unavailable;
     };
-    match (answer.result.as_str(), answer.token) {
-        ("claimed", Some(token)) if token == ours && valid_token(&token) => {
-            Claim::Claimed { token }
+    match (answer.result, answer.token) {
+        (Outcome::Claimed, Some(token)) if token == ours && valid_token(&token) => {
+            ClaimVerdict::Claimed { token }
         }
-        ("in_flight", _) => Claim::InFlight,
-        ("done", _) => Claim::Done,
-        _ => Claim::Unavailable,
+        (Outcome::InFlight, _) => ClaimVerdict::InFlight,
+        (Outcome::Done, _) => ClaimVerdict::Done,
+        _ => ClaimVerdict::Unavailable,
     }
-}
-
-/// Tokens are 32 lowercase hex characters; anything else is not from our cache service
-/// (and must not be echoed into a request body).
-fn valid_token(t: &str) -> bool {
-    t.len() == 32
-        && t.bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 /// What is sent about a claim once its fate is known.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Op {
+pub enum Settlement {
     /// The receiver answered 2xx: the delivery is done for `done_ttl_seconds`.
     Commit,
     /// The receiver did not process it: free the key so the sender's retry is processed.
@@ -89,83 +77,94 @@ pub enum Op {
     Abandon,
 }
 
-impl Op {
+impl Settlement {
     pub fn name(self) -> &'static str {
         match self {
-            Op::Commit => "commit",
-            Op::Release => "release",
-            Op::Abandon => "abandon",
+            Settlement::Commit => "commit",
+            Settlement::Release => "release",
+            Settlement::Abandon => "abandon",
+        }
+    }
+
+    /// The protocol operation it is sent as: an abandon is a release with a tombstone.
+    pub fn operation(self) -> Operation {
+        match self {
+            Settlement::Commit => Operation::Commit,
+            Settlement::Release | Settlement::Abandon => Operation::Release,
+        }
+    }
+
+    /// The request body, built once: the root context sends these bytes as they are.
+    pub fn request(
+        self,
+        key: &str,
+        token: &str,
+        done_ttl_seconds: u64,
+        in_flight_ttl_seconds: u64,
+    ) -> Vec<u8> {
+        let (key, token) = (key.to_string(), token.to_string());
+        match self {
+            Settlement::Commit => to_json(&CommitRequest {
+                key,
+                token,
+                ttl_ms: done_ttl_seconds * 1000,
+            }),
+            Settlement::Release => to_json(&ReleaseRequest {
+                key,
+                token,
+                ttl_ms: None,
+            }),
+            Settlement::Abandon => to_json(&ReleaseRequest {
+                key,
+                token,
+                ttl_ms: Some(in_flight_ttl_seconds * 1000),
+            }),
         }
     }
 }
 
-/// A commit or release waiting to be sent, carried from the request's context to the root
-/// context (which outlives the stream) through a shared queue.
+/// A commit, release or abandon waiting to be sent, carried from the request's context to
+/// the root context (which outlives the stream) through a shared queue.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Outcome {
-    pub op: Op,
-    pub key: String,
-    pub token: String,
+pub struct Queued {
+    pub settlement: Settlement,
+    /// The request body (`Settlement::request`).
+    pub body: Vec<u8>,
     /// Sends tried so far; failed sends are retried up to MAX_ATTEMPTS.
     pub attempt: u8,
 }
 
 pub const MAX_ATTEMPTS: u8 = 3;
 
-impl Outcome {
+impl Queued {
     pub fn path(&self) -> &'static str {
-        match self.op {
-            Op::Commit => COMMIT_PATH,
-            Op::Release | Op::Abandon => RELEASE_PATH,
-        }
+        self.settlement.operation().path()
     }
 
-    pub fn request(&self, done_ttl_seconds: u64, in_flight_ttl_seconds: u64) -> Vec<u8> {
-        let (key, token) = (&self.key, &self.token);
-        match self.op {
-            Op::Commit => format!(
-                r#"{{"key":"{key}","token":"{token}","ttl_ms":{}}}"#,
-                done_ttl_seconds * 1000
-            ),
-            Op::Release => format!(r#"{{"key":"{key}","token":"{token}"}}"#),
-            Op::Abandon => format!(
-                r#"{{"key":"{key}","token":"{token}","ttl_ms":{}}}"#,
-                in_flight_ttl_seconds * 1000
-            ),
-        }
-        .into_bytes()
-    }
-
-    /// The queue message: `op key token attempt`, space-separated (keys and tokens are hex).
+    /// The queue message: `settlement attempt body`.
     pub fn encode(&self) -> Vec<u8> {
-        format!(
-            "{} {} {} {}",
-            self.op.name(),
-            self.key,
-            self.token,
-            self.attempt
-        )
-        .into_bytes()
+        let mut m = format!("{} {} ", self.settlement.name(), self.attempt).into_bytes();
+        m.extend_from_slice(&self.body);
+        m
     }
 
-    pub fn decode(bytes: &[u8]) -> Option<Outcome> {
-        let text = std::str::from_utf8(bytes).ok()?;
-        let mut parts = text.split(' ');
-        let op = match parts.next()? {
-            "commit" => Op::Commit,
-            "release" => Op::Release,
-            "abandon" => Op::Abandon,
+    /// Reads a queue message back; `None` for anything this filter did not write. The body
+    /// is not parsed again (that costs 9 KB of Wasm): only this VM's request contexts write
+    /// to the queue, and the cache checks every request it gets (400 otherwise).
+    pub fn decode(bytes: &[u8]) -> Option<Queued> {
+        let mut parts = bytes.splitn(3, |&b| b == b' ');
+        let settlement = match parts.next()? {
+            b"commit" => Settlement::Commit,
+            b"release" => Settlement::Release,
+            b"abandon" => Settlement::Abandon,
             _ => return None,
         };
-        let key = parts.next()?.to_string();
-        let token = parts.next()?.to_string();
-        let attempt = parts.next()?.parse().ok()?;
-        let hex =
-            |s: &str| !s.is_empty() && s.len() <= 128 && s.bytes().all(|b| b.is_ascii_hexdigit());
-        (parts.next().is_none() && hex(&key) && valid_token(&token)).then_some(Outcome {
-            op,
-            key,
-            token,
+        let attempt: u8 = std::str::from_utf8(parts.next()?).ok()?.parse().ok()?;
+        let body = parts.next()?;
+        let object = body.first() == Some(&b'{') && body.last() == Some(&b'}');
+        (object && body.len() <= MAX_ANSWER_BYTES).then(|| Queued {
+            settlement,
+            body: body.to_vec(),
             attempt,
         })
     }
@@ -186,20 +185,20 @@ mod tests {
     #[test]
     fn claim_answers() {
         let ok = format!(r#"{{"result":"claimed","token":"{TOKEN}"}}"#);
-        let parse_claim = |status, body| super::parse_claim(status, body, TOKEN);
+        let parse = |status, body| parse_claim(status, body, TOKEN);
         assert_eq!(
-            parse_claim(Some(b"200"), ok.as_bytes()),
-            Claim::Claimed {
+            parse(Some(b"200"), ok.as_bytes()),
+            ClaimVerdict::Claimed {
                 token: TOKEN.into()
             }
         );
         assert_eq!(
-            parse_claim(Some(b"200"), br#"{"result":"in_flight"}"#),
-            Claim::InFlight
+            parse(Some(b"200"), br#"{"result":"in_flight"}"#),
+            ClaimVerdict::InFlight
         );
         assert_eq!(
-            parse_claim(Some(b"200"), br#"{"result":"done"}"#),
-            Claim::Done
+            parse(Some(b"200"), br#"{"result":"done"}"#),
+            ClaimVerdict::Done
         );
         for (status, body) in [
             (None, &b""[..]),
@@ -213,65 +212,70 @@ mod tests {
             ),
             (Some(b"200"), br#"{"result":"maybe"}"#),
             (Some(b"200"), br#"{"result":"abandoned"}"#),
+            (Some(b"200"), br#"{"result":"committed"}"#),
             // Claimed, but not with our token: not ours to forward under.
             (
                 Some(b"200"),
                 br#"{"result":"claimed","token":"ffffffffffffffffffffffffffffffff"}"#,
             ),
         ] {
-            assert_eq!(parse_claim(status, body), Claim::Unavailable, "{body:?}");
+            assert_eq!(parse(status, body), ClaimVerdict::Unavailable, "{body:?}");
         }
     }
 
     #[test]
-    fn outcomes_round_trip_through_the_queue() {
-        let o = Outcome {
-            op: Op::Release,
-            key: "ab".repeat(32),
-            token: TOKEN.into(),
-            attempt: 2,
-        };
-        assert_eq!(Outcome::decode(&o.encode()), Some(o.clone()));
-        for bad in [
-            &b""[..],
-            b"commit",
-            b"drop ab 0123 1",
-            b"commit zz 0123456789abcdef0123456789abcdef 0",
-            b"\xff",
+    fn settlements_round_trip_through_the_queue() {
+        let key = "ab".repeat(32);
+        for (settlement, path, ttl) in [
+            (Settlement::Commit, "/v1/commit", Some(86_400_000)),
+            (Settlement::Release, "/v1/release", None),
+            (Settlement::Abandon, "/v1/release", Some(60_000)),
         ] {
-            assert_eq!(Outcome::decode(bad), None);
+            let q = Queued {
+                settlement,
+                body: settlement.request(&key, TOKEN, 86400, 60),
+                attempt: 2,
+            };
+            assert_eq!(Queued::decode(&q.encode()), Some(q.clone()));
+            assert_eq!(q.path(), path);
+            let body: serde_json::Value = serde_json::from_slice(&q.body).unwrap();
+            assert_eq!(body["token"], TOKEN);
+            assert_eq!(body["key"], key.as_str());
+            assert_eq!(body.get("ttl_ms").and_then(|v| v.as_u64()), ttl);
         }
-        let body: serde_json::Value = serde_json::from_slice(&o.request(86400, 60)).unwrap();
-        assert_eq!(body["token"], TOKEN);
-        assert!(
-            body.get("ttl_ms").is_none(),
-            "a plain release leaves no tombstone"
-        );
-        let abandon = Outcome {
-            op: Op::Abandon,
-            ..o.clone()
-        };
-        assert_eq!(Outcome::decode(&abandon.encode()), Some(abandon.clone()));
-        assert_eq!(abandon.path(), "/v1/release");
-        let body: serde_json::Value = serde_json::from_slice(&abandon.request(86400, 60)).unwrap();
-        assert_eq!(body["ttl_ms"], 60_000);
-        let commit = Outcome {
-            op: Op::Commit,
-            ..o
-        };
-        let body: serde_json::Value = serde_json::from_slice(&commit.request(86400, 60)).unwrap();
-        assert_eq!(body["ttl_ms"], 86_400_000);
-        assert_eq!(commit.path(), "/v1/commit");
+        for bad in [
+            b"".to_vec(),
+            b"commit".to_vec(),
+            b"commit 1".to_vec(),
+            b"drop 1 {}".to_vec(),
+            b"commit x {}".to_vec(),
+            b"commit 1 not json".to_vec(),
+            b"commit 300 {}".to_vec(),
+            [b"commit 1 {".as_slice(), &[b' '; 5000], b"}"].concat(),
+            b"\xff".to_vec(),
+        ] {
+            assert_eq!(
+                Queued::decode(&bad),
+                None,
+                "{:?}",
+                String::from_utf8_lossy(&bad)
+            );
+        }
     }
 
     #[test]
-    fn claim_request_is_json() {
+    fn claim_request_is_the_protocols() {
         let token = new_token([0xab; 16]);
         assert_eq!(token, "ab".repeat(16));
-        let v: serde_json::Value =
-            serde_json::from_slice(&claim_request("abc", &token, 60)).unwrap();
-        assert_eq!(v["key"], "abc");
-        assert_eq!(v["ttl_ms"], 60_000);
-        assert_eq!(v["token"], token.as_str());
+        let r: ClaimRequest = serde_json::from_slice(&claim_request("abc", &token, 60)).unwrap();
+        assert_eq!(
+            r,
+            ClaimRequest {
+                key: "abc".into(),
+                ttl_ms: 60_000,
+                token: Some(token)
+            }
+        );
+        assert!(r.valid());
     }
 }

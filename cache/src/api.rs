@@ -1,28 +1,18 @@
 //! The HTTP API, independent of the server plumbing: a request's method, path and body in,
-//! a status and JSON body out.
-//!
-//! ```text
-//! POST /v1/claim    {"key":K,"ttl_ms":N[,"token":T]}  200 {"result":"claimed","token":T} | {"result":"in_flight"} | {"result":"done"} | {"result":"abandoned"}
-//! POST /v1/commit   {"key":K,"token":T,"ttl_ms":N}    200 {"result":"committed"} | 409 {"result":"not_owner"}
-//! POST /v1/release  {"key":K,"token":T[,"ttl_ms":N]}  200 {"result":"released"}  | 409 {"result":"not_owner"}
-//! GET  /healthz                                    200 {"status":"ok"} | 503 {"status":"unavailable"}
-//! GET  /metrics                                    Prometheus text
-//! errors: 400 bad_request, 404 not_found, 405 method_not_allowed, 413 too_large,
-//!         503 backend_unavailable | capacity
-//! ```
+//! a status and JSON body out. The protocol itself (paths, bodies, rules) is the
+//! `webhook-guard-protocol` crate's, shared with the filter.
 
 use std::time::{Duration, Instant};
 
-use serde::Deserialize;
+use webhook_guard_protocol::{
+    Answer as Body200, ClaimRequest, CommitRequest, Error, ErrorAnswer, Operation, Outcome,
+    ReleaseRequest, HEALTH_PATH, METRICS_PATH,
+};
+pub use webhook_guard_protocol::{MAX_BODY_BYTES, MAX_TTL_MS};
 
 use crate::log::{debug, error, warning};
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, Result as Label};
 use crate::store::{Claim, Settled, Store, StoreError};
-
-/// Largest request body read; real ones are under 200 bytes.
-pub const MAX_BODY_BYTES: usize = 4096;
-/// Longest TTL accepted: 30 days.
-pub const MAX_TTL_MS: u64 = 30 * 24 * 3600 * 1000;
 
 pub struct Answer {
     pub status: u16,
@@ -30,66 +20,31 @@ pub struct Answer {
     pub body: String,
 }
 
-fn json(status: u16, body: &str) -> Answer {
+fn json(status: u16, body: String) -> Answer {
     Answer {
         status,
         content_type: "application/json",
-        body: body.to_string(),
+        body,
     }
 }
 
-fn error(status: u16, code: &str) -> Answer {
-    json(status, &format!(r#"{{"error":"{code}"}}"#))
+fn error(e: Error) -> Answer {
+    json(
+        e.status(),
+        serde_json::to_string(&ErrorAnswer { error: e }).unwrap_or_default(),
+    )
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ClaimRequest {
-    key: String,
-    ttl_ms: u64,
-    /// Chosen by the client, so it can release a claim whose answer it never saw; minted
-    /// here when absent.
-    token: Option<String>,
+fn outcome(result: Outcome, token: Option<String>) -> Answer {
+    json(
+        result.status(),
+        serde_json::to_string(&Body200 { result, token }).unwrap_or_default(),
+    )
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CommitRequest {
-    key: String,
-    token: String,
-    ttl_ms: u64,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ReleaseRequest {
-    key: String,
-    token: String,
-    /// How long a tombstone lasts when the key is free (the claim may still be on its way).
-    ttl_ms: Option<u64>,
-}
-
-fn valid_key(k: &str) -> bool {
-    (1..=128).contains(&k.len())
-        && k.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"_:.-".contains(&b))
-}
-
-fn valid_token(t: &str) -> bool {
-    t.len() == 32
-        && t.bytes()
-            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
-}
-
-fn valid_ttl(ms: u64) -> Option<Duration> {
-    (1..=MAX_TTL_MS)
-        .contains(&ms)
-        .then(|| Duration::from_millis(ms))
-}
-
-/// What a request asks for, once validated.
+/// A request, once read and checked against the protocol's rules.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Op {
+pub enum Request {
     Claim {
         key: String,
         token: Option<String>,
@@ -107,41 +62,51 @@ pub enum Op {
     },
 }
 
-/// Validates a POST body for `path`; `None` for anything malformed.
-pub fn parse_op(path: &str, body: &[u8]) -> Option<Op> {
-    match path {
-        "/v1/claim" => {
+impl Request {
+    fn operation(&self) -> Operation {
+        match self {
+            Request::Claim { .. } => Operation::Claim,
+            Request::Commit { .. } => Operation::Commit,
+            Request::Release { .. } => Operation::Release,
+        }
+    }
+
+    fn key(&self) -> &str {
+        match self {
+            Request::Claim { key, .. }
+            | Request::Commit { key, .. }
+            | Request::Release { key, .. } => key,
+        }
+    }
+}
+
+/// Reads a POST body for `path`; `None` for anything malformed.
+pub fn parse_request(path: &str, body: &[u8]) -> Option<Request> {
+    match Operation::from_path(path)? {
+        Operation::Claim => {
             let r: ClaimRequest = serde_json::from_slice(body).ok()?;
-            (valid_key(&r.key) && r.token.as_deref().is_none_or(valid_token)).then_some(())?;
-            Some(Op::Claim {
-                ttl: valid_ttl(r.ttl_ms)?,
+            r.valid().then(|| Request::Claim {
+                ttl: Duration::from_millis(r.ttl_ms),
                 key: r.key,
                 token: r.token,
             })
         }
-        "/v1/commit" => {
+        Operation::Commit => {
             let r: CommitRequest = serde_json::from_slice(body).ok()?;
-            (valid_key(&r.key) && valid_token(&r.token)).then_some(())?;
-            Some(Op::Commit {
-                ttl: valid_ttl(r.ttl_ms)?,
+            r.valid().then(|| Request::Commit {
+                ttl: Duration::from_millis(r.ttl_ms),
                 key: r.key,
                 token: r.token,
             })
         }
-        "/v1/release" => {
+        Operation::Release => {
             let r: ReleaseRequest = serde_json::from_slice(body).ok()?;
-            (valid_key(&r.key) && valid_token(&r.token)).then_some(())?;
-            let tombstone = match r.ttl_ms {
-                None => None,
-                Some(ms) => Some(valid_ttl(ms)?),
-            };
-            Some(Op::Release {
+            r.valid().then(|| Request::Release {
+                tombstone: r.ttl_ms.map(Duration::from_millis),
                 key: r.key,
                 token: r.token,
-                tombstone,
             })
         }
-        _ => None,
     }
 }
 
@@ -162,106 +127,90 @@ pub async fn handle<S: Store>(
     path: &str,
     body: Body<'_>,
 ) -> Answer {
+    let known = path == HEALTH_PATH || path == METRICS_PATH || Operation::from_path(path).is_some();
     match (method, path) {
-        ("GET", "/healthz") => {
+        ("GET", HEALTH_PATH) => {
             if store.healthy().await {
-                json(200, r#"{"status":"ok"}"#)
+                json(200, r#"{"status":"ok"}"#.into())
             } else {
-                json(503, r#"{"status":"unavailable"}"#)
+                json(503, r#"{"status":"unavailable"}"#.into())
             }
         }
-        ("GET", "/metrics") => Answer {
+        ("GET", METRICS_PATH) => Answer {
             status: 200,
             content_type: "text/plain; version=0.0.4",
             body: metrics.render(store.entries()),
         },
-        ("POST", "/v1/claim" | "/v1/commit" | "/v1/release") => {
+        ("POST", _) if Operation::from_path(path).is_some() => {
             let body = match body {
                 Body::Bytes(b) if b.len() <= MAX_BODY_BYTES => b,
-                Body::Bytes(_) | Body::TooLarge => return error(413, "too_large"),
-                Body::Broken => return error(400, "bad_request"),
+                Body::Bytes(_) | Body::TooLarge => return error(Error::TooLarge),
+                Body::Broken => return error(Error::BadRequest),
             };
-            match parse_op(path, body) {
-                Some(op) => run(store, metrics, op).await,
-                None => error(400, "bad_request"),
+            match parse_request(path, body) {
+                Some(request) => run(store, metrics, request).await,
+                None => error(Error::BadRequest),
             }
         }
-        (_, "/healthz" | "/metrics" | "/v1/claim" | "/v1/commit" | "/v1/release") => {
-            error(405, "method_not_allowed")
-        }
-        _ => error(404, "not_found"),
+        _ if known => error(Error::MethodNotAllowed),
+        _ => error(Error::NotFound),
     }
 }
 
-async fn run<S: Store>(store: &S, metrics: &Metrics, op: Op) -> Answer {
+async fn run<S: Store>(store: &S, metrics: &Metrics, request: Request) -> Answer {
     let started = Instant::now();
-    let (name, result) = match &op {
-        Op::Claim { key, token, ttl } => {
-            let result = match token {
-                Some(t) => store.claim(key, t, *ttl).await,
-                None => match crate::store::new_token() {
-                    Ok(t) => store.claim(key, &t, *ttl).await,
-                    Err(e) => Err(e),
-                },
+    let op = request.operation();
+    let result = match &request {
+        Request::Claim { key, token, ttl } => {
+            let token = match token {
+                Some(t) => Ok(t.clone()),
+                None => crate::store::new_token(),
             };
-            ("claim", result.map(Outcome::Claim))
+            match token {
+                Ok(t) => store.claim(key, &t, *ttl).await.map(|c| match c {
+                    Claim::Claimed(t) => (Outcome::Claimed, Some(t)),
+                    Claim::InFlight => (Outcome::InFlight, None),
+                    Claim::Done => (Outcome::Done, None),
+                    Claim::Abandoned => (Outcome::Abandoned, None),
+                }),
+                Err(e) => Err(e),
+            }
         }
-        Op::Commit { key, token, ttl } => (
-            "commit",
-            store.commit(key, token, *ttl).await.map(Outcome::Commit),
-        ),
-        Op::Release {
+        Request::Commit { key, token, ttl } => {
+            store.commit(key, token, *ttl).await.map(|s| match s {
+                Settled::Yes => (Outcome::Committed, None),
+                Settled::NotOwner => (Outcome::NotOwner, None),
+            })
+        }
+        Request::Release {
             key,
             token,
             tombstone,
-        } => (
-            "release",
-            store
-                .release(key, token, *tombstone)
-                .await
-                .map(Outcome::Release),
-        ),
+        } => store
+            .release(key, token, *tombstone)
+            .await
+            .map(|s| match s {
+                Settled::Yes => (Outcome::Released, None),
+                Settled::NotOwner => (Outcome::NotOwner, None),
+            }),
     };
     metrics.latency(started.elapsed());
-    let key = match &op {
-        Op::Claim { key, .. } | Op::Commit { key, .. } | Op::Release { key, .. } => key,
-    };
+    let name = op.name();
     let (label, answer) = match result {
-        Ok(Outcome::Claim(Claim::Claimed(token))) => (
-            "claimed",
-            json(200, &format!(r#"{{"result":"claimed","token":"{token}"}}"#)),
-        ),
-        Ok(Outcome::Claim(Claim::InFlight)) => {
-            ("in_flight", json(200, r#"{"result":"in_flight"}"#))
-        }
-        Ok(Outcome::Claim(Claim::Done)) => ("done", json(200, r#"{"result":"done"}"#)),
-        Ok(Outcome::Claim(Claim::Abandoned)) => {
-            ("abandoned", json(200, r#"{"result":"abandoned"}"#))
-        }
-        Ok(Outcome::Commit(Settled::Yes)) => ("committed", json(200, r#"{"result":"committed"}"#)),
-        Ok(Outcome::Release(Settled::Yes)) => ("released", json(200, r#"{"result":"released"}"#)),
-        Ok(Outcome::Commit(Settled::NotOwner) | Outcome::Release(Settled::NotOwner)) => {
-            ("not_owner", json(409, r#"{"result":"not_owner"}"#))
-        }
+        Ok((result, token)) => (Label::Answered(result), outcome(result, token)),
         Err(StoreError::Capacity) => {
             warning!("{name} refused: memory backend full (--memory-max-entries)");
-            ("capacity", error(503, "capacity"))
+            (Label::Capacity, error(Error::Capacity))
         }
         Err(StoreError::Unavailable(why)) => {
             metrics.backend_error();
             error!("{name} failed: backend unavailable: {why}");
-            ("error", error(503, "backend_unavailable"))
+            (Label::Error, error(Error::BackendUnavailable))
         }
     };
-    debug!("{name} key={key} -> {label}");
-    metrics.request(name, label);
+    debug!("{name} key={} -> {}", request.key(), label.name());
+    metrics.request(op, label);
     answer
-}
-
-enum Outcome {
-    Claim(Claim),
-    Commit(Settled),
-    Release(Settled),
 }
 
 #[cfg(test)]
@@ -286,8 +235,8 @@ mod tests {
     fn parses_valid_requests() {
         let claim = format!(r#"{{"key":"{KEY}","ttl_ms":60000}}"#);
         assert_eq!(
-            parse_op("/v1/claim", claim.as_bytes()),
-            Some(Op::Claim {
+            parse_request("/v1/claim", claim.as_bytes()),
+            Some(Request::Claim {
                 key: KEY.into(),
                 token: None,
                 ttl: Duration::from_secs(60)
@@ -295,8 +244,8 @@ mod tests {
         );
         let minted = format!(r#"{{"key":"{KEY}","ttl_ms":60000,"token":"{TOKEN}"}}"#);
         assert_eq!(
-            parse_op("/v1/claim", minted.as_bytes()),
-            Some(Op::Claim {
+            parse_request("/v1/claim", minted.as_bytes()),
+            Some(Request::Claim {
                 key: KEY.into(),
                 token: Some(TOKEN.into()),
                 ttl: Duration::from_secs(60)
@@ -304,8 +253,8 @@ mod tests {
         );
         let tombstone = format!(r#"{{"key":"{KEY}","token":"{TOKEN}","ttl_ms":5000}}"#);
         assert_eq!(
-            parse_op("/v1/release", tombstone.as_bytes()),
-            Some(Op::Release {
+            parse_request("/v1/release", tombstone.as_bytes()),
+            Some(Request::Release {
                 key: KEY.into(),
                 token: TOKEN.into(),
                 tombstone: Some(Duration::from_secs(5))
@@ -313,22 +262,22 @@ mod tests {
         );
         let commit = format!(r#" {{ "ttl_ms" : 1, "token":"{TOKEN}", "key":"{KEY}" }} "#);
         assert_eq!(
-            parse_op("/v1/commit", commit.as_bytes()),
-            Some(Op::Commit {
+            parse_request("/v1/commit", commit.as_bytes()),
+            Some(Request::Commit {
                 key: KEY.into(),
                 token: TOKEN.into(),
                 ttl: Duration::from_millis(1)
             })
         );
         let release = format!(r#"{{"key":"{KEY}","token":"{TOKEN}"}}"#);
-        assert!(parse_op("/v1/release", release.as_bytes()).is_some());
+        assert!(parse_request("/v1/release", release.as_bytes()).is_some());
         // The edges of what is allowed.
         let edge = format!(
             r#"{{"key":"{}","ttl_ms":{MAX_TTL_MS}}}"#,
             "aZ09_:.-".repeat(16)
         );
-        assert!(parse_op("/v1/claim", edge.as_bytes()).is_some());
-        assert!(parse_op("/v1/claim", br#"{"key":"k","ttl_ms":1}"#).is_some());
+        assert!(parse_request("/v1/claim", edge.as_bytes()).is_some());
+        assert!(parse_request("/v1/claim", br#"{"key":"k","ttl_ms":1}"#).is_some());
     }
 
     #[test]
@@ -431,7 +380,7 @@ mod tests {
             ("/v1/other", format!(r#"{{"key":"{KEY}"}}"#)),
         ];
         for (path, body) in bad {
-            assert_eq!(parse_op(path, body.as_bytes()), None, "{path} {body}");
+            assert_eq!(parse_request(path, body.as_bytes()), None, "{path} {body}");
         }
         // Arbitrary bytes never panic.
         for body in [
@@ -439,7 +388,7 @@ mod tests {
             b"{",
             b"{\"key\":\"\\ud800\",\"ttl_ms\":1}",
         ] {
-            assert_eq!(parse_op("/v1/claim", body), None);
+            assert_eq!(parse_request("/v1/claim", body), None);
         }
     }
 

@@ -1,5 +1,5 @@
 //! webhook-guard-cache as a library: the service's parts, for its binary (main.rs, whose doc
-//! describes the HTTP API), its tests and the fuzz targets (`api::parse_op`).
+//! describes the HTTP API), its tests and the fuzz targets (`api::parse_request`).
 //!
 //! Backends: memory (the default; one instance, bounded, TTL-evicting) and Redis or Redis
 //! Cluster (several instances, and several Envoys, sharing one dedupe window).

@@ -5,37 +5,65 @@ use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-pub const OPS: [&str; 3] = ["claim", "commit", "release"];
-pub const RESULTS: [&str; 9] = [
-    "claimed",
-    "in_flight",
-    "done",
-    "abandoned",
-    "committed",
-    "released",
-    "not_owner",
-    "error",
-    "capacity",
-];
+use webhook_guard_protocol::{Operation, Outcome};
+
+/// The `result` label of a request: an answer of the protocol, or a failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Result {
+    Answered(Outcome),
+    Error,
+    Capacity,
+}
+
+impl Result {
+    /// Every label, in the exposition's order.
+    const ALL: [Result; 9] = [
+        Result::Answered(Outcome::Claimed),
+        Result::Answered(Outcome::InFlight),
+        Result::Answered(Outcome::Done),
+        Result::Answered(Outcome::Abandoned),
+        Result::Answered(Outcome::Committed),
+        Result::Answered(Outcome::Released),
+        Result::Answered(Outcome::NotOwner),
+        Result::Error,
+        Result::Capacity,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Result::Answered(o) => o.name(),
+            Result::Error => "error",
+            Result::Capacity => "capacity",
+        }
+    }
+
+    fn index(self) -> usize {
+        Result::ALL.iter().position(|r| *r == self).unwrap_or(0)
+    }
+
+    /// Whether `op` can end this way (only those series are exported).
+    fn possible(self, op: Operation) -> bool {
+        use Outcome::*;
+        matches!(
+            (op, self),
+            (_, Result::Error)
+                | (Operation::Claim, Result::Capacity)
+                | (
+                    Operation::Claim,
+                    Result::Answered(Claimed | InFlight | Done | Abandoned)
+                )
+                | (Operation::Commit, Result::Answered(Committed | NotOwner))
+                | (Operation::Release, Result::Answered(Released | NotOwner))
+        )
+    }
+}
+
 /// Backend latency buckets, in seconds.
 const BUCKETS: [f64; 8] = [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 1.0];
 
-/// The results an operation can have (only these are exported).
-fn possible(op: &str, result: &str) -> bool {
-    matches!(
-        (op, result),
-        (
-            "claim",
-            "claimed" | "in_flight" | "done" | "abandoned" | "capacity"
-        ) | ("commit", "committed")
-            | ("release", "released")
-            | (_, "not_owner" | "error")
-    ) && !(op == "claim" && result == "not_owner")
-}
-
 #[derive(Default)]
 pub struct Metrics {
-    requests: [[AtomicU64; RESULTS.len()]; OPS.len()],
+    requests: [[AtomicU64; Result::ALL.len()]; Operation::ALL.len()],
     backend_errors: AtomicU64,
     latency_buckets: [AtomicU64; BUCKETS.len()],
     latency_count: AtomicU64,
@@ -43,12 +71,8 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    pub fn request(&self, op: &str, result: &str) {
-        let o = OPS.iter().position(|x| *x == op);
-        let r = RESULTS.iter().position(|x| *x == result);
-        if let (Some(o), Some(r)) = (o, r) {
-            self.requests[o][r].fetch_add(1, Ordering::Relaxed);
-        }
+    pub fn request(&self, op: Operation, result: Result) {
+        self.requests[op as usize][result.index()].fetch_add(1, Ordering::Relaxed);
     }
 
     pub fn backend_error(&self) {
@@ -72,15 +96,17 @@ impl Metrics {
         let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
         out.push_str("# HELP webhook_guard_cache_requests_total Claim, commit and release requests by result.\n");
         out.push_str("# TYPE webhook_guard_cache_requests_total counter\n");
-        for (o, op) in OPS.iter().enumerate() {
-            for (r, result) in RESULTS.iter().enumerate() {
-                if !possible(op, result) {
+        for op in Operation::ALL {
+            for result in Result::ALL {
+                if !result.possible(op) {
                     continue;
                 }
                 let _ = writeln!(
                     out,
-                    "webhook_guard_cache_requests_total{{op=\"{op}\",result=\"{result}\"}} {}",
-                    get(&self.requests[o][r])
+                    "webhook_guard_cache_requests_total{{op=\"{}\",result=\"{}\"}} {}",
+                    op.name(),
+                    result.name(),
+                    get(&self.requests[op as usize][result.index()])
                 );
             }
         }
@@ -129,9 +155,8 @@ mod tests {
     #[test]
     fn renders_counters_histogram_and_gauge() {
         let m = Metrics::default();
-        m.request("claim", "claimed");
-        m.request("commit", "not_owner");
-        m.request("commit", "bogus");
+        m.request(Operation::Claim, Result::Answered(Outcome::Claimed));
+        m.request(Operation::Commit, Result::Answered(Outcome::NotOwner));
         m.backend_error();
         m.latency(Duration::from_micros(700));
         let text = m.render(Some(3));

@@ -137,13 +137,7 @@ pub fn new_token() -> Result<String, StoreError> {
     let mut bytes = [0u8; 16];
     getrandom::fill(&mut bytes)
         .map_err(|e| StoreError::Unavailable(format!("random source: {e}")))?;
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(32);
-    for b in bytes {
-        s.push(char::from(HEX[usize::from(b >> 4)]));
-        s.push(char::from(HEX[usize::from(b & 15)]));
-    }
-    Ok(s)
+    Ok(webhook_guard_protocol::token(bytes))
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use webhook_guard::schema::Schema;
 use webhook_guard::signature::{Encoding, SignatureFormat, Template};
 use webhook_guard::timestamp::{TimestampFormat, Window};
 use webhook_guard::verify::verify as decide;
-use webhook_guard_cache::api::parse_op;
+use webhook_guard_cache::api::parse_request;
 
 /// The endpoints `verify` runs every input against.
 const VERIFY_CONFIG: &str = r#"{"idempotency":{"cluster":"c"},"endpoints":[
@@ -172,12 +172,12 @@ pub fn verify(data: &[u8]) {
 /// Any bytes as the body of each cache service request.
 pub fn cache_requests(data: &[u8]) {
     for path in ["/v1/claim", "/v1/commit", "/v1/release"] {
-        let _ = parse_op(path, data);
+        let _ = parse_request(path, data);
     }
     let _ = webhook_guard::cache_client::parse_claim(
         Some(b"200"),
         data,
         "0123456789abcdef0123456789abcdef",
     );
-    let _ = webhook_guard::cache_client::Outcome::decode(data);
+    let _ = webhook_guard::cache_client::Queued::decode(data);
 }

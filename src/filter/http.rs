@@ -10,13 +10,15 @@ use proxy_wasm::types::Action;
 
 use crate::answer::Reject;
 use crate::cache_client::{
-    claim_request, new_token, parse_claim, Claim, Op, Outcome, CLAIM_PATH, MAX_ANSWER_BYTES,
+    claim_request, new_token, parse_claim, ClaimVerdict, Queued, Settlement, CLAIM_PATH,
+    MAX_ANSWER_BYTES,
 };
 use crate::cidr::parse_source_address;
 use crate::config::{Config, Idempotency, Mode, OnUnavailable, Route};
 use crate::headers::CapturedHeaders;
 use crate::lifecycle::{self, Fate};
 use crate::verify::{verify, Verified};
+use webhook_guard_protocol::Operation;
 
 use super::host::Host;
 use super::metrics::{ClaimOutcome, Metrics};
@@ -119,16 +121,16 @@ impl<H: Host> Context for Guard<H> {
             self.host.call_body(body_size)
         };
         let action = match parse_claim(status.as_deref(), &body, &token) {
-            Claim::Claimed { token } => {
+            ClaimVerdict::Claimed { token } => {
                 self.accept(endpoint, &verified);
                 self.metrics.claim(&self.host, ClaimOutcome::Claimed);
                 self.state = State::Claimed { key, token };
                 Action::Continue
             }
-            Claim::Done => self.refuse(Some(endpoint), Reject::Duplicate),
-            Claim::InFlight => self.refuse(Some(endpoint), Reject::InFlight),
-            Claim::Unavailable => {
-                self.metrics.cache_error(&self.host, None);
+            ClaimVerdict::Done => self.refuse(Some(endpoint), Reject::Duplicate),
+            ClaimVerdict::InFlight => self.refuse(Some(endpoint), Reject::InFlight),
+            ClaimVerdict::Unavailable => {
+                self.metrics.cache_error(&self.host, Operation::Claim);
                 // Too late, or unreadable: the claim may be stored (or still on its way), and
                 // no one else could ever release it.
                 self.abandon(key, token);
@@ -304,7 +306,7 @@ impl<H: Host> Guard<H> {
         // Our own token: whatever becomes of the claim's answer, we can release the claim.
         let Some(random) = self.host.random() else {
             log::warn!("webhook-guard: no random source for a claim token");
-            self.metrics.cache_error(&self.host, None);
+            self.metrics.cache_error(&self.host, Operation::Claim);
             return self.cache_unavailable(endpoint, &verified);
         };
         let token = new_token(random);
@@ -326,7 +328,7 @@ impl<H: Host> Guard<H> {
                     "webhook-guard: cannot reach the cache cluster {}: {e}",
                     idem.cluster
                 );
-                self.metrics.cache_error(&self.host, None);
+                self.metrics.cache_error(&self.host, Operation::Claim);
                 self.cache_unavailable(endpoint, &verified)
             }
         }
@@ -353,9 +355,9 @@ impl<H: Host> Guard<H> {
         let State::Claimed { key, token } = std::mem::replace(&mut self.state, State::Done) else {
             return;
         };
-        let (op, outcome) = match fate {
-            Fate::Commit => (Op::Commit, ClaimOutcome::Committed),
-            Fate::Release => (Op::Release, ClaimOutcome::Released),
+        let (settlement, outcome) = match fate {
+            Fate::Commit => (Settlement::Commit, ClaimOutcome::Committed),
+            Fate::Release => (Settlement::Release, ClaimOutcome::Released),
             Fate::Keep => {
                 self.metrics.claim(&self.host, ClaimOutcome::Kept);
                 let line = serde_json::json!({
@@ -370,31 +372,38 @@ impl<H: Host> Guard<H> {
             }
         };
         self.metrics.claim(&self.host, outcome);
-        self.send(op, key, token);
+        self.send(settlement, &key, &token);
     }
 
     /// Gives up a claim whose answer will not be used: released with a tombstone, in case
     /// the claim has not reached the cache yet.
     fn abandon(&mut self, key: String, token: String) {
         self.metrics.claim(&self.host, ClaimOutcome::Abandoned);
-        self.send(Op::Abandon, key, token);
+        self.send(Settlement::Abandon, &key, &token);
     }
 
     /// Hands a claim's commit, release or abandon to the root context.
-    fn send(&self, op: Op, key: String, token: String) {
-        let outcome = Outcome {
-            op,
-            key,
-            token,
+    fn send(&self, settlement: Settlement, key: &str, token: &str) {
+        let Some(idem) = &self.config.idempotency else {
+            return;
+        };
+        let queued = Queued {
+            settlement,
+            body: settlement.request(
+                key,
+                token,
+                idem.done_ttl_seconds,
+                idem.in_flight_ttl_seconds,
+            ),
             attempt: 1,
         };
-        let queued = self
+        let sent = self
             .queue
-            .is_some_and(|q| self.host.enqueue(q, &outcome.encode()));
-        if !queued {
+            .is_some_and(|q| self.host.enqueue(q, &queued.encode()));
+        if !sent {
             log::warn!(
                 "webhook-guard: could not queue a claim's {}; it lapses after its in-flight TTL",
-                op.name()
+                settlement.name()
             );
         }
     }

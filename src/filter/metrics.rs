@@ -2,9 +2,9 @@
 //! only increments.
 
 use crate::answer::{Reject, REFUSALS};
-use crate::cache_client::Op;
 use crate::config::Config;
 use crate::metrics;
+use webhook_guard_protocol::Operation;
 
 use super::host::Host;
 
@@ -12,7 +12,7 @@ use super::host::Host;
 pub struct Metrics {
     /// Per endpoint (config order), then one slot for requests that matched no endpoint.
     endpoints: Vec<EndpointMetrics>,
-    /// By `metrics::CACHE_OPS`: claim, commit, release.
+    /// By `Operation` (= `metrics::CACHE_OPS`): claim, commit, release.
     cache_errors: [u32; 3],
     cache_settled: [u32; 3],
     /// By `metrics::CLAIM_OUTCOMES`.
@@ -38,15 +38,6 @@ pub enum ClaimOutcome {
     Released,
     Kept,
     Abandoned,
-}
-
-/// The `op` label of a cache call: an abandon is a release with a tombstone.
-fn op_index(op: Option<Op>) -> usize {
-    match op {
-        None => 0,
-        Some(Op::Commit) => 1,
-        Some(Op::Release | Op::Abandon) => 2,
-    }
 }
 
 impl Metrics {
@@ -126,13 +117,13 @@ impl Metrics {
         host.increment(self.claims[outcome as usize]);
     }
 
-    /// A cache call that failed: `None` is the claim, `Some(op)` a commit or release.
-    pub fn cache_error(&self, host: &impl Host, op: Option<Op>) {
-        host.increment(self.cache_errors[op_index(op)]);
+    /// A cache call that failed (no answer, timeout, error, garbage).
+    pub fn cache_error(&self, host: &impl Host, op: Operation) {
+        host.increment(self.cache_errors[op as usize]);
     }
 
-    pub fn cache_settled(&self, host: &impl Host, op: Op) {
-        host.increment(self.cache_settled[op_index(Some(op))]);
+    pub fn cache_settled(&self, host: &impl Host, op: Operation) {
+        host.increment(self.cache_settled[op as usize]);
     }
 }
 
@@ -152,6 +143,8 @@ mod tests {
         for (outcome, name) in names {
             assert_eq!(metrics::CLAIM_OUTCOMES[outcome as usize], name);
         }
-        assert_eq!(metrics::CACHE_OPS, ["claim", "commit", "release"]);
+        for op in Operation::ALL {
+            assert_eq!(metrics::CACHE_OPS[op as usize], op.name());
+        }
     }
 }

@@ -9,7 +9,7 @@ use std::rc::Rc;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::ContextType;
 
-use crate::cache_client::{Outcome, MAX_ATTEMPTS};
+use crate::cache_client::{Queued, MAX_ATTEMPTS};
 use crate::config::Config;
 
 use super::host::Host;
@@ -25,7 +25,7 @@ pub struct Root<H: Host> {
     pub metrics: Rc<Metrics>,
     pub queue: Option<u32>,
     /// Commit, release and abandon calls in flight, by call token.
-    pending: HashMap<u32, Outcome>,
+    pending: HashMap<u32, Queued>,
 }
 
 impl<H: Host + Clone + 'static> Root<H> {
@@ -50,14 +50,13 @@ impl<H: Host + Clone + 'static> Root<H> {
         ))
     }
 
-    fn send_outcome(&mut self, outcome: Outcome) {
+    fn send(&mut self, queued: Queued) {
         let Some(idem) = self.config.as_ref().and_then(|c| c.idempotency.clone()) else {
             return;
         };
-        let body = outcome.request(idem.done_ttl_seconds, idem.in_flight_ttl_seconds);
-        match cache_call(&self.host, &idem, outcome.path(), &body) {
+        match cache_call(&self.host, &idem, queued.path(), &queued.body) {
             Ok(token) => {
-                self.pending.insert(token, outcome);
+                self.pending.insert(token, queued);
             }
             Err(e) => log::warn!(
                 "webhook-guard: cannot reach the cache cluster {}: {e}; the claim lapses after its in-flight TTL",
@@ -75,25 +74,26 @@ impl<H: Host + Clone + 'static> Context for Root<H> {
         _body: usize,
         _trailers: usize,
     ) {
-        let Some(outcome) = self.pending.remove(&token) else {
+        let Some(queued) = self.pending.remove(&token) else {
             return;
         };
         let status = self.host.call_status(num_headers);
-        if Outcome::settled(status.as_deref()) {
-            self.metrics.cache_settled(&self.host, outcome.op);
+        let op = queued.settlement.operation();
+        if Queued::settled(status.as_deref()) {
+            self.metrics.cache_settled(&self.host, op);
             return;
         }
-        self.metrics.cache_error(&self.host, Some(outcome.op));
-        if outcome.attempt < MAX_ATTEMPTS {
-            self.send_outcome(Outcome {
-                attempt: outcome.attempt + 1,
-                ..outcome
+        self.metrics.cache_error(&self.host, op);
+        if queued.attempt < MAX_ATTEMPTS {
+            self.send(Queued {
+                attempt: queued.attempt + 1,
+                ..queued
             });
         } else {
             // The claim now lapses after in_flight_ttl_seconds: the last safety net.
             log::warn!(
                 "webhook-guard: {} failed {MAX_ATTEMPTS} times (status {}); the claim lapses after its in-flight TTL",
-                outcome.op.name(),
+                queued.settlement.name(),
                 String::from_utf8_lossy(status.as_deref().unwrap_or(b"none"))
             );
         }
@@ -130,8 +130,8 @@ impl<H: Host + Clone + 'static> RootContext for Root<H> {
 
     fn on_queue_ready(&mut self, queue_id: u32) {
         while let Some(message) = self.host.dequeue(queue_id) {
-            if let Some(outcome) = Outcome::decode(&message) {
-                self.send_outcome(outcome);
+            if let Some(queued) = Queued::decode(&message) {
+                self.send(queued);
             }
         }
     }

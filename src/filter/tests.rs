@@ -278,7 +278,12 @@ fn the_claim_carries_the_filters_own_token_and_a_2xx_commits_it() {
         Some(key.as_bytes().to_vec())
     );
     respond(&mut guard, &fake, "200", "via_upstream", 0);
-    assert_eq!(fake.queued(), [format!("commit {key} {TOKEN} 1")]);
+    assert_eq!(
+        fake.queued(),
+        [format!(
+            r#"commit 1 {{"key":"{key}","token":"{TOKEN}","ttl_ms":86400000}}"#
+        )]
+    );
     assert!(matches!(guard.state, State::Done));
     guard.on_log();
     assert_eq!(fake.queued().len(), 1, "settled once");
