@@ -134,7 +134,15 @@ pub struct Queued {
     pub attempt: u8,
 }
 
-pub const MAX_ATTEMPTS: u8 = 3;
+/// Sends of one commit, release or abandon before the claim is left to its in-flight TTL.
+pub const MAX_ATTEMPTS: u8 = 5;
+
+/// How long to wait before send `attempt + 1` after send `attempt` failed: 250 ms, doubling
+/// (250 ms, 0.5 s, 1 s, 2 s: about 4 s in all, enough for a cache restart or a Redis
+/// failover, where sends back to back would all fail within milliseconds).
+pub fn retry_delay_ms(attempt: u8) -> u64 {
+    250u64 << attempt.saturating_sub(1).min(6)
+}
 
 impl Queued {
     pub fn path(&self) -> &'static str {
@@ -261,6 +269,13 @@ mod tests {
                 String::from_utf8_lossy(&bad)
             );
         }
+    }
+
+    #[test]
+    fn retries_back_off() {
+        let delays: Vec<u64> = (1..MAX_ATTEMPTS).map(retry_delay_ms).collect();
+        assert_eq!(delays, [250, 500, 1000, 2000]);
+        assert_eq!(retry_delay_ms(200), 250 << 6);
     }
 
     #[test]

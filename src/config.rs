@@ -228,12 +228,12 @@ impl Config {
             }
             if let Some(other) = endpoints
                 .iter()
-                .find(|e| e.canonical_prefix == ep.canonical_prefix)
+                .find(|e| crate::path::same(&e.canonical_prefix, &ep.canonical_prefix))
             {
                 return err(
                     format!("{field}.path_prefix"),
                     format!(
-                        "{:?} is the same path as endpoint {:?}'s {:?} to a receiver that ignores letter case, ';' parameters and trailing dots",
+                        "{:?} is the same path as endpoint {:?}'s {:?} to a receiver that ignores letter case, ';' parameters, trailing dots or a format suffix",
                         ep.path_prefix, other.name, other.path_prefix
                     ),
                 );
@@ -957,6 +957,9 @@ mod tests {
             "/hooks\\strict",
             "/HOOKS/strict",
             "/Hooks",
+            "/hooks/strict.json",
+            "/hooks/str%C4%B0ct",
+            "/hooks/%u0073trict",
         ] {
             assert_eq!(c.route(spelling.as_bytes()), Route::Ambiguous, "{spelling}");
         }

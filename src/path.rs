@@ -4,10 +4,12 @@
 //! Envoy's `normalize_path` and `merge_slashes` remove dot segments and repeated slashes, but
 //! receivers go further: Tomcat and Spring drop `;` path parameters (`/hooks/strict;x=1`),
 //! ASP.NET and IIS route without regard to letter case (`/hooks/STRICT`, and with Unicode
-//! folding, `/hooks/ſtrict`), IIS trims trailing dots and spaces (`/hooks/strict.`) and
-//! takes `\` for `/`, and most decode percent-escapes before routing. [`canonical`] applies
-//! all of these; `Config::route` refuses a path whose canonical form would be matched to
-//! another endpoint than its exact form.
+//! folding, `/hooks/ſtrict`; Java's `equalsIgnoreCase` also takes `İ` for `i`), IIS trims
+//! trailing dots and spaces (`/hooks/strict.`), takes `\` for `/` and decodes `%uNNNN`,
+//! Rails and Spring (suffix patterns) route `/hooks/strict.json` as `/hooks/strict`, and
+//! most decode percent-escapes before routing. [`canonical`] and [`covers`] apply all of
+//! these; `Config::route` refuses a path whose canonical form would be matched to another
+//! endpoint than its exact form.
 
 /// The path's segments as a lenient receiver would route them. Query and fragment are cut;
 /// every segment loses its `;` parameters (before and after percent-decoding), dot segments
@@ -40,9 +42,34 @@ pub fn canonical(path: &[u8]) -> Vec<String> {
     out
 }
 
-/// Whether `prefix` (canonical segments) covers `path` (canonical segments).
+/// Whether `prefix` (canonical segments) covers `path` (canonical segments). Where the
+/// prefix's last segment is the path's last, a format suffix (`.json`) is ignored on both.
 pub fn covers(prefix: &[String], path: &[String]) -> bool {
-    path.starts_with(prefix)
+    let Some((last, init)) = prefix.split_last() else {
+        return true;
+    };
+    if path.len() < prefix.len() || !path.starts_with(init) {
+        return false;
+    }
+    let other = &path[init.len()];
+    if path.len() == prefix.len() {
+        stem(last) == stem(other)
+    } else {
+        last == other
+    }
+}
+
+/// Whether two canonical prefixes serve the same requests.
+pub fn same(a: &[String], b: &[String]) -> bool {
+    a.len() == b.len() && covers(a, b)
+}
+
+/// A segment without its format suffix: `strict.json` -> `strict` (not `.hidden`).
+fn stem(segment: &str) -> &str {
+    match segment.find('.') {
+        Some(i) if i > 0 => &segment[..i],
+        _ => segment,
+    }
 }
 
 fn cut_parameters(segment: &[u8]) -> &[u8] {
@@ -59,11 +86,25 @@ fn trim_end_dots_spaces(mut s: &[u8]) -> &[u8] {
     s
 }
 
+/// `%XX` as a byte, and IIS's `%uXXXX` as the UTF-8 of that code point (U+FFFD for a
+/// surrogate); anything else as it is.
 fn percent_decode(s: &[u8]) -> Vec<u8> {
     let hex = |b: u8| (b as char).to_digit(16);
     let mut out = Vec::with_capacity(s.len());
     let mut i = 0;
     while i < s.len() {
+        if s[i] == b'%' && matches!(s.get(i + 1), Some(b'u' | b'U')) {
+            let digits: Option<Vec<u32>> = (2..6)
+                .map(|k| s.get(i + k).copied().and_then(hex))
+                .collect();
+            if let Some(d) = digits {
+                let code = d.iter().fold(0, |acc, x| acc * 16 + x);
+                let c = char::from_u32(code).unwrap_or(char::REPLACEMENT_CHARACTER);
+                out.extend_from_slice(c.encode_utf8(&mut [0; 4]).as_bytes());
+                i += 6;
+                continue;
+            }
+        }
         if s[i] == b'%' {
             if let (Some(h), Some(l)) = (
                 s.get(i + 1).copied().and_then(hex),
@@ -81,16 +122,17 @@ fn percent_decode(s: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Unicode simple case folding as .NET's case-insensitive routing does it: upper, then lower
-/// (`ſ` -> `S` -> `s`, the Kelvin sign -> `k`). Bytes that are not UTF-8 are kept as they
-/// are, lowercased where ASCII.
+/// Case folding as case-insensitive routers do it, one character at a time: upper, then
+/// lower, keeping the first character of each mapping (Java's simple mappings: `ſ` -> `S`
+/// -> `s`, the Kelvin sign -> `k`, `İ` -> `i`). Over-folding (`ß` -> `s`) only makes more
+/// spellings ambiguous. Bytes that are not UTF-8 are kept, lowercased where ASCII.
 fn fold_case(s: &[u8]) -> String {
+    let fold = |c: char| {
+        let upper = c.to_uppercase().next().unwrap_or(c);
+        upper.to_lowercase().next().unwrap_or(upper)
+    };
     match std::str::from_utf8(s) {
-        Ok(text) => text
-            .chars()
-            .flat_map(char::to_uppercase)
-            .flat_map(char::to_lowercase)
-            .collect(),
+        Ok(text) => text.chars().map(fold).collect(),
         Err(_) => String::from_utf8_lossy(&s.to_ascii_lowercase()).into_owned(),
     }
 }
@@ -129,6 +171,11 @@ mod tests {
             "/hooks;a=b/strict",
             "/hooks/strict?x=1",
             "/hooks/strict#f",
+            "/hooks/%u0073trict",
+            "/hooks/%U0053TRICT",
+            "/hooks/str\u{130}ct",
+            "/hooks/str\u{131}ct",
+            "/hooks/str%C4%B0ct",
         ] {
             assert_eq!(c(spelling), strict, "{spelling}");
         }
@@ -148,6 +195,30 @@ mod tests {
         assert!(covers(&c("/hooks"), &c("/hooks/strict")));
         assert!(!covers(&c("/hooks/strict"), &c("/hooks/strictly")));
         assert!(covers(&c("/"), &c("/anything")));
+        assert_eq!(c("/%u12"), ["%u12"]);
+        assert_eq!(c("/%ud800"), ["\u{fffd}"]);
+    }
+
+    #[test]
+    fn a_format_suffix_on_the_last_segment_is_the_same_route() {
+        let strict = c("/hooks/strict");
+        for path in [
+            "/hooks/strict.json",
+            "/hooks/strict.xml",
+            "/hooks/Strict.v1.json",
+            "/hooks/strict.json/",
+        ] {
+            assert!(covers(&strict, &c(path)), "{path}");
+        }
+        // Only where the prefix ends: deeper segments keep their dots.
+        assert!(!covers(&strict, &c("/hooks/strict.json/x")));
+        assert!(covers(&c("/api/v1.2"), &c("/api/v1.2/hooks")));
+        assert!(!covers(&c("/api/v1.2"), &c("/api/v1.3/hooks")));
+        assert!(covers(&c("/api/v1.2"), &c("/api/v1.2")));
+        // A dot that starts a segment is no suffix.
+        assert!(!covers(&c("/a/.well-known"), &c("/a/.other")));
+        assert!(same(&c("/hooks/a"), &c("/Hooks/A.json")));
+        assert!(!same(&c("/hooks/a"), &c("/hooks/a/b")));
     }
 
     #[test]

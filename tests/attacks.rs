@@ -222,6 +222,11 @@ fn other_spellings_of_a_path_never_reach_a_weaker_endpoint() {
         "/hooks/strict%3bx",
         "/hooks%5cstrict",
         "/Hooks/strict",
+        // Found by review: Rails and Spring format suffixes, Java's İ, IIS's %u.
+        "/hooks/strict.json",
+        "/hooks/strict.xml",
+        "/hooks/str%C4%B0ct",
+        "/hooks/%u0073trict",
     ] {
         let r = post(s.envoy.port, spelling, &bad, body);
         // Envoy itself may already refuse a spelling (400) or normalise it to the strict

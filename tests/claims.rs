@@ -241,6 +241,48 @@ fn a_late_claim_answer_does_not_block_the_retry(cache: &Cache) {
     envoy.assert_no_panic();
 }
 
+/// The late claim's tombstone must survive the sender's next attempt: that attempt claims
+/// the key, fails at the receiver and releases it, and only then does the late claim land,
+/// on a free key. (Found by review: tombstones kept in the key's own state were lost.)
+fn a_tombstone_outlives_the_retries_claim_and_release(cache: &Cache) {
+    let slow = SlowCache::start(cache.port, 1, Duration::from_millis(1500));
+    let upstream = Upstream::start();
+    let envoy = envoy(slow.port, 250, upstream.port, 5000);
+    let d = delivery("orphan-1");
+    let r = deliver(envoy.port, &d);
+    assert_eq!(r.status, 503, "{r:?}");
+    thread::sleep(Duration::from_millis(100));
+    // The sender retries the 503; the receiver fails this attempt.
+    upstream.set_status(500);
+    let r = retry_until(envoy.port, &d, |r| !is_in_flight(r));
+    assert_eq!(r.status, 500, "{r:?}");
+    // The first claim lands now.
+    thread::sleep(Duration::from_millis(1800));
+    assert_eq!(slow.claims_seen(), 2);
+    upstream.set_status(200);
+    let r = retry_until(envoy.port, &d, |r| !is_in_flight(r) && r.status != 500);
+    assert!(
+        is_processed(&r),
+        "an orphan claim blocks the retries: {r:?}"
+    );
+    assert_eq!(cache_metric(cache.port, "claim", "abandoned"), 1);
+    envoy.assert_no_panic();
+}
+
+#[test]
+fn a_tombstone_outlives_the_retries_claim_memory() {
+    a_tombstone_outlives_the_retries_claim_and_release(&Cache::start(0, &[]));
+}
+
+#[test]
+fn a_tombstone_outlives_the_retries_claim_redis() {
+    let redis = Redis::start();
+    a_tombstone_outlives_the_retries_claim_and_release(&Cache::start(
+        0,
+        &["--redis", &redis.url()],
+    ));
+}
+
 #[test]
 fn a_late_claim_answer_is_released_memory() {
     a_late_claim_answer_does_not_block_the_retry(&Cache::start(0, &[]));

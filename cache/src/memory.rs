@@ -11,7 +11,8 @@ use crate::store::{new_token, Claim, Settled, Store, StoreError};
 enum State {
     InFlight,
     Done,
-    /// A tombstone: the token's claim was released before it arrived (see store.rs).
+    /// A tombstone, under `tombstone_key(key, token)`: that token's claim of the key was
+    /// released before it arrived (see store.rs). Never the state of a key itself.
     Released,
 }
 
@@ -98,7 +99,16 @@ impl MemoryStore {
         self.len.fetch_sub(visited - shard.len(), Ordering::Relaxed);
         visited
     }
+}
 
+/// Where `token`'s tombstone for `key` lives: in the key's own shard (so a claim and a
+/// release of the key see it under the lock they hold), under a name no key can have (keys
+/// hold no space), apart from the key's state, which other tokens go on changing.
+fn tombstone_key(key: &str, token: &str) -> String {
+    format!("{key} {token}")
+}
+
+impl MemoryStore {
     /// A claim with a token minted here (the tests' shorthand).
     pub fn claim_at(&self, key: &str, ttl: Duration, now: Instant) -> Result<Claim, StoreError> {
         self.claim_token_at(key, &new_token()?, ttl, now)
@@ -117,14 +127,16 @@ impl MemoryStore {
         // claim or a commit may write this key, so the key is looked at again after every
         // lock, and the insert below always follows a look under the lock it holds.
         let mut swept_all = false;
+        let dead = tombstone_key(key, token);
         loop {
+            if shard.get(&dead).is_some_and(|e| e.expires > now) {
+                return Ok(Claim::Abandoned);
+            }
             if let Some(e) = shard.get(key) {
                 if e.expires > now {
                     match e.state {
                         State::InFlight => return Ok(Claim::InFlight),
                         State::Done => return Ok(Claim::Done),
-                        State::Released if e.token == token => return Ok(Claim::Abandoned),
-                        // Another token's tombstone: the key is free.
                         State::Released => {}
                     }
                 }
@@ -190,11 +202,7 @@ impl MemoryStore {
         now: Instant,
     ) -> Result<Settled, StoreError> {
         let mut shard = self.lock(Self::shard_index(key));
-        // A tombstone is no claim: the key counts as free.
-        match shard
-            .get_mut(key)
-            .filter(|e| e.expires > now && e.state != State::Released)
-        {
+        match shard.get_mut(key).filter(|e| e.expires > now) {
             Some(e) if e.state == State::InFlight && e.token == token => {
                 e.state = State::Done;
                 e.expires = now + ttl;
@@ -237,29 +245,28 @@ impl MemoryStore {
         now: Instant,
     ) -> Settled {
         let mut shard = self.lock(Self::shard_index(key));
-        match shard.get(key).filter(|e| e.expires > now) {
+        let settled = match shard.get(key).filter(|e| e.expires > now) {
             Some(e) if e.state == State::InFlight && e.token == token => {
                 shard.remove(key);
                 self.len.fetch_sub(1, Ordering::Relaxed);
                 Settled::Yes
             }
-            Some(_) => Settled::NotOwner,
-            None => {
-                // Free: the claim may still be on its way. A tombstone that cannot be kept
-                // (store at its ceiling) leaves such a late claim to its in-flight TTL.
-                if let Some(ttl) = tombstone.filter(|_| !self.over_ceiling()) {
-                    let dead = Entry {
-                        state: State::Released,
-                        token: token.to_string(),
-                        expires: now + ttl,
-                    };
-                    if shard.insert(key.to_string(), dead).is_none() {
-                        self.len.fetch_add(1, Ordering::Relaxed);
-                    }
-                }
-                Settled::NotOwner
+            _ => Settled::NotOwner,
+        };
+        // The claim may still be on its way, whoever holds the key now: its tombstone outlives
+        // other tokens' claims and releases. One that cannot be kept (store at its ceiling)
+        // leaves such a late claim to its in-flight TTL.
+        if let Some(ttl) = tombstone.filter(|_| !self.over_ceiling()) {
+            let dead = Entry {
+                state: State::Released,
+                token: token.to_string(),
+                expires: now + ttl,
+            };
+            if shard.insert(tombstone_key(key, token), dead).is_none() {
+                self.len.fetch_add(1, Ordering::Relaxed);
             }
         }
+        settled
     }
 
     /// One sweeper tick: sweeps whole shards, starting where the last tick stopped, until
@@ -417,10 +424,10 @@ mod tests {
         // The sender's retry (a new token) is not held up by the tombstone.
         let retry = claimed(m.claim_token_at("k", OTHER, 60 * S, t0 + S));
         assert_eq!(retry, OTHER);
-        // A late claim after that finds the retry's claim, and stores nothing.
+        // A late claim after that is still refused, and stores nothing.
         assert_eq!(
             m.claim_token_at("k", &late, 60 * S, t0 + S),
-            Ok(Claim::InFlight)
+            Ok(Claim::Abandoned)
         );
         assert_eq!(m.commit_at("k", OTHER, 600 * S, t0 + S), Ok(Settled::Yes));
         // A tombstone is no claim: a commit may take its key, and it expires.
@@ -438,6 +445,35 @@ mod tests {
         let own = claimed(m.claim_at("g", 60 * S, t0));
         assert_eq!(m.release_at("g", &own, Some(S), t0), Settled::Yes);
         claimed(m.claim_at("g", 60 * S, t0));
+    }
+
+    #[test]
+    fn a_tombstone_outlives_other_tokens_claims_and_releases() {
+        let m = MemoryStore::new(10);
+        let t0 = Instant::now();
+        let late = "a".repeat(32);
+        let second = "b".repeat(32);
+        // Abandoned while the key was free; a retry claims it, fails and releases it.
+        m.release_at("k", &late, Some(60 * S), t0);
+        claimed(m.claim_token_at("k", &second, 60 * S, t0));
+        assert_eq!(m.release_at("k", &second, None, t0), Settled::Yes);
+        // The late claim lands on a free key: still refused.
+        assert_eq!(
+            m.claim_token_at("k", &late, 60 * S, t0 + S),
+            Ok(Claim::Abandoned)
+        );
+        // Abandoned while another attempt held the key: the tombstone is left all the same.
+        let holder = claimed(m.claim_at("j", 60 * S, t0));
+        assert_eq!(
+            m.release_at("j", &late, Some(60 * S), t0),
+            Settled::NotOwner
+        );
+        assert_eq!(m.release_at("j", &holder, None, t0), Settled::Yes);
+        assert_eq!(
+            m.claim_token_at("j", &late, 60 * S, t0),
+            Ok(Claim::Abandoned)
+        );
+        claimed(m.claim_at("j", 60 * S, t0));
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! The shared backend: Redis or Redis Cluster, for several service instances (and several
 //! Envoys) keeping one dedupe window.
 //!
-//! Every operation touches one key, `wg:<key>`, so it works on a cluster unchanged. Its value
-//! is `inflight:<token>`, `done:<token>` or the tombstone `released:<token>`, with a PX expiry. Lua scripts (sent as EVALSHA,
+//! A key's state is `wg:<key>`: `inflight:<token>` or `done:<token>`, with a PX expiry. A
+//! token's tombstone is `{wg:<key>}:released:<token>`: the hash tag puts it in the key's own
+//! cluster slot, so one script reads both on a cluster too. Lua scripts (sent as EVALSHA,
 //! falling back to EVAL when the server does not know them yet, e.g. after a restart) make each
 //! check-and-set atomic on the server.
 //!
@@ -21,46 +22,44 @@ use redis::{RedisError, Script};
 
 use crate::store::{Claim, Settled, Store, StoreError};
 
-/// Free (absent, or another token's tombstone): claim it for ARGV[1]. Otherwise the
-/// current value tells in flight from done, and our own tombstone from both.
+/// Refused when the token's tombstone exists (its claim was released before it arrived);
+/// otherwise SET NX PX, and when taken, the current value tells in flight from done.
 const CLAIM: &str = r#"
-local v = redis.call('GET', KEYS[1])
-if v == 'released:' .. ARGV[1] then
+if redis.call('EXISTS', KEYS[2]) == 1 then
   return 'abandoned'
 end
-if v == false or string.sub(v, 1, 9) == 'released:' then
-  redis.call('SET', KEYS[1], 'inflight:' .. ARGV[1], 'PX', ARGV[2])
+if redis.call('SET', KEYS[1], 'inflight:' .. ARGV[1], 'NX', 'PX', ARGV[2]) then
   return 'claimed'
 end
-return v
+return redis.call('GET', KEYS[1]) or 'claimed-race'
 "#;
 
-/// Done when it holds our claim, or no claim at all (our claim lapsed, nobody took it; a
-/// tombstone is no claim); our own earlier commit (a retry after a lost answer) is already
-/// done.
+/// Done when it holds our claim, or nothing at all (our claim lapsed, nobody took it); our
+/// own earlier commit (a retry after a lost answer) is already done.
 const COMMIT: &str = r#"
 local v = redis.call('GET', KEYS[1])
 if v == 'done:' .. ARGV[1] then
   return 1
 end
-if v == false or v == 'inflight:' .. ARGV[1] or string.sub(v, 1, 9) == 'released:' then
+if v == false or v == 'inflight:' .. ARGV[1] then
   redis.call('SET', KEYS[1], 'done:' .. ARGV[1], 'PX', ARGV[2])
   return 1
 end
 return 0
 "#;
 
-/// Only our own, still in-flight claim is deleted. A free key gets our tombstone when
-/// ARGV[2] (its TTL in ms) is not 0, so that our claim, still on its way, is refused.
+/// Only our own, still in-flight claim is deleted. With ARGV[2] (a TTL in ms) not 0, our
+/// tombstone is set whatever the key holds: our claim may still be on its way, and other
+/// tokens' claims and releases must not clear the way for it.
 const RELEASE: &str = r#"
-local v = redis.call('GET', KEYS[1])
-if v == 'inflight:' .. ARGV[1] then
-  return redis.call('DEL', KEYS[1])
+local n = 0
+if redis.call('GET', KEYS[1]) == 'inflight:' .. ARGV[1] then
+  n = redis.call('DEL', KEYS[1])
 end
-if v == false and ARGV[2] ~= '0' then
-  redis.call('SET', KEYS[1], 'released:' .. ARGV[1], 'PX', ARGV[2])
+if ARGV[2] ~= '0' then
+  redis.call('SET', KEYS[2], '1', 'PX', ARGV[2])
 end
-return 0
+return n
 "#;
 
 /// Default timeout of one Redis operation, connecting included: below the filter's default
@@ -69,6 +68,11 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_millis(200);
 
 fn redis_key(key: &str) -> String {
     format!("wg:{key}")
+}
+
+/// In the key's slot: a hash tag of exactly the key's own name (keys hold no braces).
+fn tombstone_key(key: &str, token: &str) -> String {
+    format!("{{wg:{key}}}:released:{token}")
 }
 
 /// A Redis Cluster connection made on first use (and again while it cannot be made), so the
@@ -170,10 +174,13 @@ impl RedisStore {
     async fn run<T: redis::FromRedisValue>(
         &self,
         script: &Script,
-        key: &str,
+        keys: &[String],
         args: &[&str],
     ) -> Result<T, StoreError> {
-        let mut invocation = script.key(redis_key(key));
+        let mut invocation = script.prepare_invoke();
+        for k in keys {
+            invocation.key(k);
+        }
         for a in args {
             invocation.arg(*a);
         }
@@ -215,7 +222,8 @@ fn describe(e: &RedisError) -> String {
 impl Store for RedisStore {
     async fn claim(&self, key: &str, token: &str, ttl: Duration) -> Result<Claim, StoreError> {
         let ms = ttl.as_millis().to_string();
-        let answer: String = self.run(&self.claim, key, &[token, &ms]).await?;
+        let keys = [redis_key(key), tombstone_key(key, token)];
+        let answer: String = self.run(&self.claim, &keys, &[token, &ms]).await?;
         Ok(match answer.as_str() {
             "claimed" => Claim::Claimed(token.to_string()),
             "abandoned" => Claim::Abandoned,
@@ -228,7 +236,9 @@ impl Store for RedisStore {
 
     async fn commit(&self, key: &str, token: &str, ttl: Duration) -> Result<Settled, StoreError> {
         let ms = ttl.as_millis().to_string();
-        let n: i64 = self.run(&self.commit, key, &[token, &ms]).await?;
+        let n: i64 = self
+            .run(&self.commit, &[redis_key(key)], &[token, &ms])
+            .await?;
         Ok(if n == 1 {
             Settled::Yes
         } else {
@@ -243,7 +253,8 @@ impl Store for RedisStore {
         tombstone: Option<Duration>,
     ) -> Result<Settled, StoreError> {
         let ms = tombstone.map_or(0, |t| t.as_millis().max(1)).to_string();
-        let n: i64 = self.run(&self.release, key, &[token, &ms]).await?;
+        let keys = [redis_key(key), tombstone_key(key, token)];
+        let n: i64 = self.run(&self.release, &keys, &[token, &ms]).await?;
         Ok(if n == 1 {
             Settled::Yes
         } else {

@@ -187,7 +187,8 @@ fn release(addr: &str, key: &str, token: &str) -> (u16, String) {
 }
 
 /// A claim made with the client's own token, released before it arrived: the release leaves
-/// a tombstone, the late claim is refused, another token's claim is not.
+/// a tombstone, the late claim is refused (also after other tokens claimed and released the
+/// key), another token's claim is not.
 fn tombstones(addr: &str) {
     let late = "0123456789abcdef0123456789abcdef";
     let other = "fedcba9876543210fedcba9876543210";
@@ -211,10 +212,18 @@ fn tombstones(addr: &str) {
         (s, b),
         (200, format!(r#"{{"result":"claimed","token":"{other}"}}"#))
     );
+    // The tombstone outlives the other token's claim and release.
     assert_eq!(
         claim_with(late),
-        (200, r#"{"result":"in_flight"}"#.to_string())
+        (200, r#"{"result":"abandoned"}"#.to_string())
     );
+    assert_eq!(release(addr, "t1", other).0, 200);
+    assert_eq!(
+        claim_with(late),
+        (200, r#"{"result":"abandoned"}"#.to_string())
+    );
+    let (s, _) = claim_with(other);
+    assert_eq!(s, 200);
     assert_eq!(commit(addr, "t1", other).0, 200);
     // A release with a tombstone TTL of a claim that was stored frees it.
     let (_, v) = claim(addr, "t2");
@@ -229,7 +238,7 @@ fn tombstones(addr: &str) {
     assert_eq!(result(addr, "t2"), "claimed");
     let (_, metrics) = request(addr, "GET", "/metrics", "");
     assert!(
-        metrics.contains(r#"webhook_guard_cache_requests_total{op="claim",result="abandoned"} 1"#),
+        metrics.contains(r#"webhook_guard_cache_requests_total{op="claim",result="abandoned"} 3"#),
         "{metrics}"
     );
 }

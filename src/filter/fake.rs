@@ -34,6 +34,7 @@ pub struct State {
     pub metric_names: Vec<String>,
     pub counts: HashMap<u32, u64>,
     pub random: Option<[u8; 16]>,
+    pub tick_period: Duration,
     pub configuration: Vec<u8>,
 }
 
@@ -187,6 +188,10 @@ impl Host for Fake {
     }
 
     fn record(&self, _metric: u32, _value: u64) {}
+
+    fn set_tick_period(&self, period: Duration) {
+        self.0.borrow_mut().tick_period = period;
+    }
 
     fn random(&self) -> Option<[u8; 16]> {
         self.0.borrow().random

@@ -50,6 +50,8 @@ pub trait Host {
     fn define_metric(&self, histogram: bool, name: &str) -> u32;
     fn increment(&self, metric: u32);
     fn record(&self, metric: u32, value: u64);
+    /// Calls the root context's `on_tick` every `period` (zero: stops).
+    fn set_tick_period(&self, period: Duration);
     /// 16 random bytes (WASI `random_get`), or `None`.
     fn random(&self) -> Option<[u8; 16]>;
     /// The plugin configuration's bytes.
@@ -182,6 +184,10 @@ mod envoy {
 
         fn record(&self, metric: u32, value: u64) {
             let _ = hostcalls::record_metric(metric, value);
+        }
+
+        fn set_tick_period(&self, period: Duration) {
+            let _ = hostcalls::set_tick_period(period);
         }
 
         fn random(&self) -> Option<[u8; 16]> {

@@ -1,15 +1,16 @@
 //! The root context: loads the configuration, defines the metrics, and sends the commits,
 //! releases and abandons that request contexts leave in the shared queue. It outlives every
 //! request stream, so these calls are not cancelled when the request that made them ends,
-//! and it retries them up to `MAX_ATTEMPTS` times.
+//! and it retries them up to `MAX_ATTEMPTS` times, backing off (`retry_delay_ms`) on a tick.
 
 use std::collections::HashMap;
 use std::rc::Rc;
+use std::time::Duration;
 
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::ContextType;
 
-use crate::cache_client::{Queued, MAX_ATTEMPTS};
+use crate::cache_client::{retry_delay_ms, Queued, MAX_ATTEMPTS};
 use crate::config::Config;
 
 use super::host::Host;
@@ -26,7 +27,12 @@ pub struct Root<H: Host> {
     pub queue: Option<u32>,
     /// Commit, release and abandon calls in flight, by call token.
     pending: HashMap<u32, Queued>,
+    /// Failed ones waiting for their next send: (when, in host ms, what).
+    retries: Vec<(u64, Queued)>,
 }
+
+/// How often the root looks for retries that are due, while some wait.
+const TICK: Duration = Duration::from_millis(50);
 
 impl<H: Host + Clone + 'static> Root<H> {
     pub fn new(host: H) -> Root<H> {
@@ -36,7 +42,12 @@ impl<H: Host + Clone + 'static> Root<H> {
             metrics: Rc::default(),
             queue: None,
             pending: HashMap::new(),
+            retries: Vec::new(),
         }
+    }
+
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.host.now().as_millis()).unwrap_or(u64::MAX)
     }
 
     /// A request context for the current configuration (none before one loaded).
@@ -85,10 +96,17 @@ impl<H: Host + Clone + 'static> Context for Root<H> {
         }
         self.metrics.cache_error(&self.host, op);
         if queued.attempt < MAX_ATTEMPTS {
-            self.send(Queued {
-                attempt: queued.attempt + 1,
-                ..queued
-            });
+            let due = self.now_ms() + retry_delay_ms(queued.attempt);
+            if self.retries.is_empty() {
+                self.host.set_tick_period(TICK);
+            }
+            self.retries.push((
+                due,
+                Queued {
+                    attempt: queued.attempt + 1,
+                    ..queued
+                },
+            ));
         } else {
             // The claim now lapses after in_flight_ttl_seconds: the last safety net.
             log::warn!(
@@ -133,6 +151,20 @@ impl<H: Host + Clone + 'static> RootContext for Root<H> {
             if let Some(queued) = Queued::decode(&message) {
                 self.send(queued);
             }
+        }
+    }
+
+    fn on_tick(&mut self) {
+        let now = self.now_ms();
+        let (due, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut self.retries)
+            .into_iter()
+            .partition(|(at, _)| *at <= now);
+        self.retries = waiting;
+        if self.retries.is_empty() {
+            self.host.set_tick_period(Duration::ZERO);
+        }
+        for (_, queued) in due {
+            self.send(queued);
         }
     }
 

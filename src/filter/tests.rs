@@ -465,7 +465,7 @@ fn a_claim_that_cannot_be_sent_or_tokened_is_a_503_with_nothing_to_give_up() {
 }
 
 #[test]
-fn the_root_sends_queued_outcomes_and_retries_failures_three_times() {
+fn the_root_sends_queued_outcomes_and_retries_failures_backing_off() {
     let (mut root, fake) = start(&config("reject"));
     assert!(fake.st().queue_registered);
     let mut guard = claiming(&root, &fake, "m11");
@@ -475,15 +475,37 @@ fn the_root_sends_queued_outcomes_and_retries_failures_three_times() {
     let calls = |fake: &Fake| fake.st().calls.len();
     assert_eq!(calls(&fake), 2, "the claim, then the commit");
     assert_eq!(fake.st().calls[1].0, "/v1/commit");
-    // The cache fails: retried, up to three sends in all.
+    // The cache fails: each retry waits (250 ms, then doubling), five sends in all.
     fake.st().call_status = Some(b"503".to_vec());
-    root.on_http_call_response(2, 1, 0, 0);
-    assert_eq!(calls(&fake), 3);
-    root.on_http_call_response(3, 0, 0, 0);
-    assert_eq!(calls(&fake), 4);
-    root.on_http_call_response(4, 1, 0, 0);
-    assert_eq!(calls(&fake), 4, "no fourth send");
-    assert_eq!(fake.count("webhook_guard.cache_errors.op.commit"), 3);
+    let mut sent = 2;
+    for (i, delay) in [250u64, 500, 1000, 2000].into_iter().enumerate() {
+        let token = calls(&fake) as u32;
+        root.on_http_call_response(token, usize::from(i % 2 == 0), 0, 0);
+        assert_eq!(fake.st().tick_period, Duration::from_millis(50));
+        fake.st().now += Duration::from_millis(delay - 1);
+        root.on_tick();
+        assert_eq!(calls(&fake), sent, "not before its time");
+        fake.st().now += Duration::from_millis(1);
+        root.on_tick();
+        sent += 1;
+        assert_eq!(calls(&fake), sent);
+        assert_eq!(
+            fake.st().tick_period,
+            Duration::ZERO,
+            "no tick while nothing waits"
+        );
+    }
+    let token = calls(&fake) as u32;
+    root.on_http_call_response(token, 1, 0, 0);
+    fake.st().now += Duration::from_secs(60);
+    root.on_tick();
+    assert_eq!(calls(&fake), sent, "no sixth send");
+    assert_eq!(fake.count("webhook_guard.cache_errors.op.commit"), 5);
+    let bodies: Vec<Vec<u8>> = fake.st().calls[1..].iter().map(|c| c.1.clone()).collect();
+    assert!(
+        bodies.windows(2).all(|w| w[0] == w[1]),
+        "the same body each time"
+    );
     // Recorded (200) or no longer ours (409): settled.
     let mut guard = claiming(&root, &fake, "m12");
     answer(&mut guard, &fake, Some("200"), &claimed_answer());
