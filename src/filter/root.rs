@@ -96,7 +96,7 @@ impl<H: Host + Clone + 'static> Context for Root<H> {
         }
         self.metrics.cache_error(&self.host, op);
         if queued.attempt < MAX_ATTEMPTS {
-            let due = self.now_ms() + retry_delay_ms(queued.attempt);
+            let due = self.now_ms().saturating_add(retry_delay_ms(queued.attempt));
             if self.retries.is_empty() {
                 self.host.set_tick_period(TICK);
             }
