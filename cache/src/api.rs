@@ -10,9 +10,9 @@ use webhook_guard_protocol::{
 };
 pub use webhook_guard_protocol::{MAX_BODY_BYTES, MAX_TTL_MS};
 
-use crate::log::{debug, error, warning};
 use crate::metrics::{Metrics, Result as Label};
 use crate::store::{Claim, Settled, Store, StoreError};
+use log::{debug, error, warn};
 
 pub struct Answer {
     pub status: u16,
@@ -199,7 +199,7 @@ async fn run<S: Store>(store: &S, metrics: &Metrics, request: Request) -> Answer
     let (label, answer) = match result {
         Ok((result, token)) => (Label::Answered(result), outcome(result, token)),
         Err(StoreError::Capacity) => {
-            warning!("{name} refused: memory backend full (--memory-max-entries)");
+            warn!("{name} refused: memory backend full (--memory-max-entries)");
             (Label::Capacity, error(Error::Capacity))
         }
         Err(StoreError::Unavailable(why)) => {

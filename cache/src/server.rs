@@ -16,7 +16,10 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 
 use crate::api;
-use crate::log::{self, error, info, warning, Level};
+use clap::Parser;
+use log::{error, info, warn, LevelFilter};
+
+use crate::logging;
 use crate::memory::{self, MemoryStore};
 use crate::metrics::Metrics;
 use crate::redis_store::RedisStore;
@@ -25,112 +28,85 @@ use crate::store::Store;
 /// How long a client may take to send its request headers, and then its body.
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(10);
 
-const USAGE: &str =
-    "usage: webhook-guard-cache --listen ADDR [--redis URL | --redis-cluster URL,URL,...]
-                           [--redis-timeout-ms MS] [--memory-max-entries N] [--log-level LEVEL]
-
-  --listen ADDR             address to serve on, e.g. 127.0.0.1:8081 (port 0: any free port)
-  --redis URL               keep claims in Redis (redis://[:password@]host:port/db, rediss:// for
-                            TLS is not built in); shared by every instance pointing at it
-  --redis-cluster URLS      the same on a Redis Cluster (comma-separated seed nodes)
-  --redis-timeout-ms MS     longest wait for Redis per operation, connecting included;
-                            default 200. Keep it below the filter's idempotency.timeout_ms
-                            (default 250), so a slow Redis is answered 503 before the filter
-                            stops waiting
-  --memory-max-entries N    memory backend (the default): most keys held, default 1000000;
-                            when full, claims answer 503 {\"error\":\"capacity\"} until entries
-                            expire (fail closed: the sender retries, nothing runs twice)
-  --log-level LEVEL         error, warn, info (default) or debug (debug logs each operation
-                            with its key, a hash made by the filter)
-  -h, --help                this text
-
-Prints `listening on ADDR` on standard error once ready. Redis need not be up at start:
-until it answers, /healthz and the operations answer 503. SIGTERM or SIGINT stops the
-service, letting requests in progress finish (5 s at most).";
-
-#[derive(Debug)]
+/// `webhook-guard-cache`'s command line. Every flag can also come from the environment, so
+/// a Redis URL with its password can come from a Kubernetes Secret rather than argv.
+#[derive(Debug, Parser)]
+#[command(
+    name = "webhook-guard-cache",
+    version,
+    about = "The deduplication service of webhook-guard: claim, commit, release over HTTP.",
+    after_help = "Prints `listening on ADDR` on standard error once ready. Redis need not be up at \
+start: until it answers, /healthz and the operations answer 503. SIGTERM or SIGINT stops the \
+service, letting requests in progress finish (5 s at most)."
+)]
 struct Options {
+    /// Address to serve on, e.g. 127.0.0.1:8081 (port 0: any free port).
+    #[arg(long, env = "WEBHOOK_GUARD_CACHE_LISTEN")]
     listen: String,
+    /// Keep claims in Redis (redis://[:password@]host:port/db); shared by every instance
+    /// pointing at it.
+    #[arg(
+        long,
+        env = "WEBHOOK_GUARD_CACHE_REDIS",
+        hide_env_values = true,
+        conflicts_with = "redis_cluster"
+    )]
     redis: Option<String>,
-    cluster: Option<Vec<String>>,
-    redis_timeout: Duration,
-    max_entries: usize,
-    log_level: Level,
+    /// The same on a Redis Cluster: comma-separated seed nodes.
+    #[arg(long, env = "WEBHOOK_GUARD_CACHE_REDIS_CLUSTER", hide_env_values = true, value_delimiter = ',', value_parser = non_empty)]
+    redis_cluster: Vec<String>,
+    /// Longest wait for Redis per operation, connecting included. Keep it below the
+    /// filter's idempotency.timeout_ms (default 250), so a slow Redis is answered 503
+    /// before the filter stops waiting.
+    #[arg(long, env = "WEBHOOK_GUARD_CACHE_REDIS_TIMEOUT_MS", default_value_t = 200,
+          value_parser = clap::value_parser!(u64).range(1..=60_000))]
+    redis_timeout_ms: u64,
+    /// Memory backend (the default): most keys held. When full, claims answer 503
+    /// {"error":"capacity"} until entries expire (fail closed: the sender retries, nothing
+    /// runs twice).
+    #[arg(long, env = "WEBHOOK_GUARD_CACHE_MEMORY_MAX_ENTRIES", default_value_t = 1_000_000,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    memory_max_entries: u64,
+    /// Log level; debug logs each operation with its key (a hash made by the filter). Tokens
+    /// and bodies are never logged; dependencies log at warn and above.
+    #[arg(long, env = "WEBHOOK_GUARD_CACHE_LOG_LEVEL", default_value = "info",
+          value_parser = ["error", "warn", "info", "debug"])]
+    log_level: String,
 }
 
-fn parse_args(args: &[String]) -> Result<Options, String> {
-    let mut o = Options {
-        listen: String::new(),
-        redis: None,
-        cluster: None,
-        redis_timeout: crate::redis_store::DEFAULT_TIMEOUT,
-        max_entries: 1_000_000,
-        log_level: Level::Info,
-    };
-    let mut it = args.iter();
-    while let Some(flag) = it.next() {
-        let mut value = || it.next().cloned().ok_or(format!("{flag} needs a value"));
-        match flag.as_str() {
-            "--listen" => o.listen = value()?,
-            "--redis" => o.redis = Some(value()?),
-            "--redis-cluster" => {
-                let urls: Vec<String> = value()?
-                    .split(',')
-                    .map(str::trim)
-                    .filter(|u| !u.is_empty())
-                    .map(str::to_string)
-                    .collect();
-                if urls.is_empty() {
-                    return Err("--redis-cluster needs at least one URL".into());
-                }
-                o.cluster = Some(urls);
-            }
-            "--redis-timeout-ms" => {
-                let ms: u64 = value()?
-                    .parse()
-                    .ok()
-                    .filter(|n| (1..=60_000).contains(n))
-                    .ok_or("--redis-timeout-ms takes a number from 1 to 60000")?;
-                o.redis_timeout = Duration::from_millis(ms);
-            }
-            "--memory-max-entries" => {
-                o.max_entries = value()?
-                    .parse()
-                    .ok()
-                    .filter(|n| *n > 0)
-                    .ok_or("--memory-max-entries takes a positive number")?
-            }
-            "--log-level" => {
-                o.log_level =
-                    Level::parse(&value()?).ok_or("--log-level takes error, warn, info or debug")?
-            }
-            other => return Err(format!("unknown argument {other}")),
-        }
+/// A seed node: trimmed; empty entries (`a,,b`, a trailing comma) are dropped by `cluster`.
+fn non_empty(s: &str) -> Result<String, String> {
+    Ok(s.trim().to_string())
+}
+
+impl Options {
+    fn cluster(&self) -> Option<Vec<String>> {
+        let urls: Vec<String> = self
+            .redis_cluster
+            .iter()
+            .filter(|u| !u.is_empty())
+            .cloned()
+            .collect();
+        (!urls.is_empty()).then_some(urls)
     }
-    if o.listen.is_empty() {
-        return Err("--listen is required".into());
+
+    fn level(&self) -> LevelFilter {
+        self.log_level.parse().unwrap_or(LevelFilter::Info)
     }
-    if o.redis.is_some() && o.cluster.is_some() {
-        return Err("give --redis or --redis-cluster, not both".into());
+
+    fn max_entries(&self) -> usize {
+        usize::try_from(self.memory_max_entries).unwrap_or(usize::MAX)
     }
-    Ok(o)
 }
 
 /// The command line entry point of `webhook-guard-cache`.
 pub fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.iter().any(|a| a == "--help" || a == "-h") {
-        let _ = writeln!(std::io::stdout(), "{USAGE}");
-        return;
+    let options = Options::parse();
+    logging::init(options.level());
+    if !options.redis_cluster.is_empty() && options.cluster().is_none() {
+        error!("--redis-cluster needs at least one URL");
+        std::process::exit(2);
     }
-    let options = match parse_args(&args) {
-        Ok(o) => o,
-        Err(e) => {
-            let _ = writeln!(std::io::stderr(), "error: {e}\n\n{USAGE}");
-            std::process::exit(2);
-        }
-    };
-    log::set_level(options.log_level);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
         Err(e) => {
@@ -139,19 +115,21 @@ pub fn main() {
         }
     };
     let result = runtime.block_on(async {
-        match (&options.redis, &options.cluster) {
+        match (&options.redis, &options.cluster()) {
             (Some(url), _) => {
-                let store = RedisStore::single(url, options.redis_timeout)?;
+                let store =
+                    RedisStore::single(url, Duration::from_millis(options.redis_timeout_ms))?;
                 check_redis(&store, "redis").await;
                 serve(&options, store).await
             }
             (_, Some(urls)) => {
-                let store = RedisStore::cluster(urls, options.redis_timeout)?;
+                let store =
+                    RedisStore::cluster(urls, Duration::from_millis(options.redis_timeout_ms))?;
                 check_redis(&store, "redis-cluster").await;
                 serve(&options, store).await
             }
             _ => {
-                let store = Arc::new(MemoryStore::new(options.max_entries));
+                let store = Arc::new(MemoryStore::new(options.max_entries()));
                 let sweeper = Arc::clone(&store);
                 tokio::spawn(async move {
                     let mut tick = tokio::time::interval(Duration::from_secs(1));
@@ -161,7 +139,7 @@ pub fn main() {
                         sweeper.sweep_tick(Instant::now(), memory::SWEEP_BUDGET);
                     }
                 });
-                info!("backend: memory, at most {} entries", options.max_entries);
+                info!("backend: memory, at most {} entries", options.max_entries());
                 serve(&options, store).await
             }
         }
@@ -176,7 +154,7 @@ pub fn main() {
 async fn check_redis(store: &RedisStore, name: &str) {
     match store.ping().await {
         Ok(()) => info!("backend: {name}, reachable"),
-        Err(e) => warning!("backend: {name}, not reachable yet ({e}); answering 503 until it is"),
+        Err(e) => warn!("backend: {name}, not reachable yet ({e}); answering 503 until it is"),
     }
 }
 
@@ -230,7 +208,7 @@ async fn serve<S: Store>(o: &Options, store: S) -> Result<(), String> {
         .await
         .is_err()
     {
-        warning!("connections still open after 5 s; stopping anyway");
+        warn!("connections still open after 5 s; stopping anyway");
     }
     info!("stopped");
     Ok(())
@@ -289,48 +267,53 @@ async fn respond<S: Store>(
 mod tests {
     use super::*;
 
-    fn args(a: &[&str]) -> Vec<String> {
-        a.iter().map(|s| s.to_string()).collect()
+    fn parse(a: &[&str]) -> Result<Options, clap::Error> {
+        Options::try_parse_from(std::iter::once("webhook-guard-cache").chain(a.iter().copied()))
     }
 
     #[test]
     fn command_line() {
-        let o = parse_args(&args(&[
+        let o = parse(&[
             "--listen",
             "127.0.0.1:0",
             "--memory-max-entries",
             "5",
             "--log-level",
             "debug",
-        ]))
+        ])
         .unwrap();
-        assert_eq!((o.listen.as_str(), o.max_entries), ("127.0.0.1:0", 5));
-        assert_eq!(o.log_level, Level::Debug);
-        let o = parse_args(&args(&["--listen", ":1"])).unwrap();
-        assert_eq!((o.max_entries, o.log_level), (1_000_000, Level::Info));
-        assert!(o.redis.is_none() && o.cluster.is_none());
-        let o = parse_args(&args(&[
+        assert_eq!((o.listen.as_str(), o.max_entries()), ("127.0.0.1:0", 5));
+        assert_eq!(o.level(), LevelFilter::Debug);
+        let o = parse(&["--listen", ":1"]).unwrap();
+        assert_eq!((o.max_entries(), o.level()), (1_000_000, LevelFilter::Info));
+        assert_eq!(o.redis_timeout_ms, 200);
+        assert!(o.redis.is_none() && o.cluster().is_none());
+        let o = parse(&[
             "--listen",
             ":1",
             "--redis-cluster",
             "redis://a:1, redis://b:2,",
-        ]))
+        ])
         .unwrap();
         assert_eq!(
-            o.cluster.unwrap(),
+            o.cluster().unwrap(),
             vec!["redis://a:1".to_string(), "redis://b:2".to_string()]
         );
+        assert!(parse(&["--listen", ":1", "--redis-cluster", ","])
+            .unwrap()
+            .cluster()
+            .is_none());
         for bad in [
             &["--redis", "redis://x"][..],
             &["--listen"],
             &["--listen", "a", "--memory-max-entries", "0"],
             &["--listen", "a", "--memory-max-entries", "many"],
             &["--listen", "a", "--redis", "r", "--redis-cluster", "c"],
-            &["--listen", "a", "--redis-cluster", ","],
+            &["--listen", "a", "--redis-timeout-ms", "0"],
             &["--listen", "a", "--log-level", "loud"],
             &["--listen", "a", "--frobnicate"],
         ] {
-            assert!(parse_args(&args(bad)).is_err(), "{bad:?}");
+            assert!(parse(bad).is_err(), "{bad:?}");
         }
     }
 }

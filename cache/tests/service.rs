@@ -514,8 +514,10 @@ fn help_and_bad_arguments() {
         "--listen",
         "--redis",
         "--redis-cluster",
+        "--redis-timeout-ms",
         "--memory-max-entries",
         "--log-level",
+        "WEBHOOK_GUARD_CACHE_REDIS",
     ] {
         assert!(text.contains(flag), "{flag} not in --help");
     }
@@ -524,6 +526,18 @@ fn help_and_bad_arguments() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
+    // The Redis URL from the environment (a Kubernetes Secret), never echoed.
+    let out = Command::new(bin)
+        .env("WEBHOOK_GUARD_CACHE_REDIS", "redis://:s3cret@127.0.0.1:1/")
+        .args(["--listen", "127.0.0.1:0", "--redis-cluster", "redis://x:1"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "--redis from env conflicts with --redis-cluster"
+    );
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("s3cret"));
 }
 
 /// A port `p` such that `p` and its cluster bus port `p + 10000` are both free.
