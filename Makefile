@@ -88,7 +88,7 @@ lint: rust-target
 .PHONY: test
 test: lint wasm envoy redis
 	$(CARGO) build -p webhook-guard-cache
-	ENVOY_BIN=$(abspath $(ENVOY)) $(CARGO) test --workspace
+	WEBHOOK_GUARD_E2E=required ENVOY_BIN=$(abspath $(ENVOY)) $(CARGO) test --workspace
 
 .PHONY: wrk
 wrk:

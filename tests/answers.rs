@@ -78,6 +78,9 @@ fn assert_answer(r: &Response, status: u16, error: &str) {
 
 #[test]
 fn refusals_before_and_after_the_signature() {
+    if !e2e_ready() {
+        return;
+    }
     let (upstream, envoy, config) = start(0);
     let now = now_unix();
 
@@ -232,6 +235,9 @@ fn refusals_before_and_after_the_signature() {
 
 #[test]
 fn behind_a_trusted_proxy_the_forwarded_address_is_checked() {
+    if !e2e_ready() {
+        return;
+    }
     let (upstream, envoy, config) = start(1);
     let body = r#"{"a":1}"#;
     let mut headers = signed(&config, "genesys-lb", body);
@@ -253,6 +259,9 @@ fn behind_a_trusted_proxy_the_forwarded_address_is_checked() {
 
 #[test]
 fn without_trusted_hops_a_forwarded_header_changes_nothing() {
+    if !e2e_ready() {
+        return;
+    }
     let (upstream, envoy, config) = start(0);
     let body = r#"{"a":1}"#;
     let mut headers = signed(&config, "genesys-lb", body);
@@ -264,6 +273,9 @@ fn without_trusted_hops_a_forwarded_header_changes_nothing() {
 
 #[test]
 fn the_path_is_normalised_before_the_endpoint_is_chosen() {
+    if !e2e_ready() {
+        return;
+    }
     // Otherwise "/webhooks/x/../office" would match no endpoint (or a weaker one) in the
     // filter, and an upstream that normalises paths would serve it as /webhooks/office.
     let (upstream, envoy, config) = start(0);
@@ -300,6 +312,9 @@ fn the_path_is_normalised_before_the_endpoint_is_chosen() {
 
 #[test]
 fn report_mode_forwards_and_counts_what_it_would_refuse() {
+    if !e2e_ready() {
+        return;
+    }
     let (upstream, envoy, _) = start(0);
     let body = r#"{"a":1}"#;
     let r = post(&envoy, "/webhooks/shadow", &[], body);

@@ -104,6 +104,9 @@ fn cache_claims(cache: &Cache) -> u64 {
 
 #[test]
 fn an_unsigned_delivery_id_neither_replays_nor_loses_a_delivery() {
+    if !e2e_ready() {
+        return;
+    }
     let s = setup("REJECT_REQUEST");
     let port = s.envoy.port;
     let path = "/webhooks/github";
@@ -162,6 +165,9 @@ fn an_unsigned_delivery_id_neither_replays_nor_loses_a_delivery() {
 
 #[test]
 fn ids_that_differ_as_json_are_different_deliveries() {
+    if !e2e_ready() {
+        return;
+    }
     let s = setup("REJECT_REQUEST");
     let cfg = config();
     let time = rfc3339(now_unix());
@@ -191,6 +197,9 @@ fn ids_that_differ_as_json_are_different_deliveries() {
 
 #[test]
 fn other_spellings_of_a_path_never_reach_a_weaker_endpoint() {
+    if !e2e_ready() {
+        return;
+    }
     let s = setup("REJECT_REQUEST");
     let body = r#"{"action":"opened"}"#;
     let mut bad = github("strict", body, "x");
@@ -257,6 +266,9 @@ const OWN_HEADERS: [&str; 4] = [
 
 #[test]
 fn underscore_spellings_of_the_filters_headers_never_reach_the_receiver() {
+    if !e2e_ready() {
+        return;
+    }
     // With Envoy letting underscores through, the filter removes them itself.
     let s = setup("ALLOW");
     let body = r#"{"action":"opened"}"#;

@@ -110,6 +110,9 @@ fn kept_then_processed_after_the_ttl(envoy: &Envoy, upstream: &Upstream, d: &Del
 
 #[test]
 fn a_connection_refused_releases_the_claim() {
+    if !e2e_ready() {
+        return;
+    }
     let cache = Cache::start(0, &[]);
     // Nothing listens on the receiver's port yet: Envoy never sends the request.
     let port = free_port();
@@ -129,6 +132,9 @@ fn a_connection_refused_releases_the_claim() {
 
 #[test]
 fn a_route_timeout_keeps_the_claim_until_its_ttl() {
+    if !e2e_ready() {
+        return;
+    }
     let cache = Cache::start(0, &[]);
     let upstream = Upstream::start();
     let envoy = envoy(cache.port, 1000, upstream.port, 500);
@@ -146,6 +152,9 @@ fn a_route_timeout_keeps_the_claim_until_its_ttl() {
 
 #[test]
 fn an_upstream_reset_after_the_request_was_sent_keeps_the_claim() {
+    if !e2e_ready() {
+        return;
+    }
     let cache = Cache::start(0, &[]);
     let upstream = Upstream::start();
     let envoy = envoy(cache.port, 1000, upstream.port, 5000);
@@ -158,6 +167,9 @@ fn an_upstream_reset_after_the_request_was_sent_keeps_the_claim() {
 
 #[test]
 fn a_client_gone_after_forwarding_keeps_the_claim() {
+    if !e2e_ready() {
+        return;
+    }
     let cache = Cache::start(0, &[]);
     let upstream = Upstream::start();
     let envoy = envoy(cache.port, 1000, upstream.port, 5000);
@@ -189,6 +201,9 @@ fn a_client_gone_after_forwarding_keeps_the_claim() {
 
 #[test]
 fn a_client_gone_while_the_claim_is_pending_abandons_it() {
+    if !e2e_ready() {
+        return;
+    }
     let cache = Cache::start(0, &[]);
     // The first claim takes 800 ms at the cache; the filter would wait 2 s.
     let slow = SlowCache::start(cache.port, 1, Duration::from_millis(800));
@@ -271,11 +286,17 @@ fn a_tombstone_outlives_the_retries_claim_and_release(cache: &Cache) {
 
 #[test]
 fn a_tombstone_outlives_the_retries_claim_memory() {
+    if !e2e_ready() {
+        return;
+    }
     a_tombstone_outlives_the_retries_claim_and_release(&Cache::start(0, &[]));
 }
 
 #[test]
 fn a_tombstone_outlives_the_retries_claim_redis() {
+    if !e2e_ready() {
+        return;
+    }
     let redis = Redis::start();
     a_tombstone_outlives_the_retries_claim_and_release(&Cache::start(
         0,
@@ -285,11 +306,17 @@ fn a_tombstone_outlives_the_retries_claim_redis() {
 
 #[test]
 fn a_late_claim_answer_is_released_memory() {
+    if !e2e_ready() {
+        return;
+    }
     a_late_claim_answer_does_not_block_the_retry(&Cache::start(0, &[]));
 }
 
 #[test]
 fn a_late_claim_answer_is_released_redis() {
+    if !e2e_ready() {
+        return;
+    }
     let redis = Redis::start();
     a_late_claim_answer_does_not_block_the_retry(&Cache::start(0, &["--redis", &redis.url()]));
 }

@@ -58,6 +58,22 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// Whether redis-server is here. Without it the Redis tests return at once, unless
+/// `WEBHOOK_GUARD_E2E=required` (`make test` sets it), where its absence fails them.
+fn redis_ready() -> bool {
+    let found = std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|d| d.join("redis-server").exists()));
+    let required = std::env::var("WEBHOOK_GUARD_E2E").is_ok_and(|v| v == "required");
+    assert!(
+        found || !required,
+        "redis-server is required (make test installs it)"
+    );
+    if !found {
+        eprintln!("skipped: no redis-server; `make test` installs it");
+    }
+    found
+}
+
 fn start_redis(port: u16, dir: &Path) -> Proc {
     let child = Command::new("redis-server")
         .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
@@ -407,6 +423,9 @@ fn memory_backend_full_fails_closed() {
 
 #[test]
 fn redis_backend() {
+    if !redis_ready() {
+        return;
+    }
     let port = free_port();
     let dir = Scratch::new("redis");
     let _redis = start_redis(port, &dir.0);
@@ -426,6 +445,9 @@ fn redis_backend() {
 
 #[test]
 fn redis_restart_keeps_claims_and_the_service_recovers() {
+    if !redis_ready() {
+        return;
+    }
     let port = free_port();
     let dir = Scratch::new("restart");
     let redis = start_redis(port, &dir.0);
@@ -467,6 +489,9 @@ fn redis_restart_keeps_claims_and_the_service_recovers() {
 
 #[test]
 fn redis_may_come_up_after_the_service() {
+    if !redis_ready() {
+        return;
+    }
     let port = free_port();
     let dir = Scratch::new("late");
     let (_cache, addr) = start_cache(&["--redis", &format!("redis://127.0.0.1:{port}/")]);
@@ -558,6 +583,9 @@ fn free_cluster_port() -> u16 {
 
 #[test]
 fn redis_cluster_backend() {
+    if !redis_ready() {
+        return;
+    }
     let dir = Scratch::new("cluster");
     let mut ports: Vec<u16> = Vec::new();
     while ports.len() < 3 {
