@@ -6,7 +6,7 @@
 mod common;
 
 use common::*;
-use serde_yaml::Value;
+use serde_yaml_ng::Value;
 
 const DEMO_ENV: [(&str, &str); 3] = [
     ("GENESYS_WEBHOOK_SECRET", "demo-genesys-secret-0123"),
@@ -23,7 +23,7 @@ fn read(path: &str) -> String {
 
 fn yaml_docs(path: &str) -> Vec<Value> {
     let text = read(path);
-    serde_yaml::Deserializer::from_str(&text)
+    serde_yaml_ng::Deserializer::from_str(&text)
         .map(|d| Value::deserialize(d).unwrap_or_else(|e| panic!("{path}: {e}")))
         .collect()
 }
@@ -257,7 +257,7 @@ fn istio_manifests_have_what_the_deployment_relies_on() {
     // The Wasm configuration itself goes through Envoy, with the filter loaded from disk and
     // the Istio cluster name of the cache declared.
     let mut config = wasm.clone();
-    config["vm_config"]["code"] = serde_yaml::from_str(
+    config["vm_config"]["code"] = serde_yaml_ng::from_str(
         "{ local: { filename: target/wasm32-wasip1/release/webhook_guard.wasm } }",
     )
     .unwrap();
