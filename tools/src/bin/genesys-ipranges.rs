@@ -7,36 +7,43 @@
 
 use std::io::Read;
 
-use webhook_guard_tools::{fail, ipranges, Args};
+use clap::Parser;
+use webhook_guard_tools::ipranges;
 
-const USAGE: &str = "usage: genesys-ipranges --service NAME [--region R ...] [--file ANSWER.json]
-
-Reads the JSON answer of Genesys Cloud's GET /api/v2/ipranges (from --file, or standard
-input) and prints the CIDRs of the service (open-messaging, data-actions, bot-connector,
-audiohook, ...) as a JSON list for an endpoint's \"source_ips\".";
+#[derive(Parser)]
+#[command(
+    name = "genesys-ipranges",
+    about = "Prints a service's CIDRs from Genesys Cloud's GET /api/v2/ipranges answer, as an endpoint's \"source_ips\" list."
+)]
+struct Args {
+    /// The service: open-messaging, data-actions, bot-connector, audiohook, ...
+    #[arg(long)]
+    service: String,
+    /// Only these regions (repeat the flag for several).
+    #[arg(long)]
+    region: Vec<String>,
+    /// The saved answer (default: standard input).
+    #[arg(long)]
+    file: Option<std::path::PathBuf>,
+}
 
 fn main() {
-    let args = Args::from_env();
-    if args.flag("help") {
-        println!("{USAGE}");
-        return;
-    }
-    let service = args
-        .value("service")
-        .unwrap_or_else(|| fail("--service is required", USAGE));
-    let regions = args.values("region");
-    let answer = match args.value("file") {
-        Some(path) => std::fs::read_to_string(&path)
-            .unwrap_or_else(|e| fail(&format!("cannot read {path}: {e}"), USAGE)),
+    let args = Args::parse();
+    let answer = match &args.file {
+        Some(path) => std::fs::read_to_string(path).unwrap_or_else(|e| {
+            eprintln!("error: cannot read {}: {e}", path.display());
+            std::process::exit(2)
+        }),
         None => {
             let mut s = String::new();
             if let Err(e) = std::io::stdin().read_to_string(&mut s) {
-                fail(&format!("cannot read standard input: {e}"), USAGE);
+                eprintln!("error: cannot read standard input: {e}");
+                std::process::exit(2);
             }
             s
         }
     };
-    match ipranges::select(&answer, &service, &regions) {
+    match ipranges::select(&answer, &args.service, &args.region) {
         Ok(cidrs) => println!("{}", serde_json::Value::from(cidrs)),
         Err(e) => {
             eprintln!("error: {e}");

@@ -1,96 +1,134 @@
 //! The demo upstream of `make run`: prints every request that gets past the filter (this is
 //! a demo of what arrives, so it does print the payload) and answers 200.
 //! `--fail N` answers 500 to the first N requests, to watch a sender's retry go through.
+//! Stops on SIGTERM or Ctrl-C (docker compose down does not have to kill it).
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use webhook_guard_tools::{fail, Args};
+use bytes::Bytes;
+use clap::Parser;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
 
-const USAGE: &str = "usage: webhook-guard-demo-receiver [--listen 127.0.0.1:8080] [--fail N]";
+#[derive(Parser)]
+#[command(
+    name = "webhook-guard-demo-receiver",
+    about = "Prints what reaches it and answers 200."
+)]
+struct Args {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Answer 500 to the first N requests.
+    #[arg(long, default_value_t = 0)]
+    fail: u64,
+}
 
-fn main() {
-    let args = Args::from_env();
-    if args.flag("help") {
-        println!("{USAGE}");
-        return;
-    }
-    let listen = args
-        .value("listen")
-        .unwrap_or_else(|| "127.0.0.1:8080".into());
-    let failures: u64 = match args.value("fail") {
-        Some(n) => n
-            .parse()
-            .unwrap_or_else(|_| fail("--fail takes a number", USAGE)),
-        None => 0,
+/// Largest body read (the filter's own limit is far below).
+const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() {
+    let args = Args::parse();
+    let listener = match TcpListener::bind(args.listen).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("error: cannot listen on {}: {e}", args.listen);
+            std::process::exit(2);
+        }
     };
-    let listener = TcpListener::bind(&listen)
-        .unwrap_or_else(|e| fail(&format!("cannot listen on {listen}: {e}"), USAGE));
-    println!("demo receiver listening on {listen}");
-    let left = Arc::new(AtomicU64::new(failures));
-    for conn in listener.incoming().flatten() {
-        let left = Arc::clone(&left);
-        std::thread::spawn(move || {
-            if let Err(e) = serve(conn, &left) {
-                eprintln!("connection error: {e}");
+    let bound = listener.local_addr().map_or(args.listen, |a| a);
+    println!("demo receiver listening on {bound}");
+    let left = Arc::new(AtomicU64::new(args.fail));
+    let mut stop = std::pin::pin!(stop_signal());
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let Ok((stream, _)) = accepted else { continue };
+                let left = Arc::clone(&left);
+                let service = service_fn(move |req| {
+                    let left = Arc::clone(&left);
+                    async move { Ok::<_, hyper::Error>(answer(req, &left).await) }
+                });
+                tokio::spawn(async move {
+                    if let Err(e) = http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await
+                    {
+                        eprintln!("connection error: {e}");
+                    }
+                });
             }
-        });
+            _ = &mut stop => {
+                println!("demo receiver stopping");
+                return;
+            }
+        }
     }
 }
 
-fn serve(conn: TcpStream, failures_left: &AtomicU64) -> std::io::Result<()> {
-    let mut reader = BufReader::new(conn.try_clone()?);
-    let mut writer = conn;
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line)? == 0 {
-            return Ok(());
-        }
-        let mut headers = Vec::new();
-        let mut length = 0usize;
-        loop {
-            let mut h = String::new();
-            reader.read_line(&mut h)?;
-            let h = h.trim_end().to_string();
-            if h.is_empty() {
-                break;
+async fn stop_signal() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
             }
-            if let Some((name, value)) = h.split_once(':') {
-                if name.eq_ignore_ascii_case("content-length") {
-                    length = value.trim().parse().unwrap_or(0);
-                }
-            }
-            headers.push(h);
+            Err(_) => std::future::pending::<()>().await,
         }
-        let mut body = vec![0; length.min(16 * 1024 * 1024)];
-        reader.read_exact(&mut body)?;
-        let failing = failures_left
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-            .is_ok();
-        let status = if failing { 500 } else { 200 };
-        println!("--- {} -> answering {status}", line.trim_end());
-        for h in headers
-            .iter()
-            .filter(|h| h.to_ascii_lowercase().starts_with("x-webhook-guard-"))
-        {
-            println!("    {h}");
-        }
-        println!(
-            "    body ({} bytes): {}",
-            body.len(),
-            String::from_utf8_lossy(&body)
-        );
-        let answer = if failing {
-            r#"{"error":"demo failure"}"#
-        } else {
-            r#"{"received":true}"#
-        };
-        write!(
-            writer,
-            "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{answer}",
-            answer.len()
-        )?;
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term => {}
     }
+}
+
+async fn answer(req: Request<Incoming>, failures_left: &AtomicU64) -> Response<Full<Bytes>> {
+    let line = format!("{} {}", req.method(), req.uri());
+    let ours: Vec<String> = req
+        .headers()
+        .iter()
+        .filter(|(n, _)| n.as_str().starts_with("x-webhook-guard-"))
+        .map(|(n, v)| format!("{n}: {}", String::from_utf8_lossy(v.as_bytes())))
+        .collect();
+    // Any framing (content-length or chunked), read to the end.
+    let body = match Limited::new(req.into_body(), MAX_BODY_BYTES)
+        .collect()
+        .await
+    {
+        Ok(b) => b.to_bytes(),
+        Err(e) => {
+            eprintln!("--- {line}: body not read: {e}");
+            Bytes::new()
+        }
+    };
+    let failing = failures_left
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+        .is_ok();
+    let status = if failing { 500 } else { 200 };
+    println!("--- {line} -> answering {status}");
+    for h in ours {
+        println!("    {h}");
+    }
+    println!(
+        "    body ({} bytes): {}",
+        body.len(),
+        String::from_utf8_lossy(&body)
+    );
+    let text = if failing {
+        r#"{"error":"demo failure"}"#
+    } else {
+        r#"{"received":true}"#
+    };
+    Response::builder()
+        .status(status)
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from_static(text.as_bytes())))
+        .unwrap_or_else(|_| Response::new(Full::new(Bytes::new())))
 }

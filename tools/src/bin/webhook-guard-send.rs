@@ -1,79 +1,102 @@
 //! Signs a sample (or given) webhook delivery the way a sender of the preset would, and
 //! POSTs it. `--tamper` changes one byte after signing, to see the filter refuse it.
 
-use webhook_guard::presets::preset;
+use clap::Parser;
+use webhook_guard::presets::{preset, PRESET_NAMES};
 use webhook_guard::sign::sign;
-use webhook_guard_tools::{fail, post, Args};
+use webhook_guard_tools::post;
 
-const USAGE: &str = "usage: webhook-guard-send --url http://HOST:PORT/PATH --preset NAME
-         (--secret-env VAR | --secret TEXT) [--body FILE] [--id ID] [--tamper]
+#[derive(Parser)]
+#[command(
+    name = "webhook-guard-send",
+    about = "Signs a webhook delivery as the preset's sender would, and POSTs it.",
+    group(clap::ArgGroup::new("the_secret").required(true).args(["secret_env", "secret"]))
+)]
+struct Args {
+    /// Where to send it: http://HOST:PORT/PATH.
+    #[arg(long)]
+    url: String,
+    /// The sender's scheme; each has a sample body (Genesys Open Messaging by default).
+    #[arg(long, default_value = "genesys-open-messaging", value_parser = presets())]
+    preset: String,
+    /// The environment variable holding the secret (preferred: it stays out of your shell
+    /// history).
+    #[arg(long, value_name = "VAR")]
+    secret_env: Option<String>,
+    /// The secret itself.
+    #[arg(long, value_name = "TEXT")]
+    secret: Option<String>,
+    /// A file with the body to sign instead of the sample.
+    #[arg(long, value_name = "FILE")]
+    body: Option<std::path::PathBuf>,
+    /// The delivery id (in the sample body, or a header for the senders that send one).
+    #[arg(long)]
+    id: Option<String>,
+    /// Change one byte after signing.
+    #[arg(long)]
+    tamper: bool,
+}
 
-Presets: genesys-open-messaging (default sample: a Genesys Open Messaging message),
-genesys-signature-header, github, stripe, slack, standard-webhooks, shopify.
-The secret is read from the environment variable VAR (preferred: it stays out of
-your shell history) or given as TEXT.";
+/// Every preset but `custom`, which needs an endpoint's fields.
+fn presets() -> clap::builder::PossibleValuesParser {
+    PRESET_NAMES
+        .iter()
+        .copied()
+        .filter(|p| *p != "custom")
+        .collect::<Vec<_>>()
+        .into()
+}
+
+fn fail(message: &str) -> ! {
+    eprintln!("error: {message}");
+    std::process::exit(2)
+}
 
 fn main() {
-    let args = Args::from_env();
-    if args.flag("help") {
-        println!("{USAGE}");
-        return;
-    }
-    let url = args
-        .value("url")
-        .unwrap_or_else(|| fail("--url is required", USAGE));
-    let name = args
-        .value("preset")
-        .unwrap_or_else(|| "genesys-open-messaging".into());
-    let scheme = preset(&name)
-        .filter(|_| name != "custom")
-        .unwrap_or_else(|| fail(&format!("unknown preset {name:?}"), USAGE));
-    let secret = match (args.value("secret-env"), args.value("secret")) {
-        (Some(var), None) => std::env::var(&var)
-            .unwrap_or_else(|_| fail(&format!("environment variable {var} is not set"), USAGE)),
-        (None, Some(text)) => text,
-        _ => fail("give one of --secret-env or --secret", USAGE),
+    let args = Args::parse();
+    let name = args.preset.as_str();
+    let scheme = preset(name).unwrap_or_else(|| fail(&format!("unknown preset {name:?}")));
+    let secret = match (&args.secret_env, &args.secret) {
+        (Some(var), _) => std::env::var(var)
+            .unwrap_or_else(|_| fail(&format!("environment variable {var} is not set"))),
+        (None, Some(text)) => text.clone(),
+        (None, None) => fail("give --secret-env or --secret"),
     };
     let key = scheme
         .secret_encoding
         .decode(&secret)
-        .unwrap_or_else(|why| fail(&format!("the secret {why}"), USAGE));
+        .unwrap_or_else(|why| fail(&format!("the secret {why}")));
 
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    let id = args.value("id").unwrap_or_else(|| format!("demo-{now}"));
-    let body = match args.value("body") {
-        Some(path) => std::fs::read(&path)
-            .unwrap_or_else(|e| fail(&format!("cannot read {path}: {e}"), USAGE)),
-        None => sample_body(&name, &id, now).into_bytes(),
+    let id = args.id.clone().unwrap_or_else(|| format!("demo-{now}"));
+    let body = match &args.body {
+        Some(path) => std::fs::read(path)
+            .unwrap_or_else(|e| fail(&format!("cannot read {}: {e}", path.display()))),
+        None => sample_body(name, &id, now).into_bytes(),
     };
     let mut headers = sign(&scheme, &key, &body, &now.to_string(), &id);
-    if matches!(name.as_str(), "github" | "shopify") {
-        let header = if name == "github" {
-            "x-github-delivery"
-        } else {
-            "x-shopify-event-id"
-        };
-        headers.push((header.into(), id.clone()));
+    // The delivery id headers these senders send (unsigned: the filter only logs them).
+    match name {
+        "github" => headers.push(("x-github-delivery".into(), id.clone())),
+        "shopify" => headers.push(("x-shopify-event-id".into(), id.clone())),
+        _ => {}
     }
 
     let mut sent = body;
-    if args.flag("tamper") {
+    if args.tamper {
         if let Some(b) = sent.iter_mut().rev().find(|b| b.is_ascii_alphanumeric()) {
             *b ^= 0x01;
         }
     }
-    let what = if args.flag("tamper") {
-        "tampered"
-    } else {
-        "signed"
-    };
+    let what = if args.tamper { "tampered" } else { "signed" };
     println!(
-        "sending a {what} {name} delivery ({} bytes) to {url}",
-        sent.len()
+        "sending a {what} {name} delivery ({} bytes) to {}",
+        sent.len(),
+        args.url
     );
-    match post(&url, &headers, &sent) {
+    match post(&args.url, &headers, &sent) {
         Ok((status, answer)) => println!("answer: {status} {answer}"),
         Err(e) => {
             eprintln!("error: {e}");
