@@ -21,17 +21,40 @@ pub const MAX_MAX_BODY_BYTES: u64 = 64 * 1024 * 1024;
 pub const MAX_WINDOW_SECONDS: u64 = 7 * 24 * 3600;
 pub const MAX_SECRETS: usize = 8;
 
+/// What is wrong with the configuration: the field (`endpoints[0] (genesys).secrets[1].env`)
+/// and why, never the value. Shown as `field: reason`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigError(pub String);
+pub struct ConfigError {
+    pub field: String,
+    pub reason: String,
+}
+
+impl ConfigError {
+    pub fn new(field: impl std::fmt::Display, reason: impl std::fmt::Display) -> ConfigError {
+        ConfigError {
+            field: field.to_string(),
+            reason: reason.to_string(),
+        }
+    }
+
+    /// From the `field: reason` text of a module's own error (schema, CIDR, template).
+    fn under(field: impl std::fmt::Display, text: impl std::fmt::Display) -> ConfigError {
+        let text = text.to_string();
+        match text.split_once(": ") {
+            Some((sub, reason)) => ConfigError::new(format!("{field}.{sub}"), reason),
+            None => ConfigError::new(field, text),
+        }
+    }
+}
 
 impl std::fmt::Display for ConfigError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+        write!(f, "{}: {}", self.field, self.reason)
     }
 }
 
 fn err<T>(field: impl std::fmt::Display, msg: impl std::fmt::Display) -> Result<T, ConfigError> {
-    Err(ConfigError(format!("{field}: {msg}")))
+    Err(ConfigError::new(field, msg))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -173,7 +196,7 @@ impl Config {
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Config, ConfigError> {
         let root: Value = serde_json::from_slice(bytes)
-            .map_err(|e| ConfigError(format!("configuration: not valid JSON ({e})")))?;
+            .map_err(|e| ConfigError::new("configuration", format!("not valid JSON ({e})")))?;
         let Value::Object(mut top) = root else {
             return err("configuration", "must be a JSON object");
         };
@@ -314,7 +337,7 @@ fn shape_error(field: &str, e: &serde_json::Error) -> ConfigError {
             }
         }
     }
-    ConfigError(format!("{field}: {out}"))
+    ConfigError::new(field, out.trim_start_matches(": "))
 }
 
 fn parse_log_level(s: &str) -> Option<proxy_wasm::types::LogLevel> {
@@ -452,13 +475,14 @@ fn build_endpoint(
             )
         }
         Some(list) => Some(
-            CidrList::parse(list).map_err(|e| ConfigError(format!("{field}.source_ips: {e}")))?,
+            CidrList::parse(list)
+                .map_err(|e| ConfigError::new(format!("{field}.source_ips"), e))?,
         ),
     };
 
     let schema = match &raw.payload_schema {
         None => None,
-        Some(s) => Some(Schema::compile(s).map_err(|e| ConfigError(format!("{field}.{e}")))?),
+        Some(s) => Some(Schema::compile(s).map_err(|e| ConfigError::under(&field, e))?),
     };
 
     let idempotency_key = match &raw.idempotency_key {
@@ -471,9 +495,10 @@ fn build_endpoint(
             )
         }
         Some(Some(text)) => Some(KeySource::parse(text).ok_or_else(|| {
-            ConfigError(format!(
-                "{field}.idempotency_key: must be a JSON pointer (\"/id\"), \"signed_content\" or \"header:NAME\""
-            ))
+            ConfigError::new(
+                format!("{field}.idempotency_key"),
+                "must be a JSON pointer (\"/id\"), \"signed_content\" or \"header:NAME\"",
+            )
         })?),
     };
     // A key the signature does not cover is chosen by whoever sends the request: a captured
@@ -562,33 +587,36 @@ fn apply_overrides(field: &str, raw: &RawEndpoint, s: &mut Scheme) -> Result<(),
         }
         if let Some(e) = &raw.encoding {
             *encoding = Encoding::parse(e).ok_or_else(|| {
-                ConfigError(format!("{field}.encoding: must be \"hex\" or \"base64\""))
+                ConfigError::new(format!("{field}.encoding"), "must be \"hex\" or \"base64\"")
             })?;
         }
     }
     if let Some(t) = &raw.signed_content {
-        s.signed_content =
-            Template::parse(t).map_err(|e| ConfigError(format!("{field}.signed_content: {e}")))?;
+        s.signed_content = Template::parse(t)
+            .map_err(|e| ConfigError::new(format!("{field}.signed_content"), e))?;
     }
     if let Some(t) = &raw.timestamp {
         s.timestamp = TimestampSource::parse(t).ok_or_else(|| {
-            ConfigError(format!(
-                "{field}.timestamp: must be \"header:NAME\" or a JSON pointer (\"/time\")"
-            ))
+            ConfigError::new(
+                format!("{field}.timestamp"),
+                "must be \"header:NAME\" or a JSON pointer (\"/time\")",
+            )
         })?;
     }
     if let Some(f) = &raw.timestamp_format {
         s.timestamp_format = TimestampFormat::parse_name(f).ok_or_else(|| {
-            ConfigError(format!(
-                "{field}.timestamp_format: must be \"unix\", \"unix_ms\" or \"rfc3339\""
-            ))
+            ConfigError::new(
+                format!("{field}.timestamp_format"),
+                "must be \"unix\", \"unix_ms\" or \"rfc3339\"",
+            )
         })?;
     }
     if let Some(e) = &raw.secret_encoding {
         s.secret_encoding = SecretEncoding::parse(e).ok_or_else(|| {
-            ConfigError(format!(
-                "{field}.secret_encoding: must be \"utf8\", \"base64\" or \"whsec\""
-            ))
+            ConfigError::new(
+                format!("{field}.secret_encoding"),
+                "must be \"utf8\", \"base64\" or \"whsec\"",
+            )
         })?;
     }
     if s.signed_content.uses_timestamp() {
@@ -659,7 +687,7 @@ fn build_secrets(
         };
         let key = encoding
             .decode(&text)
-            .map_err(|why| ConfigError(format!("{f}: the secret {why}")))?;
+            .map_err(|why| ConfigError::new(&f, format!("the secret {why}")))?;
         secrets.push(Secret::new(s.id.clone(), key));
     }
     Ok(secrets)
@@ -685,10 +713,18 @@ mod tests {
         ))
     }
 
+    /// The field an error names.
+    fn field_of(r: Result<Config, ConfigError>) -> String {
+        match r {
+            Ok(_) => panic!("expected an error"),
+            Err(e) => e.field,
+        }
+    }
+
     fn error_of(r: Result<Config, ConfigError>) -> String {
         match r {
             Ok(_) => panic!("expected an error"),
-            Err(e) => e.0,
+            Err(e) => e.to_string(),
         }
     }
 
@@ -999,8 +1035,10 @@ mod tests {
             ok.endpoints[0].idempotency_key,
             Some(KeySource::Header(_))
         ));
-        let e = error_of(parse(&json(r#","allow_unsigned_idempotency_key":true"#)));
-        assert!(e.contains("allow_unsigned_idempotency_key"));
+        assert_eq!(
+            field_of(parse(&json(r#","allow_unsigned_idempotency_key":true"#))),
+            "endpoints[0] (e).allow_unsigned_idempotency_key"
+        );
         // A header the signature covers needs no opt-in.
         let signed = parse(&format!(
             r#"{{{idem}"endpoints":[{{"name":"e","path_prefix":"/h","preset":"custom","signature_header":"x-sig","signed_content":"{{header:X-Id}}.{{body}}","idempotency_key":"header:x-id","secrets":{SECRET}}}]}}"#
