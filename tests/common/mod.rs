@@ -512,121 +512,64 @@ pub struct Envoy {
     pub dir: PathBuf,
 }
 
-fn indent(text: &str, spaces: usize) -> String {
-    let pad = " ".repeat(spaces);
-    text.lines()
-        .map(|l| format!("{pad}{l}\n"))
-        .collect::<String>()
-}
-
+/// The Envoy configuration of a test: the shipped `envoy/envoy.yaml`, with what a test must
+/// change (run-time ports, the filter's configuration and environment, the built `.wasm`,
+/// the route timeout, trusted hops, the underscore policy) and nothing else, so what is
+/// tested is what is shipped. One addition: HTTP/1.1 trailers are enabled, so that the
+/// tests can send requests that end in them (the filter must verify those too).
 pub fn envoy_yaml(o: &EnvoyOptions) -> String {
-    let host_keys: Vec<String> = o.host_env.iter().map(|(k, _)| k.clone()).collect();
-    let key_values: String = o
-        .vm_env
-        .iter()
-        .map(|(k, v)| {
-            format!(
-                "\n                      {k}: {}",
-                serde_json::Value::String(v.clone())
-            )
-        })
-        .collect();
-    let cache_cluster = match o.cache_port {
-        None => String::new(),
-        Some(port) => format!(
-            r#"
-  - name: webhook_guard_cache
-    type: STATIC
-    connect_timeout: 0.25s
-    load_assignment:
-      cluster_name: webhook_guard_cache
-      endpoints:
-      - lb_endpoints:
-        - endpoint: {{ address: {{ socket_address: {{ address: 127.0.0.1, port_value: {port} }} }} }}"#
-        ),
-    };
-    format!(
-        r#"{stats_config}static_resources:
-  listeners:
-  - name: webhooks
-    address: {{ socket_address: {{ address: 127.0.0.1, port_value: 0 }} }}
-    per_connection_buffer_limit_bytes: 2097152
-    filter_chains:
-    - filters:
-      - name: envoy.filters.network.http_connection_manager
-        typed_config:
-          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
-          stat_prefix: webhooks
-          normalize_path: true
-          merge_slashes: true
-          path_with_escaped_slashes_action: REJECT_REQUEST
-          use_remote_address: true
-          xff_num_trusted_hops: {xff}
-          # HTTP/1.1 chunked requests may end in trailers (the filter must still verify them).
-          http_protocol_options: {{ enable_trailers: true }}
-          common_http_protocol_options: {{ headers_with_underscores_action: {underscores} }}
-          route_config:
-            virtual_hosts:
-            - name: receiver
-              domains: ["*"]
-              routes:
-              - match: {{ prefix: "/" }}
-                route: {{ cluster: receiver, timeout: {route_timeout}s }}
-          http_filters:
-          - name: webhook_guard
-            typed_config:
-              "@type": type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm
-              config:
-                name: webhook_guard
-                root_id: webhook_guard
-                failure_policy: FAIL_CLOSED
-                allow_on_headers_stop_iteration: true
-                vm_config:
-                  vm_id: webhook_guard
-                  runtime: envoy.wasm.runtime.v8
-                  code: {{ local: {{ filename: {wasm} }} }}
-                  environment_variables:
-                    host_env_keys: {host_keys:?}
-                    key_values: {{{key_values}
-                    }}
-                configuration:
-                  "@type": type.googleapis.com/google.protobuf.StringValue
-                  value: |
-{config}          - name: envoy.filters.http.router
-            typed_config:
-              "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router
-  clusters:
-  - name: receiver
-    type: STATIC
-    connect_timeout: 1s
-    load_assignment:
-      cluster_name: receiver
-      endpoints:
-      - lb_endpoints:
-        - endpoint: {{ address: {{ socket_address: {{ address: 127.0.0.1, port_value: {upstream} }} }} }}{cache_cluster}
-admin:
-  address: {{ socket_address: {{ address: 127.0.0.1, port_value: 0 }} }}
-"#,
-        stats_config = stats_config(),
-        wasm = wasm_path().display(),
-        config = indent(&o.filter_config, 20),
-        upstream = o.upstream_port,
-        xff = o.xff_trusted_hops,
-        underscores = o.underscores,
-        route_timeout = o.route_timeout_ms as f64 / 1000.0,
-    )
-}
+    use serde_yaml_ng::{Mapping, Value};
+    let text = std::fs::read_to_string(repo_root().join("envoy/envoy.yaml")).expect("envoy.yaml");
+    let mut v: Value = serde_yaml_ng::from_str(&text).expect("envoy.yaml parses");
+    let port_zero = |socket: &mut Value| socket["socket_address"]["port_value"] = Value::from(0);
 
-/// The `stats_config` block of envoy/envoy.yaml, so tests see the metric labels users see.
-fn stats_config() -> String {
-    let yaml = std::fs::read_to_string(repo_root().join("envoy/envoy.yaml")).expect("envoy.yaml");
-    let start = yaml
-        .find("stats_config:")
-        .expect("stats_config in envoy.yaml");
-    let end = yaml
-        .find("static_resources:")
-        .expect("static_resources in envoy.yaml");
-    yaml[start..end].to_string()
+    let resources = &mut v["static_resources"];
+    let listener = &mut resources["listeners"][0];
+    port_zero(&mut listener["address"]);
+    let hcm = &mut listener["filter_chains"][0]["filters"][0]["typed_config"];
+    hcm["xff_num_trusted_hops"] = Value::from(o.xff_trusted_hops);
+    hcm["common_http_protocol_options"]["headers_with_underscores_action"] =
+        Value::from(o.underscores);
+    hcm["http_protocol_options"] =
+        serde_yaml_ng::from_str("{ enable_trailers: true }").expect("yaml");
+    hcm["route_config"]["virtual_hosts"][0]["routes"][0]["route"]["timeout"] =
+        Value::from(format!("{}s", o.route_timeout_ms as f64 / 1000.0));
+    let filters = hcm["http_filters"].as_sequence_mut().expect("http_filters");
+    let guard = filters
+        .iter_mut()
+        .find(|f| f["name"].as_str() == Some("webhook_guard"))
+        .expect("the webhook_guard filter in envoy.yaml");
+    let config = &mut guard["typed_config"]["config"];
+    config["vm_config"]["code"]["local"]["filename"] =
+        Value::from(wasm_path().display().to_string());
+    let env = &mut config["vm_config"]["environment_variables"];
+    env["host_env_keys"] = Value::Sequence(
+        o.host_env
+            .iter()
+            .map(|(k, _)| Value::from(k.as_str()))
+            .collect(),
+    );
+    let mut key_values = Mapping::new();
+    for (k, val) in &o.vm_env {
+        key_values.insert(Value::from(k.as_str()), Value::from(val.as_str()));
+    }
+    env["key_values"] = Value::Mapping(key_values);
+    config["configuration"]["value"] = Value::from(o.filter_config.as_str());
+
+    let clusters = resources["clusters"].as_sequence_mut().expect("clusters");
+    clusters
+        .retain(|c| o.cache_port.is_some() || c["name"].as_str() != Some("webhook_guard_cache"));
+    for c in clusters.iter_mut() {
+        let port = match c["name"].as_str() {
+            Some("receiver") => o.upstream_port,
+            Some("webhook_guard_cache") => o.cache_port.unwrap_or(0),
+            _ => continue,
+        };
+        c["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]["address"]
+            ["socket_address"]["port_value"] = Value::from(port);
+    }
+    port_zero(&mut v["admin"]["address"]);
+    serde_yaml_ng::to_string(&v).expect("yaml")
 }
 
 impl Envoy {
