@@ -182,6 +182,15 @@ impl Queued {
     pub fn settled(status: Option<&[u8]>) -> bool {
         matches!(status, Some(b"200") | Some(b"409"))
     }
+
+    /// Whether sending it again may help: no answer, a 5xx, or 429. Any other answer (400:
+    /// the cache refused the request) would be the same next time.
+    pub fn retryable(status: Option<&[u8]>) -> bool {
+        match status {
+            None => true,
+            Some(s) => s.first() == Some(&b'5') || s == b"429",
+        }
+    }
 }
 
 #[cfg(test)]
@@ -268,6 +277,18 @@ mod tests {
                 "{:?}",
                 String::from_utf8_lossy(&bad)
             );
+        }
+    }
+
+    #[test]
+    fn what_is_settled_and_what_is_worth_sending_again() {
+        assert!(Queued::settled(Some(b"200")) && Queued::settled(Some(b"409")));
+        assert!(!Queued::settled(Some(b"503")) && !Queued::settled(None));
+        for retry in [None, Some(&b"503"[..]), Some(b"504"), Some(b"429")] {
+            assert!(Queued::retryable(retry), "{retry:?}");
+        }
+        for give_up in [&b"400"[..], b"404", b"413"] {
+            assert!(!Queued::retryable(Some(give_up)));
         }
     }
 

@@ -43,7 +43,9 @@ pub fn canonical(path: &[u8]) -> Vec<String> {
 }
 
 /// Whether `prefix` (canonical segments) covers `path` (canonical segments). Where the
-/// prefix's last segment is the path's last, a format suffix (`.json`) is ignored on both.
+/// prefix's last segment is the path's last, the path's may add a format suffix: Rails'
+/// `(.:format)` and Spring's suffix patterns route `strict.json` to `strict` (but not
+/// `v1.1` to `v1.0`).
 pub fn covers(prefix: &[String], path: &[String]) -> bool {
     let Some((last, init)) = prefix.split_last() else {
         return true;
@@ -53,23 +55,19 @@ pub fn covers(prefix: &[String], path: &[String]) -> bool {
     }
     let other = &path[init.len()];
     if path.len() == prefix.len() {
-        stem(last) == stem(other)
+        other == last
+            || other
+                .strip_prefix(last.as_str())
+                .is_some_and(|rest| rest.starts_with('.'))
     } else {
         last == other
     }
 }
 
-/// Whether two canonical prefixes serve the same requests.
+/// Whether two canonical prefixes would serve one request path between them: one of them,
+/// or it with a format suffix.
 pub fn same(a: &[String], b: &[String]) -> bool {
-    a.len() == b.len() && covers(a, b)
-}
-
-/// A segment without its format suffix: `strict.json` -> `strict` (not `.hidden`).
-fn stem(segment: &str) -> &str {
-    match segment.find('.') {
-        Some(i) if i > 0 => &segment[..i],
-        _ => segment,
-    }
+    a.len() == b.len() && (covers(a, b) || covers(b, a))
 }
 
 fn cut_parameters(segment: &[u8]) -> &[u8] {
@@ -218,7 +216,18 @@ mod tests {
         // A dot that starts a segment is no suffix.
         assert!(!covers(&c("/a/.well-known"), &c("/a/.other")));
         assert!(same(&c("/hooks/a"), &c("/Hooks/A.json")));
+        assert!(same(&c("/Hooks/A.json"), &c("/hooks/a")));
         assert!(!same(&c("/hooks/a"), &c("/hooks/a/b")));
+        // Dotted siblings are different routes (found by review).
+        for (a, b) in [
+            ("/hooks/v1.0", "/hooks/v1.1"),
+            ("/hooks/stripe.live", "/hooks/stripe.test"),
+            ("/tenants/acme.com", "/tenants/acme.org"),
+        ] {
+            assert!(!same(&c(a), &c(b)), "{a} {b}");
+            assert!(!covers(&c(a), &c(b)), "{a} {b}");
+        }
+        assert!(covers(&c("/hooks/v1.0"), &c("/hooks/v1.0.json")));
     }
 
     #[test]

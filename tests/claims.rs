@@ -304,6 +304,133 @@ fn a_tombstone_outlives_the_retries_claim_redis() {
     ));
 }
 
+/// Entries the cache holds: the memory backend's gauge, or Redis' DBSIZE.
+fn cache_entries(cache_port: u16, redis: Option<&Redis>) -> u64 {
+    if let Some(redis) = redis {
+        let out = std::process::Command::new("redis-cli")
+            .args(["-p", &redis.port.to_string(), "dbsize"])
+            .output()
+            .expect("redis-cli");
+        return String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .parse()
+            .unwrap_or(0);
+    }
+    let r = send(cache_port, "GET", "/metrics", &[], b"");
+    String::from_utf8_lossy(&r.body)
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("webhook_guard_cache_memory_entries ")?
+                .trim()
+                .parse()
+                .ok()
+        })
+        .unwrap_or(0)
+}
+
+/// One captured delivery, replayed with a hang-up right after the body each time, is
+/// abandoned each time with a fresh token. (Found by review: each abandon left a tombstone,
+/// so the memory store filled up and refused every other delivery, and Redis grew without
+/// bound.) A done key needs no tombstone, and a key never keeps more than four.
+fn replays_abandoned_again_and_again(cache: &Cache, redis: Option<&Redis>) {
+    let upstream = Upstream::start();
+    let envoy = envoy(cache.port, 1000, upstream.port, 5000);
+    let d = delivery("captured-1");
+    assert!(is_processed(&deliver(envoy.port, &d)));
+    thread::sleep(Duration::from_millis(300));
+    let before = cache_entries(cache.port, redis);
+    for _ in 0..150 {
+        send_and_hang_up(
+            envoy.port,
+            "/webhooks/genesys",
+            &as_refs(&d.0),
+            d.1.as_bytes(),
+            Duration::ZERO,
+        );
+    }
+    thread::sleep(Duration::from_millis(1500));
+    let after = cache_entries(cache.port, redis);
+    assert!(
+        claims(&envoy, "abandoned") > 0,
+        "the replays were not abandoned: the test proves nothing"
+    );
+    assert!(
+        after <= before + 1,
+        "one replayed delivery: {before} -> {after} entries"
+    );
+    let fresh = delivery("legit-1");
+    assert!(is_processed(&deliver(envoy.port, &fresh)));
+    envoy.assert_no_panic();
+}
+
+#[test]
+fn replays_abandoned_again_and_again_do_not_fill_the_memory_store() {
+    if !e2e_ready() {
+        return;
+    }
+    replays_abandoned_again_and_again(&Cache::start(0, &["--memory-max-entries", "40"]), None);
+}
+
+#[test]
+fn replays_abandoned_again_and_again_do_not_grow_redis() {
+    if !e2e_ready() {
+        return;
+    }
+    let redis = Redis::start();
+    replays_abandoned_again_and_again(&Cache::start(0, &["--redis", &redis.url()]), Some(&redis));
+}
+
+/// A configuration update (LDS) replaces the filter's root context while a commit waits for
+/// its retry in the old one (the cache is restarting). (Found by review: with a drain shorter
+/// than the retry window the old root went, its retry with it, and the delivery was later
+/// processed again.) The old root now ends only once its commits are through.
+#[test]
+fn a_configuration_update_keeps_the_commits_still_to_send() {
+    if !e2e_ready() {
+        return;
+    }
+    let redis = Redis::start();
+    let mut cache = Cache::start(0, &["--redis", &redis.url()]);
+    let cache_port = cache.port;
+    let upstream = Upstream::start();
+    let options = |config: &str| {
+        let mut o = EnvoyOptions::new(config, upstream.port);
+        o.cache_port = Some(cache_port);
+        o.concurrency = 2;
+        o.lds_drain_seconds = Some(1);
+        o
+    };
+    let first_config = config(1000);
+    let envoy = Envoy::start(&options(&first_config));
+    let d = delivery("reload-1");
+    // The receiver works on it while the cache goes away: the commit fails and waits.
+    upstream.set_delay(Duration::from_millis(800));
+    let port = envoy.port;
+    let sender = {
+        let d = d.clone();
+        thread::spawn(move || deliver(port, &d))
+    };
+    thread::sleep(Duration::from_millis(400));
+    cache.stop();
+    assert!(is_processed(&sender.join().expect("first attempt")));
+    thread::sleep(Duration::from_millis(100));
+    // The operator changes the configuration (here only its log level).
+    envoy.reload(&options(&first_config.replacen(
+        '{',
+        r#"{ "log_level": "info","#,
+        1,
+    )));
+    thread::sleep(Duration::from_millis(1500));
+    let _cache = Cache::start(cache_port, &["--redis", &redis.url()]);
+    upstream.set_delay(Duration::ZERO);
+    // Past the in-flight TTL, the sender's retry must be a duplicate, not run again.
+    thread::sleep(Duration::from_secs(IN_FLIGHT_TTL_SECONDS + 2));
+    let again = deliver(envoy.port, &d);
+    assert_eq!(again.body, br#"{"status":"duplicate"}"#, "{again:?}");
+    assert_eq!(received(&upstream, &d), 1);
+    envoy.assert_no_panic();
+}
+
 #[test]
 fn a_late_claim_answer_is_released_memory() {
     if !e2e_ready() {

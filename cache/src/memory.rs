@@ -101,11 +101,16 @@ impl MemoryStore {
     }
 }
 
-/// Where `token`'s tombstone for `key` lives: in the key's own shard (so a claim and a
+/// Tombstones one key keeps at most: a replayed delivery abandoned again and again (a
+/// client that hangs up while its claim is pending) must not fill the store. When all are
+/// live, a new one replaces the one that expires first.
+pub const TOMBSTONES_PER_KEY: usize = 4;
+
+/// Where `key`'s tombstone number `slot` lives: in the key's own shard (so a claim and a
 /// release of the key see it under the lock they hold), under a name no key can have (keys
 /// hold no space), apart from the key's state, which other tokens go on changing.
-fn tombstone_key(key: &str, token: &str) -> String {
-    format!("{key} {token}")
+fn tombstone_key(key: &str, slot: usize) -> String {
+    format!("{key} {slot}")
 }
 
 impl MemoryStore {
@@ -127,9 +132,16 @@ impl MemoryStore {
         // claim or a commit may write this key, so the key is looked at again after every
         // lock, and the insert below always follows a look under the lock it holds.
         let mut swept_all = false;
-        let dead = tombstone_key(key, token);
+        let slots: Vec<String> = (0..TOMBSTONES_PER_KEY)
+            .map(|i| tombstone_key(key, i))
+            .collect();
         loop {
-            if shard.get(&dead).is_some_and(|e| e.expires > now) {
+            let refused = slots.iter().any(|slot| {
+                shard
+                    .get(slot)
+                    .is_some_and(|e| e.expires > now && e.token == token)
+            });
+            if refused {
                 return Ok(Claim::Abandoned);
             }
             if let Some(e) = shard.get(key) {
@@ -245,26 +257,42 @@ impl MemoryStore {
         now: Instant,
     ) -> Settled {
         let mut shard = self.lock(Self::shard_index(key));
-        let settled = match shard.get(key).filter(|e| e.expires > now) {
+        let (settled, late_claim_possible) = match shard.get(key).filter(|e| e.expires > now) {
             Some(e) if e.state == State::InFlight && e.token == token => {
                 shard.remove(key);
                 self.len.fetch_sub(1, Ordering::Relaxed);
-                Settled::Yes
+                // Our claim was here: it cannot arrive a second time.
+                (Settled::Yes, false)
             }
-            _ => Settled::NotOwner,
+            // Done: a late claim would find it done and store nothing.
+            Some(e) if e.state == State::Done => (Settled::NotOwner, false),
+            // Free, or another token's claim, which its owner may release before ours lands.
+            _ => (Settled::NotOwner, true),
         };
-        // The claim may still be on its way, whoever holds the key now: its tombstone outlives
-        // other tokens' claims and releases. One that cannot be kept (store at its ceiling)
-        // leaves such a late claim to its in-flight TTL.
-        if let Some(ttl) = tombstone.filter(|_| !self.over_ceiling()) {
-            let dead = Entry {
-                state: State::Released,
-                token: token.to_string(),
-                expires: now + ttl,
-            };
-            if shard.insert(tombstone_key(key, token), dead).is_none() {
-                self.len.fetch_add(1, Ordering::Relaxed);
-            }
+        // One that cannot be kept (store at its ceiling) leaves such a late claim to its
+        // in-flight TTL.
+        let Some(ttl) = tombstone.filter(|_| late_claim_possible && !self.over_ceiling()) else {
+            return settled;
+        };
+        // This token's slot, else a free or expired one, else the one that expires first.
+        let slots: Vec<String> = (0..TOMBSTONES_PER_KEY)
+            .map(|i| tombstone_key(key, i))
+            .collect();
+        let live = |slot: &String| shard.get(slot).filter(|e| e.expires > now);
+        let slot = slots
+            .iter()
+            .find(|s| live(s).is_some_and(|e| e.token == token))
+            .or_else(|| slots.iter().find(|s| live(s).is_none()))
+            .or_else(|| slots.iter().min_by_key(|s| live(s).map(|e| e.expires)))
+            .cloned()
+            .unwrap_or_else(|| tombstone_key(key, 0));
+        let dead = Entry {
+            state: State::Released,
+            token: token.to_string(),
+            expires: now + ttl,
+        };
+        if shard.insert(slot, dead).is_none() {
+            self.len.fetch_add(1, Ordering::Relaxed);
         }
         settled
     }
@@ -474,6 +502,41 @@ mod tests {
             Ok(Claim::Abandoned)
         );
         claimed(m.claim_at("j", 60 * S, t0));
+    }
+
+    #[test]
+    fn a_key_keeps_a_few_tombstones_however_often_it_is_abandoned() {
+        let m = MemoryStore::new(1000);
+        let t0 = Instant::now();
+        let token = |i: usize| format!("{i:032x}");
+        // A done key needs none: a late claim finds it done.
+        let own = claimed(m.claim_at("done", 60 * S, t0));
+        assert_eq!(m.commit_at("done", &own, 600 * S, t0), Ok(Settled::Yes));
+        m.release_at("done", &token(1), Some(60 * S), t0);
+        assert_eq!(m.len(), 1);
+        // A released claim of ours needs none either: it cannot come back.
+        let own = claimed(m.claim_at("k", 60 * S, t0));
+        assert_eq!(m.release_at("k", &own, Some(60 * S), t0), Settled::Yes);
+        assert_eq!(m.len(), 1);
+        // A replay abandoned 200 times leaves at most TOMBSTONES_PER_KEY entries.
+        for i in 0..200 {
+            m.release_at(
+                "k",
+                &token(i),
+                Some(60 * S),
+                t0 + Duration::from_millis(i as u64),
+            );
+        }
+        assert_eq!(m.len(), 1 + TOMBSTONES_PER_KEY);
+        // The latest are kept; the oldest went first.
+        assert_eq!(
+            m.claim_token_at("k", &token(199), 60 * S, t0 + S),
+            Ok(Claim::Abandoned)
+        );
+        assert!(matches!(
+            m.claim_token_at("k", &token(0), 60 * S, t0 + S),
+            Ok(Claim::Claimed(_))
+        ));
     }
 
     #[test]

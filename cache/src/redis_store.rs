@@ -1,9 +1,9 @@
 //! The shared backend: Redis or Redis Cluster, for several service instances (and several
 //! Envoys) keeping one dedupe window.
 //!
-//! A key's state is `wg:<key>`: `inflight:<token>` or `done:<token>`, with a PX expiry. A
-//! token's tombstone is `{wg:<key>}:released:<token>`: the hash tag puts it in the key's own
-//! cluster slot, so one script reads both on a cluster too. Lua scripts (sent as EVALSHA,
+//! A key's state is `wg:<key>`: `inflight:<token>` or `done:<token>`, with a PX expiry. Its
+//! tombstones are `{wg:<key>}:released:<0..3>`, each holding a token: the hash tag puts
+//! them in the key's own cluster slot, so one script reads them all on a cluster too. Lua scripts (sent as EVALSHA,
 //! falling back to EVAL when the server does not know them yet, e.g. after a restart) make each
 //! check-and-set atomic on the server.
 //!
@@ -22,11 +22,14 @@ use redis::{RedisError, Script};
 
 use crate::store::{Claim, Settled, Store, StoreError};
 
-/// Refused when the token's tombstone exists (its claim was released before it arrived);
-/// otherwise SET NX PX, and when taken, the current value tells in flight from done.
+/// Refused when one of the key's tombstones holds the token (its claim was released before
+/// it arrived); otherwise SET NX PX, and when taken, the current value tells in flight from
+/// done.
 const CLAIM: &str = r#"
-if redis.call('EXISTS', KEYS[2]) == 1 then
-  return 'abandoned'
+for i = 2, #KEYS do
+  if redis.call('GET', KEYS[i]) == ARGV[1] then
+    return 'abandoned'
+  end
 end
 if redis.call('SET', KEYS[1], 'inflight:' .. ARGV[1], 'NX', 'PX', ARGV[2]) then
   return 'claimed'
@@ -48,18 +51,37 @@ end
 return 0
 "#;
 
-/// Only our own, still in-flight claim is deleted. With ARGV[2] (a TTL in ms) not 0, our
-/// tombstone is set whatever the key holds: our claim may still be on its way, and other
-/// tokens' claims and releases must not clear the way for it.
+/// Only our own, still in-flight claim is deleted. With ARGV[2] (a TTL in ms) not 0, a
+/// tombstone for our token is left when our claim could still land and be stored: the key
+/// is free or held by another token (whose owner may release it first). It goes in our
+/// token's slot, else a free one, else the one that expires first: a key keeps at most
+/// four, however often a replayed delivery is abandoned.
 const RELEASE: &str = r#"
-local n = 0
-if redis.call('GET', KEYS[1]) == 'inflight:' .. ARGV[1] then
-  n = redis.call('DEL', KEYS[1])
+local v = redis.call('GET', KEYS[1])
+if v == 'inflight:' .. ARGV[1] then
+  return redis.call('DEL', KEYS[1])
 end
-if ARGV[2] ~= '0' then
-  redis.call('SET', KEYS[2], '1', 'PX', ARGV[2])
+if ARGV[2] == '0' or (v and string.sub(v, 1, 5) == 'done:') then
+  return 0
 end
-return n
+local own, free, oldest, oldest_ttl = nil, nil, nil, nil
+for i = 2, #KEYS do
+  local t = redis.call('GET', KEYS[i])
+  if t == ARGV[1] then
+    own = KEYS[i]
+    break
+  end
+  if t == false then
+    free = free or KEYS[i]
+  else
+    local ttl = redis.call('PTTL', KEYS[i])
+    if oldest == nil or ttl < oldest_ttl then
+      oldest, oldest_ttl = KEYS[i], ttl
+    end
+  end
+end
+redis.call('SET', own or free or oldest, ARGV[1], 'PX', ARGV[2])
+return 0
 "#;
 
 /// Default timeout of one Redis operation, connecting included: below the filter's default
@@ -70,9 +92,15 @@ fn redis_key(key: &str) -> String {
     format!("wg:{key}")
 }
 
-/// In the key's slot: a hash tag of exactly the key's own name (keys hold no braces).
-fn tombstone_key(key: &str, token: &str) -> String {
-    format!("{{wg:{key}}}:released:{token}")
+/// Tombstones one key keeps at most (as the memory backend).
+const TOMBSTONES_PER_KEY: usize = crate::memory::TOMBSTONES_PER_KEY;
+
+/// The key's state and its tombstone slots, in one cluster slot: the hash tag is exactly the
+/// state key's own name (keys hold no braces), so both hash alike.
+fn keys_with_tombstones(key: &str) -> Vec<String> {
+    let mut keys = vec![redis_key(key)];
+    keys.extend((0..TOMBSTONES_PER_KEY).map(|i| format!("{{wg:{key}}}:released:{i}")));
+    keys
 }
 
 /// A Redis Cluster connection made on first use (and again while it cannot be made), so the
@@ -222,7 +250,7 @@ fn describe(e: &RedisError) -> String {
 impl Store for RedisStore {
     async fn claim(&self, key: &str, token: &str, ttl: Duration) -> Result<Claim, StoreError> {
         let ms = ttl.as_millis().to_string();
-        let keys = [redis_key(key), tombstone_key(key, token)];
+        let keys = keys_with_tombstones(key);
         let answer: String = self.run(&self.claim, &keys, &[token, &ms]).await?;
         Ok(match answer.as_str() {
             "claimed" => Claim::Claimed(token.to_string()),
@@ -253,7 +281,7 @@ impl Store for RedisStore {
         tombstone: Option<Duration>,
     ) -> Result<Settled, StoreError> {
         let ms = tombstone.map_or(0, |t| t.as_millis().max(1)).to_string();
-        let keys = [redis_key(key), tombstone_key(key, token)];
+        let keys = keys_with_tombstones(key);
         let n: i64 = self.run(&self.release, &keys, &[token, &ms]).await?;
         Ok(if n == 1 {
             Settled::Yes

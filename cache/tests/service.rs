@@ -257,6 +257,20 @@ fn tombstones(addr: &str) {
         metrics.contains(r#"webhook_guard_cache_requests_total{op="claim",result="abandoned"} 3"#),
         "{metrics}"
     );
+    // A key abandoned over and over (a replayed delivery whose client hangs up each time)
+    // keeps a few tombstones, the newest among them, not one per abandon.
+    let tokens: Vec<String> = (0..10).map(|i| format!("{i:032x}")).collect();
+    for t in &tokens {
+        let body = format!(r#"{{"key":"t3","token":"{t}","ttl_ms":60000}}"#);
+        assert_eq!(request(addr, "POST", "/v1/release", &body).0, 409);
+    }
+    let refused = |t: &str| {
+        let body = format!(r#"{{"key":"t3","ttl_ms":60000,"token":"{t}"}}"#);
+        request(addr, "POST", "/v1/claim", &body).1 == r#"{"result":"abandoned"}"#
+    };
+    assert!(refused(&tokens[9]), "the newest tombstone is kept");
+    let kept = tokens.iter().filter(|t| refused(t)).count();
+    assert!((1..=4).contains(&kept), "{kept} tombstones");
 }
 
 /// The full life of keys: claim, duplicate, commit, done; claim, release, claim again;

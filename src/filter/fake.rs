@@ -35,6 +35,7 @@ pub struct State {
     pub counts: HashMap<u32, u64>,
     pub random: Option<[u8; 16]>,
     pub tick_period: Duration,
+    pub done: bool,
     pub configuration: Vec<u8>,
 }
 
@@ -188,6 +189,10 @@ impl Host for Fake {
     }
 
     fn record(&self, _metric: u32, _value: u64) {}
+
+    fn done(&self) {
+        self.0.borrow_mut().done = true;
+    }
 
     fn set_tick_period(&self, period: Duration) {
         self.0.borrow_mut().tick_period = period;

@@ -29,6 +29,9 @@ pub struct Root<H: Host> {
     pending: HashMap<u32, Queued>,
     /// Failed ones waiting for their next send: (when, in host ms, what).
     retries: Vec<(u64, Queued)>,
+    /// The host asked this root to end (a new configuration replaced it) while some were
+    /// still pending: it ends once they are settled or given up.
+    closing: bool,
 }
 
 /// How often the root looks for retries that are due, while some wait.
@@ -43,6 +46,14 @@ impl<H: Host + Clone + 'static> Root<H> {
             queue: None,
             pending: HashMap::new(),
             retries: Vec::new(),
+            closing: false,
+        }
+    }
+
+    /// A closing root that has nothing left to send tells the host it is done.
+    fn finish_if_closing(&self) {
+        if self.closing && self.pending.is_empty() && self.retries.is_empty() {
+            self.host.done();
         }
     }
 
@@ -88,6 +99,28 @@ impl<H: Host + Clone + 'static> Context for Root<H> {
         let Some(queued) = self.pending.remove(&token) else {
             return;
         };
+        self.settle_call(queued, num_headers);
+        self.finish_if_closing();
+    }
+
+    /// An Envoy listener update (LDS) or filter update (ECDS) replaces this root. Commits
+    /// and releases still pending would be lost with it, and a lost commit lets a retry be
+    /// processed again: end only once they are through (Envoy keeps the old root meanwhile).
+    fn on_done(&mut self) -> bool {
+        if self.pending.is_empty() && self.retries.is_empty() {
+            return true;
+        }
+        log::info!(
+            "webhook-guard: configuration replaced; sending {} pending commit(s) and release(s) first",
+            self.pending.len() + self.retries.len()
+        );
+        self.closing = true;
+        false
+    }
+}
+
+impl<H: Host + Clone + 'static> Root<H> {
+    fn settle_call(&mut self, queued: Queued, num_headers: usize) {
         let status = self.host.call_status(num_headers);
         let op = queued.settlement.operation();
         if Queued::settled(status.as_deref()) {
@@ -95,6 +128,14 @@ impl<H: Host + Clone + 'static> Context for Root<H> {
             return;
         }
         self.metrics.cache_error(&self.host, op);
+        let shown = String::from_utf8_lossy(status.as_deref().unwrap_or(b"none")).into_owned();
+        if !Queued::retryable(status.as_deref()) {
+            log::warn!(
+                "webhook-guard: the cache refused a {} (status {shown}); the claim lapses after its in-flight TTL",
+                queued.settlement.name()
+            );
+            return;
+        }
         if queued.attempt < MAX_ATTEMPTS {
             let due = self.now_ms().saturating_add(retry_delay_ms(queued.attempt));
             if self.retries.is_empty() {
@@ -110,9 +151,8 @@ impl<H: Host + Clone + 'static> Context for Root<H> {
         } else {
             // The claim now lapses after in_flight_ttl_seconds: the last safety net.
             log::warn!(
-                "webhook-guard: {} failed {MAX_ATTEMPTS} times (status {}); the claim lapses after its in-flight TTL",
-                queued.settlement.name(),
-                String::from_utf8_lossy(status.as_deref().unwrap_or(b"none"))
+                "webhook-guard: {} failed {MAX_ATTEMPTS} times (status {shown}); the claim lapses after its in-flight TTL",
+                queued.settlement.name()
             );
         }
     }
@@ -166,6 +206,7 @@ impl<H: Host + Clone + 'static> RootContext for Root<H> {
         for (_, queued) in due {
             self.send(queued);
         }
+        self.finish_if_closing();
     }
 
     fn get_type(&self) -> Option<ContextType> {

@@ -524,6 +524,46 @@ fn the_root_sends_queued_outcomes_and_retries_failures_backing_off() {
 }
 
 #[test]
+fn a_replaced_root_ends_only_once_its_commits_are_through() {
+    let (mut root, fake) = start(&config("reject"));
+    assert!(root.on_done(), "nothing pending: it may end at once");
+    let mut guard = claiming(&root, &fake, "m13");
+    answer(&mut guard, &fake, Some("200"), &claimed_answer());
+    respond(&mut guard, &fake, "200", "via_upstream", 0);
+    root.on_queue_ready(1);
+    // A new configuration replaces this root while the commit is in flight.
+    assert!(!root.on_done());
+    fake.st().call_status = Some(b"503".to_vec());
+    root.on_http_call_response(2, 1, 0, 0);
+    assert!(!fake.st().done, "a retry still waits");
+    fake.st().now += Duration::from_millis(250);
+    root.on_tick();
+    assert_eq!(fake.st().calls.last().unwrap().0, "/v1/commit");
+    fake.st().call_status = Some(b"200".to_vec());
+    root.on_http_call_response(3, 1, 0, 0);
+    assert!(
+        fake.st().done,
+        "through: the root tells the host it is done"
+    );
+    assert_eq!(fake.count("webhook_guard.cache_settled.op.commit"), 1);
+}
+
+#[test]
+fn a_request_the_cache_refuses_is_not_sent_again() {
+    let (mut root, fake) = start(&config("reject"));
+    let mut guard = claiming(&root, &fake, "m14");
+    answer(&mut guard, &fake, Some("200"), &claimed_answer());
+    respond(&mut guard, &fake, "500", "via_upstream", 0);
+    root.on_queue_ready(1);
+    fake.st().call_status = Some(b"400".to_vec());
+    root.on_http_call_response(2, 1, 0, 0);
+    fake.st().now += Duration::from_secs(60);
+    root.on_tick();
+    assert_eq!(fake.st().calls.len(), 2, "the claim and one release");
+    assert_eq!(fake.st().tick_period, Duration::ZERO);
+}
+
+#[test]
 fn an_invalid_configuration_is_refused_and_serves_nothing() {
     let fake = Fake::new();
     fake.st().configuration = br#"{"endpoints":[]}"#.to_vec();

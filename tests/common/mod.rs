@@ -487,6 +487,9 @@ pub struct EnvoyOptions {
     pub route_timeout_ms: u64,
     /// `headers_with_underscores_action` (the shipped configs: `REJECT_REQUEST`).
     pub underscores: &'static str,
+    /// The listener from a file through LDS (so `Envoy::reload` can replace it), with this
+    /// `--drain-time-s` for the listener it replaces; `None`: a static listener.
+    pub lds_drain_seconds: Option<u32>,
 }
 
 impl EnvoyOptions {
@@ -501,6 +504,7 @@ impl EnvoyOptions {
             concurrency: 1,
             route_timeout_ms: 10_000,
             underscores: "REJECT_REQUEST",
+            lds_drain_seconds: None,
         }
     }
 }
@@ -518,6 +522,20 @@ pub struct Envoy {
 /// tested is what is shipped. One addition: HTTP/1.1 trailers are enabled, so that the
 /// tests can send requests that end in them (the filter must verify those too).
 pub fn envoy_yaml(o: &EnvoyOptions) -> String {
+    serde_yaml_ng::to_string(&envoy_config(o)).expect("yaml")
+}
+
+/// The listener of `envoy_config` as an LDS file's resources.
+fn lds_resources(o: &EnvoyOptions) -> String {
+    let mut listener = envoy_config(o)["static_resources"]["listeners"][0].clone();
+    listener["@type"] = "type.googleapis.com/envoy.config.listener.v3.Listener".into();
+    let resources = serde_yaml_ng::Value::Sequence(vec![listener]);
+    let mut file = serde_yaml_ng::Mapping::new();
+    file.insert("resources".into(), resources);
+    serde_yaml_ng::to_string(&file).expect("yaml")
+}
+
+fn envoy_config(o: &EnvoyOptions) -> serde_yaml_ng::Value {
     use serde_yaml_ng::{Mapping, Value};
     let text = std::fs::read_to_string(repo_root().join("envoy/envoy.yaml")).expect("envoy.yaml");
     let mut v: Value = serde_yaml_ng::from_str(&text).expect("envoy.yaml parses");
@@ -569,7 +587,7 @@ pub fn envoy_yaml(o: &EnvoyOptions) -> String {
             ["socket_address"]["port_value"] = Value::from(port);
     }
     port_zero(&mut v["admin"]["address"]);
-    serde_yaml_ng::to_string(&v).expect("yaml")
+    v
 }
 
 impl Envoy {
@@ -592,7 +610,23 @@ impl Envoy {
     pub fn start(o: &EnvoyOptions) -> Envoy {
         let dir = scratch_dir("envoy");
         let yaml = dir.join("envoy.yaml");
-        std::fs::write(&yaml, envoy_yaml(o)).expect("write envoy.yaml");
+        let mut config = envoy_config(o);
+        if o.lds_drain_seconds.is_some() {
+            let lds = dir.join("lds.yaml");
+            std::fs::write(&lds, lds_resources(o)).expect("write lds.yaml");
+            let dynamic = format!(
+                "{{ lds_config: {{ resource_api_version: V3, path_config_source: {{ path: {} }} }} }}",
+                lds.display()
+            );
+            config["dynamic_resources"] = serde_yaml_ng::from_str(&dynamic).expect("yaml");
+            config["node"] = serde_yaml_ng::from_str("{ id: test, cluster: test }").expect("yaml");
+            let resources = config["static_resources"]
+                .as_mapping_mut()
+                .expect("static_resources");
+            resources.remove("listeners");
+        }
+        std::fs::write(&yaml, serde_yaml_ng::to_string(&config).expect("yaml"))
+            .expect("write envoy.yaml");
         let admin_file = dir.join("admin-address");
         let log = std::fs::File::create(dir.join("envoy.log")).expect("log file");
         let mut cmd = Command::new(envoy_bin());
@@ -605,6 +639,9 @@ impl Envoy {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log);
+        if let Some(drain) = o.lds_drain_seconds {
+            cmd.args(["--drain-time-s", &drain.to_string()]);
+        }
         for (k, v) in &o.host_env {
             cmd.env(k, v);
         }
@@ -617,6 +654,15 @@ impl Envoy {
         };
         envoy.wait_ready(&admin_file);
         envoy
+    }
+
+    /// Replaces the listener (LDS; the Envoy was started with `lds_drain_seconds`), as an
+    /// operator's configuration update does: Envoy builds the new filter chain, and drains
+    /// the old one.
+    pub fn reload(&self, o: &EnvoyOptions) {
+        let tmp = self.dir.join("lds.tmp");
+        std::fs::write(&tmp, lds_resources(o)).expect("write lds");
+        std::fs::rename(&tmp, self.dir.join("lds.yaml")).expect("move lds");
     }
 
     fn wait_ready(&mut self, admin_file: &Path) {
