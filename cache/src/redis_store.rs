@@ -144,28 +144,27 @@ pub struct RedisStore {
     release: Script,
 }
 
-/// The URL as it may be logged: `redis://user:password@host` loses its user and password.
-fn without_password(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            format!("{}://***@{}", &url[..scheme], &url[at + 1..])
-        }
-        _ => url.to_string(),
-    }
+/// Why a Redis URL is unusable, without the URL: a password can sit anywhere in it
+/// (`redis://:pw@host`, `redis+unix:///s?pass=pw`, a typo such as `redis:/:pw@host`), and
+/// only the error's kind is said.
+fn unusable(flag: &str, e: &RedisError) -> String {
+    format!(
+        "{flag}: not a usable Redis URL ({:?}); the URL is not shown, as it may hold a password",
+        e.kind()
+    )
 }
 
 impl RedisStore {
     /// A single Redis (or a proxy in front of several). Does not connect yet.
     pub fn single(url: &str, timeout: Duration) -> Result<RedisStore, String> {
-        let shown = without_password(url);
-        let client = redis::Client::open(url).map_err(|e| format!("--redis {shown}: {e}"))?;
+        let client = redis::Client::open(url).map_err(|e| unusable("--redis", &e))?;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(timeout))
             .set_response_timeout(Some(timeout))
             .set_number_of_retries(1)
             .set_max_delay(Duration::from_millis(200));
         let conn = ConnectionManager::new_lazy_with_config(client, config)
-            .map_err(|e| format!("--redis {shown}: {e}"))?;
+            .map_err(|e| unusable("--redis", &e))?;
         Ok(RedisStore::new(Conn::Single(conn), timeout))
     }
 
@@ -178,7 +177,7 @@ impl RedisStore {
             .min_retry_wait(10)
             .max_retry_wait(200)
             .build()
-            .map_err(|e| format!("--redis-cluster: {e}"))?;
+            .map_err(|e| unusable("--redis-cluster", &e))?;
         Ok(RedisStore::new(
             Conn::Cluster(Box::new(LazyCluster {
                 client,
@@ -297,21 +296,24 @@ impl Store for RedisStore {
 
 #[cfg(test)]
 mod tests {
-    use super::without_password;
+    use std::time::Duration;
+
+    use super::RedisStore;
 
     #[test]
-    fn a_shown_url_hides_the_password() {
-        assert_eq!(
-            without_password("redis://user:s3cret@redis:6379/0"),
-            "redis://***@redis:6379/0"
-        );
-        assert_eq!(
-            without_password("rediss://:p@ss@host/"),
-            "rediss://***@host/"
-        );
-        assert_eq!(
-            without_password("redis://redis:6379/"),
-            "redis://redis:6379/"
-        );
+    fn an_unusable_url_is_never_echoed() {
+        for url in [
+            "redis+unix:///s?db=x&pass=S3CRET",
+            "redis:/:S3CRET@host:1",
+            "redis://:S3CRET@host:1/notanumber",
+            "S3CRET",
+        ] {
+            if let Err(e) = RedisStore::single(url, Duration::from_millis(10)) {
+                assert!(!e.contains("S3CRET"), "{e}");
+            }
+            if let Err(e) = RedisStore::cluster(&[url.to_string()], Duration::from_millis(10)) {
+                assert!(!e.contains("S3CRET"), "{e}");
+            }
+        }
     }
 }
