@@ -230,6 +230,35 @@ mod tests {
         assert!(covers(&c("/hooks/v1.0"), &c("/hooks/v1.0.json")));
     }
 
+    /// A small deterministic generator (xorshift), so the test needs no crate.
+    fn bytes(seed: &mut u64, alphabet: &[u8], max: usize) -> Vec<u8> {
+        let mut next = || {
+            *seed ^= *seed << 13;
+            *seed ^= *seed >> 7;
+            *seed ^= *seed << 17;
+            *seed
+        };
+        let len = (next() % max as u64) as usize;
+        (0..len)
+            .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
+            .collect()
+    }
+
+    #[test]
+    fn random_spellings_never_panic_and_give_clean_segments() {
+        let alphabet = b"/\\%uU0123456789abcdefABCDEF;. ?#sStTrRiI\xc4\xb0\xc5\xbf\xff";
+        let mut seed = 0x2545_f491_4f6c_dd1d;
+        for _ in 0..50_000 {
+            let path = bytes(&mut seed, alphabet, 24);
+            let segments = canonical(&path);
+            assert!(covers(&segments, &segments), "{path:?}");
+            assert!(
+                segments.iter().all(|s| !s.is_empty() && !s.contains('/')),
+                "{path:?}"
+            );
+        }
+    }
+
     #[test]
     fn any_bytes_are_safe() {
         for raw in [
