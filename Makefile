@@ -114,7 +114,7 @@ fuzz:
 	@set -o pipefail; for t in $(FUZZ_TARGETS); do \
 	  mkdir -p fuzz/corpus/$$t && cp -n fuzz/seeds/$$t/* fuzz/corpus/$$t/ 2>/dev/null; \
 	  echo "== fuzz $$t for $(FUZZ_SECONDS) s"; \
-	  cargo +nightly fuzz run $$t fuzz/corpus/$$t -- -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 \
+	  cargo +nightly fuzz run $$t fuzz/corpus/$$t -- -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -timeout=10 \
 	    2>&1 | tail -n 3 || { echo "fuzz $$t failed: see fuzz/artifacts/$$t; copy the input to fuzz/regressions/$$t"; exit 1; }; \
 	done
 

@@ -15,6 +15,12 @@ use std::fmt;
 /// with a recursive `$ref` it can, and this bound keeps the stack small (wasm has ~1 MiB).
 const MAX_DEPTH: usize = 64;
 
+/// Most subschema applications one validation may make. Depth alone does not bound the
+/// work: `anyOf` of two branches that both recurse into a child doubles it at every level
+/// (2^64 at the depth limit). Past the budget the payload is refused (`budget`); an honest
+/// webhook payload needs a small fraction of it.
+pub const MAX_WORK: u64 = 1_000_000;
+
 /// A compiled schema.
 #[derive(Debug)]
 pub struct Schema {
@@ -134,8 +140,17 @@ impl Schema {
         };
         let mut nodes = Vec::with_capacity(defs.len() + 1);
         nodes.push(c.node(schema, "", 1)?);
+        let mut names = vec![String::new()];
         for (name, def) in defs {
-            nodes.push(c.node(def, &format!("/$defs/{}", escape(name)), 2)?);
+            let at = format!("/$defs/{}", escape(name));
+            nodes.push(c.node(def, &at, 2)?);
+            names.push(at);
+        }
+        if let Some(i) = same_value_cycle(&nodes) {
+            return Err(error(
+                &names[i],
+                "a $ref cycle that never moves to a child value would not end: recurse through properties or items",
+            ));
         }
         Ok(Schema { nodes })
     }
@@ -147,18 +162,42 @@ impl Schema {
     /// object keywords (`required` in its listed order, `properties` by name,
     /// `additionalProperties` by name), then `$ref`, `allOf`, `anyOf`, `oneOf`, `not`.
     pub fn validate(&self, instance: &Value) -> Result<(), Violation> {
+        self.validate_within(instance, MAX_WORK)
+    }
+
+    /// `validate` with another work budget (the tests use a small one).
+    fn validate_within(&self, instance: &Value, budget: u64) -> Result<(), Violation> {
         let root = Loc {
             seg: Seg::Root,
             parent: None,
         };
-        match self.nodes.first() {
-            Some(node) => self.check(node, instance, &root, 1),
+        // Counts up from what the budget leaves unspent, so `check` compares with MAX_WORK.
+        let work = std::cell::Cell::new(MAX_WORK.saturating_sub(budget));
+        let verdict = match self.nodes.first() {
+            Some(node) => self.check(node, instance, &root, 1, &work),
             // Unreachable (compile always pushes the root); fail closed all the same.
             None => Err(root.violation("false")),
+        };
+        // Over budget, whatever the combinators made of the failures (`not` would turn one
+        // into a success): refused.
+        if work.get() > MAX_WORK {
+            return Err(root.violation("budget"));
         }
+        verdict
     }
 
-    fn check(&self, node: &Node, v: &Value, loc: &Loc<'_>, depth: usize) -> Result<(), Violation> {
+    fn check(
+        &self,
+        node: &Node,
+        v: &Value,
+        loc: &Loc<'_>,
+        depth: usize,
+        work: &std::cell::Cell<u64>,
+    ) -> Result<(), Violation> {
+        work.set(work.get() + 1);
+        if work.get() > MAX_WORK {
+            return Err(loc.violation("budget"));
+        }
         if depth > MAX_DEPTH {
             return Err(loc.violation("depth"));
         }
@@ -248,7 +287,7 @@ impl Schema {
                     if i >= r.prefix_items.len() && matches!(schema, Node::Bool(false)) {
                         return Err(child.violation("items"));
                     }
-                    self.check(schema, item, &child, sub)?;
+                    self.check(schema, item, &child, sub, work)?;
                 }
             }
             Value::Object(m) => {
@@ -259,7 +298,7 @@ impl Schema {
                 }
                 for (name, schema) in &r.properties {
                     if let Some(value) = m.get(name) {
-                        self.check(schema, value, &loc.child(Seg::Key(name)), sub)?;
+                        self.check(schema, value, &loc.child(Seg::Key(name)), sub, work)?;
                     }
                 }
                 if let Some(extra) = &r.additional_properties {
@@ -272,7 +311,7 @@ impl Schema {
                         if matches!(extra, Node::Bool(false)) {
                             return Err(child.violation("additionalProperties"));
                         }
-                        self.check(extra, value, &child, sub)?;
+                        self.check(extra, value, &child, sub, work)?;
                     }
                 }
             }
@@ -281,20 +320,25 @@ impl Schema {
 
         if let Some(i) = r.ref_ {
             match self.nodes.get(i) {
-                Some(target) => self.check(target, v, loc, sub)?,
+                Some(target) => self.check(target, v, loc, sub, work)?,
                 None => return Err(loc.violation("$ref")), // unreachable: resolved at compile
             }
         }
         for s in &r.all_of {
-            self.check(s, v, loc, sub)?;
+            self.check(s, v, loc, sub, work)?;
         }
-        if !r.any_of.is_empty() && !r.any_of.iter().any(|s| self.check(s, v, loc, sub).is_ok()) {
+        if !r.any_of.is_empty()
+            && !r
+                .any_of
+                .iter()
+                .any(|s| self.check(s, v, loc, sub, work).is_ok())
+        {
             return Err(loc.violation("anyOf"));
         }
         if !r.one_of.is_empty() {
             let mut matches = 0;
             for s in &r.one_of {
-                if self.check(s, v, loc, sub).is_ok() {
+                if self.check(s, v, loc, sub, work).is_ok() {
                     matches += 1;
                     if matches > 1 {
                         break;
@@ -306,12 +350,59 @@ impl Schema {
             }
         }
         if let Some(s) = &r.not {
-            if self.check(s, v, loc, sub).is_ok() {
+            if self.check(s, v, loc, sub, work).is_ok() {
                 return Err(loc.violation("not"));
             }
         }
         Ok(())
     }
+}
+
+/// The `$ref` targets a schema applies to the very value it is checking: through `$ref`,
+/// `allOf`, `anyOf`, `oneOf` and `not`, not through the keywords that move to a child.
+fn same_value_refs(node: &Node, out: &mut Vec<usize>) {
+    let Node::Rules(r) = node else { return };
+    out.extend(r.ref_);
+    for s in r
+        .all_of
+        .iter()
+        .chain(&r.any_of)
+        .chain(&r.one_of)
+        .chain(&r.not)
+    {
+        same_value_refs(s, out);
+    }
+}
+
+/// A top-level schema (root or `$defs` entry, by index) on a cycle of same-value `$ref`s:
+/// such a cycle would apply itself to one value for ever.
+fn same_value_cycle(nodes: &[Node]) -> Option<usize> {
+    let edges: Vec<Vec<usize>> = nodes
+        .iter()
+        .map(|n| {
+            let mut out = Vec::new();
+            same_value_refs(n, &mut out);
+            out
+        })
+        .collect();
+    // Depth-first search: 0 unvisited, 1 on the current path, 2 done.
+    fn visit(i: usize, edges: &[Vec<usize>], state: &mut [u8]) -> Option<usize> {
+        match state.get(i) {
+            Some(1) => return Some(i),
+            Some(0) => {}
+            _ => return None,
+        }
+        state[i] = 1;
+        for &j in edges.get(i).map(Vec::as_slice).unwrap_or_default() {
+            if let Some(found) = visit(j, edges, state) {
+                return Some(found);
+            }
+        }
+        state[i] = 2;
+        None
+    }
+    let mut state = vec![0u8; nodes.len()];
+    (0..nodes.len()).find_map(|i| visit(i, &edges, &mut state))
 }
 
 /// Instance location as a linked list on the stack: no allocation unless a violation is
@@ -938,15 +1029,56 @@ mod tests {
         let v = s.validate(&deep).unwrap_err();
         assert_eq!(v.keyword, "depth");
         assert!(v.at.starts_with("/children/0/children/0"));
-        // A cycle that never consumes input stops at the bound instead of overflowing the stack.
-        let s = compile(
+    }
+
+    #[test]
+    fn refs_that_never_move_to_a_child_are_compile_errors() {
+        for schema in [
             json!({"$defs": {"a": {"$ref": "#/$defs/b"}, "b": {"$ref": "#/$defs/a"}}, "$ref": "#/$defs/a"}),
+            json!({"anyOf": [{"$ref": "#"}]}),
+            json!({"not": {"$ref": "#"}}),
+            json!({"allOf": [{"oneOf": [{"type": "string"}, {"$ref": "#"}]}]}),
+            // The 88 bytes of issue 14: an anyOf of two self-references, never ending.
+            json!({"$defs":{"a":{"anyOf":[{"$ref":"#/$defs/a"},{"$ref":"#/$defs/a"}]}},"$ref":"#/$defs/a"}),
+        ] {
+            let (_, reason) = compile_err(schema.clone());
+            assert!(
+                reason.contains("never moves to a child"),
+                "{schema}: {reason}"
+            );
+        }
+        // Through a child it is a tree, and fine.
+        compile(
+            json!({"$defs": {"n": {"properties": {"next": {"$ref": "#/$defs/n"}}}}, "$ref": "#/$defs/n"}),
         );
-        assert_eq!(run(&s, json!(1)), fails("", "depth"));
-        let s = compile(json!({"anyOf": [{"$ref": "#"}]}));
-        assert_eq!(run(&s, json!(1)), fails("", "anyOf"));
-        let s = compile(json!({"not": {"$ref": "#"}}));
-        assert!(s.validate(&json!(1)).is_err());
+    }
+
+    #[test]
+    fn work_is_bounded_where_depth_is_not_enough() {
+        // Two branches that both recurse into the child and fail only at the leaf: each level
+        // tries both, 2^depth applications.
+        let branch = json!({"required": ["x"], "properties": {"x": {"$ref": "#/$defs/a"}}});
+        let s = compile(json!({
+            "$defs": {"a": {"anyOf": [branch, branch]}},
+            "$ref": "#/$defs/a"
+        }));
+        let mut deep = json!({});
+        for _ in 0..40 {
+            deep = json!({ "x": deep });
+        }
+        let v = s.validate_within(&deep, 10_000).unwrap_err();
+        assert_eq!((v.at.as_str(), v.keyword), ("", "budget"));
+        // The same under `not`, which must not turn the exhausted budget into a pass.
+        let s = compile(json!({
+            "$defs": {"a": {"anyOf": [branch, branch]}},
+            "not": {"$ref": "#/$defs/a"}
+        }));
+        assert_eq!(
+            s.validate_within(&deep, 10_000).unwrap_err().keyword,
+            "budget"
+        );
+        // A shallow instance is checked as always.
+        assert_eq!(s.validate(&json!({"x": {}})), Ok(()));
     }
 
     #[test]
