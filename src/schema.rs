@@ -635,7 +635,13 @@ impl Compiler<'_> {
         if token.contains('/') {
             return Err(unsupported());
         }
-        let name = unescape(token).ok_or_else(unsupported)?;
+        // A `$ref` is a URI: its fragment is percent-encoded (`%25` is `%`), then a JSON
+        // pointer (`~1` is `/`).
+        let token = percent_decode(token).ok_or_else(unsupported)?;
+        if token.contains('/') {
+            return Err(unsupported());
+        }
+        let name = unescape(&token).ok_or_else(unsupported)?;
         self.def_names
             .iter()
             .position(|n| *n == name)
@@ -645,6 +651,24 @@ impl Compiler<'_> {
 }
 
 /// RFC 6901 unescaping of one reference token; `None` for a `~` not followed by 0 or 1.
+/// `%XX` escapes decoded; `None` for a malformed escape or bytes that are not UTF-8.
+fn percent_decode(s: &str) -> Option<String> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let hex = s.get(i + 1..i + 3)?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
 fn unescape(token: &str) -> Option<String> {
     let mut out = String::with_capacity(token.len());
     let mut chars = token.chars();
@@ -1029,6 +1053,25 @@ mod tests {
         let v = s.validate(&deep).unwrap_err();
         assert_eq!(v.keyword, "depth");
         assert!(v.at.starts_with("/children/0/children/0"));
+    }
+
+    #[test]
+    fn ref_fragments_are_percent_decoded() {
+        let s = compile(json!({
+            "$defs": {"a%b": {"type": "string"}, "c\"d": {"type": "integer"}},
+            "properties": {"x": {"$ref": "#/$defs/a%25b"}, "y": {"$ref": "#/$defs/c%22d"}}
+        }));
+        assert_eq!(run(&s, json!({"x": "s", "y": 1})), Ok(()));
+        assert_eq!(run(&s, json!({"x": 1})), fails("/x", "type"));
+        for bad in [
+            "#/$defs/a%2",
+            "#/$defs/a%zz",
+            "#/$defs/a%2Fb",
+            "#/$defs/%ff",
+        ] {
+            let (_, reason) = compile_err(json!({"$defs": {"a": {}}, "$ref": bad}));
+            assert!(reason.starts_with("unsupported $ref"), "{bad}: {reason}");
+        }
     }
 
     #[test]
