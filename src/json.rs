@@ -144,20 +144,20 @@ impl Scan<'_> {
         }
     }
 
-    fn expect(&mut self, byte: u8) -> Option<()> {
+    fn eat(&mut self, byte: u8) -> Option<()> {
         self.ws();
         (self.peek()? == byte).then(|| self.i += 1)
     }
 
     /// From `{`, moves to the value of member `key`.
     fn enter_member(&mut self, key: &str) -> Option<()> {
-        self.expect(b'{')?;
+        self.eat(b'{')?;
         loop {
             self.ws();
             let start = self.i;
             self.skip_string()?;
             let name: String = serde_json::from_slice(self.b.get(start..self.i)?).ok()?;
-            self.expect(b':')?;
+            self.eat(b':')?;
             self.ws();
             if name == key {
                 return Some(());
@@ -173,14 +173,14 @@ impl Scan<'_> {
 
     /// From `[`, moves to element `index`.
     fn enter_element(&mut self, index: usize) -> Option<()> {
-        self.expect(b'[')?;
+        self.eat(b'[')?;
         self.ws();
         if self.peek()? == b']' {
             return None;
         }
         for _ in 0..index {
             self.skip_value(MAX_DEPTH + 1)?;
-            self.expect(b',')?;
+            self.eat(b',')?;
             self.ws();
         }
         Some(())
@@ -218,7 +218,7 @@ impl Scan<'_> {
                 loop {
                     if open == b'{' {
                         self.skip_string()?;
-                        self.expect(b':')?;
+                        self.eat(b':')?;
                         self.ws();
                     }
                     self.skip_value(depth)?;
