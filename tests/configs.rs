@@ -199,6 +199,26 @@ fn istio_manifests_have_what_the_deployment_relies_on() {
         patches[1]["patch"]["operation"].as_str(),
         Some("INSERT_BEFORE")
     );
+    // The filter sits on the receiver's webhook port only, not on every inbound port.
+    let receiver_port = yaml_docs("envoy/istio/receiver-deployment.yaml")[0]["spec"]["template"]
+        ["spec"]["containers"][0]["ports"][0]["containerPort"]
+        .as_u64();
+    for patch in &patches[1..] {
+        assert_eq!(
+            patch["match"]["listener"]["portNumber"].as_u64(),
+            receiver_port,
+            "{patch:?}"
+        );
+    }
+    // Below the sidecar's default 1 MiB connection buffer, so the filter, not Envoy, answers
+    // a body near the limit.
+    let plugin: serde_json::Value = serde_json::from_str(
+        patches[0]["patch"]["value"]["typed_config"]["config"]["configuration"]["value"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(plugin["max_body_bytes"].as_u64().unwrap() < 1024 * 1024);
     // Header names with underscores are refused in the sidecar too.
     assert_eq!(patches[2]["applyTo"].as_str(), Some("NETWORK_FILTER"));
     assert_eq!(
