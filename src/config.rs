@@ -99,6 +99,8 @@ pub struct Endpoint {
     pub canonical_prefix: Vec<String>,
     /// The sender's unsigned delivery id header, for the log only.
     pub delivery_id: Option<HeaderRef>,
+    /// Optional secret slots left out because their variable is unset (for the log).
+    pub skipped_secrets: Vec<String>,
 }
 
 /// Which endpoint a request path belongs to.
@@ -154,6 +156,9 @@ struct RawSecret {
     id: String,
     env: Option<String>,
     value: Option<String>,
+    /// An `env` slot that may be unset or empty (a rotation being staged): skipped then.
+    #[serde(default)]
+    optional: bool,
 }
 
 #[derive(Deserialize)]
@@ -464,7 +469,14 @@ fn build_endpoint(
         scheme.window.max_future_seconds = future;
     }
 
-    let secrets = build_secrets(&field, &raw.secrets, scheme.secret_encoding, env)?;
+    let mut skipped_secrets = Vec::new();
+    let secrets = build_secrets(
+        &field,
+        &raw.secrets,
+        scheme.secret_encoding,
+        env,
+        &mut skipped_secrets,
+    )?;
 
     let source_ips = match &raw.source_ips {
         None => None,
@@ -546,6 +558,7 @@ fn build_endpoint(
         name: raw.name,
         canonical_prefix: crate::path::canonical(raw.path_prefix.as_bytes()),
         delivery_id: scheme.delivery_id.clone(),
+        skipped_secrets,
         path_prefix: raw.path_prefix,
         mode,
         scheme,
@@ -656,6 +669,7 @@ fn build_secrets(
     raw: &[RawSecret],
     encoding: SecretEncoding,
     env: &dyn Fn(&str) -> Option<String>,
+    skipped: &mut Vec<String>,
 ) -> Result<Vec<Secret>, ConfigError> {
     if raw.is_empty() || raw.len() > MAX_SECRETS {
         return err(format!("{field}.secrets"), "must list 1 to 8 secrets");
@@ -675,6 +689,13 @@ fn build_secrets(
         let text = match (&s.env, &s.value) {
             (Some(var), None) => match env(var) {
                 Some(v) if !v.is_empty() => v,
+                _ if s.optional => {
+                    skipped.push(format!(
+                        "{f} ({}): optional, and {var} is not set: skipped",
+                        s.id
+                    ));
+                    continue;
+                }
                 _ => {
                     return err(
                         format!("{f}.env"),
@@ -682,6 +703,9 @@ fn build_secrets(
                     )
                 }
             },
+            (None, Some(_)) if s.optional => {
+                return err(format!("{f}.optional"), "applies only to a secret read from \"env\"")
+            }
             (None, Some(v)) => v.clone(),
             _ => return err(f, "needs exactly one of \"env\" or \"value\""),
         };
@@ -689,6 +713,12 @@ fn build_secrets(
             .decode(&text)
             .map_err(|why| ConfigError::new(&f, format!("the secret {why}")))?;
         secrets.push(Secret::new(s.id.clone(), key));
+    }
+    if secrets.is_empty() {
+        return err(
+            format!("{field}.secrets"),
+            "every secret is optional and none is set: set at least one",
+        );
     }
     Ok(secrets)
 }
@@ -1013,6 +1043,51 @@ mod tests {
             e.starts_with("endpoints[1].path_prefix") && e.contains("\"a\""),
             "{e}"
         );
+    }
+
+    #[test]
+    fn an_optional_secret_slot_may_be_unset() {
+        let env = |k: &str| match k {
+            "CURRENT" => Some("a-long-enough-secret".to_string()),
+            "EMPTY" => Some(String::new()),
+            _ => None,
+        };
+        let json = |secrets: &str| {
+            format!(
+                r#"{{"endpoints":[{{"name":"e","path_prefix":"/h","preset":"github","secrets":{secrets}}}]}}"#
+            )
+        };
+        let parse_env = |j: String| Config::parse(j.as_bytes(), &env);
+        let c = parse_env(json(
+            r#"[{"id":"current","env":"CURRENT"},{"id":"next","env":"NEXT","optional":true},{"id":"old","env":"EMPTY","optional":true}]"#,
+        ))
+        .unwrap();
+        let ep = &c.endpoints[0];
+        assert_eq!(ep.secrets.len(), 1);
+        assert_eq!(ep.skipped_secrets.len(), 2);
+        assert!(
+            ep.skipped_secrets[0].contains("secrets[1] (next)")
+                && ep.skipped_secrets[0].contains("NEXT")
+        );
+        // Not optional: an error, as before.
+        let e = parse_env(json(
+            r#"[{"id":"current","env":"CURRENT"},{"id":"next","env":"NEXT"}]"#,
+        ))
+        .err()
+        .unwrap();
+        assert_eq!(e.field, "endpoints[0] (e).secrets[1].env");
+        // Every slot optional and unset: nothing to verify with.
+        let e = parse_env(json(r#"[{"id":"next","env":"NEXT","optional":true}]"#))
+            .err()
+            .unwrap();
+        assert_eq!(e.field, "endpoints[0] (e).secrets");
+        // Optional applies to env slots only.
+        let e = parse_env(json(
+            r#"[{"id":"a","value":"0123456789abcdef","optional":true}]"#,
+        ))
+        .err()
+        .unwrap();
+        assert_eq!(e.field, "endpoints[0] (e).secrets[0].optional");
     }
 
     #[test]

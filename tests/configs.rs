@@ -66,6 +66,24 @@ fn shipped_envoy_configs_validate_with_the_real_filter() {
         }
         assert_valid(name, &text);
     }
+    // The previous-secret slot is optional: without its variable Envoy still loads the
+    // filter, which says the slot is skipped.
+    let wasm = wasm_path().display().to_string();
+    let text =
+        read("envoy/envoy.yaml").replace("target/wasm32-wasip1/release/webhook_guard.wasm", &wasm);
+    let path = scratch_dir("configs").join("no-previous.yaml");
+    std::fs::write(&path, text).expect("write");
+    let env: Vec<(&str, &str)> = DEMO_ENV
+        .iter()
+        .copied()
+        .filter(|(k, _)| *k != "GENESYS_WEBHOOK_SECRET_PREVIOUS")
+        .collect();
+    let (ok, out) = validate(&path, &env);
+    assert!(ok, "envoy.yaml without the previous secret:\n{out}");
+    assert!(
+        out.contains("optional, and GENESYS_WEBHOOK_SECRET_PREVIOUS is not set: skipped"),
+        "{out}"
+    );
 }
 
 #[test]

@@ -166,6 +166,9 @@ impl<H: Host + Clone + 'static> RootContext for Root<H> {
             Ok(config) => {
                 let names: Vec<&str> = config.endpoints.iter().map(|e| e.name.as_str()).collect();
                 log::info!("webhook-guard: configured endpoints {}", names.join(", "));
+                for slot in config.endpoints.iter().flat_map(|e| &e.skipped_secrets) {
+                    log::info!("webhook-guard: secret {slot}");
+                }
                 if config.idempotency.is_some() && self.queue.is_none() {
                     self.queue = self.host.register_queue(OUTCOME_QUEUE);
                 }
