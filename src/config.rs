@@ -709,6 +709,14 @@ fn build_secrets(
             (None, Some(v)) => v.clone(),
             _ => return err(f, "needs exactly one of \"env\" or \"value\""),
         };
+        // The examples' placeholders (envoy/istio/secret.yaml.example) are public: a copy
+        // applied unedited must not make one a signing secret.
+        if text.trim().to_ascii_lowercase().starts_with("replace-me") {
+            return err(
+                &f,
+                "is a placeholder from the project's examples, not a secret: set the real one",
+            );
+        }
         let key = encoding
             .decode(&text)
             .map_err(|why| ConfigError::new(&f, format!("the secret {why}")))?;
@@ -1043,6 +1051,16 @@ mod tests {
             e.starts_with("endpoints[1].path_prefix") && e.contains("\"a\""),
             "{e}"
         );
+    }
+
+    #[test]
+    fn the_examples_placeholders_are_not_secrets() {
+        let env =
+            |k: &str| (k == "S").then(|| "replace-me-with-the-integration-secret".to_string());
+        let json = r#"{"endpoints":[{"name":"e","path_prefix":"/h","preset":"github","secrets":[{"id":"a","env":"S"}]}]}"#;
+        let e = Config::parse(json.as_bytes(), &env).err().unwrap();
+        assert_eq!(e.field, "endpoints[0] (e).secrets[0]");
+        assert!(e.reason.contains("placeholder") && !e.to_string().contains("integration-secret"));
     }
 
     #[test]

@@ -191,7 +191,7 @@ fn istio_manifests_have_what_the_deployment_relies_on() {
     if !e2e_ready() {
         return;
     }
-    assert_eq!(kinds("envoy/istio/secret.yaml"), ["Secret"]);
+    assert_eq!(kinds("envoy/istio/secret.yaml.example"), ["Secret"]);
     assert_eq!(kinds("envoy/istio/envoyfilter.yaml"), ["EnvoyFilter"]);
     assert_eq!(
         kinds("envoy/istio/receiver-deployment.yaml"),
@@ -273,7 +273,7 @@ fn istio_manifests_have_what_the_deployment_relies_on() {
         .iter()
         .find(|c| c["name"].as_str() == Some("istio-proxy"))
         .unwrap();
-    let secret = &yaml_docs("envoy/istio/secret.yaml")[0];
+    let secret = &yaml_docs("envoy/istio/secret.yaml.example")[0];
     for key in &keys {
         let env = proxy["env"]
             .as_sequence()
