@@ -5,13 +5,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use crate::store::{new_token, Claim, Settled, Store, StoreError};
+use crate::store::{new_token, Claim, Settled, Store, StoreError, TOMBSTONES_PER_KEY};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
     InFlight,
     Done,
-    /// A tombstone, under `tombstone_key(key, token)`: that token's claim of the key was
+    /// A tombstone, in one of `tombstone_slots(key)`: its token's claim of the key was
     /// released before it arrived (see store.rs). Never the state of a key itself.
     Released,
 }
@@ -101,16 +101,13 @@ impl MemoryStore {
     }
 }
 
-/// Tombstones one key keeps at most: a replayed delivery abandoned again and again (a
-/// client that hangs up while its claim is pending) must not fill the store. When all are
-/// live, a new one replaces the one that expires first.
-pub const TOMBSTONES_PER_KEY: usize = 4;
-
-/// Where `key`'s tombstone number `slot` lives: in the key's own shard (so a claim and a
-/// release of the key see it under the lock they hold), under a name no key can have (keys
-/// hold no space), apart from the key's state, which other tokens go on changing.
-fn tombstone_key(key: &str, slot: usize) -> String {
-    format!("{key} {slot}")
+/// Where `key`'s tombstones live: in the key's own shard (so a claim and a release of the key
+/// see them under the lock they hold), under names no key can have (keys hold no space),
+/// apart from the key's state, which other tokens go on changing.
+fn tombstone_slots(key: &str) -> Vec<String> {
+    (0..TOMBSTONES_PER_KEY)
+        .map(|slot| format!("{key} {slot}"))
+        .collect()
 }
 
 impl MemoryStore {
@@ -132,9 +129,7 @@ impl MemoryStore {
         // claim or a commit may write this key, so the key is looked at again after every
         // lock, and the insert below always follows a look under the lock it holds.
         let mut swept_all = false;
-        let slots: Vec<String> = (0..TOMBSTONES_PER_KEY)
-            .map(|i| tombstone_key(key, i))
-            .collect();
+        let slots = tombstone_slots(key);
         loop {
             let refused = slots.iter().any(|slot| {
                 shard
@@ -275,17 +270,17 @@ impl MemoryStore {
             return settled;
         };
         // This token's slot, else a free or expired one, else the one that expires first.
-        let slots: Vec<String> = (0..TOMBSTONES_PER_KEY)
-            .map(|i| tombstone_key(key, i))
-            .collect();
+        let slots = tombstone_slots(key);
         let live = |slot: &String| shard.get(slot).filter(|e| e.expires > now);
-        let slot = slots
+        let Some(slot) = slots
             .iter()
             .find(|s| live(s).is_some_and(|e| e.token == token))
             .or_else(|| slots.iter().find(|s| live(s).is_none()))
             .or_else(|| slots.iter().min_by_key(|s| live(s).map(|e| e.expires)))
             .cloned()
-            .unwrap_or_else(|| tombstone_key(key, 0));
+        else {
+            return settled;
+        };
         let dead = Entry {
             state: State::Released,
             token: token.to_string(),

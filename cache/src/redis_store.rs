@@ -20,7 +20,7 @@ use redis::cluster::ClusterClient;
 use redis::cluster_async::ClusterConnection;
 use redis::{RedisError, Script};
 
-use crate::store::{Claim, Settled, Store, StoreError};
+use crate::store::{Claim, Settled, Store, StoreError, TOMBSTONES_PER_KEY};
 
 /// Refused when one of the key's tombstones holds the token (its claim was released before
 /// it arrived); otherwise SET NX PX, and when taken, the current value tells in flight from
@@ -91,9 +91,6 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_millis(200);
 fn redis_key(key: &str) -> String {
     format!("wg:{key}")
 }
-
-/// Tombstones one key keeps at most (as the memory backend).
-const TOMBSTONES_PER_KEY: usize = crate::memory::TOMBSTONES_PER_KEY;
 
 /// The key's state and its tombstone slots, in one cluster slot: the hash tag is exactly the
 /// state key's own name (keys hold no braces), so both hash alike.

@@ -21,6 +21,11 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// Tombstones one key keeps at most, in every backend: a replayed delivery abandoned again
+/// and again (a client that hangs up while its claim is pending) must not fill the store.
+/// When all are live, a new one replaces the one that expires first.
+pub const TOMBSTONES_PER_KEY: usize = 4;
+
 /// The answer to a claim.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Claim {
