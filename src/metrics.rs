@@ -48,8 +48,6 @@ pub const CLAIM_OUTCOMES: [&str; 5] = ["claimed", "committed", "released", "kept
 /// Histogram of claim round trips, in milliseconds.
 pub const CLAIM_LATENCY_MS: &str = "webhook_guard.cache_claim_ms";
 
-pub const CACHE_OPS: [&str; 3] = ["claim", "commit", "release"];
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -30,6 +30,9 @@ pub struct State {
     pub call_body: Vec<u8>,
     pub queue: VecDeque<Vec<u8>>,
     pub queue_registered: bool,
+    /// Set once the response's status was read: request headers are then off limits, as in
+    /// Envoy, where the SDK's hostcalls panic on them.
+    pub response_started: bool,
     /// Metric names by id - 1.
     pub metric_names: Vec<String>,
     pub counts: HashMap<u32, u64>,
@@ -70,6 +73,14 @@ impl Fake {
             .map(|(_, v)| v.clone())
     }
 
+    /// Panics, as the SDK does in Envoy, on a request-header call during the response.
+    fn request_phase(&self) {
+        assert!(
+            !self.0.borrow().response_started,
+            "request headers touched during the response"
+        );
+    }
+
     /// The messages queued for the root context, as text, oldest first.
     pub fn queued(&self) -> Vec<String> {
         self.0
@@ -83,10 +94,17 @@ impl Fake {
 
 impl Host for Fake {
     fn request_headers(&self) -> Vec<(String, Vec<u8>)> {
+        self.request_phase();
         self.0.borrow().request_headers.clone()
     }
 
+    fn request_header(&self, name: &str) -> Option<Vec<u8>> {
+        self.request_phase();
+        self.header(name)
+    }
+
     fn set_request_header(&self, name: &str, value: Option<&[u8]>) {
+        self.request_phase();
         let mut st = self.0.borrow_mut();
         st.request_headers.retain(|(n, _)| n != name);
         if let Some(v) = value {
@@ -100,7 +118,9 @@ impl Host for Fake {
     }
 
     fn response_status(&self) -> Vec<u8> {
-        self.0.borrow().response_status.clone()
+        let mut st = self.0.borrow_mut();
+        st.response_started = true;
+        st.response_status.clone()
     }
 
     fn property(&self, path: &[&str]) -> Vec<u8> {

@@ -17,6 +17,8 @@ use std::time::Duration;
 pub trait Host {
     /// The request headers (names lowercase), during the request only.
     fn request_headers(&self) -> Vec<(String, Vec<u8>)>;
+    /// One request header's value, during the request only.
+    fn request_header(&self, name: &str) -> Option<Vec<u8>>;
     /// Sets (`Some`) or removes (`None`) a request header, during the request only.
     fn set_request_header(&self, name: &str, value: Option<&[u8]>);
     /// The first `size` bytes of the buffered request body (`usize::MAX`: all of it).
@@ -27,6 +29,10 @@ pub trait Host {
     fn property(&self, path: &[&str]) -> Vec<u8>;
     /// The host's clock, since the Unix epoch.
     fn now(&self) -> Duration;
+    /// The host's clock in milliseconds (for call latencies and retry times).
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.now().as_millis()).unwrap_or(u64::MAX)
+    }
     /// Answers the request locally.
     fn send_reply(&self, status: u32, headers: &[(&str, &str)], body: &[u8]) -> Result<(), String>;
     /// Lets a paused request continue upstream.
@@ -90,6 +96,12 @@ mod envoy {
     impl Host for Envoy {
         fn request_headers(&self) -> Vec<(String, Vec<u8>)> {
             hostcalls::get_map_bytes(MapType::HttpRequestHeaders).unwrap_or_default()
+        }
+
+        fn request_header(&self, name: &str) -> Option<Vec<u8>> {
+            hostcalls::get_map_value_bytes(MapType::HttpRequestHeaders, name)
+                .ok()
+                .flatten()
         }
 
         fn set_request_header(&self, name: &str, value: Option<&[u8]>) {

@@ -87,9 +87,10 @@ pub struct Guard<H: Host> {
     /// The sender's unsigned delivery id (GitHub, Shopify), for the security log only.
     delivery_id: Option<String>,
     /// The request's `x-request-id` (Envoy sets one), cut to 128 bytes, for the security
-    /// log: kept from the request headers, since reading them later (response phase, on_log)
-    /// is an error on which the SDK's hostcalls panic.
-    request_id: Option<String>,
+    /// log: read when first needed, during the request only (the outer `None` is "not read
+    /// yet"), since reading request headers later (response phase, on_log) is an error on
+    /// which the SDK's hostcalls panic. A claimed delivery reads it before it is forwarded.
+    request_id: Option<Option<String>>,
 }
 
 impl<H: Host> Context for Guard<H> {
@@ -112,7 +113,7 @@ impl<H: Host> Context for Guard<H> {
         };
         self.host.record(
             self.metrics.claim_latency,
-            self.now_ms().saturating_sub(since_ms),
+            self.host.now_ms().saturating_sub(since_ms),
         );
         let status = self.host.call_status(num_headers);
         let body = if body_size > MAX_ANSWER_BYTES {
@@ -151,7 +152,6 @@ impl<H: Host> HttpContext for Guard<H> {
                 .find(|(n, _)| n == name)
                 .map(|(_, v)| v.as_slice())
         };
-        self.request_id = header("x-request-id").map(cut_for_log);
         for (name, _) in all.iter().filter(|(n, _)| is_own_header(n)) {
             self.host.set_request_header(name, None);
         }
@@ -259,13 +259,21 @@ impl<H: Host> Guard<H> {
         }
     }
 
-    fn now_ms(&self) -> u64 {
-        u64::try_from(self.host.now().as_millis()).unwrap_or(u64::MAX)
-    }
-
     /// Envoy's `response.flags` for this stream so far.
     fn response_flags(&self) -> u64 {
         lifecycle::parse_flags(&self.host.property(&["response", "flags"]))
+    }
+
+    /// During the request only (see the field).
+    fn request_id(&mut self) -> Option<String> {
+        let host = &self.host;
+        self.request_id
+            .get_or_insert_with(|| {
+                host.request_header("x-request-id")
+                    .as_deref()
+                    .map(cut_for_log)
+            })
+            .clone()
     }
 
     fn source_ip(&mut self) -> Option<std::net::IpAddr> {
@@ -310,6 +318,8 @@ impl<H: Host> Guard<H> {
             return self.cache_unavailable(endpoint, &verified);
         };
         let token = new_token(random);
+        // The claim's fate may be logged from the response phase, where it cannot be read.
+        self.request_id();
         let body = claim_request(key, &token, idem.in_flight_ttl_seconds);
         match cache_call(&self.host, idem, CLAIM_PATH, &body) {
             Ok(_) => {
@@ -318,7 +328,7 @@ impl<H: Host> Guard<H> {
                     key: key.clone(),
                     token,
                     verified,
-                    since_ms: self.now_ms(),
+                    since_ms: self.host.now_ms(),
                 };
                 Action::Pause
             }
@@ -364,7 +374,7 @@ impl<H: Host> Guard<H> {
                     "event": "webhook_claim_kept",
                     "reason": "outcome unknown: the receiver may have the delivery",
                     "response_flags": self.response_flags(),
-                    "request_id": self.request_id,
+                    "request_id": self.request_id.clone().flatten(),
                     "idempotency_key": key,
                 });
                 log::info!("{line}");
@@ -443,7 +453,7 @@ impl<H: Host> Guard<H> {
             "reason": reject.code(),
             "status": reject.status(),
             "source_ip": self.source_ip().map(|ip| ip.to_string()),
-            "request_id": self.request_id,
+            "request_id": self.request_id(),
             "idempotency_key": self.key_hash,
             "delivery_id": self.delivery_id,
         });

@@ -12,7 +12,7 @@ use super::host::Host;
 pub struct Metrics {
     /// Per endpoint (config order), then one slot for requests that matched no endpoint.
     endpoints: Vec<EndpointMetrics>,
-    /// By `Operation` (= `metrics::CACHE_OPS`): claim, commit, release.
+    /// By `Operation`: claim, commit, release.
     cache_errors: [u32; 3],
     cache_settled: [u32; 3],
     /// By `metrics::CLAIM_OUTCOMES`.
@@ -67,7 +67,7 @@ impl Metrics {
             rejected: reasons(metrics::NO_ENDPOINT, false),
             ..EndpointMetrics::default()
         });
-        let ops = |f: fn(&str) -> String| metrics::CACHE_OPS.map(|op| counter(f(op)));
+        let ops = |f: fn(&str) -> String| Operation::ALL.map(|op| counter(f(op.name())));
         Metrics {
             endpoints,
             cache_errors: ops(metrics::cache_errors),
@@ -143,8 +143,8 @@ mod tests {
         for (outcome, name) in names {
             assert_eq!(metrics::CLAIM_OUTCOMES[outcome as usize], name);
         }
-        for op in Operation::ALL {
-            assert_eq!(metrics::CACHE_OPS[op as usize], op.name());
+        for (i, op) in Operation::ALL.into_iter().enumerate() {
+            assert_eq!(op as usize, i, "metric slots follow Operation's order");
         }
     }
 }

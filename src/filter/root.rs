@@ -57,10 +57,6 @@ impl<H: Host + Clone + 'static> Root<H> {
         }
     }
 
-    fn now_ms(&self) -> u64 {
-        u64::try_from(self.host.now().as_millis()).unwrap_or(u64::MAX)
-    }
-
     /// A request context for the current configuration (none before one loaded).
     pub fn guard(&self) -> Option<Guard<H>> {
         let config = self.config.clone()?;
@@ -137,7 +133,10 @@ impl<H: Host + Clone + 'static> Root<H> {
             return;
         }
         if queued.attempt < MAX_ATTEMPTS {
-            let due = self.now_ms().saturating_add(retry_delay_ms(queued.attempt));
+            let due = self
+                .host
+                .now_ms()
+                .saturating_add(retry_delay_ms(queued.attempt));
             if self.retries.is_empty() {
                 self.host.set_tick_period(TICK);
             }
@@ -198,7 +197,7 @@ impl<H: Host + Clone + 'static> RootContext for Root<H> {
     }
 
     fn on_tick(&mut self) {
-        let now = self.now_ms();
+        let now = self.host.now_ms();
         let (due, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut self.retries)
             .into_iter()
             .partition(|(at, _)| *at <= now);

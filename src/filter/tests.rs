@@ -75,6 +75,8 @@ fn request(
         ),
     ];
     all.extend(headers);
+    // A new request: its headers may be read until its response starts.
+    fake.st().response_started = false;
     fake.st().request_headers = all;
     fake.st().body = body.as_bytes().to_vec();
     let mut guard = root.guard().unwrap();
