@@ -11,17 +11,18 @@ ENVOY         := $(VENV)/bin/envoy-bin
 WASM          := target/wasm32-wasip1/release/webhook_guard.wasm
 CARGO         ?= cargo
 
-# Demo secrets for `make run` / `make send` only. Real ones come from your secret store.
-DEMO_ENV := GENESYS_WEBHOOK_SECRET=demo-genesys-secret-0123 \
-            GENESYS_WEBHOOK_SECRET_PREVIOUS=demo-genesys-previous-0123 \
-            GITHUB_WEBHOOK_SECRET=demo-github-secret-0123
+# Demo secrets for `make run`, `make send` and docker compose: random, made on first use, kept
+# in .run/demo.env (not in git), so no secret value ships with the project.
+DEMO_SECRETS := .run/demo.env
+LOAD_DEMO_SECRETS := set -a && . $(DEMO_SECRETS) && set +a
 
 .PHONY: help
 help:
 	@echo "make run    build, then start Envoy + the filter + a demo receiver on :10000"
-	@echo "make send   (while make run is up) send a signed and a tampered Genesys delivery"
+	@echo "make send   (while make run is up) send a signed delivery, its retry, a tampered one"
 	@echo "make test   lint, unit tests, end-to-end tests against a real Envoy"
 	@echo "make wasm   build $(WASM)"
+	@echo "make test-docker  the docker compose setup in a real Docker engine"
 	@echo "make bench  throughput and latency against bare Envoy (see BENCHMARKS.md)"
 	@echo "make fuzz   every fuzz target for FUZZ_SECONDS (default 300) each"
 
@@ -44,6 +45,14 @@ envoy: $(ENVOY)
 redis:
 	@command -v redis-server >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; }
 
+$(DEMO_SECRETS):
+	@mkdir -p $(dir $@)
+	@umask 077 && python3 -c 'import secrets; [print(f"{v}={secrets.token_hex(24)}") for v in ("GENESYS_WEBHOOK_SECRET", "GENESYS_WEBHOOK_SECRET_PREVIOUS", "GITHUB_WEBHOOK_SECRET")]' > $@
+	@echo "made demo secrets in $@"
+
+.PHONY: demo-secrets
+demo-secrets: $(DEMO_SECRETS)
+
 # --- build -----------------------------------------------------------------------------
 
 .PHONY: wasm
@@ -58,20 +67,20 @@ tools:
 # --- try it ----------------------------------------------------------------------------
 
 .PHONY: run
-run: wasm tools envoy
+run: wasm tools envoy $(DEMO_SECRETS)
 	@echo "starting the demo receiver on :8080, the cache on :8081 and Envoy on :10000 (admin :9901); Ctrl-C stops them"
 	@echo "in another terminal: make send"
-	@trap 'kill 0' EXIT INT TERM; \
+	@trap 'kill 0' EXIT INT TERM; $(LOAD_DEMO_SECRETS); \
 	target/release/webhook-guard-demo-receiver --listen 127.0.0.1:8080 & \
 	target/release/webhook-guard-cache --listen 127.0.0.1:8081 & \
-	$(DEMO_ENV) $(ENVOY) -c envoy/envoy.yaml --concurrency 2 -l warn --component-log-level wasm:info & \
+	$(ENVOY) -c envoy/envoy.yaml --concurrency 2 -l warn --component-log-level wasm:info & \
 	wait
 
 .PHONY: send
-SEND := $(DEMO_ENV) target/release/webhook-guard-send --url http://127.0.0.1:10000/webhooks/genesys \
+SEND := target/release/webhook-guard-send --url http://127.0.0.1:10000/webhooks/genesys \
         --preset genesys-open-messaging --secret-env GENESYS_WEBHOOK_SECRET
-send: tools
-	@id=demo-$$(date +%s%N); \
+send: tools $(DEMO_SECRETS)
+	@$(LOAD_DEMO_SECRETS); id=demo-$$(date +%s%N); \
 	echo "1. a signed delivery: forwarded"; $(SEND) --id $$id; \
 	echo "2. the same delivery again (a sender's retry): answered as a duplicate"; $(SEND) --id $$id; \
 	echo "3. a delivery changed after signing: refused"; $(SEND) --id $$id-t --tamper
@@ -122,3 +131,9 @@ fuzz:
 clean:
 	$(CARGO) clean
 	rm -rf $(VENV)
+
+# --- the docker compose setup in a real engine (README, "Docker compose") ----------------
+
+.PHONY: test-docker
+test-docker: wasm tools envoy
+	bash tests/docker/test-docker.sh $(abspath $(ENVOY))
