@@ -259,20 +259,37 @@ fn istio_manifests_have_what_the_deployment_relies_on() {
         .starts_with("oci://"));
 
     // The secrets the filter reads reach the sidecar from the Secret.
+    let deployment = &yaml_docs("envoy/istio/receiver-deployment.yaml")[0];
+    assert_secrets_wired(wasm, deployment);
+    assert_eq!(
+        deployment["spec"]["template"]["metadata"]["labels"]["app"],
+        filter["spec"]["workloadSelector"]["labels"]["app"]
+    );
+
+    // The Wasm configuration itself goes through Envoy, with the filter loaded from disk and
+    // the Istio cluster name of the cache declared.
+    assert_valid(
+        "istio-envoyfilter.yaml",
+        &istio_as_envoy(wasm, "{ name: webhook-guard }", "{}"),
+    );
+}
+
+/// Every variable the filter reads (`host_env_keys`) is set on the deployment's istio-proxy
+/// container from a key of the Secret (as secret.yaml.example has it).
+fn assert_secrets_wired(wasm: &Value, deployment: &Value) {
     let keys: Vec<&str> = wasm["vm_config"]["environment_variables"]["host_env_keys"]
         .as_sequence()
         .unwrap()
         .iter()
         .map(|k| k.as_str().unwrap())
         .collect();
-    let deployment = &yaml_docs("envoy/istio/receiver-deployment.yaml")[0];
     let containers = deployment["spec"]["template"]["spec"]["containers"]
         .as_sequence()
         .unwrap();
     let proxy = containers
         .iter()
         .find(|c| c["name"].as_str() == Some("istio-proxy"))
-        .unwrap();
+        .expect("an istio-proxy container");
     let secret = &yaml_docs("envoy/istio/secret.yaml.example")[0];
     for key in &keys {
         let env = proxy["env"]
@@ -281,26 +298,191 @@ fn istio_manifests_have_what_the_deployment_relies_on() {
             .iter()
             .find(|e| e["name"].as_str() == Some(key));
         let env = env.unwrap_or_else(|| panic!("{key} not set on istio-proxy"));
-        let secret_key = env["valueFrom"]["secretKeyRef"]["key"].as_str().unwrap();
+        let secret_ref = &env["valueFrom"]["secretKeyRef"];
+        assert_eq!(secret_ref["name"], secret["metadata"]["name"]);
+        let secret_key = secret_ref["key"].as_str().unwrap();
         assert!(
             secret["stringData"][secret_key].is_string(),
             "{secret_key} not in the Secret"
         );
     }
+}
+
+#[test]
+fn istio_gateway_variant_guards_the_webhook_host() {
+    if !e2e_ready() {
+        return;
+    }
+    let dir = "envoy/istio/gateway";
     assert_eq!(
-        deployment["spec"]["template"]["metadata"]["labels"]["app"],
-        filter["spec"]["workloadSelector"]["labels"]["app"]
+        kinds(&format!("{dir}/ingress-gateway.yaml")),
+        [
+            "ServiceAccount",
+            "Service",
+            "Deployment",
+            "Role",
+            "RoleBinding"
+        ]
+    );
+    assert_eq!(
+        kinds(&format!("{dir}/gateway.yaml")),
+        ["Gateway", "VirtualService"]
+    );
+    assert_eq!(kinds(&format!("{dir}/envoyfilter.yaml")), ["EnvoyFilter"]);
+    let gw_docs = yaml_docs(&format!("{dir}/ingress-gateway.yaml"));
+    let (service, deployment) = (&gw_docs[1], &gw_docs[2]);
+    let gateway = &yaml_docs(&format!("{dir}/gateway.yaml"))[0];
+    let routes = &yaml_docs(&format!("{dir}/gateway.yaml"))[1];
+    let filter = &yaml_docs(&format!("{dir}/envoyfilter.yaml"))[0];
+    let sidecar = &yaml_docs("envoy/istio/envoyfilter.yaml")[0];
+
+    // One pod label ties the Service, the Deployment, the Gateway and the EnvoyFilter.
+    let label = &deployment["spec"]["template"]["metadata"]["labels"]["istio"];
+    assert!(label.is_string());
+    assert_eq!(&service["spec"]["selector"]["istio"], label);
+    assert_eq!(&gateway["spec"]["selector"]["istio"], label);
+    assert_eq!(
+        &filter["spec"]["workloadSelector"]["labels"]["istio"],
+        label
+    );
+    assert_eq!(
+        deployment["spec"]["template"]["metadata"]["annotations"]["inject.istio.io/templates"]
+            .as_str(),
+        Some("gateway")
+    );
+    // The client's address survives the way in (source_ips).
+    assert_eq!(
+        service["spec"]["externalTrafficPolicy"].as_str(),
+        Some("Local")
     );
 
-    // The Wasm configuration itself goes through Envoy, with the filter loaded from disk and
-    // the Istio cluster name of the cache declared.
+    let patches = filter["spec"]["configPatches"].as_sequence().unwrap();
+    let applies: Vec<&str> = patches
+        .iter()
+        .map(|p| p["applyTo"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        applies,
+        [
+            "EXTENSION_CONFIG",
+            "HTTP_FILTER",
+            "VIRTUAL_HOST",
+            "NETWORK_FILTER"
+        ]
+    );
+    for p in patches {
+        assert_eq!(p["match"]["context"].as_str(), Some("GATEWAY"), "{p:?}");
+    }
+    // The same filter as in the sidecar: nothing to keep in step by hand.
+    assert_eq!(
+        patches[0]["patch"]["value"],
+        sidecar["spec"]["configPatches"][0]["patch"]["value"]
+    );
+    let ext = &patches[0]["patch"]["value"];
+    let name = &ext["name"];
+    let entry = &patches[1]["patch"]["value"];
+    assert_eq!(&entry["name"], name);
+    assert_eq!(entry["disabled"].as_bool(), Some(true));
+    assert_eq!(
+        patches[1]["patch"]["operation"].as_str(),
+        Some("INSERT_BEFORE")
+    );
+    // Enabled on the Gateway's webhook host, named as istiod names its virtual host.
+    let server = &gateway["spec"]["servers"][0];
+    let vhost = format!(
+        "{}:{}",
+        server["hosts"][0].as_str().unwrap(),
+        server["port"]["number"].as_u64().unwrap()
+    );
+    assert_eq!(
+        patches[2]["match"]["routeConfiguration"]["vhost"]["name"].as_str(),
+        Some(vhost.as_str())
+    );
+    let enable = &patches[2]["patch"]["value"];
+    assert!(enable["typed_per_filter_config"][name.as_str().unwrap()].is_mapping());
+    assert_eq!(
+        patches[3]["patch"]["value"]["typed_config"]["common_http_protocol_options"]
+            ["headers_with_underscores_action"]
+            .as_str(),
+        Some("REJECT_REQUEST")
+    );
+    // The VirtualService serves that host through that Gateway, to the receiver's Service.
+    assert_eq!(routes["spec"]["hosts"], server["hosts"]);
+    assert_eq!(routes["spec"]["gateways"][0], gateway["metadata"]["name"]);
+    let receiver = &yaml_docs("envoy/istio/receiver-deployment.yaml")[1];
+    let dest = &routes["spec"]["http"][0]["route"][0]["destination"];
+    assert_eq!(
+        dest["host"].as_str().unwrap(),
+        format!(
+            "{}.{}.svc.cluster.local",
+            receiver["metadata"]["name"].as_str().unwrap(),
+            receiver["metadata"]["namespace"].as_str().unwrap()
+        )
+    );
+    assert_eq!(dest["port"]["number"], receiver["spec"]["ports"][0]["port"]);
+    assert_eq!(routes["spec"]["http"][0]["timeout"].as_str(), Some("8s"));
+    // Only the gateway may call the receiver: anything else would bypass the filter.
+    let authz = &yaml_docs(&format!("{dir}/receiver-authz.yaml"))[1];
+    assert_eq!(
+        authz["spec"]["rules"][0]["from"][0]["source"]["principals"][0].as_str(),
+        Some(
+            format!(
+                "cluster.local/ns/{}/sa/{}",
+                deployment["metadata"]["namespace"].as_str().unwrap(),
+                deployment["spec"]["template"]["spec"]["serviceAccountName"]
+                    .as_str()
+                    .unwrap()
+            )
+            .as_str()
+        )
+    );
+
+    let wasm = &ext["typed_config"]["config"];
+    assert_secrets_wired(wasm, deployment);
+    // Envoy takes the pieces as istiod assembles them: the filter disabled in the chain,
+    // enabled by the virtual host's per-filter configuration (tests/gateway.rs runs it).
+    assert_valid(
+        "istio-gateway-envoyfilter.yaml",
+        &istio_as_envoy(
+            wasm,
+            &serde_json::to_string(entry).unwrap(),
+            &serde_json::to_string(enable).unwrap(),
+        ),
+    );
+}
+
+/// An Envoy configuration with the EnvoyFilter's pieces where istiod puts them: the Wasm
+/// filter `wasm` (loaded from disk instead of the OCI image) merged into the HTTP filter entry
+/// `entry`, before the router, and `vhost_extra` merged into the one virtual host; the cache
+/// declared under its Istio cluster name.
+fn istio_as_envoy(wasm: &Value, entry: &str, vhost_extra: &str) -> String {
     let mut config = wasm.clone();
     config["vm_config"]["code"] = serde_yaml_ng::from_str(
         "{ local: { filename: target/wasm32-wasip1/release/webhook_guard.wasm } }",
     )
     .unwrap();
-    let plugin = serde_json::to_string(&config).unwrap();
-    let yaml = format!(
+    let mut filter: Value = serde_yaml_ng::from_str(entry).unwrap();
+    let filter = filter.as_mapping_mut().unwrap();
+    filter.remove("config_discovery");
+    filter.insert(
+        "typed_config".into(),
+        serde_yaml_ng::from_str(
+            r#"{ "@type": type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm }"#,
+        )
+        .unwrap(),
+    );
+    filter["typed_config"]["config"] = config;
+    let filter = serde_json::to_string(&filter).unwrap();
+    let mut vhost: Value = serde_yaml_ng::from_str(
+        r#"{ name: all, domains: ["*"], routes: [{ match: { prefix: "/" }, route: { cluster: receiver } }] }"#,
+    )
+    .unwrap();
+    let extra: Value = serde_yaml_ng::from_str(vhost_extra).unwrap();
+    for (k, v) in extra.as_mapping().unwrap() {
+        vhost[k.as_str().unwrap()] = v.clone();
+    }
+    let vhost = serde_json::to_string(&vhost).unwrap();
+    format!(
         r#"static_resources:
   listeners:
   - name: inbound
@@ -311,12 +493,9 @@ fn istio_manifests_have_what_the_deployment_relies_on() {
         typed_config:
           "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
           stat_prefix: inbound
-          route_config: {{ virtual_hosts: [{{ name: all, domains: ["*"], routes: [{{ match: {{ prefix: "/" }}, route: {{ cluster: receiver }} }}] }}] }}
+          route_config: {{ virtual_hosts: [{vhost}] }}
           http_filters:
-          - name: webhook-guard
-            typed_config:
-              "@type": type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm
-              config: {plugin}
+          - {filter}
           - name: envoy.filters.http.router
             typed_config: {{ "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router }}
   clusters:
@@ -325,6 +504,5 @@ fn istio_manifests_have_what_the_deployment_relies_on() {
   - name: "outbound|8081||webhook-guard-cache.webhooks.svc.cluster.local"
     load_assignment: {{ cluster_name: cache, endpoints: [{{ lb_endpoints: [{{ endpoint: {{ address: {{ socket_address: {{ address: 127.0.0.1, port_value: 8081 }} }} }} }}] }}] }}
 "#
-    );
-    assert_valid("istio-envoyfilter.yaml", &yaml);
+    )
 }

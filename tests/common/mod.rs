@@ -490,6 +490,10 @@ pub struct EnvoyOptions {
     /// The listener from a file through LDS (so `Envoy::reload` can replace it), with this
     /// `--drain-time-s` for the listener it replaces; `None`: a static listener.
     pub lds_drain_seconds: Option<u32>,
+    /// As on a shared ingress gateway (envoy/istio/gateway/): the filter is `disabled` in
+    /// the chain and enabled only on a virtual host for this host name; every other host goes
+    /// to a second upstream on the given port, unfiltered.
+    pub only_on_host: Option<(String, u16)>,
 }
 
 impl EnvoyOptions {
@@ -505,6 +509,7 @@ impl EnvoyOptions {
             route_timeout_ms: 10_000,
             underscores: "REJECT_REQUEST",
             lds_drain_seconds: None,
+            only_on_host: None,
         }
     }
 }
@@ -573,6 +578,31 @@ fn envoy_config(o: &EnvoyOptions) -> serde_yaml_ng::Value {
     }
     env["key_values"] = Value::Mapping(key_values);
     config["configuration"]["value"] = Value::from(o.filter_config.as_str());
+    if let Some((host, other_port)) = &o.only_on_host {
+        guard["disabled"] = Value::from(true);
+        let vhosts = &mut hcm["route_config"]["virtual_hosts"];
+        let mut hooks = vhosts[0].clone();
+        hooks["name"] = Value::from("hooks");
+        hooks["domains"] =
+            serde_yaml_ng::from_str(&format!("[{host}, \"{host}:*\"]")).expect("yaml");
+        hooks["typed_per_filter_config"] = serde_yaml_ng::from_str(
+            r#"{ webhook_guard: { "@type": type.googleapis.com/envoy.config.route.v3.FilterConfig, config: {} } }"#,
+        )
+        .expect("yaml");
+        let mut other = vhosts[0].clone();
+        other["name"] = Value::from("other");
+        other["routes"][0]["route"]["cluster"] = Value::from("other");
+        *vhosts = Value::Sequence(vec![hooks, other]);
+        let mut cluster = resources["clusters"][0].clone();
+        cluster["name"] = Value::from("other");
+        cluster["load_assignment"]["cluster_name"] = Value::from("other");
+        cluster["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]["address"]
+            ["socket_address"]["port_value"] = Value::from(*other_port);
+        resources["clusters"]
+            .as_sequence_mut()
+            .expect("clusters")
+            .push(cluster);
+    }
 
     let clusters = resources["clusters"].as_sequence_mut().expect("clusters");
     clusters
