@@ -494,6 +494,8 @@ pub struct EnvoyOptions {
     /// the chain and enabled only on a virtual host for this host name; every other host goes
     /// to a second upstream on the given port, unfiltered.
     pub only_on_host: Option<(String, u16)>,
+    /// The listener's `per_connection_buffer_limit_bytes`; `None`: as shipped (2 MiB).
+    pub buffer_limit_bytes: Option<u64>,
 }
 
 impl EnvoyOptions {
@@ -510,6 +512,7 @@ impl EnvoyOptions {
             underscores: "REJECT_REQUEST",
             lds_drain_seconds: None,
             only_on_host: None,
+            buffer_limit_bytes: None,
         }
     }
 }
@@ -549,6 +552,9 @@ fn envoy_config(o: &EnvoyOptions) -> serde_yaml_ng::Value {
     let resources = &mut v["static_resources"];
     let listener = &mut resources["listeners"][0];
     port_zero(&mut listener["address"]);
+    if let Some(limit) = o.buffer_limit_bytes {
+        listener["per_connection_buffer_limit_bytes"] = Value::from(limit);
+    }
     let hcm = &mut listener["filter_chains"][0]["filters"][0]["typed_config"];
     hcm["xff_num_trusted_hops"] = Value::from(o.xff_trusted_hops);
     hcm["common_http_protocol_options"]["headers_with_underscores_action"] =
