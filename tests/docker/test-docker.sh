@@ -10,9 +10,11 @@
 #   /stats/prometheus    the filter's metrics
 #   envoy/istio/Dockerfile builds the OCI image, whose plugin.wasm is the built filter
 #
-# It starts dockerd when no engine answers, and stops it (and everything it started)
-# at the end. Public images that cannot be pulled are replaced by local stand-ins
-# (tests/docker/standins.sh; README, "Docker compose"). The native binaries are built on the
+# When no engine answers, it starts a dockerd of its own, with its state, images and socket
+# under .docker-test/ (so stand-ins never shadow the official images in another engine), and
+# stops it and everything it started at the end. Public images that are missing and cannot
+# be pulled are replaced by local stand-ins (tests/docker/standins.sh; README, "Docker
+# compose"). The native binaries are built on the
 # host (`make tools`) and copied into the images (cache/Dockerfile, BINARIES=prebuilt),
 # so nothing inside a container needs the network.
 #
@@ -52,7 +54,6 @@ docker compose version >/dev/null
 
 # --- the engine ------------------------------------------------------------------------
 dockerd_pid=
-containerd_before=
 compose() { docker compose --progress quiet -p "$project" -f "$compose_file" "$@"; }
 cleanup() {
     local rc=$?
@@ -62,6 +63,8 @@ cleanup() {
         compose logs --no-color --tail 40 2>&1 | grep -v 'body (' | tail -80
     fi
     if [[ -n ${compose_up:-} ]]; then compose down -v --remove-orphans --timeout 10 >/dev/null 2>&1; fi
+    docker rm -f webhook-guard-filter-test >/dev/null 2>&1
+    docker image rm webhook-guard-filter:test >/dev/null 2>&1
     if [[ -n $dockerd_pid ]]; then
         log "stopping the dockerd this test started (pid $dockerd_pid)"
         kill "$dockerd_pid" 2>/dev/null
@@ -72,11 +75,11 @@ cleanup() {
             rc=1
         fi
         # dockerd stops the containerd it started, with its shims; a live one left is a leak
-        # (exited ones may show as <defunct> until init reaps them).
+        # (exited ones may show as <defunct> until init reaps them). Ours name our state dir.
         local left=
         for _ in $(seq 1 20); do
-            left=$(ps -eo pid=,stat=,comm= | awk -v c="${containerd_before:-x}" \
-                '$2 !~ /^Z/ && ($3 ~ /^containerd-shim/ || (c == "x" && $3 == "containerd")) {print $1}')
+            left=$(ps -eo pid=,stat=,args= | awk -v dir="$state/" \
+                '$2 !~ /^Z/ && $3 ~ /containerd/ && index($0, dir) {print $1}')
             [[ -z $left ]] && break
             sleep 0.5
         done
@@ -91,17 +94,24 @@ cleanup() {
 trap cleanup EXIT
 
 if ! docker info >/dev/null 2>&1; then
-    containerd_before=$(pgrep -x containerd || true)
-    log "starting dockerd (log: $state/dockerd.log)"
-    dockerd >"$state/dockerd.log" 2>&1 &
+    log "starting a dockerd of this test's own (state and log in $state)"
+    mkdir -p "$state/engine" "$state/run"
+    dockerd --data-root "$state/engine" --exec-root "$state/run" --pidfile "$state/run/dockerd.pid" \
+        -H "unix://$state/run/docker.sock" >"$state/dockerd.log" 2>&1 &
     dockerd_pid=$!
+    export DOCKER_HOST=unix://$state/run/docker.sock
     for _ in $(seq 1 60); do docker info >/dev/null 2>&1 && break; sleep 0.5; done
     docker info >/dev/null 2>&1 || { tail -20 "$state/dockerd.log"; fail "dockerd did not start"; }
 fi
 
 # --- images ----------------------------------------------------------------------------
 log "stand-ins for the public images that are not in the engine"
-tests/docker/standins.sh "$envoy_bin" "$state/standins"
+if [[ -n $dockerd_pid ]]; then
+    tests/docker/standins.sh "$envoy_bin" "$state/standins"
+else
+    # Somebody's engine: pull what is missing, build stand-ins only for what cannot be pulled.
+    tests/docker/standins.sh "$envoy_bin" "$state/standins" --try-pull
+fi
 
 wasm=target/wasm32-wasip1/release/webhook_guard.wasm
 for f in "$wasm" target/release/webhook-guard-cache target/release/webhook-guard-demo-receiver; do
@@ -110,18 +120,18 @@ done
 
 log "the OCI image of the filter (envoy/istio/Dockerfile)"
 docker build -q -f envoy/istio/Dockerfile -t webhook-guard-filter:test . >/dev/null
-cid=$(docker create webhook-guard-filter:test /plugin.wasm)
-docker cp "$cid:/plugin.wasm" "$state/plugin.wasm"
-docker rm "$cid" >/dev/null
+docker create --name webhook-guard-filter-test webhook-guard-filter:test /plugin.wasm >/dev/null
+docker cp webhook-guard-filter-test:/plugin.wasm "$state/plugin.wasm"
+docker rm webhook-guard-filter-test >/dev/null
 cmp -s "$state/plugin.wasm" "$wasm" || fail "the OCI image's plugin.wasm is not the built filter"
 docker image rm webhook-guard-filter:test >/dev/null
 
 # --- up ----------------------------------------------------------------------------------
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 export WEBHOOK_GUARD_PORT=$(free_port) WEBHOOK_GUARD_ADMIN_PORT=$(free_port) WEBHOOK_GUARD_BINARIES=prebuilt
-# Test secrets, made up for this run: the compose file's demo defaults are not used.
+# Secrets made up for this run; the rotation slot stays empty, as the compose file ships it.
 export GENESYS_WEBHOOK_SECRET=$(openssl rand -hex 24) GITHUB_WEBHOOK_SECRET=$(openssl rand -hex 24)
-export GENESYS_WEBHOOK_SECRET_PREVIOUS=$(openssl rand -hex 24)
+unset GENESYS_WEBHOOK_SECRET_PREVIOUS
 
 log "compose build and up (ports $WEBHOOK_GUARD_PORT, admin $WEBHOOK_GUARD_ADMIN_PORT)"
 compose_up=1
@@ -154,6 +164,12 @@ send() {
 }
 # received ID: how many times the receiver got the delivery with this id.
 received() { compose logs --no-color receiver | grep -c "\"id\":\"$1\"" || true; }
+# received_once ID: waits (up to 5 s) for the receiver's log to show the delivery, then
+# checks that it shows it once.
+received_once() {
+    for _ in $(seq 1 50); do [[ $(received "$1") != 0 ]] && break; sleep 0.1; done
+    [[ $(received "$1") == 1 ]]
+}
 
 id=docker-$(date +%s%N)
 body=$(body_for "$id")
@@ -161,8 +177,7 @@ body=$(body_for "$id")
 log "a signed delivery is forwarded once, with the filter's headers"
 send "$body"
 [[ $status == 200 ]] || fail "signed delivery: $status $answer"
-sleep 0.5
-[[ $(received "$id") == 1 ]] || fail "the receiver got the delivery $(received "$id") times"
+received_once "$id" || fail "the receiver got the delivery $(received "$id") times"
 compose logs --no-color receiver | grep -q 'x-webhook-guard-endpoint: genesys' ||
     fail "the receiver did not see the x-webhook-guard-* headers"
 
@@ -193,13 +208,19 @@ grep -qi '^retry-after: [0-9]' <<<"$headers" || fail "no Retry-After on the 503:
 [[ $(received "$id2") == 0 ]] || fail "a delivery reached the receiver while Redis was down"
 
 log "the filter's metrics on /stats/prometheus"
-metrics=$(curl -s "$admin/stats/prometheus")
-for m in 'webhook_guard_accepted{endpoint="genesys",secret_id="current"} 1' \
-         'webhook_guard_rejected{endpoint="genesys",reason="invalid_signature"} 1' \
-         'webhook_guard_duplicates{endpoint="genesys"}' \
-         'webhook_guard_cache_errors{op="claim"}'; do
-    grep -qF "$m" <<<"$metrics" || fail "$m not in /stats/prometheus"
-done
+metrics=$(curl -s "$admin/stats/prometheus" | grep '^webhook_guard_')
+# metric SERIES MIN [MAX]: the sample is there, from MIN to MAX (a counter defined at start
+# is 0, so MIN is at least 1).
+metric() {
+    local v
+    v=$(awk -v s="$1" '$1 == s {print $2}' <<<"$metrics")
+    [[ -n $v && $v -ge $2 && $v -le ${3:-$v} ]] ||
+        { echo "$metrics" >&2; fail "$1 is '${v:-absent}', expected $2 to ${3:-any}"; }
+}
+metric 'webhook_guard_accepted{endpoint="genesys",secret_id="current"}' 1
+metric 'webhook_guard_rejected{endpoint="genesys",reason="invalid_signature"}' 1 1
+metric 'webhook_guard_duplicates{endpoint="genesys"}' 2
+metric 'webhook_guard_cache_errors{op="claim"}' 1
 
 log "compose down"
 compose down -v --remove-orphans --timeout 10 >/dev/null
