@@ -105,7 +105,7 @@ bench: wasm envoy redis wrk
 # --- fuzz (nightly + cargo-fuzz, installed when missing) ------------------------------------
 
 FUZZ_SECONDS ?= 300
-FUZZ_TARGETS := config signature_headers timestamps cidr json_schema verify cache_requests
+FUZZ_TARGETS := config signature_headers timestamps cidr json_schema verify cache_requests public_keys
 
 .PHONY: fuzz
 fuzz:

@@ -9,7 +9,8 @@ use crate::config::Endpoint;
 use crate::headers::{CapturedHeaders, Lookup};
 use crate::idempotency::hash_key;
 use crate::json::{parse_bounded, MAX_DEPTH};
-use crate::signature::matching_secret;
+use crate::presets::{Scheme, SignatureSource};
+use crate::signature::{matching_secret, Offered, RenderError, Request};
 use crate::timestamp::TimestampSource;
 
 /// A delivery that passed every check.
@@ -30,16 +31,15 @@ pub fn verify(
     now_unix: i64,
 ) -> Result<Verified, Reject> {
     let scheme = &ep.scheme;
-    let offered = match headers.get(&scheme.signature_header) {
-        // An empty value is how some proxies pass on a header the sender did not set.
-        Lookup::Absent => return Err(Reject::MissingSignature),
-        Lookup::One(raw) if raw.trim_ascii().is_empty() => return Err(Reject::MissingSignature),
-        Lookup::Repeated => return Err(Reject::MalformedSignature),
-        Lookup::One(raw) => scheme
-            .format
-            .parse(raw)
-            .map_err(|_| Reject::MalformedSignature)?,
+    // Mailgun's signature, and what it signs, are fields of the body: the one scheme that
+    // reads the body before it is authenticated, through the same bounded, duplicate-key
+    // refusing parser (so the filter and the receiver read the same fields).
+    let early_json: Option<Value> = if matches!(scheme.signature, SignatureSource::Body(_)) {
+        Some(parse_bounded(body, MAX_DEPTH).ok_or(Reject::InvalidJson)?)
+    } else {
+        None
     };
+    let offered = offered_signatures(scheme, headers, body)?;
 
     // The timestamp as received: it is part of what Stripe, Slack and Standard Webhooks sign.
     let raw_timestamp: Option<&[u8]> = match &scheme.timestamp {
@@ -54,12 +54,22 @@ pub fn verify(
         return Err(Reject::MissingTimestamp);
     }
 
-    let pieces = scheme
+    let request = Request {
+        body,
+        timestamp: raw_timestamp.unwrap_or_default(),
+        headers,
+        public_url: &scheme.public_url,
+    };
+    let owned = scheme
         .signed_content
-        .pieces(body, raw_timestamp.unwrap_or_default(), headers)
-        .ok_or(Reject::MalformedSignature)?;
+        .render(&request)
+        .map_err(|e| match e {
+            RenderError::Missing => Reject::MalformedSignature,
+            RenderError::BodyDigest => Reject::InvalidSignature,
+        })?;
+    let pieces: Vec<&[u8]> = owned.iter().map(|p| p.as_ref()).collect();
     let index =
-        matching_secret(&ep.secrets, &pieces, &offered.macs).ok_or(Reject::InvalidSignature)?;
+        matching_secret(&ep.secrets, &pieces, &offered.sigs).ok_or(Reject::InvalidSignature)?;
     let secret_id = ep
         .secrets
         .get(index)
@@ -78,10 +88,10 @@ pub fn verify(
         scheme.window.check(ts, now_unix)?;
     }
 
-    let json: Option<Value> = if ep.needs_json {
-        Some(parse_bounded(body, MAX_DEPTH).ok_or(Reject::InvalidJson)?)
-    } else {
-        None
+    let json: Option<Value> = match early_json {
+        Some(j) => Some(j),
+        None if ep.needs_json => Some(parse_bounded(body, MAX_DEPTH).ok_or(Reject::InvalidJson)?),
+        None => None,
     };
 
     if let TimestampSource::Body(pointer) = &scheme.timestamp {
@@ -114,6 +124,55 @@ pub fn verify(
         secret_index: index,
         idempotency_key,
     })
+}
+
+/// Every signature the delivery offers: from each signature header present (all of them:
+/// DocuSign sends one per key), or from the body field.
+fn offered_signatures(
+    scheme: &Scheme,
+    headers: &CapturedHeaders,
+    body: &[u8],
+) -> Result<Offered, Reject> {
+    let format = &scheme.format;
+    let mut offered = Offered::default();
+    match &scheme.signature {
+        SignatureSource::Headers(list) => {
+            let mut seen = false;
+            for h in list {
+                match headers.get(h) {
+                    Lookup::Absent => {}
+                    // An empty value is how some proxies pass on a header the sender did
+                    // not set.
+                    Lookup::One(raw) if raw.trim_ascii().is_empty() => {}
+                    Lookup::Repeated => return Err(Reject::MalformedSignature),
+                    Lookup::One(raw) => {
+                        seen = true;
+                        format
+                            .parse_into(raw, scheme.algorithm, &mut offered)
+                            .map_err(|_| Reject::MalformedSignature)?;
+                    }
+                }
+            }
+            if !seen {
+                return Err(Reject::MissingSignature);
+            }
+        }
+        SignatureSource::Body(pointer) => {
+            let raw = crate::json::raw_at(body, pointer).ok_or(Reject::MissingSignature)?;
+            let text = match raw.first() {
+                Some(b'"') => crate::signature::json_text(raw).ok_or(Reject::MalformedSignature)?,
+                _ => return Err(Reject::MalformedSignature),
+            };
+            format
+                .parse_into(&text, scheme.algorithm, &mut offered)
+                .map_err(|_| Reject::MalformedSignature)?;
+        }
+    }
+    // Stripe-like headers: at least one signature of ours, and their timestamp item.
+    if offered.sigs.is_empty() || (format.timestamp_item.is_some() && offered.timestamp.is_none()) {
+        return Err(Reject::MalformedSignature);
+    }
+    Ok(offered)
 }
 
 #[cfg(test)]
