@@ -249,3 +249,55 @@ pub fn sign(
         .map(|s| s.headers)
         .unwrap_or_default()
 }
+
+/// A realistic delivery for a preset, dated `now` (unix seconds) where the scheme dates
+/// one: the body (with `id` where the sender puts its delivery's id) and the timestamp text
+/// the scheme signs (empty if none). Used by `webhook-guard-send`, the tests and benches.
+pub fn sample(preset: &str, id: &str, now: i64) -> (String, String) {
+    let time = crate::rfc3339::unix_seconds_to_rfc3339(now);
+    let body = match preset {
+        "genesys-open-messaging" => format!(
+            r#"{{"id":"{id}","channel":{{"id":"e6b352de-ecd0-49c7-94de-7787418869bc","platform":"Open","type":"Private","to":{{"id":"recipient-123","idType":"Opaque"}},"from":{{"nickname":"Support","id":"e6b352de-ecd0-49c7-94de-7787418869bc","idType":"Opaque"}},"time":"{time}","messageId":"{id}"}},"type":"Text","text":"Hi","originatingEntity":"Human","direction":"Outbound","conversationId":"5d0d331e-d2a8-4fb5-96f7-7021bef2a8ee"}}"#
+        ),
+        "genesys-signature-header" => format!(
+            r#"{{"event":"conversation.end","eventId":"{id}","conversationId":"5d0d331e-d2a8-4fb5-96f7-7021bef2a8ee","timestamp":"{time}","platformVersion":"v2","data":{{}}}}"#
+        ),
+        "stripe" => format!(r#"{{"id":"{id}","object":"event","type":"charge.succeeded"}}"#),
+        "slack" => format!("token=demo&team_id=T0001&text=hello+{id}"),
+        "twilio" => format!(
+            "AccountSid=AC0123&Body=Hello+%F0%9F%91%8B+{id}&From=%2B15017122661&MessageSid=SM{id}&To=%2B15558675310"
+        ),
+        "mailgun" => format!(
+            r#"{{"signature":{{"timestamp":"{now}","token":"{id}-0123456789abcdef0123456789abcdef","signature":""}},"event-data":{{"event":"delivered","id":"{id}"}}}}"#
+        ),
+        "linear" => format!(
+            r#"{{"action":"create","type":"Issue","data":{{"id":"{id}","title":"demo"}},"webhookTimestamp":{}}}"#,
+            now * 1000
+        ),
+        "pagerduty" => format!(r#"{{"event":{{"id":"{id}","event_type":"incident.triggered"}}}}"#),
+        "typeform" | "paddle" | "square" => {
+            format!(r#"{{"event_id":"{id}","event_type":"demo","data":{{}}}}"#)
+        }
+        "discord" => format!(r#"{{"id":"{id}","type":1,"application_id":"0"}}"#),
+        "sendgrid" => format!(
+            r#"[{{"email":"a@example.com","event":"delivered","sg_event_id":"{id}","timestamp":{now}}}]"#
+        ),
+        _ => format!(r#"{{"id":"{id}","type":"demo"}}"#),
+    };
+    let timestamp = match crate::presets::preset(preset) {
+        Some(s)
+            if matches!(
+                s.timestamp,
+                TimestampSource::Header(_) | TimestampSource::SignatureHeader
+            ) =>
+        {
+            match s.timestamp_format {
+                crate::timestamp::TimestampFormat::Unix => now.to_string(),
+                crate::timestamp::TimestampFormat::UnixMs => (now * 1000).to_string(),
+                crate::timestamp::TimestampFormat::Rfc3339 => time,
+            }
+        }
+        _ => String::new(),
+    };
+    (body, timestamp)
+}
