@@ -35,9 +35,11 @@ impl SigningKey {
     /// encoding, or a private key for the asymmetric schemes (Ed25519: a 32-byte seed or a
     /// 64-byte seed+public key, as hex or base64; P-256: a PKCS#8 key as PEM or base64 DER,
     /// or the 32-byte scalar as hex).
-    pub fn from_text(scheme: &Scheme, text: &str, ed25519: bool) -> Result<SigningKey, String> {
+    /// `private`: the text is a private key (for Standard Webhooks, an Ed25519 one: `v1a`).
+    pub fn from_text(scheme: &Scheme, text: &str, private: bool) -> Result<SigningKey, String> {
         let text = text.trim();
-        if ed25519 || scheme.algorithm == Algorithm::Ed25519 {
+        let ecdsa = scheme.algorithm == Algorithm::EcdsaP256Sha256;
+        if scheme.algorithm == Algorithm::Ed25519 || (private && !ecdsa) {
             let bytes = decode_any(text.strip_prefix("whsk_").unwrap_or(text))
                 .ok_or("the Ed25519 private key is neither hex nor base64")?;
             let seed: [u8; 32] = bytes
@@ -49,7 +51,7 @@ impl SigningKey {
                 &seed,
             )));
         }
-        if scheme.algorithm == Algorithm::EcdsaP256Sha256 {
+        if ecdsa {
             use p256::pkcs8::DecodePrivateKey;
             let b64: String = text
                 .lines()
