@@ -205,10 +205,16 @@ impl SignatureFormat {
                 kind: SigKind::Any,
             });
         };
+        // Items are `key=value` (`key,value` for Standard Webhooks): one without the
+        // prefix's last character is no item of this header, and the header is malformed.
+        let delimiter = self.prefix.as_bytes().last().copied();
         for item in raw.split(|&b| b == sep) {
             let item = item.trim_ascii();
             if item.is_empty() {
                 continue;
+            }
+            if delimiter.is_some_and(|d| !item.contains(&d)) {
+                return Err(Malformed);
             }
             if let Some(t) = &self.timestamp_item {
                 if let Some(value) = item.strip_prefix(t.as_bytes()) {
@@ -737,6 +743,7 @@ mod tests {
             "t=1".to_string(),
             format!("t=1,t=2,v1={mac}"),
             format!("t=1,v1={mac}x"),
+            format!("t=1,v1={mac},junk"),
             "t=1,v1".to_string(),
             String::new(),
             format!(
