@@ -1090,4 +1090,42 @@ mod tests {
             Err(Reject::MissingSignature)
         );
     }
+
+    #[test]
+    fn readme_custom_example() {
+        // The README's guide to a custom configuration: its example block, as written.
+        let readme = include_str!("../README.md");
+        let block = readme
+            .split("<!-- custom-example -->\n```json\n")
+            .nth(1)
+            .and_then(|rest| rest.split("```\n<!-- /custom-example -->").next())
+            .expect("the README's custom example");
+        let json = format!(r#"{{"idempotency":{{"cluster":"c"}},"endpoints":[{block}]}}"#);
+        let env = |k: &str| {
+            (k == "ACME_WEBHOOK_SECRET").then(|| "YWNtZS1zZWNyZXQta2V5LTAxMjM0NTY3".to_string())
+        };
+        let c = Config::parse(json.as_bytes(), &env).unwrap_or_else(|e| panic!("{e}"));
+        // Signed here by hand, not through sign.rs: HMAC-SHA512 of "{t}.{body}".
+        use hmac::{Hmac, Mac};
+        let body = r#"{"id":"evt_42","type":"payment.settled"}"#;
+        let mut mac = Hmac::<sha2::Sha512>::new_from_slice(b"acme-secret-key-01234567").unwrap();
+        mac.update(format!("{NOW}.{body}").as_bytes());
+        let sig = hex::encode(mac.finalize().into_bytes());
+        let other = hex::encode([0u8; 64]);
+        let header = format!("t={NOW};sha512={other};sha512={sig}");
+        let h = [("x-acme-signature", header.as_str())];
+        let v = run(&c, &h, body, NOW).unwrap();
+        assert_eq!(v.secret_id, "current");
+        assert_eq!(v.idempotency_key, Some(hash_key("acme", b"evt_42")));
+        assert_eq!(
+            run(&c, &h, &body.replace("42", "43"), NOW),
+            Err(Reject::InvalidSignature)
+        );
+        assert_eq!(run(&c, &h, body, NOW + 301), Err(Reject::StaleTimestamp));
+        let no_t = format!("sha512={sig}");
+        assert_eq!(
+            run(&c, &[("x-acme-signature", &no_t)], body, NOW),
+            Err(Reject::MalformedSignature)
+        );
+    }
 }
