@@ -19,6 +19,10 @@ use crate::secrets::Secret;
 /// during their own rotations, DocuSign one header per key); more is an attack on our CPU,
 /// not a rotation.
 pub const MAX_SIGNATURES: usize = 8;
+/// Most public-key signatures one delivery may offer: each costs a verification that a
+/// MAC comparison does not (about 50-150 us for Ed25519, up to 1 ms for P-256, natively;
+/// BENCHMARKS.md), and no sender sends more than one per key, two mid-rotation.
+pub const MAX_PUBLIC_KEY_SIGNATURES: usize = 2;
 /// Longest decoded signature or token accepted (an ECDSA DER signature is at most 72 bytes,
 /// a shared token at most a secret's 1024).
 pub const MAX_SIGNATURE_BYTES: usize = 1024;
@@ -176,8 +180,14 @@ pub struct Offered {
 pub struct Malformed;
 
 impl Offered {
-    fn push(&mut self, sig: OfferedSig) -> Result<(), Malformed> {
-        if self.sigs.len() == MAX_SIGNATURES {
+    fn push(&mut self, sig: OfferedSig, algorithm: Algorithm) -> Result<(), Malformed> {
+        let costly = |s: &OfferedSig| {
+            s.kind == SigKind::Ed25519 || (s.kind == SigKind::Any && algorithm.is_asymmetric())
+        };
+        if self.sigs.len() == MAX_SIGNATURES
+            || (costly(&sig)
+                && self.sigs.iter().filter(|s| costly(s)).count() == MAX_PUBLIC_KEY_SIGNATURES)
+        {
             return Err(Malformed);
         }
         self.sigs.push(sig);
@@ -200,10 +210,13 @@ impl SignatureFormat {
             if !algorithm.accepts_len(bytes.len()) {
                 return Err(Malformed);
             }
-            return offered.push(OfferedSig {
-                bytes,
-                kind: SigKind::Any,
-            });
+            return offered.push(
+                OfferedSig {
+                    bytes,
+                    kind: SigKind::Any,
+                },
+                algorithm,
+            );
         };
         // Items are `key=value` (`key,value` for Standard Webhooks): one without the
         // prefix's last character is no item of this header, and the header is malformed.
@@ -232,10 +245,13 @@ impl SignatureFormat {
                     if !Algorithm::Ed25519.accepts_len(bytes.len()) {
                         return Err(Malformed);
                     }
-                    offered.push(OfferedSig {
-                        bytes,
-                        kind: SigKind::Ed25519,
-                    })?;
+                    offered.push(
+                        OfferedSig {
+                            bytes,
+                            kind: SigKind::Ed25519,
+                        },
+                        algorithm,
+                    )?;
                     continue;
                 }
             }
@@ -249,7 +265,7 @@ impl SignatureFormat {
                 } else {
                     SigKind::Any
                 };
-                offered.push(OfferedSig { bytes, kind })?;
+                offered.push(OfferedSig { bytes, kind }, algorithm)?;
             }
             // Any other item is another scheme or version (Stripe's v0): not ours to judge.
         }
@@ -780,6 +796,14 @@ mod tests {
         assert_eq!(offered.sigs.len(), 2);
         assert_eq!(offered.sigs[0].kind, SigKind::Ed25519);
         assert_eq!(offered.sigs[1].kind, SigKind::Mac);
+        // Three Ed25519 signatures: more public-key work than any rotation needs.
+        let three = format!("v1a,{ed} v1a,{ed} v1a,{ed}");
+        assert_eq!(standard().parse(three.as_bytes(), SHA256), Err(Malformed));
+        let two = format!("v1a,{ed} v1a,{ed} v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
+        assert_eq!(
+            standard().parse(two.as_bytes(), SHA256).unwrap().sigs.len(),
+            3
+        );
         for bad in [
             &b""[..],
             b"v1a,xyz",
