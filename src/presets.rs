@@ -243,11 +243,14 @@ pub fn preset(name: &str) -> Option<Scheme> {
             ),
             ..body_hmac("x-docusign-signature-1", single("", Base64))
         },
-        // Paddle's SDKs allow 5 s between signing and checking.
+        // Paddle's SDKs allow 5 s between signing and checking, either way.
         "paddle" => Scheme {
             signed_content: template("{timestamp}:{body}"),
             timestamp: TimestampSource::SignatureHeader,
-            window: window(5),
+            window: Window {
+                max_age_seconds: 5,
+                max_future_seconds: 5,
+            },
             default_key: Some(KeySource::Pointer("/event_id".into())),
             ..body_hmac("paddle-signature", dated_list(b';', "ts=", "h1="))
         },

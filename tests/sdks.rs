@@ -2,7 +2,8 @@
 //! where the SDK only verifies, by the library it verifies with) go through a real Envoy;
 //! and what webhook-guard-send's signing code produces is accepted by the SDK's verifier.
 //! twilio (form and JSON bodies), standardwebhooks, PyNaCl (what Discord's documentation
-//! verifies with), sendgrid's EventWebhook. `make sdks` installs them into .venv; the
+//! verifies with), sendgrid's EventWebhook; and, verifying only, paddle-python-sdk's
+//! Verifier and squareup's verify_signature. `make sdks` installs them into .venv; the
 //! filter depends on none of them.
 
 mod common;
@@ -25,7 +26,10 @@ fn sdks_ready() -> bool {
     let python = repo_root().join(".venv/bin/python");
     let ok = python.exists()
         && Command::new(&python)
-            .args(["-c", "import twilio, standardwebhooks, sendgrid, nacl"])
+            .args([
+                "-c",
+                "import twilio, standardwebhooks, sendgrid, nacl, paddle_billing, square",
+            ])
             .status()
             .is_ok_and(|s| s.success());
     if !ok {
@@ -58,7 +62,7 @@ fn sdk(request: Value) -> Value {
 fn key(preset: &str) -> SigningKey {
     let scheme = webhook_guard::presets::preset(preset).expect("preset");
     let (text, private) = match preset {
-        "twilio" => (TWILIO, false),
+        "twilio" | "paddle" | "square" => (TWILIO, false),
         "standard-webhooks" => (STANDARD, false),
         "discord" => (ED_SEED, true),
         _ => (P256_SCALAR, true),
@@ -193,16 +197,19 @@ fn the_senders_sdks_accept_what_webhook_guard_signs() {
     if !sdks_ready() {
         return;
     }
-    let now = now_unix();
     let path = "/webhooks/x?tenant=7";
     for (preset, kind) in [
         ("twilio", "twilio"),
         ("standard-webhooks", "standard-webhooks"),
         ("discord", "discord"),
         ("sendgrid", "sendgrid"),
+        ("paddle", "paddle"),
+        ("square", "square"),
     ] {
         let mut scheme = webhook_guard::presets::preset(preset).expect("preset");
         scheme.public_url = PUBLIC_URL.into();
+        // Dated now for each: Paddle's SDK allows 5 s, and each SDK takes a while to load.
+        let now = now_unix();
         let (body, timestamp) = sample(preset, "evt_1", now);
         let m = Message {
             body: body.as_bytes(),
@@ -218,7 +225,7 @@ fn the_senders_sdks_accept_what_webhook_guard_signs() {
             .map(|(n, v)| (n.clone(), Value::String(v.clone())))
             .collect();
         let secret = match preset {
-            "twilio" => TWILIO,
+            "twilio" | "paddle" | "square" => TWILIO,
             _ => STANDARD,
         };
         let public_key = match preset {

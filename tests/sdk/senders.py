@@ -88,6 +88,19 @@ def verify(a):
             return True
         except BadSignatureError:
             return False
+    if kind == "paddle":
+        from paddle_billing.Notifications import Secret, Verifier
+
+        class Request:  # what Verifier reads of a framework's request
+            def __init__(self, headers, body):
+                self.headers = {"Paddle-Signature": headers["paddle-signature"]}
+                self.body = body.encode()
+
+        return Verifier().verify(Request(h, body), Secret(a["secret"]))
+    if kind == "square":
+        from square.utils.webhooks_helper import verify_signature
+        return verify_signature(request_body=body, signature_header=h["x-square-hmacsha256-signature"],
+                                signature_key=a["secret"], notification_url=a["url"])
     raise SystemExit("unknown kind " + kind)
 
 
