@@ -31,10 +31,12 @@ pub fn verify(
     now_unix: i64,
 ) -> Result<Verified, Reject> {
     let scheme = &ep.scheme;
-    // Mailgun's signature, and what it signs, are fields of the body: the one scheme that
-    // reads the body before it is authenticated, through the same bounded, duplicate-key
-    // refusing parser (so the filter and the receiver read the same fields).
-    let early_json: Option<Value> = if matches!(scheme.signature, SignatureSource::Body(_)) {
+    // Mailgun's signature, and what it signs, are fields of the body: read before the body
+    // is authenticated (as for any `{json:...}` part), through the same bounded,
+    // duplicate-key refusing parser, so the filter and the receiver read the same fields.
+    let early_json: Option<Value> = if matches!(scheme.signature, SignatureSource::Body(_))
+        || scheme.signed_content.uses_json()
+    {
         Some(parse_bounded(body, MAX_DEPTH).ok_or(Reject::InvalidJson)?)
     } else {
         None
@@ -1127,5 +1129,28 @@ mod tests {
             run(&c, &[("x-acme-signature", &no_t)], body, NOW),
             Err(Reject::MalformedSignature)
         );
+    }
+
+    #[test]
+    fn a_signed_body_field_is_read_from_a_body_without_repeated_keys() {
+        // A custom scheme signing a field beside the body: {"a":"x","a":"y"} would let the
+        // filter sign one "a" and the receiver read the other.
+        let extra = r#","signature_header":"x-sig","signed_content":"{json:/a}.{body}""#;
+        let c = endpoint("custom", &[("s", "custom-secret-0123456789")], extra, false);
+        let body = r#"{"a":"x","a":"y"}"#;
+        let mac = hex::encode(crate::signature::hmac_sha256(
+            b"custom-secret-0123456789",
+            &[b"x.", body.as_bytes()],
+        ));
+        assert_eq!(
+            run(&c, &[("x-sig", &mac)], body, NOW),
+            Err(Reject::InvalidJson)
+        );
+        let once = r#"{"a":"x"}"#;
+        let mac = hex::encode(crate::signature::hmac_sha256(
+            b"custom-secret-0123456789",
+            &[b"x.", once.as_bytes()],
+        ));
+        assert_eq!(run(&c, &[("x-sig", &mac)], once, NOW), ok("s", 0));
     }
 }
