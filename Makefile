@@ -41,6 +41,15 @@ $(ENVOY):
 .PHONY: envoy
 envoy: $(ENVOY)
 
+# The senders' own SDKs, for tests/sdks.rs only (the filter depends on none of them):
+# deliveries they sign go through Envoy, and they verify what webhook-guard-send signs.
+SDKS := twilio==9.13.0 standardwebhooks==1.1.0 sendgrid==6.12.5 PyNaCl==1.6.2 \
+        paddle-python-sdk==1.16.1 squareup==46.0.0.20260916
+.PHONY: sdks
+sdks: $(ENVOY)
+	@$(VENV)/bin/python -c 'import twilio, standardwebhooks, sendgrid, nacl, paddle_billing, square' 2>/dev/null || \
+	  $(VENV)/bin/pip install --quiet --disable-pip-version-check $(SDKS)
+
 .PHONY: redis
 redis:
 	@command -v redis-server >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; }
@@ -95,7 +104,7 @@ lint: rust-target
 	$(CARGO) clippy --target wasm32-wasip1 -p floor-filter -- -D warnings
 
 .PHONY: test
-test: lint wasm envoy redis
+test: lint wasm envoy redis sdks
 	$(CARGO) build -p webhook-guard-cache
 	WEBHOOK_GUARD_E2E=required ENVOY_BIN=$(abspath $(ENVOY)) $(CARGO) test --workspace
 
@@ -114,7 +123,7 @@ bench: wasm envoy redis wrk
 # --- fuzz (nightly + cargo-fuzz, installed when missing) ------------------------------------
 
 FUZZ_SECONDS ?= 300
-FUZZ_TARGETS := config signature_headers timestamps cidr json_schema verify cache_requests
+FUZZ_TARGETS := config signature_headers timestamps cidr json_schema verify cache_requests public_keys
 
 .PHONY: fuzz
 fuzz:

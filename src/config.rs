@@ -8,10 +8,10 @@ use serde_json::Value;
 use crate::cidr::CidrList;
 use crate::headers::HeaderRef;
 use crate::idempotency::KeySource;
-use crate::presets::{preset, Scheme, PRESET_NAMES};
+use crate::presets::{preset, Scheme, SignatureSource, PRESET_NAMES};
 use crate::schema::Schema;
-use crate::secrets::{Secret, SecretEncoding};
-use crate::signature::{valid_header_name, Encoding, SignatureFormat, Template};
+use crate::secrets::{Field, Secret, SecretEncoding};
+use crate::signature::{valid_header_name, Algorithm, Encoding, Template};
 use crate::timestamp::{TimestampFormat, TimestampSource};
 
 pub const DEFAULT_MAX_BODY_BYTES: u64 = 1024 * 1024;
@@ -156,6 +156,8 @@ struct RawSecret {
     id: String,
     env: Option<String>,
     value: Option<String>,
+    /// A public key (Ed25519, P-256), for the asymmetric schemes.
+    public_key: Option<String>,
     /// An `env` slot that may be unset or empty (a rotation being staged): skipped then.
     #[serde(default)]
     optional: bool,
@@ -180,13 +182,28 @@ struct RawEndpoint {
     /// Accept a `header:NAME` key the signature does not cover (see the README).
     #[serde(default)]
     allow_unsigned_idempotency_key: bool,
-    signature_header: Option<String>,
+    /// One header, or several that are all read (DocuSign's one per key).
+    signature_header: Option<OneOrMany>,
+    /// A JSON pointer to the signature inside the body (Mailgun), instead of a header.
+    signature_field: Option<String>,
+    /// The header holds several items split at this character (`,` for `t=..,v1=..`).
+    signature_separator: Option<String>,
     signature_prefix: Option<String>,
+    algorithm: Option<String>,
+    /// The scheme, host and port senders call, for schemes that sign the URL.
+    public_url: Option<String>,
     encoding: Option<String>,
     signed_content: Option<String>,
     timestamp: Option<String>,
     timestamp_format: Option<String>,
     secret_encoding: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
 }
 
 /// Tells an explicit `null` (Some(None)) from an absent field (None).
@@ -470,13 +487,7 @@ fn build_endpoint(
     }
 
     let mut skipped_secrets = Vec::new();
-    let secrets = build_secrets(
-        &field,
-        &raw.secrets,
-        scheme.secret_encoding,
-        env,
-        &mut skipped_secrets,
-    )?;
+    let secrets = build_secrets(&field, &raw.secrets, &scheme, env, &mut skipped_secrets)?;
 
     let source_ips = match &raw.source_ips {
         None => None,
@@ -535,8 +546,10 @@ fn build_endpoint(
         );
     }
 
-    let mut wanted: Vec<&HeaderRef> = vec![&scheme.signature_header];
-    wanted.extend(scheme.signed_content.headers());
+    let mut wanted: Vec<&HeaderRef> = Vec::new();
+    if let SignatureSource::Headers(list) = &scheme.signature {
+        wanted.extend(list);
+    }
     if let TimestampSource::Header(h) = &scheme.timestamp {
         wanted.push(h);
     }
@@ -547,11 +560,14 @@ fn build_endpoint(
         wanted.push(h);
     }
     let mut wanted_headers: Vec<String> = wanted.iter().flat_map(|h| h.names.clone()).collect();
+    wanted_headers.extend(scheme.signed_content.wanted_headers());
     wanted_headers.sort();
     wanted_headers.dedup();
 
     let needs_json = schema.is_some()
         || matches!(scheme.timestamp, TimestampSource::Body(_))
+        || matches!(scheme.signature, SignatureSource::Body(_))
+        || scheme.signed_content.uses_json()
         || idempotency_key.as_ref().is_some_and(KeySource::needs_json);
 
     Ok(Endpoint {
@@ -571,50 +587,110 @@ fn build_endpoint(
     })
 }
 
-/// Applies the `custom` fields, which any preset accepts as overrides.
+/// Applies the `custom` fields, which any preset accepts as overrides, then checks that the
+/// scheme they make is whole: each rule below is about what a signature must cover.
 fn apply_overrides(field: &str, raw: &RawEndpoint, s: &mut Scheme) -> Result<(), ConfigError> {
-    if let Some(h) = &raw.signature_header {
-        if !valid_header_name(h) {
-            return err(
-                format!("{field}.signature_header"),
-                "is not a valid header name",
-            );
+    if let Some(a) = &raw.algorithm {
+        s.algorithm = Algorithm::parse(a).ok_or_else(|| {
+            ConfigError::new(
+                format!("{field}.algorithm"),
+                format!("must be {}", Algorithm::NAMES),
+            )
+        })?;
+        // A token is compared as the header's bytes, not decoded.
+        if s.algorithm == Algorithm::Token && raw.encoding.is_none() {
+            s.format.encoding = Encoding::Text;
         }
-        s.signature_header = HeaderRef::new(&[h.as_str()]);
     }
-    if s.signature_header.names.is_empty() {
+    match (&raw.signature_header, &raw.signature_field) {
+        (Some(_), Some(_)) => {
+            return err(
+                format!("{field}.signature_header/signature_field"),
+                "give one: the signature is in a header or in the body",
+            )
+        }
+        (Some(h), None) => {
+            let names = match h {
+                OneOrMany::One(n) => vec![n.as_str()],
+                OneOrMany::Many(list) => list.iter().map(String::as_str).collect(),
+            };
+            if names.is_empty() || names.len() > crate::signature::MAX_SIGNATURES {
+                return err(
+                    format!("{field}.signature_header"),
+                    "must name 1 to 8 headers",
+                );
+            }
+            if !names.iter().all(|n| valid_header_name(n)) {
+                return err(
+                    format!("{field}.signature_header"),
+                    "is not a valid header name",
+                );
+            }
+            s.signature =
+                SignatureSource::Headers(names.iter().map(|n| HeaderRef::new(&[n])).collect());
+        }
+        (None, Some(p)) => {
+            if !p.starts_with('/') {
+                return err(
+                    format!("{field}.signature_field"),
+                    "must be a JSON pointer (\"/signature/signature\")",
+                );
+            }
+            s.signature = SignatureSource::Body(p.clone());
+        }
+        (None, None) => {}
+    }
+    if s.signature == SignatureSource::Headers(Vec::new()) {
         return err(
             format!("{field}.signature_header"),
-            "required with preset custom",
+            "required with preset custom (or signature_field)",
         );
     }
-    if raw.signature_prefix.is_some() || raw.encoding.is_some() {
-        let SignatureFormat::Prefixed { prefix, encoding } = &mut s.format else {
-            return err(
-                format!("{field}.signature_prefix/encoding"),
-                "do not apply to this preset's multi-signature header",
-            );
-        };
-        if let Some(p) = &raw.signature_prefix {
-            *prefix = p.clone();
+    if let Some(sep) = &raw.signature_separator {
+        match sep.as_bytes() {
+            [b] if b.is_ascii_punctuation() || *b == b' ' => s.format.separator = Some(*b),
+            _ => {
+                return err(
+                    format!("{field}.signature_separator"),
+                    "must be one punctuation character or a space",
+                )
+            }
         }
-        if let Some(e) = &raw.encoding {
-            *encoding = Encoding::parse(e).ok_or_else(|| {
-                ConfigError::new(format!("{field}.encoding"), "must be \"hex\" or \"base64\"")
-            })?;
-        }
+    }
+    if let Some(p) = &raw.signature_prefix {
+        s.format.prefix = p.clone();
+    }
+    if let Some(e) = &raw.encoding {
+        s.format.encoding = Encoding::parse(e).ok_or_else(|| {
+            ConfigError::new(
+                format!("{field}.encoding"),
+                "must be \"hex\", \"base64\" or \"text\"",
+            )
+        })?;
     }
     if let Some(t) = &raw.signed_content {
         s.signed_content = Template::parse(t)
             .map_err(|e| ConfigError::new(format!("{field}.signed_content"), e))?;
     }
     if let Some(t) = &raw.timestamp {
-        s.timestamp = TimestampSource::parse(t).ok_or_else(|| {
-            ConfigError::new(
-                format!("{field}.timestamp"),
-                "must be \"header:NAME\" or a JSON pointer (\"/time\")",
-            )
-        })?;
+        // `signature:t=`: the item of a list signature header that holds the timestamp.
+        if let Some(item) = t.strip_prefix("signature:") {
+            if item.is_empty() || s.format.separator.is_none() {
+                return err(
+                    format!("{field}.timestamp"),
+                    "\"signature:ITEM\" needs signature_separator and an item prefix (\"signature:t=\")",
+                );
+            }
+            s.format.timestamp_item = Some(item.to_string());
+            s.timestamp = TimestampSource::SignatureHeader;
+        } else {
+            s.timestamp = TimestampSource::parse(t).ok_or_else(|| {
+                ConfigError::new(
+                    format!("{field}.timestamp"),
+                    "must be \"header:NAME\", \"signature:ITEM\" or a JSON pointer (\"/time\")",
+                )
+            })?;
+        }
     }
     if let Some(f) = &raw.timestamp_format {
         s.timestamp_format = TimestampFormat::parse_name(f).ok_or_else(|| {
@@ -632,6 +708,49 @@ fn apply_overrides(field: &str, raw: &RawEndpoint, s: &mut Scheme) -> Result<(),
             )
         })?;
     }
+    if let Some(url) = &raw.public_url {
+        if !valid_public_url(url) {
+            return err(
+                format!("{field}.public_url"),
+                "must be http(s)://host[:port] (optionally a path prefix), no trailing '/', query or spaces",
+            );
+        }
+        if !s.signed_content.uses_url() {
+            return err(
+                format!("{field}.public_url"),
+                "is not used: this endpoint's signed content has no {url}",
+            );
+        }
+        s.public_url = url.clone();
+    } else if s.signed_content.uses_url() {
+        return err(
+            format!("{field}.public_url"),
+            "required: this sender signs the URL it calls (\"https://hooks.example.com\"); the Host header is the client's to choose",
+        );
+    }
+
+    // What the signature must cover.
+    match &s.signature {
+        SignatureSource::Body(_)
+            if s.signed_content
+                .parts
+                .contains(&crate::signature::Part::Body) =>
+        {
+            return err(
+                format!("{field}.signed_content"),
+                "cannot contain {body}: the body holds the signature",
+            )
+        }
+        SignatureSource::Headers(_)
+            if s.algorithm != Algorithm::Token && !s.signed_content.covers_body() =>
+        {
+            return err(
+                format!("{field}.signed_content"),
+                "must contain {body} (or {form_params})",
+            )
+        }
+        _ => {}
+    }
     if s.signed_content.uses_timestamp() {
         match s.timestamp {
             TimestampSource::Header(_) | TimestampSource::SignatureHeader => {}
@@ -644,7 +763,8 @@ fn apply_overrides(field: &str, raw: &RawEndpoint, s: &mut Scheme) -> Result<(),
         }
     }
     // A timestamp outside the signed bytes could be rewritten on a captured delivery to
-    // pass the window forever; a body timestamp is covered by the body's MAC already.
+    // pass the window forever; a body timestamp is covered by the body's MAC already (or,
+    // Mailgun, by its own {json:...} part).
     let header_timestamp = matches!(
         s.timestamp,
         TimestampSource::Header(_) | TimestampSource::SignatureHeader
@@ -655,19 +775,54 @@ fn apply_overrides(field: &str, raw: &RawEndpoint, s: &mut Scheme) -> Result<(),
             "a timestamp read from a header must be signed: add {timestamp} to signed_content",
         );
     }
-    if s.timestamp == TimestampSource::SignatureHeader && s.format != SignatureFormat::Stripe {
+    if let (TimestampSource::Body(p), SignatureSource::Body(_)) = (&s.timestamp, &s.signature) {
+        if !s
+            .signed_content
+            .parts
+            .contains(&crate::signature::Part::Json(p.clone()))
+        {
+            return err(
+                format!("{field}.timestamp"),
+                "must be signed: add {json:POINTER} of it to signed_content",
+            );
+        }
+    }
+    if s.timestamp == TimestampSource::SignatureHeader && s.format.timestamp_item.is_none() {
         return err(
             format!("{field}.timestamp"),
-            "this preset's timestamp is Stripe's t=",
+            "this signature header carries no timestamp item",
+        );
+    }
+    if s.algorithm == Algorithm::Token && s.timestamp != TimestampSource::None {
+        return err(
+            format!("{field}.timestamp"),
+            "a shared token signs nothing, so a timestamp beside it protects nothing",
         );
     }
     Ok(())
 }
 
+/// `http(s)://host[:port][/prefix]`: printable ASCII, no query, no trailing slash (the
+/// request path, which starts with one, is appended).
+fn valid_public_url(url: &str) -> bool {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"));
+    rest.is_some_and(|r| {
+        !r.is_empty()
+            && !r.starts_with('/')
+            && !url.ends_with('/')
+            && url.len() <= 512
+            && url
+                .bytes()
+                .all(|b| b.is_ascii_graphic() && b != b'?' && b != b'#')
+    })
+}
+
 fn build_secrets(
     field: &str,
     raw: &[RawSecret],
-    encoding: SecretEncoding,
+    scheme: &Scheme,
     env: &dyn Fn(&str) -> Option<String>,
     skipped: &mut Vec<String>,
 ) -> Result<Vec<Secret>, ConfigError> {
@@ -686,9 +841,9 @@ fn build_secrets(
         if secrets.iter().any(|x| x.id == s.id) {
             return err(format!("{f}.id"), format!("duplicate secret id {:?}", s.id));
         }
-        let text = match (&s.env, &s.value) {
-            (Some(var), None) => match env(var) {
-                Some(v) if !v.is_empty() => v,
+        let (text, source) = match (&s.env, &s.value, &s.public_key) {
+            (Some(var), None, None) => match env(var) {
+                Some(v) if !v.is_empty() => (v, Field::Env),
                 _ if s.optional => {
                     skipped.push(format!(
                         "{f} ({}): optional, and {var} is not set: skipped",
@@ -703,11 +858,20 @@ fn build_secrets(
                     )
                 }
             },
-            (None, Some(_)) if s.optional => {
+            (None, Some(_), None) | (None, None, Some(_)) if s.optional => {
                 return err(format!("{f}.optional"), "applies only to a secret read from \"env\"")
             }
-            (None, Some(v)) => v.clone(),
-            _ => return err(f, "needs exactly one of \"env\" or \"value\""),
+            (None, Some(v), None) => (v.clone(), Field::Value),
+            (None, None, Some(v)) => (v.clone(), Field::PublicKey),
+            _ => {
+                return err(
+                    f,
+                    format!(
+                        "needs exactly one of \"env\", \"value\" or \"public_key\"; this endpoint wants {}",
+                        crate::secrets::wanted(scheme.algorithm, scheme.secret_encoding)
+                    ),
+                )
+            }
         };
         // The examples' placeholders (envoy/istio/secret.yaml.example) are public: a copy
         // applied unedited must not make one a signing secret.
@@ -717,10 +881,15 @@ fn build_secrets(
                 "is a placeholder from the project's examples, not a secret: set the real one",
             );
         }
-        let key = encoding
-            .decode(&text)
-            .map_err(|why| ConfigError::new(&f, format!("the secret {why}")))?;
-        secrets.push(Secret::new(s.id.clone(), key));
+        let secret = Secret::from_text(
+            s.id.clone(),
+            scheme.algorithm,
+            scheme.secret_encoding,
+            &text,
+            source,
+        )
+        .map_err(|why| ConfigError::new(&f, format!("the key {why}")))?;
+        secrets.push(secret);
     }
     if secrets.is_empty() {
         return err(
@@ -798,19 +967,38 @@ mod tests {
         assert_eq!(c.idempotency.unwrap().timeout_ms, 250);
     }
 
+    /// The key each preset's test endpoint is configured with: a kind the preset wants.
+    pub(crate) fn secret_for(p: &str) -> String {
+        let fixed = match p {
+            "standard-webhooks" => {
+                r#"[{"id":"a","value":"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}]"#
+            }
+            // RFC 8032's first public key.
+            "discord" => {
+                r#"[{"id":"a","public_key":"d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a"}]"#
+            }
+            // The public key of the scalar 0x07..07, base64 DER as SendGrid shows it.
+            "sendgrid" => {
+                let scheme = preset("sendgrid").unwrap();
+                let key =
+                    crate::sign::SigningKey::from_text(&scheme, &"07".repeat(32), false).unwrap();
+                let public = key.public_key_text(&scheme).unwrap();
+                return format!(r#"[{{"id":"a","public_key":"{public}"}}]"#);
+            }
+            _ => SECRET,
+        };
+        fixed.to_string()
+    }
+
     #[test]
     fn every_preset_builds() {
         for p in PRESET_NAMES {
-            let extra = if p == "custom" {
-                r#","signature_header":"x-sig""#
-            } else {
-                ""
+            let extra = match p {
+                "custom" => r#","signature_header":"x-sig""#,
+                "square" | "hubspot" | "twilio" => r#","public_url":"https://hooks.example.com""#,
+                _ => "",
             };
-            let secret = if p == "standard-webhooks" {
-                r#"[{"id":"a","value":"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}]"#
-            } else {
-                SECRET
-            };
+            let secret = secret_for(p);
             let json = format!(
                 r#"{{"endpoints":[{{"name":"e","path_prefix":"/h","preset":"{p}","secrets":{secret}{extra}}}]}}"#
             );
@@ -826,7 +1014,7 @@ mod tests {
                 "endpoints[0]: unknown field `colour`",
             ),
             (
-                r#","preset":"gitlab""#,
+                r#","preset":"gitlab-ee""#,
                 "endpoints[0] (e).preset: unknown preset",
             ),
             (
@@ -842,8 +1030,45 @@ mod tests {
                 ".encoding",
             ),
             (
-                r#","preset":"stripe","signature_prefix":"x""#,
-                "signature_prefix/encoding",
+                r#","preset":"stripe","signature_separator":"ab""#,
+                ".signature_separator",
+            ),
+            (
+                r#","preset":"github","signature_header":"x","signature_field":"/s""#,
+                "signature_header/signature_field",
+            ),
+            (
+                r#","preset":"github","algorithm":"md5""#,
+                ".algorithm: must be \"hmac-sha256\"",
+            ),
+            (r#","preset":"square""#, ".public_url: required"),
+            (
+                r#","preset":"github","public_url":"https://h.example""#,
+                ".public_url: is not used",
+            ),
+            (
+                r#","preset":"square","public_url":"https://h.example/""#,
+                ".public_url: must be",
+            ),
+            (
+                r#","preset":"mailgun","signed_content":"{body}""#,
+                "cannot contain {body}",
+            ),
+            (
+                r#","preset":"custom","signature_header":"x","signed_content":"{header:x-a}""#,
+                "must contain {body}",
+            ),
+            (
+                r#","preset":"gitlab","timestamp":"header:x-ts","signed_content":"{timestamp}{body}""#,
+                "a shared token signs nothing",
+            ),
+            (
+                r#","preset":"github","timestamp":"signature:t=""#,
+                "needs signature_separator",
+            ),
+            (
+                r#","preset":"discord""#,
+                "secrets[0]: the key is a public key given as \"value\"",
             ),
             (
                 r#","preset":"github","signed_content":"{nope}""#,
@@ -873,7 +1098,10 @@ mod tests {
             ),
         ];
         for (fields, expected) in cases {
-            let e = error_of(one(fields));
+            let e = match one(fields) {
+                Ok(_) => panic!("{fields}: accepted"),
+                Err(e) => e.to_string(),
+            };
             assert!(e.contains(expected), "{fields}: {e}");
         }
     }

@@ -1,16 +1,29 @@
 //! The named signature schemes (README, "Presets"). Each preset is nothing but a set of the
-//! `custom` fields, so any of them can be overridden per endpoint.
+//! `custom` fields, so any of them can be overridden per endpoint. Every choice below (window,
+//! default key) is in the README's preset table, with the sender's documentation it follows.
 
 use crate::headers::HeaderRef;
 use crate::idempotency::KeySource;
 use crate::secrets::SecretEncoding;
-use crate::signature::{Encoding, SignatureFormat, Template};
+use crate::signature::{Algorithm, Encoding, SignatureFormat, Template};
 use crate::timestamp::{TimestampFormat, TimestampSource, Window};
+
+/// Where a delivery's signatures are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SignatureSource {
+    /// Every one of these headers that is present (DocuSign sends one per key:
+    /// `X-DocuSign-Signature-1`, `-2`, ...); each entry is looked up by its first present
+    /// alias (`webhook-signature`, then `svix-signature`).
+    Headers(Vec<HeaderRef>),
+    /// A string field of the JSON body (Mailgun's `/signature/signature`).
+    Body(String),
+}
 
 /// How one sender signs and dates its deliveries.
 #[derive(Debug, Clone)]
 pub struct Scheme {
-    pub signature_header: HeaderRef,
+    pub algorithm: Algorithm,
+    pub signature: SignatureSource,
     pub format: SignatureFormat,
     pub signed_content: Template,
     pub timestamp: TimestampSource,
@@ -22,9 +35,11 @@ pub struct Scheme {
     /// The sender's delivery id header when the signature does not cover it: logged with a
     /// refusal for correlation, never used as a key.
     pub delivery_id: Option<HeaderRef>,
+    /// The endpoint's `public_url` (`https://hooks.example.com`), for `{url}`; empty if none.
+    pub public_url: String,
 }
 
-pub const PRESET_NAMES: [&str; 8] = [
+pub const PRESET_NAMES: [&str; 27] = [
     "genesys-open-messaging",
     "genesys-signature-header",
     "github",
@@ -32,14 +47,42 @@ pub const PRESET_NAMES: [&str; 8] = [
     "slack",
     "standard-webhooks",
     "shopify",
-    "custom",
+    "gitlab",
+    "okta",
+    "bitbucket",
+    "atlassian",
+    "intercom",
+    "pagerduty",
+    "typeform",
+    "docusign",
+    "paddle",
+    "calendly",
+    "zoom",
+    "zendesk",
+    "twitch",
+    "linear",
+    "square",
+    "hubspot",
+    "twilio",
+    "mailgun",
+    "discord",
+    "sendgrid",
 ];
 
+/// Presets that sign the URL, so need the endpoint's `public_url`.
+pub fn needs_public_url(s: &Scheme) -> bool {
+    s.signed_content.uses_url()
+}
+
 /// Default replay window: 5 minutes back, 1 minute ahead (clock skew).
-const WINDOW_5M: Window = Window {
-    max_age_seconds: 300,
-    max_future_seconds: 60,
-};
+const WINDOW_5M: Window = window(300);
+
+const fn window(max_age_seconds: u64) -> Window {
+    Window {
+        max_age_seconds,
+        max_future_seconds: 60,
+    }
+}
 
 fn template(text: &str) -> Template {
     // The preset templates are literals known to parse; an empty template would be a bug
@@ -47,129 +90,255 @@ fn template(text: &str) -> Template {
     Template::parse(text).unwrap_or(Template { parts: Vec::new() })
 }
 
-fn prefixed(prefix: &str, encoding: Encoding) -> SignatureFormat {
-    SignatureFormat::Prefixed {
-        prefix: prefix.to_string(),
-        encoding,
+fn header(name: &str) -> SignatureSource {
+    SignatureSource::Headers(vec![HeaderRef::new(&[name])])
+}
+
+fn ts_header(name: &str) -> TimestampSource {
+    TimestampSource::Header(HeaderRef::new(&[name]))
+}
+
+/// A scheme signing the raw body with HMAC-SHA256 in one header, no timestamp, keyed on the
+/// signed content: the shape most presets start from.
+fn body_hmac(signature: &str, format: SignatureFormat) -> Scheme {
+    Scheme {
+        algorithm: Algorithm::HmacSha256,
+        signature: header(signature),
+        format,
+        signed_content: template("{body}"),
+        timestamp: TimestampSource::None,
+        timestamp_format: TimestampFormat::Unix,
+        window: WINDOW_5M,
+        secret_encoding: SecretEncoding::Utf8,
+        default_key: Some(KeySource::SignedContent),
+        delivery_id: None,
+        public_url: String::new(),
     }
 }
 
-/// The scheme of a preset; `custom` starts from an unsigned-content `{body}` scheme with no
+/// Signed `t=`/`ts=` item list headers (Stripe, Paddle, Calendly).
+fn dated_list(sep: u8, ts: &str, sig: &str) -> SignatureFormat {
+    SignatureFormat {
+        timestamp_item: Some(ts.to_string()),
+        ..SignatureFormat::list(sep, sig, Encoding::Hex)
+    }
+}
+
+/// The scheme of a preset; `custom` starts from an HMAC-SHA256 `{body}` scheme with no
 /// header, which the endpoint's fields must complete.
 pub fn preset(name: &str) -> Option<Scheme> {
-    let raw_body = || template("{body}");
+    use Encoding::{Base64, Hex, Text};
+    let single = SignatureFormat::single;
     let scheme = match name {
         "genesys-open-messaging" => Scheme {
-            signature_header: HeaderRef::new(&["x-hub-signature-256"]),
-            format: prefixed("sha256=", Encoding::Base64),
-            signed_content: raw_body(),
             timestamp: TimestampSource::Body("/channel/time".into()),
             timestamp_format: TimestampFormat::Rfc3339,
-            window: Window {
-                max_age_seconds: 600,
-                max_future_seconds: 60,
-            },
-            secret_encoding: SecretEncoding::Utf8,
+            window: window(600),
             default_key: Some(KeySource::Pointer("/id".into())),
-            delivery_id: None,
+            ..body_hmac("x-hub-signature-256", single("sha256=", Base64))
         },
         "genesys-signature-header" => Scheme {
-            signature_header: HeaderRef::new(&["x-genesys-signature"]),
-            format: prefixed("", Encoding::Hex),
-            signed_content: raw_body(),
             timestamp: TimestampSource::Body("/timestamp".into()),
             timestamp_format: TimestampFormat::Rfc3339,
-            window: WINDOW_5M,
-            secret_encoding: SecretEncoding::Utf8,
             default_key: Some(KeySource::GenesysTutorial),
-            delivery_id: None,
+            ..body_hmac("x-genesys-signature", single("", Hex))
         },
+        // X-GitHub-Delivery is not signed: keyed on the signed body instead.
         "github" => Scheme {
-            signature_header: HeaderRef::new(&["x-hub-signature-256"]),
-            format: prefixed("sha256=", Encoding::Hex),
-            signed_content: raw_body(),
-            timestamp: TimestampSource::None,
-            timestamp_format: TimestampFormat::Unix,
-            window: WINDOW_5M,
-            secret_encoding: SecretEncoding::Utf8,
-            // X-GitHub-Delivery is not signed: keyed on the signed body instead.
-            default_key: Some(KeySource::SignedContent),
             delivery_id: Some(HeaderRef::new(&["x-github-delivery"])),
+            ..body_hmac("x-hub-signature-256", single("sha256=", Hex))
         },
         "stripe" => Scheme {
-            signature_header: HeaderRef::new(&["stripe-signature"]),
-            format: SignatureFormat::Stripe,
             signed_content: template("{timestamp}.{body}"),
             timestamp: TimestampSource::SignatureHeader,
-            timestamp_format: TimestampFormat::Unix,
-            window: WINDOW_5M,
-            secret_encoding: SecretEncoding::Utf8,
             default_key: Some(KeySource::Pointer("/id".into())),
-            delivery_id: None,
+            ..body_hmac("stripe-signature", dated_list(b',', "t=", "v1="))
         },
         "slack" => Scheme {
-            signature_header: HeaderRef::new(&["x-slack-signature"]),
-            format: prefixed("v0=", Encoding::Hex),
             signed_content: template("v0:{timestamp}:{body}"),
-            timestamp: TimestampSource::Header(HeaderRef::new(&["x-slack-request-timestamp"])),
-            timestamp_format: TimestampFormat::Unix,
-            window: WINDOW_5M,
-            secret_encoding: SecretEncoding::Utf8,
+            timestamp: ts_header("x-slack-request-timestamp"),
             default_key: None,
-            delivery_id: None,
+            ..body_hmac("x-slack-signature", single("v0=", Hex))
         },
         "standard-webhooks" => {
-            let mut signed = template("{header:webhook-id}.{timestamp}.{body}");
             // Senders built on Svix use the same scheme under svix-* names.
+            let id = HeaderRef::new(&["webhook-id", "svix-id"]);
+            let mut signed = template("{header:webhook-id}.{timestamp}.{body}");
             for part in &mut signed.parts {
                 if let crate::signature::Part::Header(h) = part {
-                    *h = HeaderRef::new(&["webhook-id", "svix-id"]);
+                    *h = id.clone();
                 }
             }
             Scheme {
-                signature_header: HeaderRef::new(&["webhook-signature", "svix-signature"]),
-                format: SignatureFormat::StandardWebhooks,
+                signature: SignatureSource::Headers(vec![HeaderRef::new(&[
+                    "webhook-signature",
+                    "svix-signature",
+                ])]),
+                format: SignatureFormat {
+                    ed25519_prefix: Some("v1a,".into()),
+                    ..SignatureFormat::list(b' ', "v1,", Base64)
+                },
                 signed_content: signed,
                 timestamp: TimestampSource::Header(HeaderRef::new(&[
                     "webhook-timestamp",
                     "svix-timestamp",
                 ])),
-                timestamp_format: TimestampFormat::Unix,
                 window: Window {
                     max_age_seconds: 300,
                     max_future_seconds: 300,
                 },
                 secret_encoding: SecretEncoding::Whsec,
                 // webhook-id is part of the signed content: safe to key on.
-                default_key: Some(KeySource::Header(HeaderRef::new(&[
-                    "webhook-id",
-                    "svix-id",
-                ]))),
-                delivery_id: None,
+                default_key: Some(KeySource::Header(id)),
+                ..body_hmac("webhook-signature", single("", Base64))
             }
         }
+        // X-Shopify-Event-Id is not signed: keyed on the signed body instead.
         "shopify" => Scheme {
-            signature_header: HeaderRef::new(&["x-shopify-hmac-sha256"]),
-            format: prefixed("", Encoding::Base64),
-            signed_content: raw_body(),
-            timestamp: TimestampSource::None,
-            timestamp_format: TimestampFormat::Unix,
-            window: WINDOW_5M,
-            secret_encoding: SecretEncoding::Utf8,
-            // X-Shopify-Event-Id is not signed: keyed on the signed body instead.
-            default_key: Some(KeySource::SignedContent),
             delivery_id: Some(HeaderRef::new(&["x-shopify-event-id"])),
+            ..body_hmac("x-shopify-hmac-sha256", single("", Base64))
+        },
+        // A shared token, no MAC: whoever saw one delivery can forge any other, so the body
+        // digest is as good a key as any header.
+        "gitlab" => Scheme {
+            algorithm: Algorithm::Token,
+            delivery_id: Some(HeaderRef::new(&["x-gitlab-event-uuid"])),
+            ..body_hmac("x-gitlab-token", single("", Text))
+        },
+        "okta" => Scheme {
+            algorithm: Algorithm::Token,
+            ..body_hmac("authorization", single("", Text))
+        },
+        "bitbucket" => Scheme {
+            delivery_id: Some(HeaderRef::new(&["x-request-uuid"])),
+            ..body_hmac("x-hub-signature", single("sha256=", Hex))
+        },
+        "atlassian" => Scheme {
+            delivery_id: Some(HeaderRef::new(&["x-atlassian-webhook-identifier"])),
+            ..body_hmac("x-hub-signature", single("sha256=", Hex))
+        },
+        // The notification's id is inside the signed body.
+        "intercom" => Scheme {
+            algorithm: Algorithm::HmacSha1,
+            default_key: Some(KeySource::Pointer("/id".into())),
+            ..body_hmac("x-hub-signature", single("sha1=", Hex))
+        },
+        "pagerduty" => Scheme {
+            default_key: Some(KeySource::Pointer("/event/id".into())),
+            ..body_hmac(
+                "x-pagerduty-signature",
+                SignatureFormat::list(b',', "v1=", Hex),
+            )
+        },
+        "typeform" => Scheme {
+            default_key: Some(KeySource::Pointer("/event_id".into())),
+            ..body_hmac("typeform-signature", single("sha256=", Base64))
+        },
+        // One header per HMAC key configured in DocuSign: -1, -2, ...
+        "docusign" => Scheme {
+            signature: SignatureSource::Headers(
+                (1..=crate::signature::MAX_SIGNATURES)
+                    .map(|i| HeaderRef::new(&[&format!("x-docusign-signature-{i}")]))
+                    .collect(),
+            ),
+            ..body_hmac("x-docusign-signature-1", single("", Base64))
+        },
+        // Paddle's SDKs allow 5 s between signing and checking, either way.
+        "paddle" => Scheme {
+            signed_content: template("{timestamp}:{body}"),
+            timestamp: TimestampSource::SignatureHeader,
+            window: Window {
+                max_age_seconds: 5,
+                max_future_seconds: 5,
+            },
+            default_key: Some(KeySource::Pointer("/event_id".into())),
+            ..body_hmac("paddle-signature", dated_list(b';', "ts=", "h1="))
+        },
+        // Calendly's own example allows 3 minutes.
+        "calendly" => Scheme {
+            signed_content: template("{timestamp}.{body}"),
+            timestamp: TimestampSource::SignatureHeader,
+            window: window(180),
+            ..body_hmac("calendly-webhook-signature", dated_list(b',', "t=", "v1="))
+        },
+        "zoom" => Scheme {
+            signed_content: template("v0:{timestamp}:{body}"),
+            timestamp: ts_header("x-zm-request-timestamp"),
+            ..body_hmac("x-zm-signature", single("v0=", Hex))
+        },
+        "zendesk" => Scheme {
+            signed_content: template("{timestamp}{body}"),
+            timestamp: ts_header("x-zendesk-webhook-signature-timestamp"),
+            timestamp_format: TimestampFormat::Rfc3339,
+            delivery_id: Some(HeaderRef::new(&["x-zendesk-webhook-invocation-id"])),
+            ..body_hmac("x-zendesk-webhook-signature", single("", Base64))
+        },
+        // The message id is signed: a safe key, and the one Twitch tells to deduplicate on.
+        "twitch" => Scheme {
+            signed_content: template("{header:twitch-eventsub-message-id}{timestamp}{body}"),
+            timestamp: ts_header("twitch-eventsub-message-timestamp"),
+            timestamp_format: TimestampFormat::Rfc3339,
+            window: window(600),
+            default_key: Some(KeySource::Header(HeaderRef::new(&[
+                "twitch-eventsub-message-id",
+            ]))),
+            ..body_hmac("twitch-eventsub-message-signature", single("sha256=", Hex))
+        },
+        "linear" => Scheme {
+            timestamp: TimestampSource::Body("/webhookTimestamp".into()),
+            timestamp_format: TimestampFormat::UnixMs,
+            window: Window {
+                max_age_seconds: 60,
+                max_future_seconds: 60,
+            },
+            delivery_id: Some(HeaderRef::new(&["linear-delivery"])),
+            ..body_hmac("linear-signature", single("", Hex))
+        },
+        "square" => Scheme {
+            signed_content: template("{url}{body}"),
+            default_key: Some(KeySource::Pointer("/event_id".into())),
+            ..body_hmac("x-square-hmacsha256-signature", single("", Base64))
+        },
+        "hubspot" => Scheme {
+            signed_content: template("{method}{url_decoded}{body}{timestamp}"),
+            timestamp: ts_header("x-hubspot-request-timestamp"),
+            timestamp_format: TimestampFormat::UnixMs,
+            ..body_hmac("x-hubspot-signature-v3", single("", Base64))
+        },
+        "twilio" => Scheme {
+            algorithm: Algorithm::HmacSha1,
+            signed_content: template("{url}{form_params}"),
+            delivery_id: Some(HeaderRef::new(&["i-twilio-idempotency-token"])),
+            ..body_hmac("x-twilio-signature", single("", Base64))
+        },
+        // The signature covers the timestamp and the token, not the event: the token is the
+        // delivery's identity (Mailgun: "cache the token ... to prevent replay attacks").
+        "mailgun" => Scheme {
+            signature: SignatureSource::Body("/signature/signature".into()),
+            signed_content: template("{json:/signature/timestamp}{json:/signature/token}"),
+            timestamp: TimestampSource::Body("/signature/timestamp".into()),
+            window: window(600),
+            default_key: Some(KeySource::Pointer("/signature/token".into())),
+            ..body_hmac("", single("", Hex))
+        },
+        // The interaction's id is inside the signed body.
+        "discord" => Scheme {
+            algorithm: Algorithm::Ed25519,
+            signed_content: template("{timestamp}{body}"),
+            timestamp: ts_header("x-signature-timestamp"),
+            default_key: Some(KeySource::Pointer("/id".into())),
+            ..body_hmac("x-signature-ed25519", single("", Hex))
+        },
+        "sendgrid" => Scheme {
+            algorithm: Algorithm::EcdsaP256Sha256,
+            signed_content: template("{timestamp}{body}"),
+            timestamp: ts_header("x-twilio-email-event-webhook-timestamp"),
+            ..body_hmac("x-twilio-email-event-webhook-signature", single("", Base64))
         },
         "custom" => Scheme {
-            signature_header: HeaderRef { names: Vec::new() },
-            format: prefixed("", Encoding::Hex),
-            signed_content: raw_body(),
-            timestamp: TimestampSource::None,
-            timestamp_format: TimestampFormat::Unix,
-            window: WINDOW_5M,
-            secret_encoding: SecretEncoding::Utf8,
+            signature: SignatureSource::Headers(Vec::new()),
             default_key: None,
-            delivery_id: None,
+            ..body_hmac("", single("", Hex))
         },
         _ => return None,
     };
@@ -181,17 +350,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_named_preset_exists_and_signs_the_body() {
+    fn every_named_preset_exists_and_covers_the_body() {
         for name in PRESET_NAMES {
             let s = preset(name).unwrap();
-            assert!(
-                s.signed_content
-                    .parts
-                    .contains(&crate::signature::Part::Body),
-                "{name}"
-            );
+            assert!(!s.signed_content.parts.is_empty(), "{name}");
+            // The documented exception: Mailgun signs its timestamp and token only (README,
+            // "Presets"). A shared token signs nothing, whatever its template says.
+            assert_eq!(s.signed_content.covers_body(), name != "mailgun", "{name}");
         }
-        assert!(preset("gitlab").is_none());
+        assert!(preset("gitlab-ee").is_none());
     }
 
     #[test]
@@ -200,6 +367,19 @@ mod tests {
             let s = preset(name).unwrap();
             if let Some(KeySource::Header(h)) = &s.default_key {
                 assert!(s.signed_content.headers().any(|x| x == h), "{name}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_header_timestamp_is_always_signed() {
+        for name in PRESET_NAMES {
+            let s = preset(name).unwrap();
+            if matches!(
+                s.timestamp,
+                TimestampSource::Header(_) | TimestampSource::SignatureHeader
+            ) {
+                assert!(s.signed_content.uses_timestamp(), "{name}");
             }
         }
     }

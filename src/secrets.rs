@@ -1,26 +1,33 @@
-//! Webhook signing secrets: where they come from and how their text becomes key bytes.
+//! Webhook verification keys: where they come from, how their text becomes key material, and
+//! the check of one key against the signatures a delivery offers.
 //!
-//! A secret's bytes never appear in `Debug` output, logs or answers: only its `id` does.
+//! A shared secret's bytes never appear in `Debug` output, logs or answers: only its `id`
+//! does. Public keys are not secret, but are not echoed either (an error names the field).
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use hmac::digest::KeyInit;
-use hmac::Hmac;
-use sha2::Sha256;
+use hmac::{Hmac, Mac};
+use sha1::Sha1;
+use sha2::{Digest, Sha256, Sha512};
+use subtle::{Choice, ConstantTimeEq};
+
+use crate::signature::{Algorithm, OfferedSig, SigKind};
 
 /// Shortest key accepted. Genesys asks for more than 15 characters; shorter keys are guessable.
 pub const MIN_SECRET_BYTES: usize = 16;
 /// Longest key accepted (a bound, not a recommendation).
 pub const MAX_SECRET_BYTES: usize = 1024;
 
-/// How a secret's configured text turns into HMAC key bytes.
+/// How a shared secret's configured text turns into HMAC key bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SecretEncoding {
     /// The text's UTF-8 bytes (GitHub, Stripe, Slack, Shopify, Genesys).
     Utf8,
     /// Standard base64 of the key bytes.
     Base64,
-    /// Standard Webhooks: `whsec_` followed by base64 of the key bytes.
+    /// Standard Webhooks: `whsec_` followed by base64 of the key bytes (or, for the
+    /// asymmetric `v1a` signatures, a `whpk_` public key).
     Whsec,
 }
 
@@ -59,26 +66,225 @@ impl SecretEncoding {
     }
 }
 
-/// One configured secret: an id that may be shown (logs, `x-webhook-guard-secret-id`) and an
-/// HMAC keyed with it, which may not.
+/// What kind of key an endpoint wants, in the words its configuration errors use.
+pub fn wanted(algorithm: Algorithm, encoding: SecretEncoding) -> &'static str {
+    match (algorithm, encoding) {
+        (Algorithm::Ed25519, _) => {
+            "an Ed25519 public key (64 hex digits as Discord shows it, whpk_ + base64, or base64 of 32 bytes) in \"public_key\" or \"env\""
+        }
+        (Algorithm::EcdsaP256Sha256, _) => {
+            "a P-256 public key (base64 DER as SendGrid shows it, or PEM) in \"public_key\" or \"env\""
+        }
+        (Algorithm::Token, _) => "the shared token (16 to 1024 bytes) in \"value\" or \"env\"",
+        (_, SecretEncoding::Whsec) => {
+            "a whsec_ secret in \"value\" or \"env\", or a whpk_ public key in \"public_key\" or \"env\""
+        }
+        (_, SecretEncoding::Base64) => "a base64 shared secret in \"value\" or \"env\"",
+        (_, SecretEncoding::Utf8) => "a shared secret in \"value\" or \"env\"",
+    }
+}
+
+/// Where a key's text was configured: a public key field, or a secret (`value`/`env`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field {
+    PublicKey,
+    Value,
+    Env,
+}
+
+/// The key material, prepared once at configuration.
+#[derive(Clone)]
+enum Key {
+    /// Keyed once: each request clones this state instead of hashing the key's inner and
+    /// outer pads again (two hash blocks per secret per request).
+    HmacSha256(Hmac<Sha256>),
+    HmacSha1(Hmac<Sha1>),
+    HmacSha512(Hmac<Sha512>),
+    /// SHA-256 of the shared token: compared digest to digest, so neither the token's
+    /// bytes nor its length show in the comparison's timing.
+    Token([u8; 32]),
+    Ed25519(ed25519_dalek::VerifyingKey),
+    EcdsaP256(p256::ecdsa::VerifyingKey),
+}
+
+/// One configured key: an id that may be shown (logs, `x-webhook-guard-secret-id`) and the
+/// material, which may not.
+#[derive(Clone)]
 pub struct Secret {
     pub id: String,
-    /// Keyed once at configuration: each request clones this state instead of hashing the
-    /// key's inner and outer pads again (two SHA-256 blocks per secret per request).
-    /// `None` only if the key were refused as an HMAC key, which HMAC never does.
-    keyed: Option<Hmac<Sha256>>,
+    key: Key,
 }
 
 impl Secret {
+    /// An HMAC-SHA256 secret from key bytes.
     pub fn new(id: String, key: Vec<u8>) -> Secret {
-        let keyed = <Hmac<Sha256> as KeyInit>::new_from_slice(&key).ok();
-        Secret { id, keyed }
+        Secret::hmac(id, Algorithm::HmacSha256, &key)
     }
 
-    /// A fresh HMAC state keyed with this secret.
-    pub fn mac(&self) -> Option<Hmac<Sha256>> {
-        self.keyed.clone()
+    fn hmac(id: String, algorithm: Algorithm, key: &[u8]) -> Secret {
+        // HMAC accepts keys of any length: the Err arms cannot happen; an empty key would
+        // match nothing a sender signs with a real secret.
+        let key = match algorithm {
+            Algorithm::HmacSha1 => Key::HmacSha1(
+                <Hmac<Sha1> as KeyInit>::new_from_slice(key)
+                    .unwrap_or_else(|_| <Hmac<Sha1> as KeyInit>::new(&Default::default())),
+            ),
+            Algorithm::HmacSha512 => Key::HmacSha512(
+                <Hmac<Sha512> as KeyInit>::new_from_slice(key)
+                    .unwrap_or_else(|_| <Hmac<Sha512> as KeyInit>::new(&Default::default())),
+            ),
+            _ => Key::HmacSha256(
+                <Hmac<Sha256> as KeyInit>::new_from_slice(key)
+                    .unwrap_or_else(|_| <Hmac<Sha256> as KeyInit>::new(&Default::default())),
+            ),
+        };
+        Secret { id, key }
     }
+
+    /// The key an endpoint of `algorithm` verifies with, from its configured text, or why
+    /// the text cannot be one (never quoting it).
+    pub fn from_text(
+        id: String,
+        algorithm: Algorithm,
+        encoding: SecretEncoding,
+        text: &str,
+        field: Field,
+    ) -> Result<Secret, String> {
+        let want = || format!("this endpoint wants {}", wanted(algorithm, encoding));
+        // Standard Webhooks: a whpk_ key verifies the v1a (Ed25519) signatures beside v1.
+        let whpk = encoding == SecretEncoding::Whsec && text.trim().starts_with("whpk_");
+        let asymmetric = algorithm.is_asymmetric() || whpk;
+        match field {
+            Field::PublicKey if !asymmetric => {
+                return Err(format!("is a \"public_key\", but {}", want()))
+            }
+            Field::Value if asymmetric => {
+                return Err(format!("is a public key given as \"value\": {}", want()))
+            }
+            _ => {}
+        }
+        let key = if whpk || algorithm == Algorithm::Ed25519 {
+            Key::Ed25519(ed25519_public(text).map_err(|why| format!("{why}: {}", want()))?)
+        } else if algorithm == Algorithm::EcdsaP256Sha256 {
+            Key::EcdsaP256(p256_public(text).map_err(|why| format!("{why}: {}", want()))?)
+        } else if algorithm == Algorithm::Token {
+            let bytes = encoding
+                .decode(text)
+                .map_err(|why| format!("{why}: {}", want()))?;
+            Key::Token(Sha256::digest(&bytes).into())
+        } else {
+            let bytes = encoding
+                .decode(text)
+                .map_err(|why| format!("{why}: {}", want()))?;
+            return Ok(Secret::hmac(id, algorithm, &bytes));
+        };
+        Ok(Secret { id, key })
+    }
+
+    /// Whether this key verifies one of the offered signatures over `pieces`.
+    ///
+    /// A MAC is computed once and compared with every offered signature in constant time;
+    /// the public-key checks reveal nothing secret and stop at the first valid signature.
+    pub fn verifies(&self, pieces: &[&[u8]], offered: &[OfferedSig]) -> bool {
+        let for_mac = |s: &&OfferedSig| s.kind != SigKind::Ed25519;
+        match &self.key {
+            Key::HmacSha256(k) => any_equal(&finish(k.clone(), pieces), offered, for_mac),
+            Key::HmacSha1(k) => any_equal(&finish(k.clone(), pieces), offered, for_mac),
+            Key::HmacSha512(k) => any_equal(&finish(k.clone(), pieces), offered, for_mac),
+            Key::Token(digest) => {
+                let mut hit = Choice::from(0);
+                for s in offered {
+                    hit |= Sha256::digest(&s.bytes).as_slice().ct_eq(digest);
+                }
+                bool::from(hit)
+            }
+            Key::Ed25519(key) => {
+                // Ed25519 hashes the message twice over: it needs it in one piece.
+                let message = pieces.concat();
+                offered
+                    .iter()
+                    .filter(|s| s.kind != SigKind::Mac)
+                    .filter_map(|s| ed25519_dalek::Signature::from_slice(&s.bytes).ok())
+                    .any(|sig| key.verify_strict(&message, &sig).is_ok())
+            }
+            Key::EcdsaP256(key) => {
+                use p256::ecdsa::signature::DigestVerifier;
+                let mut digest = Sha256::new();
+                for piece in pieces {
+                    digest.update(piece);
+                }
+                offered
+                    .iter()
+                    .filter_map(|s| p256::ecdsa::Signature::from_der(&s.bytes).ok())
+                    // A signer that does not normalise s (Java's, Go's) is as valid: (r, s)
+                    // and (r, n - s) verify alike, so both are accepted.
+                    .map(|sig| sig.normalize_s().unwrap_or(sig))
+                    .any(|sig| key.verify_digest(digest.clone(), &sig).is_ok())
+            }
+        }
+    }
+}
+
+/// Feeds the pieces to a keyed HMAC state and returns the MAC.
+fn finish<M: Mac>(mut mac: M, pieces: &[&[u8]]) -> Vec<u8> {
+    for piece in pieces {
+        mac.update(piece);
+    }
+    mac.finalize().into_bytes().to_vec()
+}
+
+/// Constant-time: whether `expected` equals one of the (selected) offered signatures.
+fn any_equal(
+    expected: &[u8],
+    offered: &[OfferedSig],
+    select: impl Fn(&&OfferedSig) -> bool,
+) -> bool {
+    let mut hit = Choice::from(0);
+    for s in offered.iter().filter(select) {
+        // ct_eq of slices of different lengths is a (length-only) false.
+        hit |= expected.ct_eq(&s.bytes);
+    }
+    bool::from(hit)
+}
+
+/// An Ed25519 public key: `whpk_` + base64 (Standard Webhooks), 64 hex digits (Discord), or
+/// base64 of the 32 bytes. Weak (small-order) keys are refused: any signature would do.
+pub fn ed25519_public(text: &str) -> Result<ed25519_dalek::VerifyingKey, &'static str> {
+    let text = text.trim();
+    let bytes = if let Some(b64) = text.strip_prefix("whpk_") {
+        STANDARD.decode(b64).map_err(|_| "is not whpk_ + base64")?
+    } else if text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
+        hex::decode(text).map_err(|_| "is not hex")?
+    } else {
+        STANDARD
+            .decode(text)
+            .map_err(|_| "is neither hex nor base64")?
+    };
+    let bytes: [u8; 32] = bytes
+        .try_into()
+        .map_err(|_| "is not 32 bytes (an Ed25519 public key)")?;
+    let key =
+        ed25519_dalek::VerifyingKey::from_bytes(&bytes).map_err(|_| "is not a point of Ed25519")?;
+    if key.is_weak() {
+        return Err("is a weak Ed25519 key");
+    }
+    Ok(key)
+}
+
+/// A P-256 public key: base64 of its DER SubjectPublicKeyInfo (SendGrid's "verification
+/// key"), the same as PEM, or base64 of a SEC1 point.
+pub fn p256_public(text: &str) -> Result<p256::ecdsa::VerifyingKey, &'static str> {
+    use p256::pkcs8::DecodePublicKey;
+    let b64: String = text
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("-----"))
+        .flat_map(|l| l.chars())
+        .filter(|c| !c.is_ascii_whitespace())
+        .collect();
+    let der = STANDARD.decode(b64).map_err(|_| "is not base64 (or PEM)")?;
+    p256::ecdsa::VerifyingKey::from_public_key_der(&der)
+        .or_else(|_| p256::ecdsa::VerifyingKey::from_sec1_bytes(&der))
+        .map_err(|_| "is not a P-256 public key")
 }
 
 impl std::fmt::Debug for Secret {
@@ -126,5 +332,129 @@ mod tests {
         let shown = format!("{s:?}");
         assert!(shown.contains("current"));
         assert!(!shown.contains("super-secret-value"));
+    }
+
+    /// RFC 8032, test 1: the public key of the all-`9d61..` seed.
+    const RFC8032_PUBLIC: &str = "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a";
+
+    #[test]
+    fn ed25519_public_keys_in_each_spelling() {
+        let bytes = hex::decode(RFC8032_PUBLIC).unwrap();
+        let b64 = STANDARD.encode(&bytes);
+        for text in [
+            RFC8032_PUBLIC.to_string(),
+            RFC8032_PUBLIC.to_uppercase(),
+            format!("whpk_{b64}"),
+            b64.clone(),
+            format!("  {b64}\n"),
+        ] {
+            assert!(ed25519_public(&text).is_ok(), "{text}");
+        }
+        // Wrong length, wrong alphabet, the identity point (weak), not on the curve.
+        let identity = format!("01{}", "00".repeat(31));
+        for bad in [
+            "",
+            "whpk_",
+            "whpk_!!!",
+            &RFC8032_PUBLIC[..62],
+            &"zz".repeat(32),
+            identity.as_str(),
+            &STANDARD.encode([0u8; 33]),
+        ] {
+            assert!(ed25519_public(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn p256_public_keys_der_pem_and_sec1() {
+        use p256::pkcs8::EncodePublicKey;
+        let signing = p256::ecdsa::SigningKey::from_slice(&[7u8; 32]).unwrap();
+        let public = signing.verifying_key();
+        let der = public.to_public_key_der().unwrap();
+        let b64 = STANDARD.encode(der.as_bytes());
+        let pem = format!(
+            "-----BEGIN PUBLIC KEY-----\n{}\n{}\n-----END PUBLIC KEY-----\n",
+            &b64[..64],
+            &b64[64..]
+        );
+        let sec1 = STANDARD.encode(public.to_encoded_point(false).as_bytes());
+        for text in [&b64, &pem, &sec1] {
+            assert_eq!(p256_public(text).unwrap(), *public, "{text}");
+        }
+        for bad in ["", "!!!", &STANDARD.encode([4u8; 65]), &b64[..40]] {
+            assert!(p256_public(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_key_in_the_wrong_field_says_what_the_endpoint_wants() {
+        let e = Secret::from_text(
+            "a".into(),
+            Algorithm::HmacSha256,
+            SecretEncoding::Utf8,
+            "0123456789abcdef",
+            Field::PublicKey,
+        )
+        .unwrap_err();
+        assert!(e.contains("shared secret in \"value\" or \"env\""), "{e}");
+        let e = Secret::from_text(
+            "a".into(),
+            Algorithm::Ed25519,
+            SecretEncoding::Utf8,
+            RFC8032_PUBLIC,
+            Field::Value,
+        )
+        .unwrap_err();
+        assert!(e.contains("Ed25519 public key"), "{e}");
+        let e = Secret::from_text(
+            "a".into(),
+            Algorithm::EcdsaP256Sha256,
+            SecretEncoding::Utf8,
+            "not a key",
+            Field::PublicKey,
+        )
+        .unwrap_err();
+        assert!(e.contains("P-256 public key (base64 DER"), "{e}");
+        assert!(!e.contains("not a key"), "{e}");
+        // A whpk_ key is a Standard Webhooks endpoint's public key.
+        let whpk = format!(
+            "whpk_{}",
+            STANDARD.encode(hex::decode(RFC8032_PUBLIC).unwrap())
+        );
+        assert!(Secret::from_text(
+            "a".into(),
+            Algorithm::HmacSha256,
+            SecretEncoding::Whsec,
+            &whpk,
+            Field::PublicKey
+        )
+        .is_ok());
+    }
+
+    #[test]
+    fn tokens_compare_whole() {
+        let s = Secret::from_text(
+            "t".into(),
+            Algorithm::Token,
+            SecretEncoding::Utf8,
+            "gitlab-token-0123456789",
+            Field::Value,
+        )
+        .unwrap();
+        let offer = |b: &[u8]| {
+            vec![OfferedSig {
+                bytes: b.to_vec(),
+                kind: SigKind::Any,
+            }]
+        };
+        assert!(s.verifies(&[], &offer(b"gitlab-token-0123456789")));
+        for bad in [
+            &b"gitlab-token-012345678"[..],
+            b"gitlab-token-01234567890",
+            b"GITLAB-TOKEN-0123456789",
+            b"",
+        ] {
+            assert!(!s.verifies(&[], &offer(bad)), "{bad:?}");
+        }
     }
 }

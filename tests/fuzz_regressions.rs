@@ -26,7 +26,7 @@ fn replay(dir: &str, target: &str, check: Check) -> usize {
 
 #[test]
 fn saved_fuzz_inputs_still_pass() {
-    let targets: [(&str, Check); 7] = [
+    let targets: [(&str, Check); 8] = [
         ("config", checks::config),
         ("signature_headers", checks::signature_headers),
         ("timestamps", checks::timestamps),
@@ -34,6 +34,7 @@ fn saved_fuzz_inputs_still_pass() {
         ("json_schema", checks::json_schema),
         ("verify", checks::verify),
         ("cache_requests", checks::cache_requests),
+        ("public_keys", checks::public_keys),
     ];
     let mut total = 0;
     for (target, check) in targets {
@@ -41,5 +42,5 @@ fn saved_fuzz_inputs_still_pass() {
         assert!(seeds > 0, "no seeds for fuzz target {target}");
         total += seeds + replay("fuzz/regressions", target, check);
     }
-    assert!(total >= 7);
+    assert!(total >= 8);
 }

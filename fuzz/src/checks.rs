@@ -8,26 +8,50 @@ use webhook_guard::cidr::{parse_source_address, CidrList};
 use webhook_guard::config::Config;
 use webhook_guard::headers::CapturedHeaders;
 use webhook_guard::json::{parse_bounded, MAX_DEPTH};
+use webhook_guard::presets::{preset, PRESET_NAMES};
 use webhook_guard::rfc3339::{rfc3339_to_unix_seconds, unix_seconds_to_rfc3339};
 use webhook_guard::schema::Schema;
-use webhook_guard::signature::{Encoding, SignatureFormat, Template};
+use webhook_guard::secrets::{Field, Secret, SecretEncoding};
+use webhook_guard::signature::{query_param, sorted_form, Algorithm, Template};
 use webhook_guard::timestamp::{TimestampFormat, Window};
 use webhook_guard::verify::verify as decide;
 use webhook_guard_cache::api::parse_request;
 
-/// The endpoints `verify` runs every input against.
-const VERIFY_CONFIG: &str = r#"{"idempotency":{"cluster":"c"},"endpoints":[
- {"name":"g","path_prefix":"/g","preset":"genesys-open-messaging","secrets":[{"id":"a","value":"fuzz-secret-0123456789"}],
-  "payload_schema":{"type":"object","required":["id"],"properties":{"id":{"type":"string","pattern":"^[a-z0-9]+$"}}}},
- {"name":"s","path_prefix":"/s","preset":"stripe","secrets":[{"id":"a","value":"fuzz-secret-0123456789"}]},
- {"name":"w","path_prefix":"/w","preset":"standard-webhooks","secrets":[{"id":"a","value":"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}]},
- {"name":"k","path_prefix":"/k","preset":"slack","secrets":[{"id":"a","value":"fuzz-secret-0123456789"}]},
- {"name":"t","path_prefix":"/t","preset":"genesys-signature-header","secrets":[{"id":"a","value":"fuzz-secret-0123456789"}]}]}"#;
+/// One endpoint per preset, each with a key of the kind it wants, and a schema on one.
+fn verify_config_text() -> String {
+    let mut endpoints = Vec::new();
+    for (i, name) in PRESET_NAMES.iter().enumerate() {
+        let secret = match *name {
+            "standard-webhooks" => r#"{"id":"a","value":"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"},{"id":"b","public_key":"whpk_11qYAYKxCrfVS/7TyWQHOg7hcvPapiMlrwIaaPcHURo="}"#.to_string(),
+            "discord" => r#"{"id":"a","public_key":"d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a"}"#.to_string(),
+            "sendgrid" => format!(r#"{{"id":"a","public_key":"{}"}}"#, SENDGRID_PUBLIC),
+            _ => r#"{"id":"a","value":"fuzz-secret-0123456789"}"#.to_string(),
+        };
+        let extra = match *name {
+            "custom" => r#","signature_header":"x-sig""#,
+            "square" | "hubspot" | "twilio" => r#","public_url":"https://hooks.example.com""#,
+            "genesys-open-messaging" => {
+                r#","payload_schema":{"type":"object","required":["id"],"properties":{"id":{"type":"string","pattern":"^[a-z0-9]+$"}}}"#
+            }
+            _ => "",
+        };
+        endpoints.push(format!(
+            r#"{{"name":"p{i}","path_prefix":"/p{i}","preset":"{name}","secrets":[{secret}]{extra}}}"#
+        ));
+    }
+    format!(
+        r#"{{"idempotency":{{"cluster":"c"}},"endpoints":[{}]}}"#,
+        endpoints.join(",")
+    )
+}
+
+/// The P-256 public key of the scalar 0x07..07, base64 DER.
+const SENDGRID_PUBLIC: &str = "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEHhhTL9R1TALzBB2cdc6zO4P/2BrHzk/ogsyxyYvFiW6kbDEcTi/0DdlqNlPm5FRF0y3+SG7O11x6kMahiIHAow==";
 
 fn verify_config() -> &'static Config {
     static C: OnceLock<Config> = OnceLock::new();
     C.get_or_init(
-        || match Config::parse(VERIFY_CONFIG.as_bytes(), &|_| None) {
+        || match Config::parse(verify_config_text().as_bytes(), &|_| None) {
             Ok(c) => c,
             Err(e) => panic!("{e}"),
         },
@@ -40,27 +64,66 @@ pub fn config(data: &[u8]) {
     let _ = webhook_guard::config::Config::parse(data, &env);
 }
 
-/// Any bytes as a signature header of every format, and as a signed-content template.
+/// Any bytes as a signature header of every preset's format, as a signed-content
+/// template, and as a form body and request path (Twilio's parameters, `bodySHA256`).
 pub fn signature_headers(data: &[u8]) {
-    let formats = [
-        SignatureFormat::Prefixed {
-            prefix: "sha256=".into(),
-            encoding: Encoding::Hex,
-        },
-        SignatureFormat::Prefixed {
-            prefix: String::new(),
-            encoding: Encoding::Base64,
-        },
-        SignatureFormat::Stripe,
-        SignatureFormat::StandardWebhooks,
-    ];
-    for f in &formats {
-        if let Ok(offered) = f.parse(data) {
-            assert!(!offered.macs.is_empty() && offered.macs.len() <= 8);
+    for name in PRESET_NAMES {
+        let Some(scheme) = preset(name) else {
+            continue;
+        };
+        if let Ok(offered) = scheme.format.parse(data, scheme.algorithm) {
+            assert!(
+                !offered.sigs.is_empty() && offered.sigs.len() <= 8,
+                "{name}"
+            );
+            for sig in &offered.sigs {
+                assert!(!sig.bytes.is_empty() && sig.bytes.len() <= 1024, "{name}");
+            }
         }
     }
     if let Ok(text) = std::str::from_utf8(data) {
         let _ = Template::parse(text);
+    }
+    // Every pair comes from the body, sorted; decoding never grows a pair.
+    let pairs = sorted_form(data);
+    assert!(pairs.windows(2).all(|w| w[0] <= w[1]));
+    let total: usize = pairs.iter().map(|(k, v)| k.len() + v.len()).sum();
+    assert!(total <= data.len());
+    let _ = query_param(data, b"bodySHA256");
+}
+
+/// Any bytes as a key of every kind an endpoint may be configured with, in every field:
+/// an error or a key, never a panic, and an error never quotes the text.
+pub fn public_keys(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let _ = webhook_guard::secrets::ed25519_public(text);
+    let _ = webhook_guard::secrets::p256_public(text);
+    for algorithm in [
+        Algorithm::HmacSha256,
+        Algorithm::HmacSha1,
+        Algorithm::HmacSha512,
+        Algorithm::Token,
+        Algorithm::Ed25519,
+        Algorithm::EcdsaP256Sha256,
+    ] {
+        for encoding in [
+            SecretEncoding::Utf8,
+            SecretEncoding::Base64,
+            SecretEncoding::Whsec,
+        ] {
+            for field in [Field::PublicKey, Field::Value, Field::Env] {
+                // Messages are printable ASCII written here: a text with any other
+                // character found in one was quoted. (A text made of a message's own
+                // words, which the fuzzer found, is not a leak.)
+                if let Err(why) = Secret::from_text("k".into(), algorithm, encoding, text, field) {
+                    let foreign = text.chars().any(|c| !c.is_ascii_graphic() && c != ' ');
+                    assert!(!foreign || text.len() < 4 || !why.contains(text), "{why}");
+                    assert!(why.len() < 400, "{why}");
+                }
+            }
+        }
     }
 }
 
@@ -181,7 +244,8 @@ pub fn verify(data: &[u8]) {
     let pairs: Vec<(String, &[u8])> = head
         .split(|&b| b == b'\n')
         .filter_map(|line| {
-            let colon = line.iter().position(|&b| b == b':')?;
+            // `:path: /x` and `:method: POST` too: the pseudo-headers some schemes sign.
+            let colon = line.iter().skip(1).position(|&b| b == b':')? + 1;
             let name = std::str::from_utf8(&line[..colon])
                 .ok()?
                 .to_ascii_lowercase();

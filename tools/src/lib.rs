@@ -4,13 +4,18 @@
 use std::time::Duration;
 
 /// Sends a POST and returns (status, body), whatever the status.
-pub fn post(url: &str, headers: &[(String, String)], body: &[u8]) -> Result<(u16, String), String> {
+pub fn post(
+    url: &str,
+    content_type: &str,
+    headers: &[(String, String)],
+    body: &[u8],
+) -> Result<(u16, String), String> {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .timeout_global(Some(Duration::from_secs(15)))
         .build()
         .into();
-    let mut request = agent.post(url).header("content-type", "application/json");
+    let mut request = agent.post(url).header("content-type", content_type);
     for (name, value) in headers {
         request = request.header(name, value);
     }

@@ -107,3 +107,60 @@ fn a_chunked_body_is_read_whole_and_sigterm_stops_the_receiver() {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+#[test]
+fn the_sender_signs_for_every_preset() {
+    let receiver = Receiver::start(&[]);
+    let url = format!("http://127.0.0.1:{}/webhooks/x?tenant=1", receiver.port);
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_webhook-guard-send"))
+            .args(["--url", &url])
+            .args(args)
+            .output()
+            .expect("run the sender")
+    };
+    let ed_seed = "02".repeat(32);
+    let p256 = "05".repeat(32);
+    for preset in webhook_guard::presets::PRESET_NAMES {
+        let key: Vec<&str> = match preset {
+            "custom" => continue,
+            "discord" => vec!["--private-key", &ed_seed],
+            "sendgrid" => vec!["--private-key", &p256],
+            "standard-webhooks" => vec!["--secret", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"],
+            _ => vec!["--secret", "a-demo-secret-0123456789"],
+        };
+        let out = run(&[&["--preset", preset][..], &key].concat());
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && text.contains("answer: 200"),
+            "{preset}: {text} {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // Standard Webhooks' v1a: an Ed25519 private key.
+    let out = run(&["--preset", "standard-webhooks", "--private-key", &ed_seed]);
+    assert!(out.status.success());
+    // The public key to configure, as each sender shows it.
+    let public = |preset: &str, key: &str| {
+        let out = run(&[
+            "--preset",
+            preset,
+            "--private-key",
+            key,
+            "--print-public-key",
+        ]);
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    assert_eq!(public("discord", &ed_seed).len(), 64);
+    assert!(public("standard-webhooks", &ed_seed).starts_with("whpk_"));
+    assert!(public("sendgrid", &p256).starts_with("MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE"));
+    // A shared secret where a private key is needed: refused, saying what is needed.
+    let out = run(&[
+        "--preset",
+        "discord",
+        "--secret",
+        "a-demo-secret-0123456789",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("private key"));
+}
