@@ -14,6 +14,7 @@
 )]
 
 pub mod answer;
+pub mod batch;
 pub mod cache_client;
 pub mod cidr;
 pub mod config;

@@ -227,7 +227,15 @@ fn a_client_gone_while_the_claim_is_pending_abandons_it() {
         "the retry is not blocked by an orphan claim: {r:?}"
     );
     assert_eq!(claims(&envoy, "abandoned"), 1);
-    assert_eq!(cache_metric(cache.port, "claim", "abandoned"), 1);
+    // The filter keeps one cache request in flight at most, so its release follows the
+    // batch that carries the claim (here it lands after the claim and frees it); a release
+    // that overtakes its claim (the claim timed out first) leaves a tombstone that refuses
+    // it: the late-claim tests below. Either way the orphan claim is freed exactly once.
+    assert_eq!(
+        cache_metric(cache.port, "claim", "abandoned")
+            + cache_metric(cache.port, "release", "released"),
+        1
+    );
     envoy.assert_no_panic();
 }
 

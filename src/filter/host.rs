@@ -66,6 +66,10 @@ pub trait Host {
     fn configuration(&self) -> Vec<u8>;
     /// A VM environment variable (`vm_config.environment_variables`).
     fn env(&self, name: &str) -> Option<String>;
+    /// Makes `context_id` the context that the following host calls act for (the root
+    /// context answering a request's claim: its local reply or resume). `false`: no such
+    /// context any more.
+    fn set_effective_context(&self, context_id: u32) -> bool;
 }
 
 /// The host when running in Envoy.
@@ -219,6 +223,10 @@ mod envoy {
 
         fn env(&self, name: &str) -> Option<String> {
             std::env::var(name).ok()
+        }
+
+        fn set_effective_context(&self, context_id: u32) -> bool {
+            hostcalls::set_effective_context(context_id).is_ok()
         }
     }
 }

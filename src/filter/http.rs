@@ -9,10 +9,8 @@ use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::Action;
 
 use crate::answer::Reject;
-use crate::cache_client::{
-    claim_request, new_token, parse_claim, ClaimVerdict, Queued, Settlement, CLAIM_PATH,
-    MAX_ANSWER_BYTES,
-};
+use crate::batch::Wake;
+use crate::cache_client::{claim_request, new_token, ClaimVerdict, Queued, Settlement};
 use crate::cidr::parse_source_address;
 use crate::config::{Config, Idempotency, Mode, OnUnavailable, Route};
 use crate::headers::CapturedHeaders;
@@ -22,6 +20,7 @@ use webhook_guard_protocol::Operation;
 
 use super::host::Host;
 use super::metrics::{ClaimOutcome, Metrics};
+use super::root::{Link, Waiter};
 
 /// Headers this filter adds upstream; any a client sends are removed, so the upstream can
 /// trust them. So are `_` spellings (`x_webhook_guard_endpoint`), which CGI and WSGI
@@ -54,14 +53,15 @@ pub enum State {
         endpoint: usize,
         headers: CapturedHeaders,
     },
-    /// Verified; waiting for the cache's answer to the claim of `key` with our `token`
-    /// (sent at `since_ms`). Leaving this state any way but `Claimed` abandons the claim.
+    /// Verified; waiting for the cache's answer to the claim of `key` with our `token`,
+    /// claim `id` of the root's batcher. Leaving this state any way but `Claimed` abandons
+    /// the claim (or withdraws it, when it was not sent yet).
     Claiming {
         endpoint: usize,
         verified: Verified,
         key: String,
         token: String,
-        since_ms: u64,
+        id: u32,
     },
     /// Forwarded holding a claim: its fate (`crate::lifecycle`) is known once Envoy answers
     /// or the stream ends.
@@ -78,6 +78,10 @@ pub struct Guard<H: Host> {
     config: Rc<Config>,
     metrics: Rc<Metrics>,
     queue: Option<u32>,
+    /// The root's batcher and wake-up queue: where the claim goes.
+    link: Rc<Link<H>>,
+    /// This request as the root reaches it with the claim's answer (set by the root).
+    pub me: Option<Waiter<H>>,
     pub state: State,
     /// Envoy's `source.address`, read when first needed (allowlist or security log): the
     /// outer `None` is "not read yet".
@@ -93,56 +97,9 @@ pub struct Guard<H: Host> {
     request_id: Option<Option<String>>,
 }
 
-impl<H: Host> Context for Guard<H> {
-    fn on_http_call_response(
-        &mut self,
-        _token: u32,
-        num_headers: usize,
-        body_size: usize,
-        _trailers: usize,
-    ) {
-        let State::Claiming {
-            endpoint,
-            verified,
-            key,
-            token,
-            since_ms,
-        } = std::mem::replace(&mut self.state, State::Done)
-        else {
-            return;
-        };
-        self.host.record(
-            self.metrics.claim_latency,
-            self.host.now_ms().saturating_sub(since_ms),
-        );
-        let status = self.host.call_status(num_headers);
-        let body = if body_size > MAX_ANSWER_BYTES {
-            Vec::new()
-        } else {
-            self.host.call_body(body_size)
-        };
-        let action = match parse_claim(status.as_deref(), &body, &token) {
-            ClaimVerdict::Claimed { token } => {
-                self.accept(endpoint, &verified);
-                self.metrics.claim(&self.host, ClaimOutcome::Claimed);
-                self.state = State::Claimed { key, token };
-                Action::Continue
-            }
-            ClaimVerdict::Done => self.refuse(Some(endpoint), Reject::Duplicate),
-            ClaimVerdict::InFlight => self.refuse(Some(endpoint), Reject::InFlight),
-            ClaimVerdict::Unavailable => {
-                self.metrics.cache_error(&self.host, Operation::Claim);
-                // Too late, or unreadable: the claim may be stored (or still on its way), and
-                // no one else could ever release it.
-                self.abandon(key, token);
-                self.cache_unavailable(endpoint, &verified)
-            }
-        };
-        if action == Action::Continue {
-            self.host.resume_request();
-        }
-    }
-}
+/// Calls to the cache are the root context's (`super::root`): a request gets its claim's
+/// answer through `Guard::claim_answered`.
+impl<H: Host> Context for Guard<H> {}
 
 impl<H: Host> HttpContext for Guard<H> {
     fn on_http_request_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
@@ -238,19 +195,34 @@ impl<H: Host> HttpContext for Guard<H> {
                 self.settle(fate);
             }
             // The client left while the claim was on its way: nobody will use its answer.
-            State::Claiming { key, token, .. } => self.abandon(key, token),
+            // One that never left needs nothing given up.
+            State::Claiming { key, token, id, .. } => {
+                if self.link.batcher.borrow_mut().withdraw(id) {
+                    self.metrics.claim(&self.host, ClaimOutcome::Abandoned);
+                } else {
+                    self.abandon(key, token);
+                }
+            }
             _ => {}
         }
     }
 }
 
 impl<H: Host> Guard<H> {
-    pub fn new(host: H, config: Rc<Config>, metrics: Rc<Metrics>, queue: Option<u32>) -> Self {
+    pub fn new(
+        host: H,
+        config: Rc<Config>,
+        metrics: Rc<Metrics>,
+        queue: Option<u32>,
+        link: Rc<Link<H>>,
+    ) -> Self {
         Guard {
             host,
             config,
             metrics,
             queue,
+            link,
+            me: None,
             state: State::Start,
             source: None,
             key_hash: None,
@@ -321,26 +293,96 @@ impl<H: Host> Guard<H> {
         // The claim's fate may be logged from the response phase, where it cannot be read.
         self.request_id();
         let body = claim_request(key, &token, idem.in_flight_ttl_seconds);
-        match cache_call(&self.host, idem, CLAIM_PATH, &body) {
-            Ok(_) => {
-                self.state = State::Claiming {
-                    endpoint,
-                    key: key.clone(),
-                    token,
-                    verified,
-                    since_ms: self.host.now_ms(),
-                };
-                Action::Pause
+        let Some(me) = self.me.clone() else {
+            // Can't happen (the root sets it); refuse rather than forward unclaimed.
+            self.metrics.cache_error(&self.host, Operation::Claim);
+            return self.cache_unavailable(endpoint, &verified);
+        };
+        let now = self.host.now_ms();
+        let submitted = self
+            .link
+            .batcher
+            .borrow_mut()
+            .submit(token.clone(), body, now, me);
+        let id = match submitted {
+            Ok((id, Wake::No)) => id,
+            Ok((id, Wake::Ring)) => {
+                let rung = self
+                    .link
+                    .wake
+                    .get()
+                    .is_some_and(|q| self.host.enqueue(q, b""));
+                if !rung {
+                    // Nothing would send it: take it back, never sent.
+                    let mut batcher = self.link.batcher.borrow_mut();
+                    batcher.withdraw(id);
+                    batcher.rang();
+                    drop(batcher);
+                    log::warn!("webhook-guard: cannot wake the root context to send a claim");
+                    self.metrics.cache_error(&self.host, Operation::Claim);
+                    return self.cache_unavailable(endpoint, &verified);
+                }
+                id
             }
-            Err(e) => {
-                // Nothing was sent: there is no claim to give up.
-                log::warn!(
-                    "webhook-guard: cannot reach the cache cluster {}: {e}",
-                    idem.cluster
-                );
+            Err(_) => {
+                log::warn!("webhook-guard: too many claims waiting for the cache");
                 self.metrics.cache_error(&self.host, Operation::Claim);
+                return self.cache_unavailable(endpoint, &verified);
+            }
+        };
+        self.state = State::Claiming {
+            endpoint,
+            key: key.clone(),
+            token,
+            verified,
+            id,
+        };
+        Action::Pause
+    }
+
+    /// The cache's answer to this request's claim `id`, from the root context (acting for
+    /// this request): forward, refuse, or apply the failure policy. `sent`: whether the claim
+    /// may have reached the cache (then an unusable answer leaves a claim to give up).
+    pub fn claim_answered(&mut self, id: u32, verdict: ClaimVerdict, sent: bool, since_ms: u64) {
+        match &self.state {
+            State::Claiming { id: ours, .. } if *ours == id => {}
+            _ => return,
+        }
+        let State::Claiming {
+            endpoint,
+            verified,
+            key,
+            token,
+            ..
+        } = std::mem::replace(&mut self.state, State::Done)
+        else {
+            return;
+        };
+        self.host.record(
+            self.metrics.claim_latency,
+            self.host.now_ms().saturating_sub(since_ms),
+        );
+        let action = match verdict {
+            ClaimVerdict::Claimed { token } => {
+                self.accept(endpoint, &verified);
+                self.metrics.claim(&self.host, ClaimOutcome::Claimed);
+                self.state = State::Claimed { key, token };
+                Action::Continue
+            }
+            ClaimVerdict::Done => self.refuse(Some(endpoint), Reject::Duplicate),
+            ClaimVerdict::InFlight => self.refuse(Some(endpoint), Reject::InFlight),
+            ClaimVerdict::Unavailable => {
+                self.metrics.cache_error(&self.host, Operation::Claim);
+                // Too late, or unreadable: the claim may be stored (or still on its way), and
+                // no one else could ever release it. One never sent needs nothing.
+                if sent {
+                    self.abandon(key, token);
+                }
                 self.cache_unavailable(endpoint, &verified)
             }
+        };
+        if action == Action::Continue {
+            self.host.resume_request();
         }
     }
 
@@ -482,6 +524,7 @@ pub fn cache_call(
     idem: &Idempotency,
     path: &str,
     body: &[u8],
+    timeout: Duration,
 ) -> Result<u32, String> {
     host.dispatch(
         &idem.cluster,
@@ -492,6 +535,6 @@ pub fn cache_call(
             ("content-type", "application/json"),
         ],
         body,
-        Duration::from_millis(idem.timeout_ms),
+        timeout,
     )
 }
