@@ -6,8 +6,9 @@
 This VM's speed drifts by tens of percent within minutes, so two separate `make bench` runs
 cannot be compared: this alternates the builds round by round, each against a bare Envoy run
 next to it, and prints the median ratio and added Envoy CPU per request with their ranges.
-Needs what `make bench` builds (the cache, wrk, Envoy in .venv). A build older than the
-allow_unsigned_idempotency_key field gets the bench's configuration without it.
+Needs what `make bench` builds (the cache, wrk, Envoy in .venv). With AB_BEFORE_OLD=1, the
+BEFORE build (one older than the allow_unsigned_idempotency_key field) gets the bench's
+configuration without it.
 """
 import json
 import os
@@ -30,7 +31,7 @@ def main():
     def config_for(label):
         def config(kind, max_body):
             cfg = json.loads(base_config(kind, max_body))
-            if label == "before":
+            if label == "before" and os.environ.get("AB_BEFORE_OLD") == "1":
                 for ep in cfg["endpoints"]:
                     ep.pop("allow_unsigned_idempotency_key", None)
             return json.dumps(cfg)

@@ -132,6 +132,12 @@ impl<W> Batcher<W> {
         Ok((id, self.wake()))
     }
 
+    /// Queues a commit, release or abandon from a request context: whether to wake the
+    /// root; `None` when too many wait already.
+    pub fn offer_settlement(&mut self, queued: Queued) -> Option<Wake> {
+        self.push_settlement(queued).then(|| self.wake())
+    }
+
     /// Queues a commit, release or abandon; `false` when too many wait already.
     pub fn push_settlement(&mut self, queued: Queued) -> bool {
         if self.settlements.len() >= MAX_PENDING_SETTLEMENTS {
@@ -177,6 +183,12 @@ impl<W> Batcher<W> {
 
     pub fn in_flight(&self) -> bool {
         self.in_flight.is_some()
+    }
+
+    /// The settlements waiting for a batch (for tests of the glue).
+    #[cfg(test)]
+    pub fn waiting_settlements(&self) -> Vec<Queued> {
+        self.settlements.iter().cloned().collect()
     }
 
     /// The next batch, unless one is in flight or nothing waits. First gives back the claims

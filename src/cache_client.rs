@@ -9,8 +9,8 @@
 //! the claim is still on its way there.
 
 use webhook_guard_protocol::{
-    valid_token, Answer, BatchResult, ClaimRequest, CommitRequest, Error, Operation, Outcome,
-    ReleaseRequest,
+    valid_token, Answer, BatchAnswer, BatchResult, ClaimRequest, CommitRequest, Error, Operation,
+    Outcome, ReleaseRequest,
 };
 pub use webhook_guard_protocol::{
     BATCH_PATH, CLAIM_PATH, MAX_BATCH_BYTES, MAX_BATCH_OPS, MAX_BODY_BYTES as MAX_ANSWER_BYTES,
@@ -145,19 +145,29 @@ pub fn read_batch_answer(status: Option<&[u8]>, body: &[u8], ops: usize) -> Batc
     struct Results {
         results: Vec<Lenient>,
     }
-    let parsed = (body.len() <= MAX_BATCH_BYTES)
-        .then(|| serde_json::from_slice::<Results>(body).ok())
-        .flatten();
-    let Some(parsed) = parsed else {
+    if body.len() > MAX_BATCH_BYTES {
         return BatchReply::Failed { retryable: true };
+    }
+    // The cache's own answers parse as they are; the lenient reading (which buffers each
+    // entry to try it twice) only runs for one that does not.
+    let entries: Vec<BatchResult> = match serde_json::from_slice::<BatchAnswer>(body) {
+        Ok(answer) => answer.results,
+        Err(_) => match serde_json::from_slice::<Results>(body) {
+            Ok(parsed) => parsed
+                .results
+                .into_iter()
+                .filter_map(|e| match e {
+                    Lenient::Entry(entry) => Some(entry),
+                    Lenient::Other(_) => None,
+                })
+                .collect(),
+            Err(_) => return BatchReply::Failed { retryable: true },
+        },
     };
     let mut slots: Vec<Option<BatchResult>> = vec![None; ops];
     let mut seen = vec![false; ops];
     let mut duplicated = vec![false; ops];
-    for entry in parsed.results {
-        let Lenient::Entry(entry) = entry else {
-            continue;
-        };
+    for entry in entries {
         let Some(i) = usize::try_from(entry.id).ok().filter(|i| *i < ops) else {
             continue;
         };

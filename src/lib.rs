@@ -30,6 +30,7 @@ pub mod schema;
 pub mod secrets;
 pub mod sign;
 pub mod signature;
+pub mod stream;
 pub mod timestamp;
 pub mod verify;
 

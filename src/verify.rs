@@ -9,7 +9,7 @@ use crate::config::Endpoint;
 use crate::headers::{CapturedHeaders, Lookup};
 use crate::idempotency::hash_key;
 use crate::json::{parse_bounded, MAX_DEPTH};
-use crate::signature::matching_secret;
+use crate::signature::{matching_secret, Offered};
 use crate::timestamp::TimestampSource;
 
 /// A delivery that passed every check.
@@ -23,26 +23,30 @@ pub struct Verified {
     pub idempotency_key: Option<String>,
 }
 
-pub fn verify(
-    ep: &Endpoint,
-    headers: &CapturedHeaders,
-    body: &[u8],
-    now_unix: i64,
-) -> Result<Verified, Reject> {
+/// The signature header's MACs (and Stripe's `t`), or why there are none.
+pub(crate) fn offered(ep: &Endpoint, headers: &CapturedHeaders) -> Result<Offered, Reject> {
     let scheme = &ep.scheme;
-    let offered = match headers.get(&scheme.signature_header) {
+    match headers.get(&scheme.signature_header) {
         // An empty value is how some proxies pass on a header the sender did not set.
-        Lookup::Absent => return Err(Reject::MissingSignature),
-        Lookup::One(raw) if raw.trim_ascii().is_empty() => return Err(Reject::MissingSignature),
-        Lookup::Repeated => return Err(Reject::MalformedSignature),
+        Lookup::Absent => Err(Reject::MissingSignature),
+        Lookup::One(raw) if raw.trim_ascii().is_empty() => Err(Reject::MissingSignature),
+        Lookup::Repeated => Err(Reject::MalformedSignature),
         Lookup::One(raw) => scheme
             .format
             .parse(raw)
-            .map_err(|_| Reject::MalformedSignature)?,
-    };
+            .map_err(|_| Reject::MalformedSignature),
+    }
+}
 
-    // The timestamp as received: it is part of what Stripe, Slack and Standard Webhooks sign.
-    let raw_timestamp: Option<&[u8]> = match &scheme.timestamp {
+/// The timestamp as received: it is part of what Stripe, Slack and Standard Webhooks sign.
+/// `Err` when the signed content needs one and there is none.
+pub(crate) fn raw_timestamp<'a>(
+    ep: &Endpoint,
+    headers: &'a CapturedHeaders,
+    offered: &'a Offered,
+) -> Result<Option<&'a [u8]>, Reject> {
+    let scheme = &ep.scheme;
+    let raw = match &scheme.timestamp {
         TimestampSource::Header(h) => match headers.get(h) {
             Lookup::One(v) => Some(v),
             Lookup::Absent | Lookup::Repeated => None,
@@ -50,9 +54,41 @@ pub fn verify(
         TimestampSource::SignatureHeader => offered.timestamp.as_deref(),
         TimestampSource::None | TimestampSource::Body(_) => None,
     };
-    if scheme.signed_content.uses_timestamp() && raw_timestamp.is_none() {
+    if scheme.signed_content.uses_timestamp() && raw.is_none() {
         return Err(Reject::MissingTimestamp);
     }
+    Ok(raw)
+}
+
+/// The freshness window of a timestamp read from a header (or the signature header). Only
+/// once the signature held.
+pub(crate) fn check_header_timestamp(
+    ep: &Endpoint,
+    raw: Option<&[u8]>,
+    now_unix: i64,
+) -> Result<(), Reject> {
+    let scheme = &ep.scheme;
+    if matches!(
+        scheme.timestamp,
+        TimestampSource::None | TimestampSource::Body(_)
+    ) {
+        return Ok(());
+    }
+    let ts = raw
+        .and_then(|raw| scheme.timestamp_format.seconds(raw))
+        .ok_or(Reject::MissingTimestamp)?;
+    scheme.window.check(ts, now_unix)
+}
+
+pub fn verify(
+    ep: &Endpoint,
+    headers: &CapturedHeaders,
+    body: &[u8],
+    now_unix: i64,
+) -> Result<Verified, Reject> {
+    let scheme = &ep.scheme;
+    let offered = offered(ep, headers)?;
+    let raw_timestamp = raw_timestamp(ep, headers, &offered)?;
 
     let pieces = scheme
         .signed_content
@@ -68,15 +104,7 @@ pub fn verify(
 
     // Only an authenticated body is read past this point.
     let format = scheme.timestamp_format;
-    if !matches!(
-        scheme.timestamp,
-        TimestampSource::None | TimestampSource::Body(_)
-    ) {
-        let ts = raw_timestamp
-            .and_then(|raw| format.seconds(raw))
-            .ok_or(Reject::MissingTimestamp)?;
-        scheme.window.check(ts, now_unix)?;
-    }
+    check_header_timestamp(ep, raw_timestamp, now_unix)?;
 
     let json: Option<Value> = if ep.needs_json {
         Some(parse_bounded(body, MAX_DEPTH).ok_or(Reject::InvalidJson)?)

@@ -17,6 +17,8 @@ pub type Reply = (u32, Vec<(String, String)>, Vec<u8>);
 pub struct State {
     pub request_headers: Vec<(String, Vec<u8>)>,
     pub body: Vec<u8>,
+    /// Reads of the request body (whole or a part).
+    pub body_reads: usize,
     pub response_status: Vec<u8>,
     /// Properties by dotted path (`response.flags`).
     pub properties: HashMap<String, Vec<u8>>,
@@ -139,9 +141,12 @@ impl Host for Fake {
         }
     }
 
-    fn request_body(&self, size: usize) -> Vec<u8> {
-        let st = self.0.borrow();
-        st.body[..size.min(st.body.len())].to_vec()
+    fn request_body_at(&self, start: usize, size: usize) -> Vec<u8> {
+        let mut st = self.0.borrow_mut();
+        st.body_reads += 1;
+        let start = start.min(st.body.len());
+        let end = start.saturating_add(size).min(st.body.len());
+        st.body[start..end].to_vec()
     }
 
     fn response_status(&self) -> Vec<u8> {

@@ -15,6 +15,7 @@ use crate::cidr::parse_source_address;
 use crate::config::{Config, Idempotency, Mode, OnUnavailable, Route};
 use crate::headers::CapturedHeaders;
 use crate::lifecycle::{self, Fate};
+use crate::stream::BodyMac;
 use crate::verify::{verify, Verified};
 use webhook_guard_protocol::Operation;
 
@@ -48,10 +49,12 @@ fn cut_for_log(v: &[u8]) -> String {
 #[derive(Debug)]
 pub enum State {
     Start,
-    /// Headers read; the body is being buffered.
+    /// Headers read; the body is being buffered (and, when the endpoint allows it, its
+    /// MACs updated as it arrives).
     Buffering {
         endpoint: usize,
         headers: CapturedHeaders,
+        stream: Option<BodyMac>,
     },
     /// Verified; waiting for the cache's answer to the claim of `key` with our `token`,
     /// claim `id` of the root's batcher. Leaving this state any way but `Claimed` abandons
@@ -143,9 +146,11 @@ impl<H: Host> HttpContext for Guard<H> {
             all.iter().map(|(n, v)| (n.as_str(), v.as_slice())),
             &endpoint.wanted_headers,
         );
+        let stream = BodyMac::start(endpoint, &headers);
         self.state = State::Buffering {
             endpoint: index,
             headers,
+            stream,
         };
         if end_of_stream {
             return self.decide(0);
@@ -155,11 +160,21 @@ impl<H: Host> HttpContext for Guard<H> {
     }
 
     fn on_http_request_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
-        let State::Buffering { endpoint, .. } = self.state else {
+        let State::Buffering {
+            endpoint,
+            ref mut stream,
+            ..
+        } = self.state
+        else {
             return Action::Continue;
         };
         if body_size as u64 > self.config.max_body_bytes {
             return self.refuse(Some(endpoint), Reject::BodyTooLarge);
+        }
+        // Hash what arrived since the last chunk (sizes are cumulative), so the end costs
+        // one last chunk rather than the whole body.
+        if let Some(s) = stream.as_mut() {
+            feed(&self.host, s, body_size);
         }
         if !end_of_stream {
             return Action::Pause;
@@ -173,6 +188,13 @@ impl<H: Host> HttpContext for Guard<H> {
             return Action::Continue;
         }
         let size = self.host.request_body(usize::MAX).len();
+        if let State::Buffering {
+            stream: Some(ref mut s),
+            ..
+        } = self.state
+        {
+            feed(&self.host, s, size);
+        }
         self.decide(size)
     }
 
@@ -258,8 +280,11 @@ impl<H: Host> Guard<H> {
     /// The whole body is buffered: verify it and forward or refuse.
     fn decide(&mut self, body_size: usize) -> Action {
         let config = Rc::clone(&self.config);
-        let State::Buffering { endpoint, headers } =
-            std::mem::replace(&mut self.state, State::Done)
+        let State::Buffering {
+            endpoint,
+            headers,
+            stream,
+        } = std::mem::replace(&mut self.state, State::Done)
         else {
             return Action::Continue;
         };
@@ -267,9 +292,13 @@ impl<H: Host> Guard<H> {
         let Some(ep) = config.endpoints.get(endpoint) else {
             return self.refuse(None, Reject::UnknownEndpoint);
         };
-        let body = self.host.request_body(body_size);
         let now = i64::try_from(self.host.now().as_secs()).unwrap_or(i64::MAX);
-        match verify(ep, &headers, &body, now) {
+        let verdict = match stream {
+            // Every byte was hashed as it came: the body is not read again.
+            Some(s) if s.fed() == body_size => s.finish(ep, &headers, now),
+            _ => verify(ep, &headers, &self.host.request_body(body_size), now),
+        };
+        match verdict {
             Ok(verified) => self.claim_and_forward(endpoint, verified),
             Err(reject) => self.refuse(Some(endpoint), reject),
         }
@@ -449,6 +478,34 @@ impl<H: Host> Guard<H> {
             ),
             attempt: 1,
         };
+        // To this VM's root while it sends: no queue message, and no on_queue_ready per
+        // settlement; a wake-up only when it is idle.
+        if self.link.open.get() {
+            let offered = self
+                .link
+                .batcher
+                .borrow_mut()
+                .offer_settlement(queued.clone());
+            match offered {
+                Some(Wake::No) => return,
+                Some(Wake::Ring) => {
+                    if self
+                        .link
+                        .wake
+                        .get()
+                        .is_some_and(|q| self.host.enqueue(q, b""))
+                    {
+                        return;
+                    }
+                    // Not woken: it goes with the root's next batch (next claim or retry).
+                    self.link.batcher.borrow_mut().rang();
+                    log::warn!("webhook-guard: cannot wake the root context; a {} waits for the next batch", settlement.name());
+                    return;
+                }
+                // Too many waiting here: the shared queue may reach another worker's root.
+                None => {}
+            }
+        }
         let sent = self
             .queue
             .is_some_and(|q| self.host.enqueue(q, &queued.encode()));
@@ -515,6 +572,15 @@ impl<H: Host> Guard<H> {
             log::warn!("webhook-guard: could not send the local reply: {e}");
         }
         Action::Pause
+    }
+}
+
+/// Feeds the body bytes that arrived since the last call (up to `body_size`, cumulative).
+fn feed(host: &impl Host, stream: &mut BodyMac, body_size: usize) {
+    let from = stream.fed();
+    if body_size > from {
+        let chunk = host.request_body_at(from, body_size - from);
+        stream.update(&chunk);
     }
 }
 

@@ -1,7 +1,8 @@
 //! The root context: loads the configuration, defines the metrics, and is the only context
-//! that talks to the cache. Request contexts hand it their claims (through the `Link` they
-//! share with it, in this VM) and their commits, releases and abandons (through a shared
-//! queue, so they survive the stream and any root may send them); it sends them in batches,
+//! that talks to the cache. Request contexts hand it their claims, commits, releases and
+//! abandons through the `Link` they share with it, in this VM (a settlement goes through a
+//! shared queue instead, which any worker's root drains, when this root has ended: a
+//! request can outlive the configuration that created it); it sends them in batches,
 //! one request in flight at most (`crate::batch`), and hands each claim's answer back to its
 //! request. It outlives every request stream, so these calls are not cancelled when the
 //! request that made them ends, and it retries failed settlements up to `MAX_ATTEMPTS`
@@ -43,6 +44,8 @@ pub struct Link<H: Host> {
     pub batcher: RefCell<Batcher<Waiter<H>>>,
     /// The root's wake-up queue.
     pub wake: Cell<Option<u32>>,
+    /// The root still sends what it is handed: false once it told the host it is done.
+    pub open: Cell<bool>,
 }
 
 impl<H: Host> Default for Link<H> {
@@ -50,6 +53,7 @@ impl<H: Host> Default for Link<H> {
         Link {
             batcher: RefCell::new(Batcher::default()),
             wake: Cell::new(None),
+            open: Cell::new(false),
         }
     }
 }
@@ -71,6 +75,12 @@ pub struct Root<H: Host> {
 
 /// How often the root looks for retries that are due, while some wait.
 const TICK: Duration = Duration::from_millis(50);
+
+impl<H: Host> Drop for Root<H> {
+    fn drop(&mut self) {
+        self.link.open.set(false);
+    }
+}
 
 /// The request context the SDK holds: the request's state is shared with the root, which
 /// delivers claim answers to it.
@@ -97,6 +107,7 @@ impl<H: Host + Clone + 'static> Root<H> {
     /// A closing root that has nothing left to send tells the host it is done.
     fn finish_if_closing(&self) {
         if self.closing && !self.pending() {
+            self.link.open.set(false);
             self.host.done();
         }
     }
@@ -264,6 +275,8 @@ impl<H: Host + Clone + 'static> Context for Root<H> {
     /// processed again: end only once they are through (Envoy keeps the old root meanwhile).
     fn on_done(&mut self) -> bool {
         if !self.pending() {
+            // Requests still running hand their settlements to the shared queue from now on.
+            self.link.open.set(false);
             return true;
         }
         log::info!(
@@ -296,6 +309,9 @@ impl<H: Host + Clone + 'static> RootContext for Root<H> {
                     let name = format!("{WAKE_QUEUE_PREFIX}{suffix}");
                     self.link.wake.set(self.host.register_queue(&name));
                 }
+                self.link
+                    .open
+                    .set(self.link.wake.get().is_some() && !self.closing);
                 #[cfg(target_arch = "wasm32")]
                 proxy_wasm::set_log_level(config.log_level);
                 self.metrics = Rc::new(Metrics::define_all(&self.host, &config));

@@ -11,6 +11,7 @@ use proxy_wasm::types::Action;
 use super::fake::Fake;
 use super::http::State;
 use super::root::{GuardHandle, Root, OUTCOME_QUEUE};
+use crate::cache_client::{Queued, Settlement};
 use crate::lifecycle::flags;
 
 /// The root context's id, and the first request context's.
@@ -168,6 +169,34 @@ fn answer(root: &mut Root<Fake>, fake: &Fake, status: Option<&str>, body: &str) 
         None => body.to_string(),
     };
     answer_batch(root, fake, token, status, &body);
+}
+
+/// Every commit, release and abandon handed to the root so far, sent or waiting, oldest
+/// first, as the queue message it would be (`commit 1 {...}`).
+fn settled(root: &Root<Fake>, fake: &Fake) -> Vec<String> {
+    let mut out = Vec::new();
+    let calls = fake.st().calls.clone();
+    for (path, body) in calls {
+        assert_eq!(path, "/v1/batch");
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        for op in v["ops"].as_array().unwrap() {
+            let (name, body) = match (op.get("commit"), op.get("release")) {
+                (Some(c), _) => ("commit", c),
+                (_, Some(r)) if r.get("ttl_ms").is_some() => ("abandon", r),
+                (_, Some(r)) => ("release", r),
+                _ => continue,
+            };
+            out.push(format!("{name} 1 {body}"));
+        }
+    }
+    let waiting = root.link.batcher.borrow().waiting_settlements();
+    out.extend(
+        waiting
+            .iter()
+            .map(|q| String::from_utf8_lossy(&q.encode()).into_owned()),
+    );
+    out.extend(fake.queued());
+    out
 }
 
 /// The ops of the batch sent as call `token` (1-based), as JSON.
@@ -359,14 +388,14 @@ fn the_claim_carries_the_filters_own_token_and_a_2xx_commits_it() {
     );
     respond(&mut guard, &fake, "200", "via_upstream", 0);
     assert_eq!(
-        fake.queued(),
+        settled(&root, &fake),
         [format!(
             r#"commit 1 {{"key":"{key}","token":"{TOKEN}","ttl_ms":86400000}}"#
         )]
     );
     assert!(matches!(*state(&guard), State::Done));
     guard.on_log();
-    assert_eq!(fake.queued().len(), 1, "settled once");
+    assert_eq!(settled(&root, &fake).len(), 1, "settled once");
     assert_eq!(
         (claims(&fake, "claimed"), claims(&fake, "committed")),
         (1, 1)
@@ -389,7 +418,7 @@ fn what_the_receiver_did_not_process_is_released() {
         let mut guard = claiming(&root, &fake, "m2");
         answer(&mut root, &fake, Some("200"), &claimed_answer());
         respond(&mut guard, &fake, status, details, flags);
-        let queued = fake.queued();
+        let queued = settled(&root, &fake);
         assert_eq!(queued.len(), 1, "{status} {details}");
         assert!(queued[0].starts_with("release "), "{queued:?}");
         assert_eq!(claims(&fake, "released"), 1);
@@ -416,7 +445,7 @@ fn an_unknown_outcome_keeps_the_claim() {
         let mut guard = claiming(&root, &fake, "m3");
         answer(&mut root, &fake, Some("200"), &claimed_answer());
         respond(&mut guard, &fake, status, details, flags);
-        assert!(fake.queued().is_empty(), "{status} {details}");
+        assert!(settled(&root, &fake).is_empty(), "{status} {details}");
         assert_eq!(claims(&fake, "kept"), 1);
         assert!(matches!(*state(&guard), State::Done));
     }
@@ -431,7 +460,7 @@ fn an_unknown_outcome_keeps_the_claim() {
             .to_vec(),
     );
     guard.on_log();
-    assert!(fake.queued().is_empty());
+    assert!(settled(&root, &fake).is_empty());
     assert_eq!(claims(&fake, "kept"), 1);
 }
 
@@ -445,7 +474,7 @@ fn a_stream_that_never_reached_the_upstream_releases_at_its_end() {
         flags::UPSTREAM_CONNECTION_FAILURE.to_le_bytes().to_vec(),
     );
     guard.on_log();
-    assert!(fake.queued()[0].starts_with("release "));
+    assert!(settled(&root, &fake)[0].starts_with("release "));
 }
 
 #[test]
@@ -471,7 +500,7 @@ fn a_claim_whose_answer_is_not_used_is_abandoned() {
             "{body}"
         );
         assert_eq!(fake.st().resumed, 0);
-        let queued = fake.queued();
+        let queued = settled(&root, &fake);
         assert!(
             queued.len() == 1 && queued[0].starts_with("abandon "),
             "{queued:?}"
@@ -484,20 +513,20 @@ fn a_claim_whose_answer_is_not_used_is_abandoned() {
     let mut guard = claiming(&root, &fake, "m7");
     let token = wake(&mut root, &fake);
     guard.on_log();
-    assert!(fake.queued()[0].starts_with("abandon "));
-    assert!(fake.queued()[0].contains(TOKEN));
+    assert!(settled(&root, &fake)[0].starts_with("abandon "));
+    assert!(settled(&root, &fake)[0].contains(TOKEN));
     // Its answer, when it comes, finds nobody waiting and changes nothing.
     drop(guard);
     answer_batch(&mut root, &fake, token, Some("200"), &claimed_answer());
     assert_eq!(fake.st().resumed, 0);
-    assert_eq!(fake.queued().len(), 1);
+    assert_eq!(settled(&root, &fake).len(), 1);
     // Gone before its batch left: withdrawn, never sent, nothing to give up.
     let (mut root, fake) = start(&config("reject"));
     let mut guard = claiming(&root, &fake, "m7b");
     guard.on_log();
     wake(&mut root, &fake);
     assert!(fake.st().calls.is_empty());
-    assert!(fake.queued().is_empty());
+    assert!(settled(&root, &fake).is_empty());
     assert_eq!(claims(&fake, "abandoned"), 1);
     assert!(root.on_done());
     // With on_unavailable: allow, the delivery goes on unclaimed, and the claim is given up.
@@ -506,9 +535,9 @@ fn a_claim_whose_answer_is_not_used_is_abandoned() {
     answer(&mut root, &fake, None, "");
     assert_eq!(fake.st().resumed, 1);
     assert!(fake.st().replies.is_empty());
-    assert!(fake.queued()[0].starts_with("abandon "));
+    assert!(settled(&root, &fake)[0].starts_with("abandon "));
     guard.on_log();
-    assert_eq!(fake.queued().len(), 1);
+    assert_eq!(settled(&root, &fake).len(), 1);
 }
 
 #[test]
@@ -525,7 +554,7 @@ fn duplicates_and_attempts_in_flight_are_answered_and_hold_nothing() {
         answer(&mut root, &fake, Some("200"), body);
         assert_eq!(last_reply(&fake), (expected.0, expected.1.to_string()));
         guard.on_log();
-        assert!(fake.queued().is_empty());
+        assert!(settled(&root, &fake).is_empty());
     }
 }
 
@@ -545,7 +574,7 @@ fn a_claim_that_cannot_be_sent_or_tokened_is_a_503_with_nothing_to_give_up() {
     wake(&mut root, &fake);
     assert_eq!(last_reply(&fake).0, 503);
     assert!(matches!(*state(&guard), State::Done));
-    assert!(fake.queued().is_empty());
+    assert!(settled(&root, &fake).is_empty());
     assert!(root.on_done(), "nothing left waiting");
 
     let (root, fake) = start(&config("reject"));
@@ -570,7 +599,7 @@ fn the_root_sends_queued_outcomes_and_retries_failures_backing_off() {
     let mut guard = claiming(&root, &fake, "m11");
     answer(&mut root, &fake, Some("200"), &claimed_answer());
     respond(&mut guard, &fake, "200", "via_upstream", 0);
-    root.on_queue_ready(outcomes);
+    wake(&mut root, &fake);
     let calls = |fake: &Fake| fake.st().calls.len();
     assert_eq!(calls(&fake), 2, "the claim, then the commit");
     assert!(batch_ops(&fake, 2)[0].get("commit").is_some());
@@ -609,7 +638,7 @@ fn the_root_sends_queued_outcomes_and_retries_failures_backing_off() {
     let mut guard = claiming(&root, &fake, "m12");
     answer(&mut root, &fake, Some("200"), &claimed_answer());
     respond(&mut guard, &fake, "500", "via_upstream", 0);
-    root.on_queue_ready(outcomes);
+    wake(&mut root, &fake);
     let token = calls(&fake) as u32;
     assert!(batch_ops(&fake, token)[0].get("release").is_some());
     answer_batch(
@@ -629,17 +658,36 @@ fn the_root_sends_queued_outcomes_and_retries_failures_backing_off() {
         .push_back(b"commit nothex x 1".to_vec());
     root.on_queue_ready(outcomes);
     assert_eq!(calls(&fake) as u32, token);
+    // A settlement from the shared queue (a request of an ended root, or of another
+    // worker) goes in this root's next batch.
+    let q = Queued {
+        settlement: Settlement::Commit,
+        body: Settlement::Commit.request(&"ab".repeat(32), TOKEN, 60, 60),
+        attempt: 1,
+    };
+    fake.st()
+        .queues
+        .entry(outcomes)
+        .or_default()
+        .push_back(q.encode());
+    root.on_queue_ready(outcomes);
+    let token = calls(&fake) as u32;
+    assert_eq!(batch_ops(&fake, token)[0]["commit"]["token"], TOKEN);
 }
 
 #[test]
 fn a_replaced_root_ends_only_once_its_commits_are_through() {
+    let (mut idle, _) = start(&config("reject"));
+    assert!(idle.on_done(), "nothing pending: it may end at once");
+    assert!(
+        !idle.link.open.get(),
+        "ended: what comes now goes to the shared queue"
+    );
     let (mut root, fake) = start(&config("reject"));
-    assert!(root.on_done(), "nothing pending: it may end at once");
-    let outcomes = fake.queue_id(OUTCOME_QUEUE);
     let mut guard = claiming(&root, &fake, "m13");
     answer(&mut root, &fake, Some("200"), &claimed_answer());
     respond(&mut guard, &fake, "200", "via_upstream", 0);
-    root.on_queue_ready(outcomes);
+    wake(&mut root, &fake);
     // A new configuration replaces this root while the commit is in flight.
     assert!(!root.on_done());
     fake.st().call_status = Some(b"503".to_vec());
@@ -668,7 +716,7 @@ fn a_request_the_cache_refuses_is_not_sent_again() {
     let mut guard = claiming(&root, &fake, "m14");
     answer(&mut root, &fake, Some("200"), &claimed_answer());
     respond(&mut guard, &fake, "500", "via_upstream", 0);
-    root.on_queue_ready(fake.queue_id(OUTCOME_QUEUE));
+    wake(&mut root, &fake);
     answer_batch(
         &mut root,
         &fake,
@@ -689,4 +737,57 @@ fn an_invalid_configuration_is_refused_and_serves_nothing() {
     let mut root = Root::new(fake.clone(), ROOT_ID);
     assert!(!root.on_configure(0));
     assert!(root.guard(FIRST_CONTEXT).is_none());
+}
+
+#[test]
+fn a_body_that_needs_no_json_is_hashed_as_it_arrives_and_never_read_whole() {
+    let (root, fake) = start(&config("reject"));
+    let body = r#"{"action":"opened","number":1}"#.repeat(40);
+    let mut all = vec![(":path".to_string(), b"/hooks/strict".to_vec())];
+    all.extend(signed(&root, "strict", &body));
+    fake.st().request_headers = all.clone();
+    fake.st().body = body.as_bytes().to_vec();
+    let mut guard = new_guard(&root, &fake);
+    assert_eq!(guard.on_http_request_headers(2, false), Action::Pause);
+    // Envoy's sizes are cumulative: each call reads only what came since the last one.
+    let mut reads = Vec::new();
+    for size in [100, 100, 700, body.len()] {
+        let before = fake.st().body_reads;
+        let end = size == body.len();
+        let action = guard.on_http_request_body(size, end);
+        reads.push(fake.st().body_reads - before);
+        assert_eq!(action, if end { Action::Continue } else { Action::Pause });
+    }
+    assert_eq!(
+        reads,
+        [1, 0, 1, 1],
+        "a read per new part, none of the whole body"
+    );
+    assert_eq!(
+        fake.header("x-webhook-guard-endpoint"),
+        Some(b"strict".to_vec())
+    );
+    // Tampered in a part already hashed: refused all the same.
+    let mut tampered = body.clone().into_bytes();
+    tampered[5] ^= 1;
+    fake.st().request_headers = all;
+    fake.st().body = tampered;
+    let mut guard = new_guard(&root, &fake);
+    guard.on_http_request_headers(2, false);
+    guard.on_http_request_body(10, false);
+    assert_eq!(guard.on_http_request_body(body.len(), true), Action::Pause);
+    assert_eq!(last_reply(&fake).0, 401);
+    // A host that hands over less than it said: the whole body is read and verified.
+    let mut all = vec![(":path".to_string(), b"/hooks/strict".to_vec())];
+    all.extend(signed(&root, "strict", &body));
+    fake.st().request_headers = all;
+    fake.st().body = body.as_bytes()[..50].to_vec();
+    let mut guard = new_guard(&root, &fake);
+    guard.on_http_request_headers(2, false);
+    guard.on_http_request_body(100, false);
+    fake.st().body = body.as_bytes().to_vec();
+    assert_eq!(
+        guard.on_http_request_body(body.len(), true),
+        Action::Continue
+    );
 }
