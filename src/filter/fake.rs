@@ -23,6 +23,8 @@ pub struct State {
     /// Properties by dotted path (`response.flags`).
     pub properties: HashMap<String, Vec<u8>>,
     pub now: Duration,
+    /// Reads of the clock.
+    pub clock_reads: usize,
     pub replies: Vec<Reply>,
     pub resumed: usize,
     /// HTTP calls: `:path` and body.
@@ -165,7 +167,9 @@ impl Host for Fake {
     }
 
     fn now(&self) -> Duration {
-        self.0.borrow().now
+        let mut st = self.0.borrow_mut();
+        st.clock_reads += 1;
+        st.now
     }
 
     fn send_reply(&self, status: u32, headers: &[(&str, &str)], body: &[u8]) -> Result<(), String> {

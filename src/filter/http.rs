@@ -16,6 +16,7 @@ use crate::config::{Config, Idempotency, Mode, OnUnavailable, Route};
 use crate::headers::CapturedHeaders;
 use crate::lifecycle::{self, Fate};
 use crate::stream::BodyMac;
+use crate::timestamp::TimestampSource;
 use crate::verify::{verify, Verified};
 use webhook_guard_protocol::Operation;
 
@@ -292,7 +293,13 @@ impl<H: Host> Guard<H> {
         let Some(ep) = config.endpoints.get(endpoint) else {
             return self.refuse(None, Reject::UnknownEndpoint);
         };
-        let now = i64::try_from(self.host.now().as_secs()).unwrap_or(i64::MAX);
+        // The clock only for an endpoint with a freshness window (GitHub, Shopify have none):
+        // a host call saved per delivery (see the cost ladder in BENCHMARKS.md).
+        let now = if matches!(ep.scheme.timestamp, TimestampSource::None) {
+            0
+        } else {
+            i64::try_from(self.host.now().as_secs()).unwrap_or(i64::MAX)
+        };
         let verdict = match stream {
             // Every byte was hashed as it came: the body is not read again.
             Some(s) if s.fed() == body_size => s.finish(ep, &headers, now),

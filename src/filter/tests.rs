@@ -764,6 +764,11 @@ fn a_body_that_needs_no_json_is_hashed_as_it_arrives_and_never_read_whole() {
         "a read per new part, none of the whole body"
     );
     assert_eq!(
+        fake.st().clock_reads,
+        0,
+        "GitHub signs no timestamp: no clock read"
+    );
+    assert_eq!(
         fake.header("x-webhook-guard-endpoint"),
         Some(b"strict".to_vec())
     );
