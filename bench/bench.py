@@ -355,6 +355,18 @@ def run_wrk(port, script, seconds, connections, pid=None, others=()):
             "non2xx": int(bad.group(1)) if bad else 0, "socket_errors": errors.group(0) if errors else ""}
 
 
+def cache_batches(port):
+    """(batches, ops) the cache has received through /v1/batch so far."""
+    try:
+        text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2).read().decode()
+    except OSError:
+        return (0, 0)
+    def sample(name):
+        m = re.search(rf"^{name} (\d+)$", text, re.M)
+        return int(m.group(1)) if m else 0
+    return (sample("webhook_guard_cache_batch_ops_count"), sample("webhook_guard_cache_batch_ops_sum"))
+
+
 def rss_kb(pid):
     with open(f"/proc/{pid}/status") as f:
         for line in f:
@@ -452,6 +464,7 @@ def main():
             plan = [(k, None, size) for size in (1024, 64 * 1024)
                     for k in ("bare", "floor-buffer", "floor-read", "verify")]
         startup = {}
+        batch_sizes = {}
         for kind, cport, size in plan:
             port, admin = free_port(), free_port()
             t0 = time.time()
@@ -466,7 +479,12 @@ def main():
             seconds = args.ladder_seconds if ladder else args.seconds
             repeat = args.ladder_repeat if ladder else args.repeat
             others = serving.get(cport, []) if cport else []
+            batches_before = cache_batches(cport) if kind.startswith("dedupe") else (0, 0)
             runs = [run_wrk(port, script, seconds, args.connections, p.pid, others) for _ in range(repeat)]
+            if kind.startswith("dedupe"):
+                after = cache_batches(cport)
+                n, ops = after[0] - batches_before[0], after[1] - batches_before[1]
+                batch_sizes[(kind, size)] = ops / n if n else 0.0
             for r in runs:
                 if r["non2xx"]:
                     sys.exit(f"{kind} {size}: {r['non2xx']} non-2xx answers; see {workdir}")
@@ -492,6 +510,10 @@ def main():
                 f"{m['p50']:.3f} | {m['p99']:.3f} | {m['p99'] / base['p99']:.2f} | "
                 f"{m['p99'] - base['p99']:+.3f} | {m['cpu_us']:.0f} | {m['cpu_us'] / base['cpu_us']:.2f} | "
                 f"{m['cpu_all_us']:.0f} |")
+        lines.append("")
+        for (kind, size), mean in batch_sizes.items():
+            lines.append(f"- {kind} at {size // 1024} KB: {mean:.1f} cache operations per batch request on average "
+                         f"(claims and commits; 2 per delivery)")
         lines.append("")
         # Where each choice wins: the filter against ext_authz + a native service, same signature.
         lines.append("| body | verify-stream (Wasm filter) CPU us/req, all processes | ext-authz + hmac-authz CPU us/req, all processes | ratio filter / ext_authz |")
