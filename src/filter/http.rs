@@ -329,8 +329,10 @@ impl<H: Host> Guard<H> {
         // The claim's fate may be logged from the response phase, where it cannot be read.
         self.request_id();
         let body = claim_request(key, &token, idem.in_flight_ttl_seconds);
-        let Some(me) = self.me.clone() else {
-            // Can't happen (the root sets it); refuse rather than forward unclaimed.
+        let me = self.me.clone().filter(|_| self.link.open.get());
+        let Some(me) = me else {
+            // No root to send it (it ended: a request outliving its configuration), or
+            // can't happen (the root sets `me`): fail closed rather than wait for ever.
             self.metrics.cache_error(&self.host, Operation::Claim);
             return self.cache_unavailable(endpoint, &verified);
         };

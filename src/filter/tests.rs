@@ -796,3 +796,20 @@ fn a_body_that_needs_no_json_is_hashed_as_it_arrives_and_never_read_whole() {
         Action::Continue
     );
 }
+
+#[test]
+fn a_claim_with_no_root_left_to_send_it_fails_closed_at_once() {
+    let (mut root, fake) = start(&config("reject"));
+    let body = genesys_body("m15");
+    let headers = signed(&root, "genesys", &body);
+    assert!(root.on_done(), "nothing pending: the root ends");
+    let (guard, action) = request(&root, &fake, "/genesys", headers, &body);
+    assert_eq!(action, Action::Pause);
+    assert!(matches!(*state(&guard), State::Done));
+    assert_eq!(
+        last_reply(&fake),
+        (503, r#"{"error":"idempotency_unavailable"}"#.into())
+    );
+    assert!(fake.st().calls.is_empty());
+    assert_eq!(fake.waiting(wake_queue(&fake)), 0, "nothing to wake");
+}
