@@ -105,6 +105,16 @@ fn kept_then_processed_after_the_ttl(envoy: &Envoy, upstream: &Upstream, d: &Del
         "after the TTL the retry is processed: {r:?}"
     );
     assert_eq!(claims(envoy, "kept"), 1);
+    // The kept claim's log line names the request (Envoy's request.id, read in the
+    // response phase) and carries no payload.
+    let line = envoy
+        .log()
+        .lines()
+        .find(|l| l.contains("webhook_claim_kept"))
+        .map(str::to_string)
+        .expect("a webhook_claim_kept line");
+    assert!(line.contains(r#""request_id":""#), "{line}");
+    assert!(!line.contains(&d.1), "{line}");
     envoy.assert_no_panic();
 }
 

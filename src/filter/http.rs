@@ -203,7 +203,7 @@ impl<H: Host> HttpContext for Guard<H> {
         if let State::Claimed { .. } = self.state {
             let status = self.host.response_status();
             let details = self.host.property(&["response", "code_details"]);
-            let fate = lifecycle::on_response(&status, &details, self.response_flags());
+            let fate = lifecycle::on_response(&status, &details, || self.response_flags());
             self.settle(fate);
         }
         Action::Continue
@@ -326,7 +326,8 @@ impl<H: Host> Guard<H> {
             return self.cache_unavailable(endpoint, &verified);
         };
         let token = new_token(random);
-        // The claim's fate may be logged from the response phase, where it cannot be read.
+        // The claim's fate may be logged from the response phase, where request headers
+        // cannot be read (nor is Envoy's `request.id` property set there, checked on 1.40).
         self.request_id();
         let body = claim_request(key, &token, idem.in_flight_ttl_seconds);
         let me = self.me.clone().filter(|_| self.link.open.get());
