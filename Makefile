@@ -23,7 +23,7 @@ help:
 	@echo "make test   lint, unit tests, end-to-end tests against a real Envoy"
 	@echo "make wasm   build $(WASM)"
 	@echo "make test-docker  the docker compose setup in a real Docker engine"
-	@echo "make bench  throughput and latency against bare Envoy (see BENCHMARKS.md)"
+	@echo "make bench  throughput and latency against bare Envoy (see BENCHMARKS.md; BENCH_ARGS=\"--seconds 2 --repeat 1\" for a short run)"
 	@echo "make fuzz   every fuzz target for FUZZ_SECONDS (default 300) each"
 
 # --- what the targets need ------------------------------------------------------------
@@ -116,9 +116,9 @@ wrk:
 
 .PHONY: bench
 bench: wasm envoy redis wrk
-	$(CARGO) build --release -p webhook-guard-cache
+	$(CARGO) build --release -p webhook-guard-cache -p hmac-authz
 	$(CARGO) build --target wasm32-wasip1 --release -p floor-filter -p decision-wasm
-	python3 bench/bench.py
+	python3 bench/bench.py $(BENCH_ARGS)
 
 # --- fuzz (nightly + cargo-fuzz, installed when missing) ------------------------------------
 

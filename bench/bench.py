@@ -10,7 +10,16 @@ Envoy answering 200 directly (so the upstream is never the bottleneck):
                 the body as webhook-guard does: the floor any buffering Wasm filter pays
   floor-read    + as floor-buffer, and copies every header and the whole body into the VM:
                 the floor of any Wasm filter that verifies a body
+  ladder +STEP  floor-buffer plus, cumulatively, each host call webhook-guard makes for a
+                verified delivery (headers, source, clock, body, write, metric, log):
+                the cost ladder, so each microsecond above the floor has an owner
   verify        + webhook-guard: source IP, size, HMAC signature, timestamp, JSON schema
+  verify-stream + webhook-guard on a GitHub endpoint (no JSON read): the body's HMAC is
+                updated as it arrives, the body never copied whole into the VM
+  ext-authz     Envoy's built-in ext_authz (HTTP service, with_request_body, pack_as_bytes)
+                calling bench/hmac-authz, a minimal native HMAC service (GitHub-style
+                signature): what an Envoy user would deploy instead; compare with
+                verify-stream, which checks the same signature
   dedupe-memory + the idempotency call-out to webhook-guard-cache (memory backend)
   dedupe-redis  + the same call-out, cache backed by a local redis-server
 
@@ -44,6 +53,7 @@ FLOOR_WASM = os.path.join(ROOT, "target/wasm32-wasip1/release/floor_filter.wasm"
 DECISION_WASM = os.path.join(ROOT, "target/wasm32-wasip1/release/decision-wasm.wasm")
 CACHE = os.path.join(ROOT, "target/release/webhook-guard-cache")
 CACHE_BENCH = os.path.join(ROOT, "target/release/webhook-guard-cache-bench")
+AUTHZ = os.path.join(ROOT, "target/release/hmac-authz")
 SECRET = "bench-genesys-secret-0123456789"
 
 
@@ -68,15 +78,32 @@ def wait_port(port, proc, what, timeout=30):
 
 STATS_TAGS = ""  # metrics labels are irrelevant to the load
 
+# The cost ladder's steps, in the order they are added (bench/floor-filter).
+LADDER = ["headers", "source", "clock", "body", "write", "metric", "log"]
+
+
+def ladder_kind(i):
+    return "floor-ladder:" + ",".join(LADDER[: i + 1])
+
+
+def label(kind):
+    if kind.startswith("floor-ladder:"):
+        return "ladder +" + kind.rsplit(",", 1)[-1].removeprefix("floor-ladder:")
+    return kind
+
+
+def is_github(kind):
+    return kind == "verify-stream" or os.environ.get("BENCH_PRESET") == "github"
+
 
 def filter_config(kind, max_body):
     endpoint = {
         "name": "genesys",
         "path_prefix": "/webhooks/genesys",
-        "preset": os.environ.get("BENCH_PRESET", "genesys-open-messaging"),
+        "preset": "github" if is_github(kind) else os.environ.get("BENCH_PRESET", "genesys-open-messaging"),
         "secrets": [{"id": "current", "env": "GENESYS_WEBHOOK_SECRET"}],
         "source_ips": ["127.0.0.0/8", "52.200.73.32/32"],
-        "payload_schema": None if os.environ.get("BENCH_PRESET") == "github" else json.load(open(os.path.join(ROOT, "src/schemas/genesys-open-messaging.json")))
+        "payload_schema": None if is_github(kind) else json.load(open(os.path.join(ROOT, "src/schemas/genesys-open-messaging.json")))
         if os.path.exists(os.path.join(ROOT, "src/schemas/genesys-open-messaging.json"))
         else {"type": "object", "required": ["id", "channel"]},
     }
@@ -93,14 +120,35 @@ def filter_config(kind, max_body):
     return json.dumps(config)
 
 
+def ext_authz_filter(max_body):
+    return f"""
+          - name: envoy.filters.http.ext_authz
+            typed_config:
+              "@type": type.googleapis.com/envoy.extensions.filters.http.ext_authz.v3.ExtAuthz
+              transport_api_version: V3
+              failure_mode_allow: false
+              with_request_body: {{ max_request_bytes: {max_body}, allow_partial_message: false, pack_as_bytes: true }}
+              http_service:
+                server_uri: {{ uri: "http://hmac-authz", cluster: hmac_authz, timeout: 2s }}
+                path_prefix: /check
+                authorization_request:
+                  allowed_headers:
+                    patterns: [{{ exact: x-hub-signature-256 }}]
+"""
+
+
 def proxy_yaml(kind, port, admin, upstream, cache_port, max_body):
     wasm_filter = ""
     wasm = WASM
     if kind.startswith("floor-"):
         wasm, cfg = FLOOR_WASM, kind.removeprefix("floor-")
+    elif kind == "ext-authz":
+        pass
     elif kind != "bare":
         cfg = filter_config(kind, max_body).replace("\\", "\\\\").replace('"', '\\"')
-    if kind != "bare":
+    if kind == "ext-authz":
+        wasm_filter = ext_authz_filter(max_body)
+    elif kind != "bare":
         wasm_filter = f"""
           - name: webhook_guard
             typed_config:
@@ -118,7 +166,16 @@ def proxy_yaml(kind, port, admin, upstream, cache_port, max_body):
                   value: "{cfg}"
 """
     cache_cluster = ""
-    if cache_port:
+    if kind == "ext-authz":
+        cache_cluster = f"""
+  - name: hmac_authz
+    type: STATIC
+    connect_timeout: 1s
+    load_assignment:
+      cluster_name: hmac_authz
+      endpoints: [{{ lb_endpoints: [{{ endpoint: {{ address: {{ socket_address: {{ address: 127.0.0.1, port_value: {cache_port} }} }} }} }}] }}]
+"""
+    elif cache_port:
         cache_cluster = f"""
   - name: webhook_guard_cache
     type: STATIC
@@ -234,9 +291,9 @@ def genesys_body(size):
     return json.dumps(msg, separators=(",", ":")).encode()
 
 
-def wrk_script(workdir, body, dedupe):
+def wrk_script(workdir, body, dedupe, github=False):
     mac = hmac.new(SECRET.encode(), body, hashlib.sha256).digest()
-    sig = "sha256=" + (mac.hex() if os.environ.get("BENCH_PRESET") == "github" else base64.b64encode(mac).decode())
+    sig = "sha256=" + (mac.hex() if github or os.environ.get("BENCH_PRESET") == "github" else base64.b64encode(mac).decode())
     body_path = os.path.join(workdir, "body.json")
     with open(body_path, "wb") as f:
         f.write(body)
@@ -272,8 +329,11 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def run_wrk(port, script, seconds, connections, pid=None):
+def run_wrk(port, script, seconds, connections, pid=None, others=()):
+    """One wrk run; `others`: the pids of the other processes serving the request (the
+    cache, the ext_authz service), whose CPU is added up into cpu_all_us."""
     cpu_before = cpu_seconds(pid) if pid else 0.0
+    others_before = sum(cpu_seconds(o) for o in others)
     out = subprocess.run(
         ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", script,
          f"http://127.0.0.1:{port}/webhooks/genesys"],
@@ -290,8 +350,21 @@ def run_wrk(port, script, seconds, connections, pid=None):
     total = int(re.search(r"(\d+) requests in", out).group(1))
     # CPU the proxying Envoy spent per request: steadier than throughput on a shared machine.
     cpu_us = (cpu_seconds(pid) - cpu_before) * 1e6 / max(total, 1) if pid else 0.0
-    return {"rps": rps, "p50": pct(50), "p99": pct(99), "cpu_us": cpu_us,
+    others_us = (sum(cpu_seconds(o) for o in others) - others_before) * 1e6 / max(total, 1)
+    return {"rps": rps, "p50": pct(50), "p99": pct(99), "cpu_us": cpu_us, "cpu_all_us": cpu_us + others_us,
             "non2xx": int(bad.group(1)) if bad else 0, "socket_errors": errors.group(0) if errors else ""}
+
+
+def cache_batches(port):
+    """(batches, ops) the cache has received through /v1/batch so far."""
+    try:
+        text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2).read().decode()
+    except OSError:
+        return (0, 0)
+    def sample(name):
+        m = re.search(rf"^{name} (\d+)$", text, re.M)
+        return int(m.group(1)) if m else 0
+    return (sample("webhook_guard_cache_batch_ops_count"), sample("webhook_guard_cache_batch_ops_sum"))
 
 
 def rss_kb(pid):
@@ -334,14 +407,16 @@ def decision_rows(repeat):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--seconds", type=int, default=8)
+    ap.add_argument("--seconds", type=int, default=6)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--connections", type=int, default=16)
     ap.add_argument("--out", default=os.path.join(ROOT, "target/bench/results.md"))
+    ap.add_argument("--ladder-seconds", type=int, default=5)
+    ap.add_argument("--ladder-repeat", type=int, default=2)
     ap.add_argument("--quick", action="store_true",
                     help="bare and verify at 1 KB and 64 KB only: for trying a change, not for the record")
     args = ap.parse_args()
-    for need in (ENVOY, WASM, FLOOR_WASM, CACHE, CACHE_BENCH):
+    for need in (ENVOY, WASM, FLOOR_WASM, CACHE, CACHE_BENCH, AUTHZ):
         if not os.path.exists(need):
             sys.exit(f"missing {need}: run make bench (it builds and installs everything)")
     if not shutil.which("wrk"):
@@ -367,18 +442,29 @@ def main():
         rcache = procs.start([CACHE, "--listen", f"127.0.0.1:{redis_cache_port}", "--redis",
                               f"redis://127.0.0.1:{redis_port}/"])
         wait_port(redis_cache_port, rcache, "webhook-guard-cache (redis)")
+        authz_port = free_port()
+        authz = procs.start([AUTHZ, "--listen", f"127.0.0.1:{authz_port}", "--secret-env", "GENESYS_WEBHOOK_SECRET"], env=env)
+        wait_port(authz_port, authz, "hmac-authz")
+        serving = {cache_port: [cache.pid], redis_cache_port: [rcache.pid, redis.pid], authz_port: [authz.pid]}
 
         variants = [("bare", None), ("floor-pass", None), ("floor-buffer", None),
-                    ("floor-read", None), ("verify", None),
+                    ("floor-read", None), ("verify", None), ("verify-stream", None),
+                    ("ext-authz", authz_port),
                     ("dedupe-memory", cache_port),
                     ("dedupe-redis", redis_cache_port)]
+        variants[4:4] = [(ladder_kind(i), None) for i in range(len(LADDER))]
         plan = [(v, c, 1024) for v, c in variants] + \
-               [(v, None, size) for size in (64 * 1024, 1024 * 1024) for v in ("bare", "verify")]
+               [(v, authz_port if v == "ext-authz" else None, 16 * 1024)
+                for v in ("bare", "verify-stream", "ext-authz")] + \
+               [(v, authz_port if v == "ext-authz" else None, 64 * 1024)
+                for v in ("bare", "verify", "verify-stream", "ext-authz")] + \
+               [(v, None, 1024 * 1024) for v in ("bare", "verify", "verify-stream")]
 
         if args.quick:
             plan = [(k, None, size) for size in (1024, 64 * 1024)
                     for k in ("bare", "floor-buffer", "floor-read", "verify")]
         startup = {}
+        batch_sizes = {}
         for kind, cport, size in plan:
             port, admin = free_port(), free_port()
             t0 = time.time()
@@ -387,16 +473,25 @@ def main():
             wait_port(port, p, f"envoy ({kind})")
             startup.setdefault(kind, time.time() - t0)
             body = genesys_body(size)
-            script = wrk_script(workdir, body, kind.startswith("dedupe"))
+            script = wrk_script(workdir, body, kind.startswith("dedupe"), kind in ("verify-stream", "ext-authz"))
             run_wrk(port, script, 2, args.connections)  # warm-up
-            runs = [run_wrk(port, script, args.seconds, args.connections, p.pid) for _ in range(args.repeat)]
+            ladder = kind.startswith("floor-ladder:")
+            seconds = args.ladder_seconds if ladder else args.seconds
+            repeat = args.ladder_repeat if ladder else args.repeat
+            others = serving.get(cport, []) if cport else []
+            batches_before = cache_batches(cport) if kind.startswith("dedupe") else (0, 0)
+            runs = [run_wrk(port, script, seconds, args.connections, p.pid, others) for _ in range(repeat)]
+            if kind.startswith("dedupe"):
+                after = cache_batches(cport)
+                n, ops = after[0] - batches_before[0], after[1] - batches_before[1]
+                batch_sizes[(kind, size)] = ops / n if n else 0.0
             for r in runs:
                 if r["non2xx"]:
                     sys.exit(f"{kind} {size}: {r['non2xx']} non-2xx answers; see {workdir}")
-            med = {k: statistics.median(r[k] for r in runs) for k in ("rps", "p50", "p99", "cpu_us")}
+            med = {k: statistics.median(r[k] for r in runs) for k in ("rps", "p50", "p99", "cpu_us", "cpu_all_us")}
             med["rss_kb"] = rss_kb(p.pid)
             results[(kind, size)] = med
-            print(f"{kind:14} {size:>8} B  {med['rps']:9.0f} req/s  p50 {med['p50']:.3f} ms  "
+            print(f"{label(kind):14} {size:>8} B  {med['rps']:9.0f} req/s  p50 {med['p50']:.3f} ms  "
                   f"p99 {med['p99']:.3f} ms  envoy cpu {med['cpu_us']:.1f} us/req", flush=True)
             os.killpg(p.pid, signal.SIGTERM)
             p.wait(timeout=10)
@@ -406,23 +501,52 @@ def main():
         lines.append(f"wrk -t1 -c{args.connections}, {args.seconds} s x {args.repeat} (median), "
                      f"Envoy --concurrency 1, {os.cpu_count()} cores")
         lines.append("")
-        lines.append("| variant | body | req/s | ratio | p50 ms | p99 ms | p99 ratio | p99 added ms | Envoy CPU us/req | CPU ratio |")
-        lines.append("|---|---|---|---|---|---|---|---|---|---|")
+        lines.append("| variant | body | req/s | ratio | p50 ms | p99 ms | p99 ratio | p99 added ms | Envoy CPU us/req | CPU ratio | all processes CPU us/req |")
+        lines.append("|---|---|---|---|---|---|---|---|---|---|---|")
         for (kind, size), m in results.items():
             base = results[("bare", size)]
             lines.append(
-                f"| {kind} | {size // 1024} KB | {m['rps']:.0f} | {m['rps'] / base['rps']:.2f} | "
+                f"| {label(kind)} | {size // 1024} KB | {m['rps']:.0f} | {m['rps'] / base['rps']:.2f} | "
                 f"{m['p50']:.3f} | {m['p99']:.3f} | {m['p99'] / base['p99']:.2f} | "
-                f"{m['p99'] - base['p99']:+.3f} | {m['cpu_us']:.0f} | {m['cpu_us'] / base['cpu_us']:.2f} |")
+                f"{m['p99'] - base['p99']:+.3f} | {m['cpu_us']:.0f} | {m['cpu_us'] / base['cpu_us']:.2f} | "
+                f"{m['cpu_all_us']:.0f} |")
+        lines.append("")
+        for (kind, size), mean in batch_sizes.items():
+            lines.append(f"- {kind} at {size // 1024} KB: {mean:.1f} cache operations per batch request on average "
+                         f"(claims and commits; 2 per delivery)")
+        lines.append("")
+        # Where each choice wins: the filter against ext_authz + a native service, same signature.
+        lines.append("| body | verify-stream (Wasm filter) CPU us/req, all processes | ext-authz + hmac-authz CPU us/req, all processes | ratio filter / ext_authz |")
+        lines.append("|---|---|---|---|")
+        for size in (1024, 16 * 1024, 64 * 1024):
+            f_, e_ = results.get(("verify-stream", size)), results.get(("ext-authz", size))
+            if f_ and e_:
+                lines.append(f"| {size // 1024} KB | {f_['cpu_all_us']:.0f} | {e_['cpu_all_us']:.0f} | {f_['cpu_all_us'] / e_['cpu_all_us']:.2f} |")
+        lines.append("")
+        # The cost ladder: what each host call adds to the floor, in Envoy CPU per request.
+        lines.append("| cost ladder (1 KB) | Envoy CPU us/req | step adds us | above floor-buffer us |")
+        lines.append("|---|---|---|---|")
+        floor = results[("floor-buffer", 1024)]["cpu_us"]
+        prev = floor
+        lines.append(f"| floor-buffer | {floor:.1f} | | |")
+        for i in range(len(LADDER)):
+            m = results[(ladder_kind(i), 1024)]
+            lines.append(f"| + {LADDER[i]} | {m['cpu_us']:.1f} | {m['cpu_us'] - prev:+.1f} | {m['cpu_us'] - floor:+.1f} |")
+            prev = m["cpu_us"]
+        v = results[("verify", 1024)]["cpu_us"]
+        lines.append(f"| verify (the filter) | {v:.1f} | {v - prev:+.1f} (the decision and the rest) | {v - floor:+.1f} |")
         lines.append("")
         # Added cost per KB: the per-request time the filter adds, spread over the body.
-        lines.append("| body | bare us/req | verify us/req | added us/req | added us/KB |")
-        lines.append("|---|---|---|---|---|")
+        lines.append("| body | variant | bare us/req | variant us/req | added us/req | added us/KB | added CPU us/KB |")
+        lines.append("|---|---|---|---|---|---|---|")
         for size in (1024, 64 * 1024, 1024 * 1024):
-            b, v = results[("bare", size)], results[("verify", size)]
-            bu, vu = 1e6 / b["rps"], 1e6 / v["rps"]
-            lines.append(f"| {size // 1024} KB | {bu:.1f} | {vu:.1f} | {vu - bu:.1f} | "
-                         f"{(vu - bu) / (size / 1024):.3f} |")
+            for kind in ("verify", "verify-stream"):
+                if (kind, size) not in results:
+                    continue
+                b, v = results[("bare", size)], results[(kind, size)]
+                bu, vu = 1e6 / b["rps"], 1e6 / v["rps"]
+                lines.append(f"| {size // 1024} KB | {kind} | {bu:.1f} | {vu:.1f} | {vu - bu:.1f} | "
+                             f"{(vu - bu) / (size / 1024):.3f} | {(v['cpu_us'] - b['cpu_us']) / (size / 1024):.3f} |")
         lines.append("")
         bare_rss = results[("bare", 1024)]["rss_kb"]
         verify_rss = results[("verify", 1024)]["rss_kb"]

@@ -9,9 +9,12 @@
 //! the claim is still on its way there.
 
 use webhook_guard_protocol::{
-    valid_token, Answer, ClaimRequest, CommitRequest, Operation, Outcome, ReleaseRequest,
+    valid_token, Answer, BatchAnswer, BatchResult, ClaimRequest, CommitRequest, Error, Operation,
+    Outcome, ReleaseRequest,
 };
-pub use webhook_guard_protocol::{CLAIM_PATH, MAX_BODY_BYTES as MAX_ANSWER_BYTES};
+pub use webhook_guard_protocol::{
+    BATCH_PATH, CLAIM_PATH, MAX_BATCH_BYTES, MAX_BATCH_OPS, MAX_BODY_BYTES as MAX_ANSWER_BYTES,
+};
 
 /// What a claim's answer means for the delivery.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,6 +65,124 @@ pub fn parse_claim(status: Option<&[u8]>, body: &[u8], ours: &str) -> ClaimVerdi
         (Outcome::Done, _) => ClaimVerdict::Done,
         _ => ClaimVerdict::Unavailable,
     }
+}
+
+/// The claim verdict a batch entry gives (`None`: the answer had no usable entry for it).
+pub fn claim_verdict(entry: Option<&BatchResult>, ours: &str) -> ClaimVerdict {
+    let Some(entry) = entry.filter(|e| e.error.is_none()) else {
+        return ClaimVerdict::Unavailable;
+    };
+    match (entry.result, &entry.token) {
+        (Some(Outcome::Claimed), Some(token)) if token == ours && valid_token(token) => {
+            ClaimVerdict::Claimed {
+                token: token.clone(),
+            }
+        }
+        (Some(Outcome::InFlight), _) => ClaimVerdict::InFlight,
+        (Some(Outcome::Done), _) => ClaimVerdict::Done,
+        _ => ClaimVerdict::Unavailable,
+    }
+}
+
+/// What became of a commit, release or abandon sent in a batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SettleResult {
+    /// The cache recorded it, or it is no longer ours (`not_owner`): nothing left to do.
+    Settled,
+    /// No usable answer (none, a 5xx or 429, an error entry, a missing or garbled entry):
+    /// sending it again may help, and is harmless (commit and release are idempotent for
+    /// their token).
+    Retry,
+    /// The cache refused it as malformed: the same bytes would be refused again.
+    Refused,
+}
+
+/// The result a batch entry gives a settlement sent as `op`.
+pub fn settle_result(op: Operation, entry: Option<&BatchResult>) -> SettleResult {
+    let Some(entry) = entry else {
+        return SettleResult::Retry;
+    };
+    match (entry.error, entry.result, op) {
+        (Some(Error::BadRequest), _, _) => SettleResult::Refused,
+        (Some(_), _, _) => SettleResult::Retry,
+        (None, Some(Outcome::NotOwner), _)
+        | (None, Some(Outcome::Committed), Operation::Commit)
+        | (None, Some(Outcome::Released), Operation::Release) => SettleResult::Settled,
+        // An answer of another operation's kind, or none: the cache is confused.
+        _ => SettleResult::Retry,
+    }
+}
+
+/// A whole batch's answer, read against the `ops` entries it carried (ids `0..ops`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BatchReply {
+    /// No entry can be trusted: no answer, an error status, or a body that is not the
+    /// protocol. `retryable` as for a single request (`Queued::retryable`); a 200 with
+    /// garbage is retryable.
+    Failed { retryable: bool },
+    /// One slot per op, by id: `None` where the entry is missing, garbled or duplicated.
+    Entries(Vec<Option<BatchResult>>),
+}
+
+/// Reads a batch's answer. Never trusts an entry it cannot pin to exactly one op: an entry
+/// that is not the protocol, an id out of range, and both entries of a duplicated id are
+/// dropped, and their ops get `None` (a claim: unavailable; a settlement: retried).
+pub fn read_batch_answer(status: Option<&[u8]>, body: &[u8], ops: usize) -> BatchReply {
+    if status != Some(b"200") {
+        return BatchReply::Failed {
+            retryable: Queued::retryable(status),
+        };
+    }
+    /// An entry that is not a `BatchResult` (an unknown result, a mistyped id) is kept
+    /// apart from the others rather than failing the whole answer.
+    #[derive(serde::Deserialize)]
+    #[serde(untagged)]
+    enum Lenient {
+        Entry(BatchResult),
+        Other(serde::de::IgnoredAny),
+    }
+    #[derive(serde::Deserialize)]
+    struct Results {
+        results: Vec<Lenient>,
+    }
+    if body.len() > MAX_BATCH_BYTES {
+        return BatchReply::Failed { retryable: true };
+    }
+    // The cache's own answers parse as they are; the lenient reading (which buffers each
+    // entry to try it twice) only runs for one that does not.
+    let entries: Vec<BatchResult> = match serde_json::from_slice::<BatchAnswer>(body) {
+        Ok(answer) => answer.results,
+        Err(_) => match serde_json::from_slice::<Results>(body) {
+            Ok(parsed) => parsed
+                .results
+                .into_iter()
+                .filter_map(|e| match e {
+                    Lenient::Entry(entry) => Some(entry),
+                    Lenient::Other(_) => None,
+                })
+                .collect(),
+            Err(_) => return BatchReply::Failed { retryable: true },
+        },
+    };
+    let mut slots: Vec<Option<BatchResult>> = vec![None; ops];
+    let mut seen = vec![false; ops];
+    let mut duplicated = vec![false; ops];
+    for entry in entries {
+        let Some(i) = usize::try_from(entry.id).ok().filter(|i| *i < ops) else {
+            continue;
+        };
+        if seen[i] {
+            duplicated[i] = true;
+        }
+        seen[i] = true;
+        slots[i] = Some(entry);
+    }
+    for (slot, dup) in slots.iter_mut().zip(duplicated) {
+        if dup {
+            *slot = None;
+        }
+    }
+    BatchReply::Entries(slots)
 }
 
 /// What is sent about a claim once its fate is known.
@@ -175,6 +296,17 @@ impl Queued {
             body: body.to_vec(),
             attempt,
         })
+    }
+
+    /// This settlement as a batch entry with id `id`: its body under its operation's name.
+    pub fn batch_entry(&self, id: usize, out: &mut Vec<u8>) {
+        out.extend_from_slice(b"{\"id\":");
+        out.extend_from_slice(id.to_string().as_bytes());
+        out.extend_from_slice(b",\"");
+        out.extend_from_slice(self.settlement.operation().name().as_bytes());
+        out.extend_from_slice(b"\":");
+        out.extend_from_slice(&self.body);
+        out.push(b'}');
     }
 
     /// Whether the cache recorded it: 200, or 409 (not the owner any more: the claim expired

@@ -30,6 +30,15 @@ pub enum KeySource {
     SignedContent,
 }
 
+/// The key of `KeySource::SignedContent`, from the SHA-256 of the signed content (computed
+/// whole, or as the body arrived: `crate::stream`).
+pub fn signed_content_key(digest: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(1 + digest.len());
+    k.push(DIGEST);
+    k.extend_from_slice(digest);
+    k
+}
+
 impl KeySource {
     /// `signed_content`, `header:NAME` or a JSON pointer.
     pub fn parse(text: &str) -> Option<KeySource> {
@@ -77,9 +86,7 @@ impl KeySource {
                 for piece in signed {
                     h.update(piece);
                 }
-                let mut k = vec![DIGEST];
-                k.extend_from_slice(&h.finalize());
-                k
+                signed_content_key(&h.finalize())
             }
         };
         (!key.is_empty() && key.len() <= MAX_KEY_BYTES).then_some(key)

@@ -14,6 +14,7 @@
 )]
 
 pub mod answer;
+pub mod batch;
 pub mod cache_client;
 pub mod cidr;
 pub mod config;
@@ -29,6 +30,7 @@ pub mod schema;
 pub mod secrets;
 pub mod sign;
 pub mod signature;
+pub mod stream;
 pub mod timestamp;
 pub mod verify;
 

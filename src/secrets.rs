@@ -225,6 +225,49 @@ impl Secret {
     }
 }
 
+/// A keyed MAC fed piece by piece (src/stream.rs: a body hashed as it arrives). Only the
+/// HMAC keys have one: a token does not cover the body, and the public-key schemes need the
+/// message whole (Ed25519) or are not worth streaming (ECDSA's cost is the verification).
+#[derive(Clone)]
+pub enum MacState {
+    HmacSha256(Hmac<Sha256>),
+    HmacSha1(Hmac<Sha1>),
+    HmacSha512(Hmac<Sha512>),
+}
+
+impl MacState {
+    pub fn update(&mut self, bytes: &[u8]) {
+        match self {
+            MacState::HmacSha256(m) => m.update(bytes),
+            MacState::HmacSha1(m) => m.update(bytes),
+            MacState::HmacSha512(m) => m.update(bytes),
+        }
+    }
+
+    /// Whether the MAC over everything fed, then `suffix`, is one of the offered signatures:
+    /// the same constant-time comparison as `Secret::verifies`.
+    pub fn verifies(self, suffix: &[&[u8]], offered: &[OfferedSig]) -> bool {
+        let for_mac = |s: &&OfferedSig| s.kind != SigKind::Ed25519;
+        match self {
+            MacState::HmacSha256(m) => any_equal(&finish(m, suffix), offered, for_mac),
+            MacState::HmacSha1(m) => any_equal(&finish(m, suffix), offered, for_mac),
+            MacState::HmacSha512(m) => any_equal(&finish(m, suffix), offered, for_mac),
+        }
+    }
+}
+
+impl Secret {
+    /// A fresh MAC state for this key, when it is an HMAC key.
+    pub fn mac_state(&self) -> Option<MacState> {
+        match &self.key {
+            Key::HmacSha256(k) => Some(MacState::HmacSha256(k.clone())),
+            Key::HmacSha1(k) => Some(MacState::HmacSha1(k.clone())),
+            Key::HmacSha512(k) => Some(MacState::HmacSha512(k.clone())),
+            Key::Token(_) | Key::Ed25519(_) | Key::EcdsaP256(_) => None,
+        }
+    }
+}
+
 /// Feeds the pieces to a keyed HMAC state and returns the MAC.
 fn finish<M: Mac>(mut mac: M, pieces: &[&[u8]]) -> Vec<u8> {
     for piece in pieces {

@@ -43,18 +43,7 @@ pub fn verify(
     };
     let offered = offered_signatures(scheme, headers, body)?;
 
-    // The timestamp as received: it is part of what Stripe, Slack and Standard Webhooks sign.
-    let raw_timestamp: Option<&[u8]> = match &scheme.timestamp {
-        TimestampSource::Header(h) => match headers.get(h) {
-            Lookup::One(v) => Some(v),
-            Lookup::Absent | Lookup::Repeated => None,
-        },
-        TimestampSource::SignatureHeader => offered.timestamp.as_deref(),
-        TimestampSource::None | TimestampSource::Body(_) => None,
-    };
-    if scheme.signed_content.uses_timestamp() && raw_timestamp.is_none() {
-        return Err(Reject::MissingTimestamp);
-    }
+    let raw_timestamp = raw_timestamp(scheme, headers, &offered)?;
 
     let request = Request {
         body,
@@ -79,16 +68,8 @@ pub fn verify(
         .unwrap_or_default();
 
     // Only an authenticated body is read past this point.
+    check_header_timestamp(scheme, raw_timestamp, now_unix)?;
     let format = scheme.timestamp_format;
-    if !matches!(
-        scheme.timestamp,
-        TimestampSource::None | TimestampSource::Body(_)
-    ) {
-        let ts = raw_timestamp
-            .and_then(|raw| format.seconds(raw))
-            .ok_or(Reject::MissingTimestamp)?;
-        scheme.window.check(ts, now_unix)?;
-    }
 
     let json: Option<Value> = match early_json {
         Some(j) => Some(j),
@@ -128,9 +109,49 @@ pub fn verify(
     })
 }
 
+/// The timestamp as received: it is part of what Stripe, Slack and Standard Webhooks sign.
+/// `Err` when the signed content needs one and there is none.
+pub(crate) fn raw_timestamp<'a>(
+    scheme: &Scheme,
+    headers: &'a CapturedHeaders,
+    offered: &'a Offered,
+) -> Result<Option<&'a [u8]>, Reject> {
+    let raw = match &scheme.timestamp {
+        TimestampSource::Header(h) => match headers.get(h) {
+            Lookup::One(v) => Some(v),
+            Lookup::Absent | Lookup::Repeated => None,
+        },
+        TimestampSource::SignatureHeader => offered.timestamp.as_deref(),
+        TimestampSource::None | TimestampSource::Body(_) => None,
+    };
+    if scheme.signed_content.uses_timestamp() && raw.is_none() {
+        return Err(Reject::MissingTimestamp);
+    }
+    Ok(raw)
+}
+
+/// The freshness window of a timestamp read from a header (or the signature header). Only
+/// once the signature held.
+pub(crate) fn check_header_timestamp(
+    scheme: &Scheme,
+    raw: Option<&[u8]>,
+    now_unix: i64,
+) -> Result<(), Reject> {
+    if matches!(
+        scheme.timestamp,
+        TimestampSource::None | TimestampSource::Body(_)
+    ) {
+        return Ok(());
+    }
+    let ts = raw
+        .and_then(|raw| scheme.timestamp_format.seconds(raw))
+        .ok_or(Reject::MissingTimestamp)?;
+    scheme.window.check(ts, now_unix)
+}
+
 /// Every signature the delivery offers: from each signature header present (all of them:
 /// DocuSign sends one per key), or from the body field.
-fn offered_signatures(
+pub(crate) fn offered_signatures(
     scheme: &Scheme,
     headers: &CapturedHeaders,
     body: &[u8],

@@ -155,3 +155,186 @@ fn soak_every_delivery_is_processed_exactly_once() {
     );
     envoy.assert_no_panic();
 }
+
+/// Sends every delivery of `work` from `senders` threads at once, each retried like Genesys
+/// (up to `tries`); the final statuses.
+fn deliver_all(port: u16, work: Vec<Delivery>, senders: usize, tries: usize) -> Vec<u16> {
+    let queue = Arc::new(Mutex::new(work));
+    let threads: Vec<_> = (0..senders)
+        .map(|_| {
+            let queue = Arc::clone(&queue);
+            thread::spawn(move || {
+                let mut answers = Vec::new();
+                loop {
+                    let next = queue.lock().expect("lock").pop();
+                    let Some(d) = next else { break };
+                    answers.push(deliver_with_retries(port, &d, tries).status);
+                }
+                answers
+            })
+        })
+        .collect();
+    threads
+        .into_iter()
+        .flat_map(|t| t.join().expect("sender"))
+        .collect()
+}
+
+/// Concurrent deliveries share cache requests: while one batch is at the cache (here the
+/// first is held 300 ms), the claims and commits that arrive wait and travel together. Each
+/// delivery is still processed exactly once, and its copies are answered as duplicates.
+#[test]
+fn concurrent_deliveries_travel_in_batches_and_each_is_processed_once() {
+    if !e2e_ready() {
+        return;
+    }
+    let cache = Cache::start(0, &[]);
+    let slow = SlowCache::start(cache.port, 1, Duration::from_millis(300));
+    let (upstream, envoy) = start(slow.port, 10_000);
+    let ids = 40;
+    let deliveries: Vec<Delivery> = (0..ids).map(|i| delivery(&format!("batch-{i}"))).collect();
+    let work: Vec<Delivery> = (0..2).flat_map(|_| deliveries.iter().cloned()).collect();
+    let statuses = deliver_all(envoy.port, work, 12, 100);
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+    let counts = processed(&upstream);
+    for d in &deliveries {
+        assert_eq!(
+            counts.get(d.1.as_bytes()),
+            Some(&1),
+            "not processed exactly once"
+        );
+    }
+    let batches = cache_sample(cache.port, "webhook_guard_cache_batch_ops_count");
+    let ops = cache_sample(cache.port, "webhook_guard_cache_batch_ops_sum");
+    let alone = cache_sample(
+        cache.port,
+        r#"webhook_guard_cache_batch_ops_bucket{le="1"}"#,
+    );
+    eprintln!("{ops} ops in {batches} batches, {alone} of one op");
+    assert!(
+        batches > 0 && alone < batches,
+        "no batch of more than one op"
+    );
+    assert!(ops > batches, "{ops} ops in {batches} batches");
+    // Every claim and every commit went through the batch endpoint.
+    assert_eq!(
+        cache_sample(
+            cache.port,
+            r#"webhook_guard_cache_requests_total{op="commit",result="committed"}"#
+        ),
+        ids as u64
+    );
+    envoy.assert_no_panic();
+}
+
+/// A flaky cache path: every third batch answered with its claims' entries cut out (the
+/// cache acted on them), and every fifth connection reset after the cache acted. The
+/// deliveries whose answers were lost get 503 and their claims are given up; the senders'
+/// retries go through, and each delivery is processed exactly once.
+#[test]
+fn half_answered_and_reset_batches_lose_nothing_and_run_nothing_twice() {
+    if !e2e_ready() {
+        return;
+    }
+    let cache = Cache::start(0, &[]);
+    let flaky = FlakyCache::start(cache.port, |n, path, body| {
+        if path != "/v1/batch" {
+            return Mangle::Pass;
+        }
+        if n % 5 == 4 {
+            return Mangle::Reset;
+        }
+        if n % 3 != 2 {
+            return Mangle::Pass;
+        }
+        // Keep only the entries that are not a claim's answer.
+        let Ok(mut v) = serde_json::from_slice::<serde_json::Value>(body) else {
+            return Mangle::Pass;
+        };
+        if let Some(results) = v["results"].as_array_mut() {
+            results.retain(|r| {
+                r.get("token").is_none() && r["result"] != "in_flight" && r["result"] != "done"
+            });
+        }
+        Mangle::Body(serde_json::to_vec(&v).expect("json"))
+    });
+    let (upstream, envoy) = start(flaky.port, 10_000);
+    let ids = 30;
+    let deliveries: Vec<Delivery> = (0..ids).map(|i| delivery(&format!("flaky-{i}"))).collect();
+    let work: Vec<Delivery> = (0..2).flat_map(|_| deliveries.iter().cloned()).collect();
+    let statuses = deliver_all(envoy.port, work, 6, 200);
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+    let counts = processed(&upstream);
+    for d in &deliveries {
+        assert_eq!(
+            counts.get(d.1.as_bytes()),
+            Some(&1),
+            "not processed exactly once"
+        );
+    }
+    assert!(
+        envoy.metric(r#"webhook_guard_claims{outcome="abandoned"}"#) > 0,
+        "no answer was lost: the test proves nothing ({} requests)",
+        flaky.requests()
+    );
+    envoy.assert_no_panic();
+}
+
+/// Batches that time out: every delivery waiting in them is answered 503 as a lone claim
+/// was, each claim sent is given up (released with a tombstone), and when the late claims
+/// land they are refused, so the senders' retries are processed, once.
+#[test]
+fn batches_that_time_out_fail_closed_and_leave_no_orphan_claim() {
+    if !e2e_ready() {
+        return;
+    }
+    let cache = Cache::start(0, &[]);
+    let copies = 8;
+    // Every batch carrying one of the first 8 claims is held 600 ms; the filter waits 500.
+    let slow = SlowCache::start(cache.port, copies, Duration::from_millis(600));
+    let upstream = Upstream::start();
+    let mut opts = EnvoyOptions::new(&config(), upstream.port);
+    opts.cache_port = Some(slow.port);
+    let envoy = Envoy::start(&opts);
+    let deliveries: Vec<Delivery> = (0..copies)
+        .map(|i| delivery(&format!("timeout-{i}")))
+        .collect();
+    let port = envoy.port;
+    let first: Vec<u16> = deliveries
+        .iter()
+        .cloned()
+        .map(|d| thread::spawn(move || deliver(port, &d)))
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|t| {
+            let r = t.join().expect("sender");
+            assert_eq!(r.error(), "idempotency_unavailable", "{r:?}");
+            r.status
+        })
+        .collect();
+    assert_eq!(first, vec![503; copies]);
+    assert_eq!(upstream.heads(), 0, "nothing forwarded without its claim");
+    assert_eq!(
+        envoy.metric(r#"webhook_guard_cache_errors{op="claim"}"#),
+        copies as u64
+    );
+    // Those sent are given up; one that waited out the timeout behind the slow batch was
+    // never sent and has nothing to give up.
+    let abandoned = envoy.metric(r#"webhook_guard_claims{outcome="abandoned"}"#);
+    assert!((1..=copies as u64).contains(&abandoned), "{abandoned}");
+    // The late claims land; the retries are not blocked by them.
+    thread::sleep(Duration::from_millis(1500));
+    for d in &deliveries {
+        let r = deliver_with_retries(envoy.port, d, 50);
+        assert_eq!(r.status, 200, "{r:?}");
+    }
+    let counts = processed(&upstream);
+    for d in &deliveries {
+        assert_eq!(
+            counts.get(d.1.as_bytes()),
+            Some(&1),
+            "not processed exactly once"
+        );
+    }
+    envoy.assert_no_panic();
+}

@@ -5,13 +5,14 @@
 use std::time::{Duration, Instant};
 
 use webhook_guard_protocol::{
-    Answer as Body200, ClaimRequest, CommitRequest, Error, ErrorAnswer, Operation, Outcome,
-    ReleaseRequest, HEALTH_PATH, METRICS_PATH,
+    Answer as Body200, BatchAnswer, BatchRequest, BatchResult, ClaimRequest, CommitRequest, Error,
+    ErrorAnswer, Operation, Outcome, ReleaseRequest, BATCH_PATH, HEALTH_PATH, MAX_BATCH_OPS,
+    METRICS_PATH,
 };
-pub use webhook_guard_protocol::{MAX_BODY_BYTES, MAX_TTL_MS};
+pub use webhook_guard_protocol::{MAX_BATCH_BYTES, MAX_BODY_BYTES, MAX_TTL_MS};
 
 use crate::metrics::{Metrics, Result as Label};
-use crate::store::{Claim, Settled, Store, StoreError};
+use crate::store::{Claim, Done, Op, Settled, Store, StoreError};
 use log::{debug, error, warn};
 
 pub struct Answer {
@@ -127,7 +128,10 @@ pub async fn handle<S: Store>(
     path: &str,
     body: Body<'_>,
 ) -> Answer {
-    let known = path == HEALTH_PATH || path == METRICS_PATH || Operation::from_path(path).is_some();
+    let known = path == HEALTH_PATH
+        || path == METRICS_PATH
+        || path == BATCH_PATH
+        || Operation::from_path(path).is_some();
     match (method, path) {
         ("GET", HEALTH_PATH) => {
             if store.healthy().await {
@@ -141,6 +145,17 @@ pub async fn handle<S: Store>(
             content_type: "text/plain; version=0.0.4",
             body: metrics.render(store.entries()),
         },
+        ("POST", BATCH_PATH) => {
+            let body = match body {
+                Body::Bytes(b) if b.len() <= MAX_BATCH_BYTES => b,
+                Body::Bytes(_) | Body::TooLarge => return error(Error::TooLarge),
+                Body::Broken => return error(Error::BadRequest),
+            };
+            match parse_batch(body) {
+                Some(entries) => run_batch(store, metrics, entries).await,
+                None => error(Error::BadRequest),
+            }
+        }
         ("POST", _) if Operation::from_path(path).is_some() => {
             let body = match body {
                 Body::Bytes(b) if b.len() <= MAX_BODY_BYTES => b,
@@ -157,60 +172,192 @@ pub async fn handle<S: Store>(
     }
 }
 
-async fn run<S: Store>(store: &S, metrics: &Metrics, request: Request) -> Answer {
-    let started = Instant::now();
-    let op = request.operation();
-    let result = match &request {
-        Request::Claim { key, token, ttl } => {
-            let token = match token {
-                Some(t) => Ok(t.clone()),
-                None => crate::store::new_token(),
-            };
-            match token {
-                Ok(t) => store.claim(key, &t, *ttl).await.map(|c| match c {
-                    Claim::Claimed(t) => (Outcome::Claimed, Some(t)),
-                    Claim::InFlight => (Outcome::InFlight, None),
-                    Claim::Done => (Outcome::Done, None),
-                    Claim::Abandoned => (Outcome::Abandoned, None),
-                }),
-                Err(e) => Err(e),
-            }
-        }
-        Request::Commit { key, token, ttl } => {
-            store.commit(key, token, *ttl).await.map(|s| match s {
-                Settled::Yes => (Outcome::Committed, None),
-                Settled::NotOwner => (Outcome::NotOwner, None),
+/// A batch entry: its id, and its request when it keeps the protocol's rules (`None`: that
+/// entry alone is answered `bad_request`).
+pub type BatchEntry = (u32, Option<Request>);
+
+/// Reads a batch body; `None` (the whole batch is a 400) for anything that is not a list of
+/// 1 to `MAX_BATCH_OPS` entries with distinct ids. An entry that is not exactly one op, or
+/// whose op breaks a rule (key, token, TTL), fails only itself.
+pub fn parse_batch(body: &[u8]) -> Option<Vec<BatchEntry>> {
+    let batch: BatchRequest = serde_json::from_slice(body).ok()?;
+    if batch.ops.is_empty() || batch.ops.len() > MAX_BATCH_OPS {
+        return None;
+    }
+    let mut ids: Vec<u32> = batch.ops.iter().map(|op| op.id).collect();
+    ids.sort_unstable();
+    if ids.windows(2).any(|w| w[0] == w[1]) {
+        return None;
+    }
+    Some(
+        batch
+            .ops
+            .into_iter()
+            .map(|op| {
+                let request = match (op.claim, op.commit, op.release) {
+                    (Some(r), None, None) => r.valid().then(|| Request::Claim {
+                        ttl: Duration::from_millis(r.ttl_ms),
+                        key: r.key,
+                        token: r.token,
+                    }),
+                    (None, Some(r), None) => r.valid().then(|| Request::Commit {
+                        ttl: Duration::from_millis(r.ttl_ms),
+                        key: r.key,
+                        token: r.token,
+                    }),
+                    (None, None, Some(r)) => r.valid().then(|| Request::Release {
+                        tombstone: r.ttl_ms.map(Duration::from_millis),
+                        key: r.key,
+                        token: r.token,
+                    }),
+                    _ => None,
+                };
+                (op.id, request)
             })
-        }
-        Request::Release {
-            key,
-            token,
-            tombstone,
-        } => store
-            .release(key, token, *tombstone)
-            .await
-            .map(|s| match s {
-                Settled::Yes => (Outcome::Released, None),
-                Settled::NotOwner => (Outcome::NotOwner, None),
-            }),
-    };
-    metrics.latency(started.elapsed());
+            .collect(),
+    )
+}
+
+impl Request {
+    /// The store's op, with a token minted here for a claim that brought none.
+    fn into_op(self) -> Result<Op, StoreError> {
+        Ok(match self {
+            Request::Claim { key, token, ttl } => Op::Claim {
+                token: match token {
+                    Some(t) => t,
+                    None => crate::store::new_token()?,
+                },
+                key,
+                ttl,
+            },
+            Request::Commit { key, token, ttl } => Op::Commit { key, token, ttl },
+            Request::Release {
+                key,
+                token,
+                tombstone,
+            } => Op::Release {
+                key,
+                token,
+                tombstone,
+            },
+        })
+    }
+}
+
+/// What the store's answer to one op says, in the protocol's terms.
+fn outcome_of(op: &Op, done: Done) -> (Outcome, Option<String>) {
+    match done {
+        Done::Claim(Claim::Claimed(t)) => (Outcome::Claimed, Some(t)),
+        Done::Claim(Claim::InFlight) => (Outcome::InFlight, None),
+        Done::Claim(Claim::Done) => (Outcome::Done, None),
+        Done::Claim(Claim::Abandoned) => (Outcome::Abandoned, None),
+        Done::Settled(Settled::NotOwner) => (Outcome::NotOwner, None),
+        Done::Settled(Settled::Yes) => match op {
+            Op::Release { .. } => (Outcome::Released, None),
+            _ => (Outcome::Committed, None),
+        },
+    }
+}
+
+/// Counts one op's result and turns a failure into the protocol's error.
+fn account(
+    metrics: &Metrics,
+    op: Operation,
+    key: &str,
+    result: Result<(Outcome, Option<String>), StoreError>,
+) -> Result<(Outcome, Option<String>), Error> {
     let name = op.name();
     let (label, answer) = match result {
-        Ok((result, token)) => (Label::Answered(result), outcome(result, token)),
+        Ok((outcome, token)) => (Label::Answered(outcome), Ok((outcome, token))),
         Err(StoreError::Capacity) => {
             warn!("{name} refused: memory backend full (--memory-max-entries)");
-            (Label::Capacity, error(Error::Capacity))
+            (Label::Capacity, Err(Error::Capacity))
         }
         Err(StoreError::Unavailable(why)) => {
             metrics.backend_error();
             error!("{name} failed: backend unavailable: {why}");
-            (Label::Error, error(Error::BackendUnavailable))
+            (Label::Error, Err(Error::BackendUnavailable))
         }
     };
-    debug!("{name} key={} -> {}", request.key(), label.name());
+    debug!("{name} key={key} -> {}", label.name());
     metrics.request(op, label);
     answer
+}
+
+async fn run<S: Store>(store: &S, metrics: &Metrics, request: Request) -> Answer {
+    let started = Instant::now();
+    let operation = request.operation();
+    let key = request.key().to_string();
+    let result = match request.into_op() {
+        Ok(op) => store.one(&op).await.map(|done| outcome_of(&op, done)),
+        Err(e) => Err(e),
+    };
+    metrics.latency(started.elapsed());
+    match account(metrics, operation, &key, result) {
+        Ok((result, token)) => outcome(result, token),
+        Err(e) => error(e),
+    }
+}
+
+/// Runs a batch's valid entries in one store call and answers every entry by its id.
+async fn run_batch<S: Store>(store: &S, metrics: &Metrics, entries: Vec<BatchEntry>) -> Answer {
+    metrics.batch(entries.len());
+    let mut results: Vec<BatchResult> = Vec::with_capacity(entries.len());
+    // (id, operation, key, op) of the entries the store runs.
+    let mut runnable = Vec::with_capacity(entries.len());
+    for (id, request) in entries {
+        let Some(request) = request else {
+            metrics.bad_request();
+            results.push(failed(id, Error::BadRequest));
+            continue;
+        };
+        let operation = request.operation();
+        let key = request.key().to_string();
+        match request.into_op() {
+            Ok(op) => runnable.push((id, operation, key, op)),
+            Err(e) => {
+                if let Err(e) = account(metrics, operation, &key, Err(e)) {
+                    results.push(failed(id, e));
+                }
+            }
+        }
+    }
+    if !runnable.is_empty() {
+        let ops: Vec<Op> = runnable.iter().map(|r| r.3.clone()).collect();
+        let started = Instant::now();
+        let done = store.batch(&ops).await;
+        metrics.latency(started.elapsed());
+        let mut done = done.into_iter();
+        for (id, operation, key, op) in runnable {
+            // A store answers every op; one that did not is a backend failure, not a panic.
+            let result = done
+                .next()
+                .unwrap_or_else(|| Err(StoreError::Unavailable("no result".into())))
+                .map(|d| outcome_of(&op, d));
+            results.push(match account(metrics, operation, &key, result) {
+                Ok((result, token)) => BatchResult {
+                    id,
+                    result: Some(result),
+                    token,
+                    error: None,
+                },
+                Err(e) => failed(id, e),
+            });
+        }
+    }
+    json(
+        200,
+        serde_json::to_string(&BatchAnswer { results }).unwrap_or_default(),
+    )
+}
+
+fn failed(id: u32, e: Error) -> BatchResult {
+    BatchResult {
+        id,
+        result: None,
+        token: None,
+        error: Some(e),
+    }
 }
 
 #[cfg(test)]

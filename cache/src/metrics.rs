@@ -58,6 +58,9 @@ impl Result {
     }
 }
 
+/// Batch size buckets (ops per batch), up to `MAX_BATCH_OPS`.
+const BATCH_BUCKETS: [u64; 7] = [1, 2, 4, 8, 16, 32, 64];
+
 /// Backend latency buckets, in seconds.
 const BUCKETS: [f64; 8] = [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 1.0];
 
@@ -68,6 +71,10 @@ pub struct Metrics {
     latency_buckets: [AtomicU64; BUCKETS.len()],
     latency_count: AtomicU64,
     latency_sum_micros: AtomicU64,
+    batch_buckets: [AtomicU64; BATCH_BUCKETS.len()],
+    batch_count: AtomicU64,
+    batch_ops: AtomicU64,
+    batch_bad_entries: AtomicU64,
 }
 
 impl Metrics {
@@ -77,6 +84,23 @@ impl Metrics {
 
     pub fn backend_error(&self) {
         self.backend_errors.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A batch of `ops` operations arrived.
+    pub fn batch(&self, ops: usize) {
+        let ops = ops as u64;
+        for (i, le) in BATCH_BUCKETS.iter().enumerate() {
+            if ops <= *le {
+                self.batch_buckets[i].fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        self.batch_count.fetch_add(1, Ordering::Relaxed);
+        self.batch_ops.fetch_add(ops, Ordering::Relaxed);
+    }
+
+    /// A batch entry that broke the protocol's rules (answered `bad_request` alone).
+    pub fn bad_request(&self) {
+        self.batch_bad_entries.fetch_add(1, Ordering::Relaxed);
     }
 
     pub fn latency(&self, d: Duration) {
@@ -137,6 +161,33 @@ impl Metrics {
             get(&self.latency_sum_micros) as f64 / 1e6
         );
         let _ = writeln!(out, "webhook_guard_cache_backend_seconds_count {count}");
+        out.push_str("# HELP webhook_guard_cache_batch_ops Operations per /v1/batch request.\n");
+        out.push_str("# TYPE webhook_guard_cache_batch_ops histogram\n");
+        for (i, le) in BATCH_BUCKETS.iter().enumerate() {
+            let _ = writeln!(
+                out,
+                "webhook_guard_cache_batch_ops_bucket{{le=\"{le}\"}} {}",
+                get(&self.batch_buckets[i])
+            );
+        }
+        let batches = get(&self.batch_count);
+        let _ = writeln!(
+            out,
+            "webhook_guard_cache_batch_ops_bucket{{le=\"+Inf\"}} {batches}"
+        );
+        let _ = writeln!(
+            out,
+            "webhook_guard_cache_batch_ops_sum {}",
+            get(&self.batch_ops)
+        );
+        let _ = writeln!(out, "webhook_guard_cache_batch_ops_count {batches}");
+        out.push_str("# HELP webhook_guard_cache_batch_bad_entries_total Batch entries refused alone (bad_request).\n");
+        out.push_str("# TYPE webhook_guard_cache_batch_bad_entries_total counter\n");
+        let _ = writeln!(
+            out,
+            "webhook_guard_cache_batch_bad_entries_total {}",
+            get(&self.batch_bad_entries)
+        );
         if let Some(n) = entries {
             out.push_str(
                 "# HELP webhook_guard_cache_memory_entries Live keys in the memory backend.\n",
@@ -159,6 +210,8 @@ mod tests {
         m.request(Operation::Commit, Result::Answered(Outcome::NotOwner));
         m.backend_error();
         m.latency(Duration::from_micros(700));
+        m.batch(3);
+        m.batch(64);
         let text = m.render(Some(3));
         for line in [
             r#"webhook_guard_cache_requests_total{op="claim",result="claimed"} 1"#,
@@ -170,6 +223,11 @@ mod tests {
             r#"webhook_guard_cache_backend_seconds_bucket{le="+Inf"} 1"#,
             "webhook_guard_cache_backend_seconds_count 1",
             "webhook_guard_cache_memory_entries 3",
+            r#"webhook_guard_cache_batch_ops_bucket{le="2"} 0"#,
+            r#"webhook_guard_cache_batch_ops_bucket{le="4"} 1"#,
+            r#"webhook_guard_cache_batch_ops_bucket{le="64"} 2"#,
+            "webhook_guard_cache_batch_ops_sum 67",
+            "webhook_guard_cache_batch_ops_count 2",
         ] {
             assert!(text.lines().any(|l| l == line), "{line}\n{text}");
         }

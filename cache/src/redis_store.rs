@@ -18,9 +18,9 @@ use std::time::Duration;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::ClusterClient;
 use redis::cluster_async::ClusterConnection;
-use redis::{RedisError, Script};
+use redis::{FromRedisValue, RedisError, RedisResult, Script, Value};
 
-use crate::store::{Claim, Settled, Store, StoreError, TOMBSTONES_PER_KEY};
+use crate::store::{Claim, Done, Op, Settled, Store, StoreError, TOMBSTONES_PER_KEY};
 
 /// Refused when one of the key's tombstones holds the token (its claim was released before
 /// it arrived); otherwise SET NX PX, and when taken, the current value tells in flight from
@@ -221,6 +221,90 @@ impl RedisStore {
         }
     }
 
+    /// The script, keys and arguments one op runs as.
+    fn invocation(&self, op: &Op) -> (&Script, Vec<String>, Vec<String>) {
+        match op {
+            Op::Claim { key, token, ttl } => (
+                &self.claim,
+                keys_with_tombstones(key),
+                vec![token.clone(), ttl.as_millis().to_string()],
+            ),
+            Op::Commit { key, token, ttl } => (
+                &self.commit,
+                vec![redis_key(key)],
+                vec![token.clone(), ttl.as_millis().to_string()],
+            ),
+            Op::Release {
+                key,
+                token,
+                tombstone,
+            } => (
+                &self.release,
+                keys_with_tombstones(key),
+                vec![
+                    token.clone(),
+                    tombstone.map_or(0, |t| t.as_millis().max(1)).to_string(),
+                ],
+            ),
+        }
+    }
+
+    /// A batch on a single Redis: every op's script as EVALSHA in one pipeline, one round
+    /// trip. A server that does not know the scripts yet (a restart, a failover) answers
+    /// those ops NOSCRIPT and runs nothing for them: the scripts are loaded and those ops
+    /// sent again, in a second round trip.
+    async fn pipelined(
+        &self,
+        conn: &ConnectionManager,
+        ops: &[Op],
+    ) -> Vec<Result<Done, StoreError>> {
+        let mut results: Vec<Option<Result<Done, StoreError>>> = vec![None; ops.len()];
+        let mut todo: Vec<usize> = (0..ops.len()).collect();
+        for round in 0..2 {
+            let mut pipe = redis::pipe();
+            pipe.ignore_errors();
+            if round > 0 {
+                for text in [CLAIM, COMMIT, RELEASE] {
+                    pipe.cmd("SCRIPT").arg("LOAD").arg(text).ignore();
+                }
+            }
+            for &i in &todo {
+                let (script, keys, args) = self.invocation(&ops[i]);
+                pipe.cmd("EVALSHA")
+                    .arg(script.get_hash())
+                    .arg(keys.len())
+                    .arg(keys)
+                    .arg(args);
+            }
+            let mut conn = conn.clone();
+            let call = pipe.query_async::<Vec<RedisResult<Value>>>(&mut conn);
+            let answers = match tokio::time::timeout(self.timeout, call).await {
+                Ok(Ok(a)) if a.len() == todo.len() => a,
+                Ok(Ok(_)) => return fill(results, "pipeline answer of another length"),
+                Ok(Err(e)) => return fill(results, &describe(&e)),
+                Err(_) => return fill(results, "timeout"),
+            };
+            let mut again = Vec::new();
+            for (&i, answer) in todo.iter().zip(answers) {
+                match answer {
+                    Err(e)
+                        if e.kind()
+                            == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) =>
+                    {
+                        again.push(i)
+                    }
+                    Err(e) => results[i] = Some(Err(StoreError::Unavailable(describe(&e)))),
+                    Ok(v) => results[i] = Some(done_from(&ops[i], v)),
+                }
+            }
+            if again.is_empty() {
+                break;
+            }
+            todo = again;
+        }
+        fill(results, "script not loaded")
+    }
+
     /// PING, with the error when it fails.
     pub async fn ping(&self) -> Result<(), StoreError> {
         let call = async {
@@ -248,14 +332,7 @@ impl Store for RedisStore {
         let ms = ttl.as_millis().to_string();
         let keys = keys_with_tombstones(key);
         let answer: String = self.run(&self.claim, &keys, &[token, &ms]).await?;
-        Ok(match answer.as_str() {
-            "claimed" => Claim::Claimed(token.to_string()),
-            "abandoned" => Claim::Abandoned,
-            v if v.starts_with("done:") => Claim::Done,
-            // In flight (or a value this version does not know): answering in flight makes
-            // the sender retry, the safe side.
-            _ => Claim::InFlight,
-        })
+        Ok(claim_from(&answer, token))
     }
 
     async fn commit(&self, key: &str, token: &str, ttl: Duration) -> Result<Settled, StoreError> {
@@ -263,11 +340,7 @@ impl Store for RedisStore {
         let n: i64 = self
             .run(&self.commit, &[redis_key(key)], &[token, &ms])
             .await?;
-        Ok(if n == 1 {
-            Settled::Yes
-        } else {
-            Settled::NotOwner
-        })
+        Ok(settled_from(n))
     }
 
     async fn release(
@@ -279,16 +352,68 @@ impl Store for RedisStore {
         let ms = tombstone.map_or(0, |t| t.as_millis().max(1)).to_string();
         let keys = keys_with_tombstones(key);
         let n: i64 = self.run(&self.release, &keys, &[token, &ms]).await?;
-        Ok(if n == 1 {
-            Settled::Yes
-        } else {
-            Settled::NotOwner
-        })
+        Ok(settled_from(n))
     }
 
     async fn healthy(&self) -> bool {
         self.ping().await.is_ok()
     }
+
+    /// One round trip on a single Redis (a pipeline). On a cluster the ops' keys live on
+    /// different nodes: each op runs as its own script call, all of them at once.
+    async fn batch(&self, ops: &[Op]) -> Vec<Result<Done, StoreError>> {
+        match &self.conn {
+            Conn::Single(c) => self.pipelined(c, ops).await,
+            Conn::Cluster(_) => {
+                futures_util::future::join_all(ops.iter().map(|op| self.one(op))).await
+            }
+        }
+    }
+}
+
+/// An op's script answer, read as its single-op method reads it.
+fn done_from(op: &Op, v: Value) -> Result<Done, StoreError> {
+    let bad = |e: redis::ParsingError| StoreError::Unavailable(format!("unexpected answer: {e}"));
+    match op {
+        Op::Claim { token, .. } => {
+            let answer = String::from_redis_value(v).map_err(bad)?;
+            Ok(Done::Claim(claim_from(&answer, token)))
+        }
+        Op::Commit { .. } | Op::Release { .. } => {
+            let n = i64::from_redis_value(v).map_err(bad)?;
+            Ok(Done::Settled(settled_from(n)))
+        }
+    }
+}
+
+fn claim_from(answer: &str, token: &str) -> Claim {
+    match answer {
+        "claimed" => Claim::Claimed(token.to_string()),
+        "abandoned" => Claim::Abandoned,
+        v if v.starts_with("done:") => Claim::Done,
+        // In flight (or a value this version does not know): answering in flight makes
+        // the sender retry, the safe side.
+        _ => Claim::InFlight,
+    }
+}
+
+fn settled_from(n: i64) -> Settled {
+    if n == 1 {
+        Settled::Yes
+    } else {
+        Settled::NotOwner
+    }
+}
+
+/// Every op still without a result fails with `why`.
+fn fill(
+    results: Vec<Option<Result<Done, StoreError>>>,
+    why: &str,
+) -> Vec<Result<Done, StoreError>> {
+    results
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|| Err(StoreError::Unavailable(why.to_string()))))
+        .collect()
 }
 
 #[cfg(test)]

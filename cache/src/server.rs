@@ -236,10 +236,11 @@ async fn respond<S: Store>(
 ) -> Response<Full<Bytes>> {
     let method = req.method().clone();
     let path = req.uri().path().to_string();
-    // Read at most one byte more than allowed, so an oversized body is answered 413.
+    // Read at most one byte more than any path allows (a batch), so an oversized body is
+    // answered 413; the single-op paths check their own, smaller limit.
     let collected = tokio::time::timeout(
         CLIENT_TIMEOUT,
-        Limited::new(req.into_body(), api::MAX_BODY_BYTES + 1).collect(),
+        Limited::new(req.into_body(), api::MAX_BATCH_BYTES + 1).collect(),
     )
     .await;
     let bytes;

@@ -64,6 +64,33 @@ impl fmt::Display for StoreError {
     }
 }
 
+/// One operation of a batch, as the store runs it (tokens already minted).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Op {
+    Claim {
+        key: String,
+        token: String,
+        ttl: Duration,
+    },
+    Commit {
+        key: String,
+        token: String,
+        ttl: Duration,
+    },
+    Release {
+        key: String,
+        token: String,
+        tombstone: Option<Duration>,
+    },
+}
+
+/// What one op of a batch came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Done {
+    Claim(Claim),
+    Settled(Settled),
+}
+
 /// A backend. The HTTP layer is generic over it and never knows which one it talks to.
 pub trait Store: Send + Sync + 'static {
     /// Claims `key` for `token` and `ttl` if it is free (absent, expired, or a tombstone of
@@ -96,6 +123,41 @@ pub trait Store: Send + Sync + 'static {
 
     /// Whether the backend answers (Redis: PING).
     fn healthy(&self) -> impl Future<Output = bool> + Send;
+
+    /// Runs `ops` in order, one result per op; one op failing fails only its own result.
+    /// The default runs them one after another (the memory backend, where each is a map
+    /// lookup); Redis sends them in one round trip.
+    fn batch(&self, ops: &[Op]) -> impl Future<Output = Vec<Result<Done, StoreError>>> + Send {
+        async move {
+            let mut out = Vec::with_capacity(ops.len());
+            for op in ops {
+                out.push(self.one(op).await);
+            }
+            out
+        }
+    }
+
+    /// One op of a batch, through the single-op methods.
+    fn one(&self, op: &Op) -> impl Future<Output = Result<Done, StoreError>> + Send {
+        async move {
+            match op {
+                Op::Claim { key, token, ttl } => {
+                    self.claim(key, token, *ttl).await.map(Done::Claim)
+                }
+                Op::Commit { key, token, ttl } => {
+                    self.commit(key, token, *ttl).await.map(Done::Settled)
+                }
+                Op::Release {
+                    key,
+                    token,
+                    tombstone,
+                } => self
+                    .release(key, token, *tombstone)
+                    .await
+                    .map(Done::Settled),
+            }
+        }
+    }
 
     /// Live entries, for the memory backend's gauge; `None` for the others.
     fn entries(&self) -> Option<usize> {
@@ -131,6 +193,9 @@ impl<S: Store> Store for Arc<S> {
     }
     fn healthy(&self) -> impl Future<Output = bool> + Send {
         (**self).healthy()
+    }
+    fn batch(&self, ops: &[Op]) -> impl Future<Output = Vec<Result<Done, StoreError>>> + Send {
+        (**self).batch(ops)
     }
     fn entries(&self) -> Option<usize> {
         (**self).entries()

@@ -410,6 +410,89 @@ fn expiry(addr: &str) {
         .contains(r#""claimed""#));
 }
 
+/// A batch runs its ops in order, answers each by id, and fails only its bad entries; a
+/// batch that breaks the protocol as a whole is a 400 (or 413).
+fn batches(addr: &str) {
+    let (a, b, c) = ("a".repeat(32), "b".repeat(32), "c".repeat(32));
+    let body = format!(
+        r#"{{"ops":[
+          {{"id":10,"claim":{{"key":"batch-1","ttl_ms":60000,"token":"{a}"}}}},
+          {{"id":11,"claim":{{"key":"batch-2","ttl_ms":60000,"token":"{b}"}}}},
+          {{"id":12,"commit":{{"key":"batch-1","token":"{a}","ttl_ms":60000}}}},
+          {{"id":13,"release":{{"key":"batch-3","token":"{c}","ttl_ms":60000}}}},
+          {{"id":14,"claim":{{"key":"batch-3","ttl_ms":60000,"token":"{c}"}}}},
+          {{"id":15,"claim":{{"key":"a b","ttl_ms":60000}}}},
+          {{"id":16,"claim":{{"key":"batch-4","ttl_ms":60000}},"release":{{"key":"batch-4","token":"{c}"}}}},
+          {{"id":17,"release":{{"key":"batch-2","token":"{a}"}}}}
+        ]}}"#
+    );
+    let (status, answer) = request(addr, "POST", "/v1/batch", &body);
+    assert_eq!(status, 200, "{answer}");
+    let v: serde_json::Value = serde_json::from_str(&answer).unwrap();
+    let by_id = |id: u64| {
+        v["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["id"] == id)
+            .cloned()
+            .unwrap_or_else(|| panic!("no result for {id}: {answer}"))
+    };
+    assert_eq!(by_id(10)["result"], "claimed");
+    assert_eq!(by_id(10)["token"], a.as_str());
+    assert_eq!(by_id(11)["token"], b.as_str());
+    assert_eq!(by_id(12)["result"], "committed");
+    assert_eq!(by_id(13)["result"], "not_owner");
+    assert_eq!(by_id(14)["result"], "abandoned");
+    assert_eq!(by_id(15)["error"], "bad_request");
+    assert_eq!(by_id(16)["error"], "bad_request");
+    assert_eq!(by_id(17)["result"], "not_owner");
+    assert_eq!(v["results"].as_array().unwrap().len(), 8);
+    assert_eq!(result(addr, "batch-1"), "done");
+    assert_eq!(result(addr, "batch-2"), "in_flight");
+    let one = r#"{"id":1,"claim":{"key":"batch-5","ttl_ms":1000}}"#;
+    for (bad, expected) in [
+        (format!(r#"{{"ops":[{one},{one}]}}"#), 400),
+        (r#"{"ops":[]}"#.to_string(), 400),
+        (format!(r#"{{"ops":[{one}],"x":1}}"#), 400),
+        (
+            r#"{"ops":[{"id":1,"claim":{"key":"k","ttl_ms":1,"x":1}}]}"#.to_string(),
+            400,
+        ),
+        (r#"{"ops":[{"id":-1}]}"#.to_string(), 400),
+        ("not json".to_string(), 400),
+        (
+            format!(
+                r#"{{"ops":[{}]}}"#,
+                (0..65)
+                    .map(|i| format!(r#"{{"id":{i},"claim":{{"key":"k{i}","ttl_ms":1000}}}}"#))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            ),
+            400,
+        ),
+        (" ".repeat(16 * 1024 + 1), 413),
+    ] {
+        let (status, _) = request(addr, "POST", "/v1/batch", &bad);
+        assert_eq!(status, expected, "{}", &bad[..bad.len().min(80)]);
+    }
+    assert_eq!(
+        result(addr, "batch-5"),
+        "claimed",
+        "no op of a refused batch ran"
+    );
+    let (_, metrics) = request(addr, "GET", "/metrics", "");
+    assert!(
+        metrics.contains("webhook_guard_cache_batch_ops_count 1\n"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(r#"webhook_guard_cache_batch_ops_bucket{le="8"} 1"#),
+        "{metrics}"
+    );
+    assert!(metrics.contains("webhook_guard_cache_batch_bad_entries_total 2\n"));
+}
+
 #[test]
 fn memory_backend() {
     let (_cache, addr) = start_cache(&[]);
@@ -417,6 +500,7 @@ fn memory_backend() {
     tombstones(&addr);
     one_winner(&addr, "contested");
     expiry(&addr);
+    batches(&addr);
     let (_, metrics) = request(&addr, "GET", "/metrics", "");
     assert!(
         metrics.contains("webhook_guard_cache_memory_entries "),
@@ -448,6 +532,29 @@ fn redis_backend() {
     tombstones(&addr);
     one_winner(&addr, "contested");
     expiry(&addr);
+    batches(&addr);
+    // Scripts flushed (a restart, a failover) between batches: the same.
+    let flushed = Command::new("redis-cli")
+        .args(["-p", &port.to_string(), "SCRIPT", "FLUSH"])
+        .output()
+        .expect("redis-cli");
+    assert!(flushed.status.success());
+    let t = "d".repeat(32);
+    let (status, answer) = request(
+        &addr,
+        "POST",
+        "/v1/batch",
+        &format!(
+            r#"{{"ops":[{{"id":0,"claim":{{"key":"flushed","ttl_ms":60000,"token":"{t}"}}}},{{"id":1,"commit":{{"key":"flushed","token":"{t}","ttl_ms":60000}}}}]}}"#
+        ),
+    );
+    assert_eq!(status, 200);
+    assert_eq!(
+        answer,
+        format!(
+            r#"{{"results":[{{"id":0,"result":"claimed","token":"{t}"}},{{"id":1,"result":"committed"}}]}}"#
+        )
+    );
     // The keys and values as documented.
     let out = Command::new("redis-cli")
         .args(["-p", &port.to_string(), "GET", "wg:k1"])

@@ -275,4 +275,16 @@ pub fn cache_requests(data: &[u8]) {
         "0123456789abcdef0123456789abcdef",
     );
     let _ = webhook_guard::cache_client::Queued::decode(data);
+    // The batch endpoint's reading of a request, and the filter's of an answer: never a
+    // panic, every op answered once.
+    if let Some(entries) = webhook_guard_cache::api::parse_batch(data) {
+        assert!((1..=webhook_guard::cache_client::MAX_BATCH_OPS).contains(&entries.len()));
+    }
+    for ops in [0, 1, 3, webhook_guard::cache_client::MAX_BATCH_OPS] {
+        if let webhook_guard::cache_client::BatchReply::Entries(slots) =
+            webhook_guard::cache_client::read_batch_answer(Some(b"200"), data, ops)
+        {
+            assert_eq!(slots.len(), ops);
+        }
+    }
 }

@@ -20,6 +20,15 @@
 //!   200 {"result":"released"}           T held K's in-flight claim, now deleted
 //!   409 {"result":"not_owner"}          anything else; a done key is never released. With
 //!                                       ttl_ms, a free K gets T's tombstone for N ms.
+//! POST /v1/batch    {"ops":[{"id":I,"claim":{..}} | {"id":I,"commit":{..}} | {"id":I,"release":{..}}, ...]}
+//!   200 {"results":[{"id":I,"result":R[,"token":T]} | {"id":I,"error":CODE}, ...]}
+//!                                       each op as its single endpoint above (same bodies,
+//!                                       same results, a 409's `not_owner` included), one
+//!                                       result per op, in any order, matched by `id`. Ops
+//!                                       run in order; one failing (503 capacity, a bad key)
+//!                                       fails only its own entry. 1 to MAX_BATCH_OPS ops,
+//!                                       ids distinct, body at most MAX_BATCH_BYTES; else the
+//!                                       whole batch is answered 400 or 413.
 //! GET  /healthz     200 {"status":"ok"} | 503 {"status":"unavailable"}
 //! GET  /metrics     Prometheus text
 //! Errors: 400 bad_request, 404 not_found, 405 method_not_allowed, 413 too_large,
@@ -35,11 +44,19 @@ use serde::{Deserialize, Serialize};
 pub const CLAIM_PATH: &str = "/v1/claim";
 pub const COMMIT_PATH: &str = "/v1/commit";
 pub const RELEASE_PATH: &str = "/v1/release";
+/// Several claims, commits and releases in one request (the filter's only path since batching).
+pub const BATCH_PATH: &str = "/v1/batch";
 pub const HEALTH_PATH: &str = "/healthz";
 pub const METRICS_PATH: &str = "/metrics";
 
 /// Largest request body the service reads, and largest answer the filter reads.
 pub const MAX_BODY_BYTES: usize = 4096;
+/// Most operations in one batch: the filter never holds more per request, and the cache
+/// refuses more (400), so one batch's work and answer stay small.
+pub const MAX_BATCH_OPS: usize = 64;
+/// Largest batch request body, and largest batch answer the filter reads. A full batch of
+/// the longest keys is about 13 KB.
+pub const MAX_BATCH_BYTES: usize = 16 * 1024;
 /// Longest TTL: 30 days.
 pub const MAX_TTL_MS: u64 = 30 * 24 * 3600 * 1000;
 
@@ -230,6 +247,43 @@ pub struct ErrorAnswer {
     pub error: Error,
 }
 
+/// One operation of a batch: exactly one of `claim`, `commit`, `release`, with the body its
+/// single endpoint takes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatchOp {
+    pub id: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claim: Option<ClaimRequest>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<CommitRequest>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub release: Option<ReleaseRequest>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatchRequest {
+    pub ops: Vec<BatchOp>,
+}
+
+/// One op's answer in a batch: a `result` (with the token for a claim) or an `error`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BatchResult {
+    pub id: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result: Option<Outcome>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<Error>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BatchAnswer {
+    pub results: Vec<BatchResult>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -293,5 +347,37 @@ mod tests {
         assert!(!valid_ttl_ms(MAX_TTL_MS + 1));
         assert_eq!(Operation::from_path("/v1/commit"), Some(Operation::Commit));
         assert_eq!(Operation::from_path("/v1/x"), None);
+    }
+
+    #[test]
+    fn batches_read_as_written() {
+        let text = format!(
+            r#"{{"ops":[{{"id":1,"claim":{{"key":"k","ttl_ms":5,"token":"{t}"}}}},{{"id":2,"commit":{{"key":"k","token":"{t}","ttl_ms":9}}}}]}}"#,
+            t = "ab".repeat(16)
+        );
+        let b: BatchRequest = serde_json::from_str(&text).unwrap();
+        assert_eq!(b.ops.len(), 2);
+        assert_eq!(serde_json::to_string(&b).unwrap(), text);
+        assert!(serde_json::from_str::<BatchRequest>(r#"{"ops":[{"id":1,"x":{}}]}"#).is_err());
+        let a = BatchAnswer {
+            results: vec![
+                BatchResult {
+                    id: 2,
+                    result: Some(Outcome::NotOwner),
+                    token: None,
+                    error: None,
+                },
+                BatchResult {
+                    id: 1,
+                    result: None,
+                    token: None,
+                    error: Some(Error::Capacity),
+                },
+            ],
+        };
+        assert_eq!(
+            serde_json::to_string(&a).unwrap(),
+            r#"{"results":[{"id":2,"result":"not_owner"},{"id":1,"error":"capacity"}]}"#
+        );
     }
 }

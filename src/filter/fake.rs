@@ -17,10 +17,14 @@ pub type Reply = (u32, Vec<(String, String)>, Vec<u8>);
 pub struct State {
     pub request_headers: Vec<(String, Vec<u8>)>,
     pub body: Vec<u8>,
+    /// Reads of the request body (whole or a part).
+    pub body_reads: usize,
     pub response_status: Vec<u8>,
     /// Properties by dotted path (`response.flags`).
     pub properties: HashMap<String, Vec<u8>>,
     pub now: Duration,
+    /// Reads of the clock.
+    pub clock_reads: usize,
     pub replies: Vec<Reply>,
     pub resumed: usize,
     /// HTTP calls: `:path` and body.
@@ -28,8 +32,14 @@ pub struct State {
     pub dispatch_fails: bool,
     pub call_status: Option<Vec<u8>>,
     pub call_body: Vec<u8>,
-    pub queue: VecDeque<Vec<u8>>,
+    /// Shared queues by id - 1 (ids in the order their names were first registered).
+    pub queue_names: Vec<String>,
+    pub queues: HashMap<u32, VecDeque<Vec<u8>>>,
     pub queue_registered: bool,
+    /// Every `set_effective_context`, in order.
+    pub effective: Vec<u32>,
+    /// Context ids `set_effective_context` refuses (gone).
+    pub gone: Vec<u32>,
     /// Set once the response's status was read: request headers are then off limits, as in
     /// Envoy, where the SDK's hostcalls panic on them.
     pub response_started: bool,
@@ -39,6 +49,8 @@ pub struct State {
     pub random: Option<[u8; 16]>,
     pub tick_period: Duration,
     pub done: bool,
+    /// Request contexts created so far (the tests number them).
+    pub next_context: u32,
     pub configuration: Vec<u8>,
 }
 
@@ -81,14 +93,33 @@ impl Fake {
         );
     }
 
-    /// The messages queued for the root context, as text, oldest first.
+    /// A shared queue's id by name (0: never registered).
+    pub fn queue_id(&self, name: &str) -> u32 {
+        let st = self.0.borrow();
+        st.queue_names
+            .iter()
+            .position(|n| n == name)
+            .map_or(0, |i| i as u32 + 1)
+    }
+
+    /// The messages on the claim-outcome queue, as text, oldest first.
     pub fn queued(&self) -> Vec<String> {
+        let id = self.queue_id(super::root::OUTCOME_QUEUE);
         self.0
             .borrow()
-            .queue
-            .iter()
-            .map(|m| String::from_utf8_lossy(m).into_owned())
-            .collect()
+            .queues
+            .get(&id)
+            .map(|q| {
+                q.iter()
+                    .map(|m| String::from_utf8_lossy(m).into_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Messages waiting on queue `id`.
+    pub fn waiting(&self, id: u32) -> usize {
+        self.0.borrow().queues.get(&id).map_or(0, VecDeque::len)
     }
 }
 
@@ -112,9 +143,12 @@ impl Host for Fake {
         }
     }
 
-    fn request_body(&self, size: usize) -> Vec<u8> {
-        let st = self.0.borrow();
-        st.body[..size.min(st.body.len())].to_vec()
+    fn request_body_at(&self, start: usize, size: usize) -> Vec<u8> {
+        let mut st = self.0.borrow_mut();
+        st.body_reads += 1;
+        let start = start.min(st.body.len());
+        let end = start.saturating_add(size).min(st.body.len());
+        st.body[start..end].to_vec()
     }
 
     fn response_status(&self) -> Vec<u8> {
@@ -133,7 +167,9 @@ impl Host for Fake {
     }
 
     fn now(&self) -> Duration {
-        self.0.borrow().now
+        let mut st = self.0.borrow_mut();
+        st.clock_reads += 1;
+        st.now
     }
 
     fn send_reply(&self, status: u32, headers: &[(&str, &str)], body: &[u8]) -> Result<(), String> {
@@ -184,18 +220,31 @@ impl Host for Fake {
         st.call_body[..size.min(st.call_body.len())].to_vec()
     }
 
-    fn register_queue(&self, _name: &str) -> Option<u32> {
-        self.0.borrow_mut().queue_registered = true;
-        Some(1)
+    fn register_queue(&self, name: &str) -> Option<u32> {
+        let id = self.queue_id(name);
+        let mut st = self.0.borrow_mut();
+        st.queue_registered = true;
+        if id > 0 {
+            return Some(id);
+        }
+        st.queue_names.push(name.to_string());
+        Some(st.queue_names.len() as u32)
     }
 
-    fn enqueue(&self, _queue: u32, message: &[u8]) -> bool {
-        self.0.borrow_mut().queue.push_back(message.to_vec());
+    fn enqueue(&self, queue: u32, message: &[u8]) -> bool {
+        let mut st = self.0.borrow_mut();
+        if queue == 0 || queue as usize > st.queue_names.len() {
+            return false;
+        }
+        st.queues
+            .entry(queue)
+            .or_default()
+            .push_back(message.to_vec());
         true
     }
 
-    fn dequeue(&self, _queue: u32) -> Option<Vec<u8>> {
-        self.0.borrow_mut().queue.pop_front()
+    fn dequeue(&self, queue: u32) -> Option<Vec<u8>> {
+        self.0.borrow_mut().queues.get_mut(&queue)?.pop_front()
     }
 
     fn define_metric(&self, _histogram: bool, name: &str) -> u32 {
@@ -228,5 +277,11 @@ impl Host for Fake {
 
     fn env(&self, _name: &str) -> Option<String> {
         None
+    }
+
+    fn set_effective_context(&self, context_id: u32) -> bool {
+        let mut st = self.0.borrow_mut();
+        st.effective.push(context_id);
+        !st.gone.contains(&context_id)
     }
 }

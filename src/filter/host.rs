@@ -22,7 +22,12 @@ pub trait Host {
     /// Sets (`Some`) or removes (`None`) a request header, during the request only.
     fn set_request_header(&self, name: &str, value: Option<&[u8]>);
     /// The first `size` bytes of the buffered request body (`usize::MAX`: all of it).
-    fn request_body(&self, size: usize) -> Vec<u8>;
+    fn request_body(&self, size: usize) -> Vec<u8> {
+        self.request_body_at(0, size)
+    }
+    /// `size` bytes of the buffered request body from `start` (the part that arrived since
+    /// the last look, when the body is hashed as it arrives).
+    fn request_body_at(&self, start: usize, size: usize) -> Vec<u8>;
     /// The response's `:status`, during the response only.
     fn response_status(&self) -> Vec<u8>;
     /// An Envoy property (`["source", "address"]`), empty when absent.
@@ -66,6 +71,10 @@ pub trait Host {
     fn configuration(&self) -> Vec<u8>;
     /// A VM environment variable (`vm_config.environment_variables`).
     fn env(&self, name: &str) -> Option<String>;
+    /// Makes `context_id` the context that the following host calls act for (the root
+    /// context answering a request's claim: its local reply or resume). `false`: no such
+    /// context any more.
+    fn set_effective_context(&self, context_id: u32) -> bool;
 }
 
 /// The host when running in Envoy.
@@ -108,8 +117,14 @@ mod envoy {
             let _ = hostcalls::set_map_value_bytes(MapType::HttpRequestHeaders, name, value);
         }
 
-        fn request_body(&self, size: usize) -> Vec<u8> {
-            buffer(BufferType::HttpRequestBody, size)
+        fn request_body_at(&self, start: usize, size: usize) -> Vec<u8> {
+            if size == 0 {
+                return Vec::new();
+            }
+            hostcalls::get_buffer(BufferType::HttpRequestBody, start, size)
+                .ok()
+                .flatten()
+                .unwrap_or_default()
         }
 
         fn response_status(&self) -> Vec<u8> {
@@ -219,6 +234,10 @@ mod envoy {
 
         fn env(&self, name: &str) -> Option<String> {
             std::env::var(name).ok()
+        }
+
+        fn set_effective_context(&self, context_id: u32) -> bool {
+            hostcalls::set_effective_context(context_id).is_ok()
         }
     }
 }

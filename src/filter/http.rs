@@ -9,19 +9,20 @@ use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::Action;
 
 use crate::answer::Reject;
-use crate::cache_client::{
-    claim_request, new_token, parse_claim, ClaimVerdict, Queued, Settlement, CLAIM_PATH,
-    MAX_ANSWER_BYTES,
-};
+use crate::batch::Wake;
+use crate::cache_client::{claim_request, new_token, ClaimVerdict, Queued, Settlement};
 use crate::cidr::parse_source_address;
 use crate::config::{Config, Idempotency, Mode, OnUnavailable, Route};
 use crate::headers::CapturedHeaders;
 use crate::lifecycle::{self, Fate};
+use crate::stream::BodyMac;
+use crate::timestamp::TimestampSource;
 use crate::verify::{verify, Verified};
 use webhook_guard_protocol::Operation;
 
 use super::host::Host;
 use super::metrics::{ClaimOutcome, Metrics};
+use super::root::{Link, Waiter};
 
 /// Headers this filter adds upstream; any a client sends are removed, so the upstream can
 /// trust them. So are `_` spellings (`x_webhook_guard_endpoint`), which CGI and WSGI
@@ -49,19 +50,22 @@ fn cut_for_log(v: &[u8]) -> String {
 #[derive(Debug)]
 pub enum State {
     Start,
-    /// Headers read; the body is being buffered.
+    /// Headers read; the body is being buffered (and, when the endpoint allows it, its
+    /// MACs updated as it arrives).
     Buffering {
         endpoint: usize,
         headers: CapturedHeaders,
+        stream: Option<BodyMac>,
     },
-    /// Verified; waiting for the cache's answer to the claim of `key` with our `token`
-    /// (sent at `since_ms`). Leaving this state any way but `Claimed` abandons the claim.
+    /// Verified; waiting for the cache's answer to the claim of `key` with our `token`,
+    /// claim `id` of the root's batcher. Leaving this state any way but `Claimed` abandons
+    /// the claim (or withdraws it, when it was not sent yet).
     Claiming {
         endpoint: usize,
         verified: Verified,
         key: String,
         token: String,
-        since_ms: u64,
+        id: u32,
     },
     /// Forwarded holding a claim: its fate (`crate::lifecycle`) is known once Envoy answers
     /// or the stream ends.
@@ -78,6 +82,10 @@ pub struct Guard<H: Host> {
     config: Rc<Config>,
     metrics: Rc<Metrics>,
     queue: Option<u32>,
+    /// The root's batcher and wake-up queue: where the claim goes.
+    link: Rc<Link<H>>,
+    /// This request as the root reaches it with the claim's answer (set by the root).
+    pub me: Option<Waiter<H>>,
     pub state: State,
     /// Envoy's `source.address`, read when first needed (allowlist or security log): the
     /// outer `None` is "not read yet".
@@ -93,56 +101,9 @@ pub struct Guard<H: Host> {
     request_id: Option<Option<String>>,
 }
 
-impl<H: Host> Context for Guard<H> {
-    fn on_http_call_response(
-        &mut self,
-        _token: u32,
-        num_headers: usize,
-        body_size: usize,
-        _trailers: usize,
-    ) {
-        let State::Claiming {
-            endpoint,
-            verified,
-            key,
-            token,
-            since_ms,
-        } = std::mem::replace(&mut self.state, State::Done)
-        else {
-            return;
-        };
-        self.host.record(
-            self.metrics.claim_latency,
-            self.host.now_ms().saturating_sub(since_ms),
-        );
-        let status = self.host.call_status(num_headers);
-        let body = if body_size > MAX_ANSWER_BYTES {
-            Vec::new()
-        } else {
-            self.host.call_body(body_size)
-        };
-        let action = match parse_claim(status.as_deref(), &body, &token) {
-            ClaimVerdict::Claimed { token } => {
-                self.accept(endpoint, &verified);
-                self.metrics.claim(&self.host, ClaimOutcome::Claimed);
-                self.state = State::Claimed { key, token };
-                Action::Continue
-            }
-            ClaimVerdict::Done => self.refuse(Some(endpoint), Reject::Duplicate),
-            ClaimVerdict::InFlight => self.refuse(Some(endpoint), Reject::InFlight),
-            ClaimVerdict::Unavailable => {
-                self.metrics.cache_error(&self.host, Operation::Claim);
-                // Too late, or unreadable: the claim may be stored (or still on its way), and
-                // no one else could ever release it.
-                self.abandon(key, token);
-                self.cache_unavailable(endpoint, &verified)
-            }
-        };
-        if action == Action::Continue {
-            self.host.resume_request();
-        }
-    }
-}
+/// Calls to the cache are the root context's (`super::root`): a request gets its claim's
+/// answer through `Guard::claim_answered`.
+impl<H: Host> Context for Guard<H> {}
 
 impl<H: Host> HttpContext for Guard<H> {
     fn on_http_request_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
@@ -186,9 +147,11 @@ impl<H: Host> HttpContext for Guard<H> {
             all.iter().map(|(n, v)| (n.as_str(), v.as_slice())),
             &endpoint.wanted_headers,
         );
+        let stream = BodyMac::start(endpoint, &headers);
         self.state = State::Buffering {
             endpoint: index,
             headers,
+            stream,
         };
         if end_of_stream {
             return self.decide(0);
@@ -198,11 +161,21 @@ impl<H: Host> HttpContext for Guard<H> {
     }
 
     fn on_http_request_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
-        let State::Buffering { endpoint, .. } = self.state else {
+        let State::Buffering {
+            endpoint,
+            ref mut stream,
+            ..
+        } = self.state
+        else {
             return Action::Continue;
         };
         if body_size as u64 > self.config.max_body_bytes {
             return self.refuse(Some(endpoint), Reject::BodyTooLarge);
+        }
+        // Hash what arrived since the last chunk (sizes are cumulative), so the end costs
+        // one last chunk rather than the whole body.
+        if let Some(s) = stream.as_mut() {
+            feed(&self.host, s, body_size);
         }
         if !end_of_stream {
             return Action::Pause;
@@ -216,6 +189,13 @@ impl<H: Host> HttpContext for Guard<H> {
             return Action::Continue;
         }
         let size = self.host.request_body(usize::MAX).len();
+        if let State::Buffering {
+            stream: Some(ref mut s),
+            ..
+        } = self.state
+        {
+            feed(&self.host, s, size);
+        }
         self.decide(size)
     }
 
@@ -223,7 +203,7 @@ impl<H: Host> HttpContext for Guard<H> {
         if let State::Claimed { .. } = self.state {
             let status = self.host.response_status();
             let details = self.host.property(&["response", "code_details"]);
-            let fate = lifecycle::on_response(&status, &details, self.response_flags());
+            let fate = lifecycle::on_response(&status, &details, || self.response_flags());
             self.settle(fate);
         }
         Action::Continue
@@ -238,19 +218,34 @@ impl<H: Host> HttpContext for Guard<H> {
                 self.settle(fate);
             }
             // The client left while the claim was on its way: nobody will use its answer.
-            State::Claiming { key, token, .. } => self.abandon(key, token),
+            // One that never left needs nothing given up.
+            State::Claiming { key, token, id, .. } => {
+                if self.link.batcher.borrow_mut().withdraw(id) {
+                    self.metrics.claim(&self.host, ClaimOutcome::Abandoned);
+                } else {
+                    self.abandon(key, token);
+                }
+            }
             _ => {}
         }
     }
 }
 
 impl<H: Host> Guard<H> {
-    pub fn new(host: H, config: Rc<Config>, metrics: Rc<Metrics>, queue: Option<u32>) -> Self {
+    pub fn new(
+        host: H,
+        config: Rc<Config>,
+        metrics: Rc<Metrics>,
+        queue: Option<u32>,
+        link: Rc<Link<H>>,
+    ) -> Self {
         Guard {
             host,
             config,
             metrics,
             queue,
+            link,
+            me: None,
             state: State::Start,
             source: None,
             key_hash: None,
@@ -286,8 +281,11 @@ impl<H: Host> Guard<H> {
     /// The whole body is buffered: verify it and forward or refuse.
     fn decide(&mut self, body_size: usize) -> Action {
         let config = Rc::clone(&self.config);
-        let State::Buffering { endpoint, headers } =
-            std::mem::replace(&mut self.state, State::Done)
+        let State::Buffering {
+            endpoint,
+            headers,
+            stream,
+        } = std::mem::replace(&mut self.state, State::Done)
         else {
             return Action::Continue;
         };
@@ -295,9 +293,19 @@ impl<H: Host> Guard<H> {
         let Some(ep) = config.endpoints.get(endpoint) else {
             return self.refuse(None, Reject::UnknownEndpoint);
         };
-        let body = self.host.request_body(body_size);
-        let now = i64::try_from(self.host.now().as_secs()).unwrap_or(i64::MAX);
-        match verify(ep, &headers, &body, now) {
+        // The clock only for an endpoint with a freshness window (GitHub, Shopify have none):
+        // a host call saved per delivery (see the cost ladder in BENCHMARKS.md).
+        let now = if matches!(ep.scheme.timestamp, TimestampSource::None) {
+            0
+        } else {
+            i64::try_from(self.host.now().as_secs()).unwrap_or(i64::MAX)
+        };
+        let verdict = match stream {
+            // Every byte was hashed as it came: the body is not read again.
+            Some(s) if s.fed() == body_size => s.finish(ep, &headers, now),
+            _ => verify(ep, &headers, &self.host.request_body(body_size), now),
+        };
+        match verdict {
             Ok(verified) => self.claim_and_forward(endpoint, verified),
             Err(reject) => self.refuse(Some(endpoint), reject),
         }
@@ -318,29 +326,102 @@ impl<H: Host> Guard<H> {
             return self.cache_unavailable(endpoint, &verified);
         };
         let token = new_token(random);
-        // The claim's fate may be logged from the response phase, where it cannot be read.
+        // The claim's fate may be logged from the response phase, where request headers
+        // cannot be read (nor is Envoy's `request.id` property set there, checked on 1.40).
         self.request_id();
         let body = claim_request(key, &token, idem.in_flight_ttl_seconds);
-        match cache_call(&self.host, idem, CLAIM_PATH, &body) {
-            Ok(_) => {
-                self.state = State::Claiming {
-                    endpoint,
-                    key: key.clone(),
-                    token,
-                    verified,
-                    since_ms: self.host.now_ms(),
-                };
-                Action::Pause
+        let me = self.me.clone().filter(|_| self.link.open.get());
+        let Some(me) = me else {
+            // No root to send it (it ended: a request outliving its configuration), or
+            // can't happen (the root sets `me`): fail closed rather than wait for ever.
+            self.metrics.cache_error(&self.host, Operation::Claim);
+            return self.cache_unavailable(endpoint, &verified);
+        };
+        let now = self.host.now_ms();
+        let submitted = self
+            .link
+            .batcher
+            .borrow_mut()
+            .submit(token.clone(), body, now, me);
+        let id = match submitted {
+            Ok((id, Wake::No)) => id,
+            Ok((id, Wake::Ring)) => {
+                let rung = self
+                    .link
+                    .wake
+                    .get()
+                    .is_some_and(|q| self.host.enqueue(q, b""));
+                if !rung {
+                    // Nothing would send it: take it back, never sent.
+                    let mut batcher = self.link.batcher.borrow_mut();
+                    batcher.withdraw(id);
+                    batcher.rang();
+                    drop(batcher);
+                    log::warn!("webhook-guard: cannot wake the root context to send a claim");
+                    self.metrics.cache_error(&self.host, Operation::Claim);
+                    return self.cache_unavailable(endpoint, &verified);
+                }
+                id
             }
-            Err(e) => {
-                // Nothing was sent: there is no claim to give up.
-                log::warn!(
-                    "webhook-guard: cannot reach the cache cluster {}: {e}",
-                    idem.cluster
-                );
+            Err(_) => {
+                log::warn!("webhook-guard: too many claims waiting for the cache");
                 self.metrics.cache_error(&self.host, Operation::Claim);
+                return self.cache_unavailable(endpoint, &verified);
+            }
+        };
+        self.state = State::Claiming {
+            endpoint,
+            key: key.clone(),
+            token,
+            verified,
+            id,
+        };
+        Action::Pause
+    }
+
+    /// The cache's answer to this request's claim `id`, from the root context (acting for
+    /// this request): forward, refuse, or apply the failure policy. `sent`: whether the claim
+    /// may have reached the cache (then an unusable answer leaves a claim to give up).
+    pub fn claim_answered(&mut self, id: u32, verdict: ClaimVerdict, sent: bool, since_ms: u64) {
+        match &self.state {
+            State::Claiming { id: ours, .. } if *ours == id => {}
+            _ => return,
+        }
+        let State::Claiming {
+            endpoint,
+            verified,
+            key,
+            token,
+            ..
+        } = std::mem::replace(&mut self.state, State::Done)
+        else {
+            return;
+        };
+        self.host.record(
+            self.metrics.claim_latency,
+            self.host.now_ms().saturating_sub(since_ms),
+        );
+        let action = match verdict {
+            ClaimVerdict::Claimed { token } => {
+                self.accept(endpoint, &verified);
+                self.metrics.claim(&self.host, ClaimOutcome::Claimed);
+                self.state = State::Claimed { key, token };
+                Action::Continue
+            }
+            ClaimVerdict::Done => self.refuse(Some(endpoint), Reject::Duplicate),
+            ClaimVerdict::InFlight => self.refuse(Some(endpoint), Reject::InFlight),
+            ClaimVerdict::Unavailable => {
+                self.metrics.cache_error(&self.host, Operation::Claim);
+                // Too late, or unreadable: the claim may be stored (or still on its way), and
+                // no one else could ever release it. One never sent needs nothing.
+                if sent {
+                    self.abandon(key, token);
+                }
                 self.cache_unavailable(endpoint, &verified)
             }
+        };
+        if action == Action::Continue {
+            self.host.resume_request();
         }
     }
 
@@ -407,6 +488,34 @@ impl<H: Host> Guard<H> {
             ),
             attempt: 1,
         };
+        // To this VM's root while it sends: no queue message, and no on_queue_ready per
+        // settlement; a wake-up only when it is idle.
+        if self.link.open.get() {
+            let offered = self
+                .link
+                .batcher
+                .borrow_mut()
+                .offer_settlement(queued.clone());
+            match offered {
+                Some(Wake::No) => return,
+                Some(Wake::Ring) => {
+                    if self
+                        .link
+                        .wake
+                        .get()
+                        .is_some_and(|q| self.host.enqueue(q, b""))
+                    {
+                        return;
+                    }
+                    // Not woken: it goes with the root's next batch (next claim or retry).
+                    self.link.batcher.borrow_mut().rang();
+                    log::warn!("webhook-guard: cannot wake the root context; a {} waits for the next batch", settlement.name());
+                    return;
+                }
+                // Too many waiting here: the shared queue may reach another worker's root.
+                None => {}
+            }
+        }
         let sent = self
             .queue
             .is_some_and(|q| self.host.enqueue(q, &queued.encode()));
@@ -476,12 +585,22 @@ impl<H: Host> Guard<H> {
     }
 }
 
+/// Feeds the body bytes that arrived since the last call (up to `body_size`, cumulative).
+fn feed(host: &impl Host, stream: &mut BodyMac, body_size: usize) {
+    let from = stream.fed();
+    if body_size > from {
+        let chunk = host.request_body_at(from, body_size - from);
+        stream.update(&chunk);
+    }
+}
+
 /// A POST to the cache service through its Envoy cluster.
 pub fn cache_call(
     host: &impl Host,
     idem: &Idempotency,
     path: &str,
     body: &[u8],
+    timeout: Duration,
 ) -> Result<u32, String> {
     host.dispatch(
         &idem.cluster,
@@ -492,6 +611,6 @@ pub fn cache_call(
             ("content-type", "application/json"),
         ],
         body,
-        Duration::from_millis(idem.timeout_ms),
+        timeout,
     )
 }

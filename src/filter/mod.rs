@@ -2,7 +2,8 @@
 //! verdict, and maps it to an Envoy action. No decision is made here.
 //!
 //! - `host`: every host call behind the `Host` trait; `Envoy` implements it (wasm32).
-//! - `root`: the root context (configuration, metrics, the outcome queue and its retries).
+//! - `root`: the root context (configuration, metrics, the batched cache call-out, the
+//!   outcome queue and its retries).
 //! - `http`: one request's state machine.
 //! - `metrics`: metric ids, defined once per configuration.
 //!
@@ -23,7 +24,7 @@ mod tests;
 proxy_wasm::main! {{
     // Also installs a panic hook that logs the panic at critical level.
     proxy_wasm::set_log_level(proxy_wasm::types::LogLevel::Info);
-    proxy_wasm::set_root_context(|_| -> Box<dyn proxy_wasm::traits::RootContext> {
-        Box::new(root::Root::new(host::Envoy))
+    proxy_wasm::set_root_context(|context_id| -> Box<dyn proxy_wasm::traits::RootContext> {
+        Box::new(root::Root::new(host::Envoy, context_id))
     });
 }}

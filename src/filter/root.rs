@@ -1,33 +1,72 @@
-//! The root context: loads the configuration, defines the metrics, and sends the commits,
-//! releases and abandons that request contexts leave in the shared queue. It outlives every
-//! request stream, so these calls are not cancelled when the request that made them ends,
-//! and it retries them up to `MAX_ATTEMPTS` times, backing off (`retry_delay_ms`) on a tick.
+//! The root context: loads the configuration, defines the metrics, and is the only context
+//! that talks to the cache. Request contexts hand it their claims, commits, releases and
+//! abandons through the `Link` they share with it, in this VM (a settlement goes through a
+//! shared queue instead, which any worker's root drains, when this root has ended: a
+//! request can outlive the configuration that created it); it sends them in batches,
+//! one request in flight at most (`crate::batch`), and hands each claim's answer back to its
+//! request. It outlives every request stream, so these calls are not cancelled when the
+//! request that made them ends, and it retries failed settlements up to `MAX_ATTEMPTS`
+//! times, backing off (`retry_delay_ms`) on a tick.
+//!
+//! Why claims do not go through the shared queue: its `on_queue_ready` goes to whichever
+//! worker's root registered it last, and a claim's answer must reach its request in this VM.
+//! A request context cannot send the batch itself either: Envoy cancels the calls of a
+//! stream that ends, and the batch carries other requests' claims. So a request with a claim
+//! to send while nothing is in flight rings this root's own queue (a name no other VM has),
+//! and the root sends from its `on_queue_ready`: everything that arrived in the same turn of
+//! the event loop goes in one batch.
 
-use std::collections::HashMap;
-use std::rc::Rc;
+use std::cell::{Cell, RefCell};
+use std::rc::{Rc, Weak};
 use std::time::Duration;
 
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
-use proxy_wasm::types::ContextType;
+use proxy_wasm::types::{Action, ContextType};
 
-use crate::cache_client::{retry_delay_ms, Queued, MAX_ATTEMPTS};
+use crate::batch::{Answered, Batcher};
+use crate::cache_client::{retry_delay_ms, Queued, SettleResult, BATCH_PATH, MAX_ATTEMPTS};
 use crate::config::Config;
 
 use super::host::Host;
 use super::http::{cache_call, Guard};
 use super::metrics::Metrics;
 
-/// The shared queue that carries claim outcomes from request contexts to the root context.
+/// The shared queue that carries claim outcomes from request contexts to a root context.
 pub const OUTCOME_QUEUE: &str = "webhook_guard_outcomes";
+/// Prefix of each root's own wake-up queue (a random suffix makes it this VM's alone).
+const WAKE_QUEUE_PREFIX: &str = "webhook_guard_batch_";
+
+/// Where a claim's answer goes: the request's context id (to act for it) and the request.
+pub type Waiter<H> = (u32, Weak<RefCell<Guard<H>>>);
+
+/// What a root shares with the request contexts it creates.
+pub struct Link<H: Host> {
+    pub batcher: RefCell<Batcher<Waiter<H>>>,
+    /// The root's wake-up queue.
+    pub wake: Cell<Option<u32>>,
+    /// The root still sends what it is handed: false once it told the host it is done.
+    pub open: Cell<bool>,
+}
+
+impl<H: Host> Default for Link<H> {
+    fn default() -> Self {
+        Link {
+            batcher: RefCell::new(Batcher::default()),
+            wake: Cell::new(None),
+            open: Cell::new(false),
+        }
+    }
+}
 
 pub struct Root<H: Host> {
     pub host: H,
+    /// This root's context id, to act for it again after answering a request's claim.
+    id: u32,
     pub config: Option<Rc<Config>>,
     pub metrics: Rc<Metrics>,
     pub queue: Option<u32>,
-    /// Commit, release and abandon calls in flight, by call token.
-    pending: HashMap<u32, Queued>,
-    /// Failed ones waiting for their next send: (when, in host ms, what).
+    pub link: Rc<Link<H>>,
+    /// Failed settlements waiting for their next send: (when, in host ms, what).
     retries: Vec<(u64, Queued)>,
     /// The host asked this root to end (a new configuration replaced it) while some were
     /// still pending: it ends once they are settled or given up.
@@ -37,100 +76,139 @@ pub struct Root<H: Host> {
 /// How often the root looks for retries that are due, while some wait.
 const TICK: Duration = Duration::from_millis(50);
 
+impl<H: Host> Drop for Root<H> {
+    fn drop(&mut self) {
+        self.link.open.set(false);
+    }
+}
+
+/// The request context the SDK holds: the request's state is shared with the root, which
+/// delivers claim answers to it.
+pub struct GuardHandle<H: Host>(pub Rc<RefCell<Guard<H>>>);
+
 impl<H: Host + Clone + 'static> Root<H> {
-    pub fn new(host: H) -> Root<H> {
+    pub fn new(host: H, id: u32) -> Root<H> {
         Root {
             host,
+            id,
             config: None,
             metrics: Rc::default(),
             queue: None,
-            pending: HashMap::new(),
+            link: Rc::default(),
             retries: Vec::new(),
             closing: false,
         }
     }
 
+    fn pending(&self) -> bool {
+        !self.retries.is_empty() || !self.link.batcher.borrow().is_idle()
+    }
+
     /// A closing root that has nothing left to send tells the host it is done.
     fn finish_if_closing(&self) {
-        if self.closing && self.pending.is_empty() && self.retries.is_empty() {
+        if self.closing && !self.pending() {
+            self.link.open.set(false);
             self.host.done();
         }
     }
 
-    /// A request context for the current configuration (none before one loaded).
-    pub fn guard(&self) -> Option<Guard<H>> {
+    /// A request context for the current configuration (none before one loaded), as
+    /// context `context_id`.
+    pub fn guard(&self, context_id: u32) -> Option<Rc<RefCell<Guard<H>>>> {
         let config = self.config.clone()?;
-        Some(Guard::new(
+        let guard = Rc::new(RefCell::new(Guard::new(
             self.host.clone(),
             config,
             Rc::clone(&self.metrics),
             self.queue,
-        ))
+            Rc::clone(&self.link),
+        )));
+        guard.borrow_mut().me = Some((context_id, Rc::downgrade(&guard)));
+        Some(guard)
     }
 
-    fn send(&mut self, queued: Queued) {
-        let Some(idem) = self.config.as_ref().and_then(|c| c.idempotency.clone()) else {
+    /// Sends the next batch if none is in flight, and answers the claims that waited too
+    /// long for one. Acts for the root context (the batch must be its call, not a request's).
+    fn flush(&mut self) {
+        let Some(config) = self.config.clone() else {
             return;
         };
-        match cache_call(&self.host, &idem, queued.path(), &queued.body) {
-            Ok(token) => {
-                self.pending.insert(token, queued);
+        let Some(idem) = &config.idempotency else {
+            return;
+        };
+        let now = self.host.now_ms();
+        let (expired, outgoing) = self.link.batcher.borrow_mut().take(now, idem.timeout_ms);
+        self.deliver(expired);
+        let Some(outgoing) = outgoing else {
+            return;
+        };
+        self.host.set_effective_context(self.id);
+        let timeout = Duration::from_millis(outgoing.timeout_ms);
+        let sent = cache_call(&self.host, idem, BATCH_PATH, &outgoing.body, timeout);
+        let failed = match sent {
+            Ok(token) => self.link.batcher.borrow_mut().dispatched(Ok(token)),
+            Err(e) => {
+                log::warn!(
+                    "webhook-guard: cannot reach the cache cluster {}: {e}",
+                    idem.cluster
+                );
+                let mut b = self.link.batcher.borrow_mut();
+                let mut failed = b.dispatched(Err(()));
+                failed.extend(b.fail_waiting_claims());
+                failed
             }
-            Err(e) => log::warn!(
-                "webhook-guard: cannot reach the cache cluster {}: {e}; the claim lapses after its in-flight TTL",
-                idem.cluster
-            ),
-        }
-    }
-}
-
-impl<H: Host + Clone + 'static> Context for Root<H> {
-    fn on_http_call_response(
-        &mut self,
-        token: u32,
-        num_headers: usize,
-        _body: usize,
-        _trailers: usize,
-    ) {
-        let Some(queued) = self.pending.remove(&token) else {
-            return;
         };
-        self.settle_call(queued, num_headers);
-        self.finish_if_closing();
+        self.deliver(failed);
     }
 
-    /// An Envoy listener update (LDS) or filter update (ECDS) replaces this root. Commits
-    /// and releases still pending would be lost with it, and a lost commit lets a retry be
-    /// processed again: end only once they are through (Envoy keeps the old root meanwhile).
-    fn on_done(&mut self) -> bool {
-        if self.pending.is_empty() && self.retries.is_empty() {
-            return true;
+    /// Hands each claim's answer to its request, and settles or reschedules each
+    /// settlement. Ends acting for the root again.
+    fn deliver(&mut self, answered: Vec<Answered<Waiter<H>>>) {
+        if answered.is_empty() {
+            return;
         }
-        log::info!(
-            "webhook-guard: configuration replaced; sending {} pending commit(s) and release(s) first",
-            self.pending.len() + self.retries.len()
-        );
-        self.closing = true;
-        false
+        for a in answered {
+            match a {
+                Answered::Claim {
+                    claim,
+                    verdict,
+                    sent,
+                } => {
+                    let (context_id, guard) = &claim.waiter;
+                    let guard = guard.upgrade();
+                    // The request is gone (it gave its claim up when it ended) or busy.
+                    let Some(guard) =
+                        guard.filter(|_| self.host.set_effective_context(*context_id))
+                    else {
+                        continue;
+                    };
+                    let Ok(mut guard) = guard.try_borrow_mut() else {
+                        continue;
+                    };
+                    guard.claim_answered(claim.id, verdict, sent, claim.since_ms);
+                }
+                Answered::Settle { queued, result } => self.settled(queued, result),
+            }
+        }
+        self.host.set_effective_context(self.id);
     }
-}
 
-impl<H: Host + Clone + 'static> Root<H> {
-    fn settle_call(&mut self, queued: Queued, num_headers: usize) {
-        let status = self.host.call_status(num_headers);
+    fn settled(&mut self, queued: Queued, result: SettleResult) {
         let op = queued.settlement.operation();
-        if Queued::settled(status.as_deref()) {
-            self.metrics.cache_settled(&self.host, op);
-            return;
-        }
-        self.metrics.cache_error(&self.host, op);
-        let shown = String::from_utf8_lossy(status.as_deref().unwrap_or(b"none")).into_owned();
-        if !Queued::retryable(status.as_deref()) {
-            log::warn!(
-                "webhook-guard: the cache refused a {} (status {shown}); the claim lapses after its in-flight TTL",
-                queued.settlement.name()
-            );
-            return;
+        match result {
+            SettleResult::Settled => {
+                self.metrics.cache_settled(&self.host, op);
+                return;
+            }
+            SettleResult::Refused => {
+                self.metrics.cache_error(&self.host, op);
+                log::warn!(
+                    "webhook-guard: the cache refused a {}; the claim lapses after its in-flight TTL",
+                    queued.settlement.name()
+                );
+                return;
+            }
+            SettleResult::Retry => self.metrics.cache_error(&self.host, op),
         }
         if queued.attempt < MAX_ATTEMPTS {
             let due = self
@@ -150,10 +228,62 @@ impl<H: Host + Clone + 'static> Root<H> {
         } else {
             // The claim now lapses after in_flight_ttl_seconds: the last safety net.
             log::warn!(
-                "webhook-guard: {} failed {MAX_ATTEMPTS} times (status {shown}); the claim lapses after its in-flight TTL",
+                "webhook-guard: {} failed {MAX_ATTEMPTS} times; the claim lapses after its in-flight TTL",
                 queued.settlement.name()
             );
         }
+    }
+
+    fn push_settlement(&self, queued: Queued) {
+        let name = queued.settlement.name();
+        if !self.link.batcher.borrow_mut().push_settlement(queued) {
+            log::warn!(
+                "webhook-guard: too many commits and releases waiting; a {name} is dropped and its claim lapses after its in-flight TTL"
+            );
+        }
+    }
+}
+
+impl<H: Host + Clone + 'static> Context for Root<H> {
+    fn on_http_call_response(
+        &mut self,
+        token: u32,
+        num_headers: usize,
+        body_size: usize,
+        _trailers: usize,
+    ) {
+        let status = self.host.call_status(num_headers);
+        let body = if body_size > crate::cache_client::MAX_BATCH_BYTES {
+            Vec::new()
+        } else {
+            self.host.call_body(body_size)
+        };
+        let answered = self
+            .link
+            .batcher
+            .borrow_mut()
+            .answered(token, status.as_deref(), &body);
+        if let Some(answered) = answered {
+            self.deliver(answered);
+            self.flush();
+        }
+        self.finish_if_closing();
+    }
+
+    /// An Envoy listener update (LDS) or filter update (ECDS) replaces this root. Commits
+    /// and releases still pending would be lost with it, and a lost commit lets a retry be
+    /// processed again: end only once they are through (Envoy keeps the old root meanwhile).
+    fn on_done(&mut self) -> bool {
+        if !self.pending() {
+            // Requests still running hand their settlements to the shared queue from now on.
+            self.link.open.set(false);
+            return true;
+        }
+        log::info!(
+            "webhook-guard: configuration replaced; sending the pending commits and releases first"
+        );
+        self.closing = true;
+        false
     }
 }
 
@@ -171,6 +301,17 @@ impl<H: Host + Clone + 'static> RootContext for Root<H> {
                 if config.idempotency.is_some() && self.queue.is_none() {
                     self.queue = self.host.register_queue(OUTCOME_QUEUE);
                 }
+                if config.idempotency.is_some() && self.link.wake.get().is_none() {
+                    let suffix = self.host.random().map_or_else(
+                        || format!("{}_{}", self.id, self.host.now_ms()),
+                        crate::cache_client::new_token,
+                    );
+                    let name = format!("{WAKE_QUEUE_PREFIX}{suffix}");
+                    self.link.wake.set(self.host.register_queue(&name));
+                }
+                self.link
+                    .open
+                    .set(self.link.wake.get().is_some() && !self.closing);
                 #[cfg(target_arch = "wasm32")]
                 proxy_wasm::set_log_level(config.log_level);
                 self.metrics = Rc::new(Metrics::define_all(&self.host, &config));
@@ -184,16 +325,23 @@ impl<H: Host + Clone + 'static> RootContext for Root<H> {
         }
     }
 
-    fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
-        Some(Box::new(self.guard()?))
+    fn create_http_context(&self, context_id: u32) -> Option<Box<dyn HttpContext>> {
+        Some(Box::new(GuardHandle(self.guard(context_id)?)))
     }
 
     fn on_queue_ready(&mut self, queue_id: u32) {
-        while let Some(message) = self.host.dequeue(queue_id) {
-            if let Some(queued) = Queued::decode(&message) {
-                self.send(queued);
+        if Some(queue_id) == self.link.wake.get() {
+            while self.host.dequeue(queue_id).is_some() {}
+            self.link.batcher.borrow_mut().rang();
+        } else {
+            while let Some(message) = self.host.dequeue(queue_id) {
+                if let Some(queued) = Queued::decode(&message) {
+                    self.push_settlement(queued);
+                }
             }
         }
+        self.flush();
+        self.finish_if_closing();
     }
 
     fn on_tick(&mut self) {
@@ -206,12 +354,50 @@ impl<H: Host + Clone + 'static> RootContext for Root<H> {
             self.host.set_tick_period(Duration::ZERO);
         }
         for (_, queued) in due {
-            self.send(queued);
+            self.push_settlement(queued);
         }
+        self.flush();
         self.finish_if_closing();
     }
 
     fn get_type(&self) -> Option<ContextType> {
         Some(ContextType::HttpContext)
+    }
+}
+
+/// Every callback goes to the shared request state. The root only borrows it while it
+/// delivers a claim's answer, from its own callbacks, so a borrow here never finds it taken;
+/// should it ever, a request callback holds the request (fail closed) rather than panic.
+impl<H: Host> Context for GuardHandle<H> {}
+
+impl<H: Host> HttpContext for GuardHandle<H> {
+    fn on_http_request_headers(&mut self, num_headers: usize, end_of_stream: bool) -> Action {
+        self.0.try_borrow_mut().map_or(Action::Pause, |mut g| {
+            g.on_http_request_headers(num_headers, end_of_stream)
+        })
+    }
+
+    fn on_http_request_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
+        self.0.try_borrow_mut().map_or(Action::Pause, |mut g| {
+            g.on_http_request_body(body_size, end_of_stream)
+        })
+    }
+
+    fn on_http_request_trailers(&mut self, num_trailers: usize) -> Action {
+        self.0.try_borrow_mut().map_or(Action::Pause, |mut g| {
+            g.on_http_request_trailers(num_trailers)
+        })
+    }
+
+    fn on_http_response_headers(&mut self, num_headers: usize, end_of_stream: bool) -> Action {
+        self.0.try_borrow_mut().map_or(Action::Continue, |mut g| {
+            g.on_http_response_headers(num_headers, end_of_stream)
+        })
+    }
+
+    fn on_log(&mut self) {
+        if let Ok(mut g) = self.0.try_borrow_mut() {
+            g.on_log();
+        }
     }
 }

@@ -2,15 +2,38 @@
 //! request, the claim's every way out, report mode, trailers, and the root context's
 //! retries. What Envoy itself does is the end-to-end suite's job (tests/).
 
+use std::cell::Ref;
 use std::time::Duration;
 
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::Action;
 
 use super::fake::Fake;
-use super::http::{Guard, State};
-use super::root::Root;
+use super::http::State;
+use super::root::{GuardHandle, Root, OUTCOME_QUEUE};
+use crate::cache_client::{Queued, Settlement};
 use crate::lifecycle::flags;
+
+/// The root context's id, and the first request context's.
+const ROOT_ID: u32 = 1;
+const FIRST_CONTEXT: u32 = 100;
+
+type Guard = GuardHandle<Fake>;
+
+/// A request's state, as the root shares it.
+fn state(guard: &Guard) -> Ref<'_, State> {
+    Ref::map(guard.0.borrow(), |g| &g.state)
+}
+
+/// A new request context.
+fn new_guard(root: &Root<Fake>, fake: &Fake) -> Guard {
+    let id = {
+        let mut st = fake.st();
+        st.next_context += 1;
+        FIRST_CONTEXT + st.next_context
+    };
+    GuardHandle(root.guard(id).unwrap())
+}
 
 const SECRET: &str = "glue-secret-0123456789";
 const NOW: u64 = 1_750_000_000;
@@ -37,7 +60,7 @@ fn start(config: &str) -> (Root<Fake>, Fake) {
     let fake = Fake::new();
     fake.st().configuration = config.as_bytes().to_vec();
     fake.st().now = Duration::from_secs(NOW);
-    let mut root = Root::new(fake.clone());
+    let mut root = Root::new(fake.clone(), ROOT_ID);
     assert!(root.on_configure(0), "configuration refused");
     (root, fake)
 }
@@ -65,7 +88,7 @@ fn request(
     path: &str,
     headers: Vec<(String, Vec<u8>)>,
     body: &str,
-) -> (Guard<Fake>, Action) {
+) -> (Guard, Action) {
     let mut all = vec![
         (":path".to_string(), path.as_bytes().to_vec()),
         ("x-request-id".to_string(), b"req-1".to_vec()),
@@ -79,9 +102,9 @@ fn request(
     fake.st().response_started = false;
     fake.st().request_headers = all;
     fake.st().body = body.as_bytes().to_vec();
-    let mut guard = root.guard().unwrap();
+    let mut guard = new_guard(root, fake);
     let action = guard.on_http_request_headers(3, body.is_empty());
-    if action != Action::Pause || !matches!(guard.state, State::Buffering { .. }) {
+    if action != Action::Pause || !matches!(*state(&guard), State::Buffering { .. }) {
         return (guard, action);
     }
     let action = guard.on_http_request_body(body.len(), true);
@@ -89,7 +112,7 @@ fn request(
 }
 
 /// A verified Genesys delivery, claimed (waiting for the cache's answer).
-fn claiming(root: &Root<Fake>, fake: &Fake, id: &str) -> Guard<Fake> {
+fn claiming(root: &Root<Fake>, fake: &Fake, id: &str) -> Guard {
     let body = genesys_body(id);
     let (guard, action) = request(
         root,
@@ -100,18 +123,89 @@ fn claiming(root: &Root<Fake>, fake: &Fake, id: &str) -> Guard<Fake> {
     );
     assert_eq!(action, Action::Pause);
     assert!(
-        matches!(guard.state, State::Claiming { .. }),
+        matches!(*state(&guard), State::Claiming { .. }),
         "{:?}",
-        guard.state
+        *state(&guard)
     );
     guard
 }
 
-/// The cache answers the claim.
-fn answer(guard: &mut Guard<Fake>, fake: &Fake, status: Option<&str>, body: &str) {
+/// The root's own wake-up queue.
+fn wake_queue(fake: &Fake) -> u32 {
+    let st = fake.st();
+    let i = st
+        .queue_names
+        .iter()
+        .position(|n| n.starts_with("webhook_guard_batch_"))
+        .expect("a wake-up queue");
+    i as u32 + 1
+}
+
+/// The root wakes up and sends what waits; the token of the batch it sent.
+fn wake(root: &mut Root<Fake>, fake: &Fake) -> u32 {
+    root.on_queue_ready(wake_queue(fake));
+    fake.st().calls.len() as u32
+}
+
+/// The cache answers the batch in flight as `token` (`None`: no answer at all).
+fn answer_batch(root: &mut Root<Fake>, fake: &Fake, token: u32, status: Option<&str>, body: &str) {
     fake.st().call_status = status.map(|s| s.as_bytes().to_vec());
     fake.st().call_body = body.as_bytes().to_vec();
-    guard.on_http_call_response(1, usize::from(status.is_some()), body.len(), 0);
+    root.on_http_call_response(token, usize::from(status.is_some()), body.len(), 0);
+}
+
+/// The root sends the waiting claim alone, and the cache answers it: a single op's answer
+/// (`{"result":..}`) as that batch's one entry; anything else as the whole batch's answer.
+fn answer(root: &mut Root<Fake>, fake: &Fake, status: Option<&str>, body: &str) {
+    let token = wake(root, fake);
+    let entry = serde_json::from_str::<serde_json::Value>(body)
+        .ok()
+        .filter(|v| status == Some("200") && v.get("result").is_some());
+    let body = match entry {
+        Some(mut v) => {
+            v["id"] = 0.into();
+            format!(r#"{{"results":[{v}]}}"#)
+        }
+        None => body.to_string(),
+    };
+    answer_batch(root, fake, token, status, &body);
+}
+
+/// Every commit, release and abandon handed to the root so far, sent or waiting, oldest
+/// first, as the queue message it would be (`commit 1 {...}`).
+fn settled(root: &Root<Fake>, fake: &Fake) -> Vec<String> {
+    let mut out = Vec::new();
+    let calls = fake.st().calls.clone();
+    for (path, body) in calls {
+        assert_eq!(path, "/v1/batch");
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        for op in v["ops"].as_array().unwrap() {
+            let (name, body) = match (op.get("commit"), op.get("release")) {
+                (Some(c), _) => ("commit", c),
+                (_, Some(r)) if r.get("ttl_ms").is_some() => ("abandon", r),
+                (_, Some(r)) => ("release", r),
+                _ => continue,
+            };
+            out.push(format!("{name} 1 {body}"));
+        }
+    }
+    let waiting = root.link.batcher.borrow().waiting_settlements();
+    out.extend(
+        waiting
+            .iter()
+            .map(|q| String::from_utf8_lossy(&q.encode()).into_owned()),
+    );
+    out.extend(fake.queued());
+    out
+}
+
+/// The ops of the batch sent as call `token` (1-based), as JSON.
+fn batch_ops(fake: &Fake, token: u32) -> Vec<serde_json::Value> {
+    let st = fake.st();
+    let (path, body) = &st.calls[token as usize - 1];
+    assert_eq!(path, "/v1/batch");
+    let v: serde_json::Value = serde_json::from_slice(body).unwrap();
+    v["ops"].as_array().unwrap().clone()
 }
 
 fn claimed_answer() -> String {
@@ -129,7 +223,7 @@ fn last_reply(fake: &Fake) -> (u32, String) {
 }
 
 /// The upstream's answer arrives (or Envoy's own, by `details` and `flags`).
-fn respond(guard: &mut Guard<Fake>, fake: &Fake, status: &str, details: &str, response_flags: u64) {
+fn respond(guard: &mut Guard, fake: &Fake, status: &str, details: &str, response_flags: u64) {
     let mut st = fake.st();
     st.response_status = status.as_bytes().to_vec();
     st.properties
@@ -147,7 +241,7 @@ fn paths_no_endpoint_serves_or_that_a_receiver_would_route_elsewhere_are_refused
     let (root, fake) = start(&config("reject"));
     let (guard, action) = request(&root, &fake, "/elsewhere", vec![], "{}");
     assert_eq!(action, Action::Pause);
-    assert!(matches!(guard.state, State::Done));
+    assert!(matches!(*state(&guard), State::Done));
     assert_eq!(
         last_reply(&fake),
         (404, r#"{"error":"unknown_endpoint"}"#.into())
@@ -180,7 +274,7 @@ fn a_verified_delivery_is_forwarded_with_only_the_filters_own_headers() {
     }
     let (guard, action) = request(&root, &fake, "/hooks/strict", headers, body);
     assert_eq!(action, Action::Continue);
-    assert!(matches!(guard.state, State::Done));
+    assert!(matches!(*state(&guard), State::Done));
     assert!(fake.st().replies.is_empty());
     assert_eq!(
         fake.header("x-webhook-guard-endpoint"),
@@ -215,14 +309,14 @@ fn report_mode_counts_and_forwards_what_it_would_refuse() {
 #[test]
 fn bodies_over_the_limit_are_refused_from_the_header_or_as_they_grow() {
     let (root, fake) = start(&config("reject"));
-    let mut guard = root.guard().unwrap();
+    let mut guard = new_guard(&root, &fake);
     fake.st().request_headers = vec![
         (":path".into(), b"/hooks/strict".to_vec()),
         ("content-length".into(), b"99999999".to_vec()),
     ];
     assert_eq!(guard.on_http_request_headers(2, false), Action::Pause);
     assert_eq!(last_reply(&fake).0, 413);
-    let mut guard = root.guard().unwrap();
+    let mut guard = new_guard(&root, &fake);
     fake.st().request_headers = vec![(":path".into(), b"/hooks/strict".to_vec())];
     assert_eq!(guard.on_http_request_headers(1, false), Action::Pause);
     assert_eq!(guard.on_http_request_body(1024, false), Action::Pause);
@@ -244,7 +338,7 @@ fn a_body_ending_in_trailers_is_verified_at_the_trailers() {
     all.extend(signed(&root, "strict", body));
     fake.st().request_headers = all;
     fake.st().body = body.as_bytes().to_vec();
-    let mut guard = root.guard().unwrap();
+    let mut guard = new_guard(&root, &fake);
     assert_eq!(guard.on_http_request_headers(2, false), Action::Pause);
     assert_eq!(guard.on_http_request_body(body.len(), false), Action::Pause);
     assert_eq!(guard.on_http_request_trailers(1), Action::Continue);
@@ -254,7 +348,7 @@ fn a_body_ending_in_trailers_is_verified_at_the_trailers() {
     );
     // A tampered body is refused there too.
     fake.st().body = br#"{"action":"closed"}"#.to_vec();
-    let mut guard = root.guard().unwrap();
+    let mut guard = new_guard(&root, &fake);
     assert_eq!(guard.on_http_request_headers(2, false), Action::Pause);
     assert_eq!(guard.on_http_request_body(body.len(), false), Action::Pause);
     assert_eq!(guard.on_http_request_trailers(1), Action::Pause);
@@ -263,32 +357,45 @@ fn a_body_ending_in_trailers_is_verified_at_the_trailers() {
 
 #[test]
 fn the_claim_carries_the_filters_own_token_and_a_2xx_commits_it() {
-    let (root, fake) = start(&config("reject"));
+    let (mut root, fake) = start(&config("reject"));
     let mut guard = claiming(&root, &fake, "m1");
-    let (path, body) = fake.st().calls[0].clone();
-    assert_eq!(path, "/v1/claim");
-    let claim: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert!(fake.st().calls.is_empty(), "sent by the root, once woken");
+    assert_eq!(fake.waiting(wake_queue(&fake)), 1, "the root is woken once");
+    let token = wake(&mut root, &fake);
+    assert_eq!(
+        fake.st().effective.last(),
+        Some(&ROOT_ID),
+        "the root's own call"
+    );
+    let ops = batch_ops(&fake, token);
+    assert_eq!(ops.len(), 1);
+    let claim = &ops[0]["claim"];
     assert_eq!(claim["token"], TOKEN);
     assert_eq!(claim["ttl_ms"], 60_000);
     let key = claim["key"].as_str().unwrap().to_string();
-
-    answer(&mut guard, &fake, Some("200"), &claimed_answer());
+    let entry = format!(r#"{{"results":[{{"id":0,"result":"claimed","token":"{TOKEN}"}}]}}"#);
+    answer_batch(&mut root, &fake, token, Some("200"), &entry);
+    assert!(
+        fake.st().effective.contains(&(FIRST_CONTEXT + 1)),
+        "the answer acts for the request"
+    );
+    assert_eq!(fake.st().effective.last(), Some(&ROOT_ID));
     assert_eq!(fake.st().resumed, 1);
-    assert!(matches!(guard.state, State::Claimed { .. }));
+    assert!(matches!(*state(&guard), State::Claimed { .. }));
     assert_eq!(
         fake.header("x-webhook-guard-idempotency-key"),
         Some(key.as_bytes().to_vec())
     );
     respond(&mut guard, &fake, "200", "via_upstream", 0);
     assert_eq!(
-        fake.queued(),
+        settled(&root, &fake),
         [format!(
             r#"commit 1 {{"key":"{key}","token":"{TOKEN}","ttl_ms":86400000}}"#
         )]
     );
-    assert!(matches!(guard.state, State::Done));
+    assert!(matches!(*state(&guard), State::Done));
     guard.on_log();
-    assert_eq!(fake.queued().len(), 1, "settled once");
+    assert_eq!(settled(&root, &fake).len(), 1, "settled once");
     assert_eq!(
         (claims(&fake, "claimed"), claims(&fake, "committed")),
         (1, 1)
@@ -307,11 +414,11 @@ fn what_the_receiver_did_not_process_is_released() {
         ),
         ("503", "no_healthy_upstream", flags::NO_HEALTHY_UPSTREAM),
     ] {
-        let (root, fake) = start(&config("reject"));
+        let (mut root, fake) = start(&config("reject"));
         let mut guard = claiming(&root, &fake, "m2");
-        answer(&mut guard, &fake, Some("200"), &claimed_answer());
+        answer(&mut root, &fake, Some("200"), &claimed_answer());
         respond(&mut guard, &fake, status, details, flags);
-        let queued = fake.queued();
+        let queued = settled(&root, &fake);
         assert_eq!(queued.len(), 1, "{status} {details}");
         assert!(queued[0].starts_with("release "), "{queued:?}");
         assert_eq!(claims(&fake, "released"), 1);
@@ -334,18 +441,18 @@ fn an_unknown_outcome_keeps_the_claim() {
         ),
         ("200", "direct_response", 0),
     ] {
-        let (root, fake) = start(&config("reject"));
+        let (mut root, fake) = start(&config("reject"));
         let mut guard = claiming(&root, &fake, "m3");
-        answer(&mut guard, &fake, Some("200"), &claimed_answer());
+        answer(&mut root, &fake, Some("200"), &claimed_answer());
         respond(&mut guard, &fake, status, details, flags);
-        assert!(fake.queued().is_empty(), "{status} {details}");
+        assert!(settled(&root, &fake).is_empty(), "{status} {details}");
         assert_eq!(claims(&fake, "kept"), 1);
-        assert!(matches!(guard.state, State::Done));
+        assert!(matches!(*state(&guard), State::Done));
     }
     // The stream ends with no response at all: the client went away after forwarding.
-    let (root, fake) = start(&config("reject"));
+    let (mut root, fake) = start(&config("reject"));
     let mut guard = claiming(&root, &fake, "m4");
-    answer(&mut guard, &fake, Some("200"), &claimed_answer());
+    answer(&mut root, &fake, Some("200"), &claimed_answer());
     fake.st().properties.insert(
         "response.flags".into(),
         flags::DOWNSTREAM_CONNECTION_TERMINATION
@@ -353,21 +460,21 @@ fn an_unknown_outcome_keeps_the_claim() {
             .to_vec(),
     );
     guard.on_log();
-    assert!(fake.queued().is_empty());
+    assert!(settled(&root, &fake).is_empty());
     assert_eq!(claims(&fake, "kept"), 1);
 }
 
 #[test]
 fn a_stream_that_never_reached_the_upstream_releases_at_its_end() {
-    let (root, fake) = start(&config("reject"));
+    let (mut root, fake) = start(&config("reject"));
     let mut guard = claiming(&root, &fake, "m5");
-    answer(&mut guard, &fake, Some("200"), &claimed_answer());
+    answer(&mut root, &fake, Some("200"), &claimed_answer());
     fake.st().properties.insert(
         "response.flags".into(),
         flags::UPSTREAM_CONNECTION_FAILURE.to_le_bytes().to_vec(),
     );
     guard.on_log();
-    assert!(fake.queued()[0].starts_with("release "));
+    assert!(settled(&root, &fake)[0].starts_with("release "));
 }
 
 #[test]
@@ -384,16 +491,16 @@ fn a_claim_whose_answer_is_not_used_is_abandoned() {
             r#"{"result":"claimed","token":"ffffffffffffffffffffffffffffffff"}"#,
         ),
     ] {
-        let (root, fake) = start(&config("reject"));
-        let mut guard = claiming(&root, &fake, "m6");
-        answer(&mut guard, &fake, status, body);
+        let (mut root, fake) = start(&config("reject"));
+        let _guard = claiming(&root, &fake, "m6");
+        answer(&mut root, &fake, status, body);
         assert_eq!(
             last_reply(&fake),
             (503, r#"{"error":"idempotency_unavailable"}"#.into()),
             "{body}"
         );
         assert_eq!(fake.st().resumed, 0);
-        let queued = fake.queued();
+        let queued = settled(&root, &fake);
         assert!(
             queued.len() == 1 && queued[0].starts_with("abandon "),
             "{queued:?}"
@@ -402,20 +509,35 @@ fn a_claim_whose_answer_is_not_used_is_abandoned() {
         assert_eq!(fake.count("webhook_guard.cache_errors.op.claim"), 1);
     }
     // The client goes away while the claim is on its way.
-    let (root, fake) = start(&config("reject"));
+    let (mut root, fake) = start(&config("reject"));
     let mut guard = claiming(&root, &fake, "m7");
+    let token = wake(&mut root, &fake);
     guard.on_log();
-    assert!(fake.queued()[0].starts_with("abandon "));
-    assert!(fake.queued()[0].contains(TOKEN));
+    assert!(settled(&root, &fake)[0].starts_with("abandon "));
+    assert!(settled(&root, &fake)[0].contains(TOKEN));
+    // Its answer, when it comes, finds nobody waiting and changes nothing.
+    drop(guard);
+    answer_batch(&mut root, &fake, token, Some("200"), &claimed_answer());
+    assert_eq!(fake.st().resumed, 0);
+    assert_eq!(settled(&root, &fake).len(), 1);
+    // Gone before its batch left: withdrawn, never sent, nothing to give up.
+    let (mut root, fake) = start(&config("reject"));
+    let mut guard = claiming(&root, &fake, "m7b");
+    guard.on_log();
+    wake(&mut root, &fake);
+    assert!(fake.st().calls.is_empty());
+    assert!(settled(&root, &fake).is_empty());
+    assert_eq!(claims(&fake, "abandoned"), 1);
+    assert!(root.on_done());
     // With on_unavailable: allow, the delivery goes on unclaimed, and the claim is given up.
-    let (root, fake) = start(&config("allow"));
+    let (mut root, fake) = start(&config("allow"));
     let mut guard = claiming(&root, &fake, "m8");
-    answer(&mut guard, &fake, None, "");
+    answer(&mut root, &fake, None, "");
     assert_eq!(fake.st().resumed, 1);
     assert!(fake.st().replies.is_empty());
-    assert!(fake.queued()[0].starts_with("abandon "));
+    assert!(settled(&root, &fake)[0].starts_with("abandon "));
     guard.on_log();
-    assert_eq!(fake.queued().len(), 1);
+    assert_eq!(settled(&root, &fake).len(), 1);
 }
 
 #[test]
@@ -427,21 +549,21 @@ fn duplicates_and_attempts_in_flight_are_answered_and_hold_nothing() {
             (429, r#"{"error":"in_flight"}"#),
         ),
     ] {
-        let (root, fake) = start(&config("reject"));
+        let (mut root, fake) = start(&config("reject"));
         let mut guard = claiming(&root, &fake, "m9");
-        answer(&mut guard, &fake, Some("200"), body);
+        answer(&mut root, &fake, Some("200"), body);
         assert_eq!(last_reply(&fake), (expected.0, expected.1.to_string()));
         guard.on_log();
-        assert!(fake.queued().is_empty());
+        assert!(settled(&root, &fake).is_empty());
     }
 }
 
 #[test]
 fn a_claim_that_cannot_be_sent_or_tokened_is_a_503_with_nothing_to_give_up() {
-    let (root, fake) = start(&config("reject"));
+    let (mut root, fake) = start(&config("reject"));
     fake.st().dispatch_fails = true;
     let body = genesys_body("m10");
-    let (_, action) = request(
+    let (guard, action) = request(
         &root,
         &fake,
         "/genesys",
@@ -449,8 +571,11 @@ fn a_claim_that_cannot_be_sent_or_tokened_is_a_503_with_nothing_to_give_up() {
         &body,
     );
     assert_eq!(action, Action::Pause);
+    wake(&mut root, &fake);
     assert_eq!(last_reply(&fake).0, 503);
-    assert!(fake.queued().is_empty());
+    assert!(matches!(*state(&guard), State::Done));
+    assert!(settled(&root, &fake).is_empty());
+    assert!(root.on_done(), "nothing left waiting");
 
     let (root, fake) = start(&config("reject"));
     fake.st().random = None;
@@ -470,13 +595,14 @@ fn a_claim_that_cannot_be_sent_or_tokened_is_a_503_with_nothing_to_give_up() {
 fn the_root_sends_queued_outcomes_and_retries_failures_backing_off() {
     let (mut root, fake) = start(&config("reject"));
     assert!(fake.st().queue_registered);
+    let outcomes = fake.queue_id(OUTCOME_QUEUE);
     let mut guard = claiming(&root, &fake, "m11");
-    answer(&mut guard, &fake, Some("200"), &claimed_answer());
+    answer(&mut root, &fake, Some("200"), &claimed_answer());
     respond(&mut guard, &fake, "200", "via_upstream", 0);
-    root.on_queue_ready(1);
+    wake(&mut root, &fake);
     let calls = |fake: &Fake| fake.st().calls.len();
     assert_eq!(calls(&fake), 2, "the claim, then the commit");
-    assert_eq!(fake.st().calls[1].0, "/v1/commit");
+    assert!(batch_ops(&fake, 2)[0].get("commit").is_some());
     // The cache fails: each retry waits (250 ms, then doubling), five sends in all.
     fake.st().call_status = Some(b"503".to_vec());
     let mut sent = 2;
@@ -508,31 +634,60 @@ fn the_root_sends_queued_outcomes_and_retries_failures_backing_off() {
         bodies.windows(2).all(|w| w[0] == w[1]),
         "the same body each time"
     );
-    // Recorded (200) or no longer ours (409): settled.
+    // Recorded, or no longer ours (`not_owner`): settled.
     let mut guard = claiming(&root, &fake, "m12");
-    answer(&mut guard, &fake, Some("200"), &claimed_answer());
+    answer(&mut root, &fake, Some("200"), &claimed_answer());
     respond(&mut guard, &fake, "500", "via_upstream", 0);
-    root.on_queue_ready(1);
-    assert_eq!(fake.st().calls.last().unwrap().0, "/v1/release");
-    fake.st().call_status = Some(b"409".to_vec());
-    let token = fake.st().calls.len() as u32;
-    root.on_http_call_response(token, 1, 0, 0);
+    wake(&mut root, &fake);
+    let token = calls(&fake) as u32;
+    assert!(batch_ops(&fake, token)[0].get("release").is_some());
+    answer_batch(
+        &mut root,
+        &fake,
+        token,
+        Some("200"),
+        r#"{"results":[{"id":0,"result":"not_owner"}]}"#,
+    );
     assert_eq!(fake.count("webhook_guard.cache_settled.op.release"), 1);
     // An unknown call token, or a message that is not an outcome, changes nothing.
     root.on_http_call_response(999, 1, 0, 0);
-    fake.st().queue.push_back(b"commit nothex x 1".to_vec());
-    root.on_queue_ready(1);
-    assert_eq!(fake.st().calls.last().unwrap().0, "/v1/release");
+    fake.st()
+        .queues
+        .entry(outcomes)
+        .or_default()
+        .push_back(b"commit nothex x 1".to_vec());
+    root.on_queue_ready(outcomes);
+    assert_eq!(calls(&fake) as u32, token);
+    // A settlement from the shared queue (a request of an ended root, or of another
+    // worker) goes in this root's next batch.
+    let q = Queued {
+        settlement: Settlement::Commit,
+        body: Settlement::Commit.request(&"ab".repeat(32), TOKEN, 60, 60),
+        attempt: 1,
+    };
+    fake.st()
+        .queues
+        .entry(outcomes)
+        .or_default()
+        .push_back(q.encode());
+    root.on_queue_ready(outcomes);
+    let token = calls(&fake) as u32;
+    assert_eq!(batch_ops(&fake, token)[0]["commit"]["token"], TOKEN);
 }
 
 #[test]
 fn a_replaced_root_ends_only_once_its_commits_are_through() {
+    let (mut idle, _) = start(&config("reject"));
+    assert!(idle.on_done(), "nothing pending: it may end at once");
+    assert!(
+        !idle.link.open.get(),
+        "ended: what comes now goes to the shared queue"
+    );
     let (mut root, fake) = start(&config("reject"));
-    assert!(root.on_done(), "nothing pending: it may end at once");
     let mut guard = claiming(&root, &fake, "m13");
-    answer(&mut guard, &fake, Some("200"), &claimed_answer());
+    answer(&mut root, &fake, Some("200"), &claimed_answer());
     respond(&mut guard, &fake, "200", "via_upstream", 0);
-    root.on_queue_ready(1);
+    wake(&mut root, &fake);
     // A new configuration replaces this root while the commit is in flight.
     assert!(!root.on_done());
     fake.st().call_status = Some(b"503".to_vec());
@@ -540,9 +695,14 @@ fn a_replaced_root_ends_only_once_its_commits_are_through() {
     assert!(!fake.st().done, "a retry still waits");
     fake.st().now += Duration::from_millis(250);
     root.on_tick();
-    assert_eq!(fake.st().calls.last().unwrap().0, "/v1/commit");
-    fake.st().call_status = Some(b"200".to_vec());
-    root.on_http_call_response(3, 1, 0, 0);
+    assert!(batch_ops(&fake, 3)[0].get("commit").is_some());
+    answer_batch(
+        &mut root,
+        &fake,
+        3,
+        Some("200"),
+        r#"{"results":[{"id":0,"result":"committed"}]}"#,
+    );
     assert!(
         fake.st().done,
         "through: the root tells the host it is done"
@@ -554,11 +714,16 @@ fn a_replaced_root_ends_only_once_its_commits_are_through() {
 fn a_request_the_cache_refuses_is_not_sent_again() {
     let (mut root, fake) = start(&config("reject"));
     let mut guard = claiming(&root, &fake, "m14");
-    answer(&mut guard, &fake, Some("200"), &claimed_answer());
+    answer(&mut root, &fake, Some("200"), &claimed_answer());
     respond(&mut guard, &fake, "500", "via_upstream", 0);
-    root.on_queue_ready(1);
-    fake.st().call_status = Some(b"400".to_vec());
-    root.on_http_call_response(2, 1, 0, 0);
+    wake(&mut root, &fake);
+    answer_batch(
+        &mut root,
+        &fake,
+        2,
+        Some("200"),
+        r#"{"results":[{"id":0,"error":"bad_request"}]}"#,
+    );
     fake.st().now += Duration::from_secs(60);
     root.on_tick();
     assert_eq!(fake.st().calls.len(), 2, "the claim and one release");
@@ -569,7 +734,82 @@ fn a_request_the_cache_refuses_is_not_sent_again() {
 fn an_invalid_configuration_is_refused_and_serves_nothing() {
     let fake = Fake::new();
     fake.st().configuration = br#"{"endpoints":[]}"#.to_vec();
-    let mut root = Root::new(fake.clone());
+    let mut root = Root::new(fake.clone(), ROOT_ID);
     assert!(!root.on_configure(0));
-    assert!(root.guard().is_none());
+    assert!(root.guard(FIRST_CONTEXT).is_none());
+}
+
+#[test]
+fn a_body_that_needs_no_json_is_hashed_as_it_arrives_and_never_read_whole() {
+    let (root, fake) = start(&config("reject"));
+    let body = r#"{"action":"opened","number":1}"#.repeat(40);
+    let mut all = vec![(":path".to_string(), b"/hooks/strict".to_vec())];
+    all.extend(signed(&root, "strict", &body));
+    fake.st().request_headers = all.clone();
+    fake.st().body = body.as_bytes().to_vec();
+    let mut guard = new_guard(&root, &fake);
+    assert_eq!(guard.on_http_request_headers(2, false), Action::Pause);
+    // Envoy's sizes are cumulative: each call reads only what came since the last one.
+    let mut reads = Vec::new();
+    for size in [100, 100, 700, body.len()] {
+        let before = fake.st().body_reads;
+        let end = size == body.len();
+        let action = guard.on_http_request_body(size, end);
+        reads.push(fake.st().body_reads - before);
+        assert_eq!(action, if end { Action::Continue } else { Action::Pause });
+    }
+    assert_eq!(
+        reads,
+        [1, 0, 1, 1],
+        "a read per new part, none of the whole body"
+    );
+    assert_eq!(
+        fake.st().clock_reads,
+        0,
+        "GitHub signs no timestamp: no clock read"
+    );
+    assert_eq!(
+        fake.header("x-webhook-guard-endpoint"),
+        Some(b"strict".to_vec())
+    );
+    // Tampered in a part already hashed: refused all the same.
+    let mut tampered = body.clone().into_bytes();
+    tampered[5] ^= 1;
+    fake.st().request_headers = all;
+    fake.st().body = tampered;
+    let mut guard = new_guard(&root, &fake);
+    guard.on_http_request_headers(2, false);
+    guard.on_http_request_body(10, false);
+    assert_eq!(guard.on_http_request_body(body.len(), true), Action::Pause);
+    assert_eq!(last_reply(&fake).0, 401);
+    // A host that hands over less than it said: the whole body is read and verified.
+    let mut all = vec![(":path".to_string(), b"/hooks/strict".to_vec())];
+    all.extend(signed(&root, "strict", &body));
+    fake.st().request_headers = all;
+    fake.st().body = body.as_bytes()[..50].to_vec();
+    let mut guard = new_guard(&root, &fake);
+    guard.on_http_request_headers(2, false);
+    guard.on_http_request_body(100, false);
+    fake.st().body = body.as_bytes().to_vec();
+    assert_eq!(
+        guard.on_http_request_body(body.len(), true),
+        Action::Continue
+    );
+}
+
+#[test]
+fn a_claim_with_no_root_left_to_send_it_fails_closed_at_once() {
+    let (mut root, fake) = start(&config("reject"));
+    let body = genesys_body("m15");
+    let headers = signed(&root, "genesys", &body);
+    assert!(root.on_done(), "nothing pending: the root ends");
+    let (guard, action) = request(&root, &fake, "/genesys", headers, &body);
+    assert_eq!(action, Action::Pause);
+    assert!(matches!(*state(&guard), State::Done));
+    assert_eq!(
+        last_reply(&fake),
+        (503, r#"{"error":"idempotency_unavailable"}"#.into())
+    );
+    assert!(fake.st().calls.is_empty());
+    assert_eq!(fake.waiting(wake_queue(&fake)), 0, "nothing to wake");
 }

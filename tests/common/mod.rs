@@ -1098,7 +1098,7 @@ pub fn garbage_server() -> u16 {
 }
 
 /// An HTTP/1.1 proxy in front of the cache service that holds the first `slow_claims` claims
-/// for `delay` before passing them on, even when the caller has given up by then: a slow
+/// (a request that carries one, alone or in a batch) for `delay` before passing them on, even when the caller has given up by then: a slow
 /// cache, whose late claims still land. Other requests pass at once, on their own
 /// connections, so a release can overtake the claim it is about.
 pub struct SlowCache {
@@ -1123,8 +1123,20 @@ impl SlowCache {
                         let Some(body) = read_body(&mut reader, &headers) else {
                             return;
                         };
-                        if path == "/v1/claim" && seen.fetch_add(1, Ordering::SeqCst) < slow_claims
-                        {
+                        // A claim alone, or the claims in a batch.
+                        let claims = if path == "/v1/claim" {
+                            1
+                        } else if path == "/v1/batch" {
+                            serde_json::from_slice::<serde_json::Value>(&body)
+                                .ok()
+                                .and_then(|v| v["ops"].as_array().cloned())
+                                .map_or(0, |ops| {
+                                    ops.iter().filter(|op| op.get("claim").is_some()).count()
+                                })
+                        } else {
+                            0
+                        };
+                        if claims > 0 && seen.fetch_add(claims, Ordering::SeqCst) < slow_claims {
                             thread::sleep(delay);
                         }
                         let mut req = format!(
@@ -1157,6 +1169,97 @@ impl SlowCache {
     pub fn claims_seen(&self) -> usize {
         self.claims_seen.load(Ordering::SeqCst)
     }
+}
+
+/// What `FlakyCache` does to the cache's answer to one request.
+pub enum Mangle {
+    /// Passes it on as it is.
+    Pass,
+    /// Passes on this body instead (same status).
+    Body(Vec<u8>),
+    /// Closes the connection without answering (the cache has the request, and acted on it).
+    Reset,
+}
+
+/// An HTTP/1.1 proxy in front of the cache service that passes every request on and lets
+/// `mangle` (given the request's number from 0, its path and the cache's answer body)
+/// change or drop the answer: a half-answered batch, a garbled entry, a reset after the
+/// cache acted. Counts the requests it saw.
+pub struct FlakyCache {
+    pub port: u16,
+    seen: Arc<AtomicUsize>,
+}
+
+impl FlakyCache {
+    pub fn start(
+        backend: u16,
+        mangle: impl Fn(usize, &str, &[u8]) -> Mangle + Send + Sync + 'static,
+    ) -> FlakyCache {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let seen = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&seen);
+        let mangle = Arc::new(mangle);
+        thread::spawn(move || {
+            for conn in listener.incoming().flatten() {
+                let counter = Arc::clone(&counter);
+                let mangle = Arc::clone(&mangle);
+                thread::spawn(move || {
+                    let Ok(read) = conn.try_clone() else { return };
+                    let mut reader = BufReader::new(read);
+                    let mut writer = conn;
+                    while let Some((method, path, headers)) = read_head(&mut reader) {
+                        let Some(body) = read_body(&mut reader, &headers) else {
+                            return;
+                        };
+                        let n = counter.fetch_add(1, Ordering::SeqCst);
+                        let mut req = format!(
+                            "{method} {path} HTTP/1.1\r\nhost: cache\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+                            body.len()
+                        )
+                        .into_bytes();
+                        req.extend_from_slice(&body);
+                        let Some(answer) = try_exchange(backend, &[&req], Duration::ZERO) else {
+                            return;
+                        };
+                        let body = match mangle(n, &path, &answer.body) {
+                            Mangle::Pass => answer.body,
+                            Mangle::Body(b) => b,
+                            Mangle::Reset => {
+                                let _ = writer.shutdown(Shutdown::Both);
+                                return;
+                            }
+                        };
+                        let mut out = format!(
+                            "HTTP/1.1 {} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+                            answer.status,
+                            body.len()
+                        )
+                        .into_bytes();
+                        out.extend_from_slice(&body);
+                        if writer.write_all(&out).is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        FlakyCache { port, seen }
+    }
+
+    pub fn requests(&self) -> usize {
+        self.seen.load(Ordering::SeqCst)
+    }
+}
+
+/// A sample of the cache service's own metrics (`name{labels}` as written), 0 if absent.
+pub fn cache_sample(cache_port: u16, series: &str) -> u64 {
+    let r = send(cache_port, "GET", "/metrics", &[], b"");
+    let prefix = format!("{series} ");
+    String::from_utf8_lossy(&r.body)
+        .lines()
+        .find_map(|l| l.strip_prefix(&prefix)?.trim().parse().ok())
+        .unwrap_or(0)
 }
 
 /// Sends the whole request, waits `linger`, and hangs up without reading the answer.

@@ -7,6 +7,13 @@
 //! - `"buffer"`: hold the headers and buffer the whole body the way webhook-guard does;
 //! - `"read"`: as `buffer`, and also copy every request header and the whole body into the
 //!   VM, as any filter that verifies something must.
+//! - `"ladder:STEP,STEP,..."`: as `buffer` plus the named host calls, each the one
+//!   webhook-guard makes for a verified delivery, so `make bench` can price them one at a
+//!   time (its cost ladder adds them in this order):
+//!   `headers` (copy every request header into the VM), `source` (the `source.address`
+//!   property), `clock` (the host's time), `body` (copy the whole body into the VM),
+//!   `write` (add three request headers: endpoint, secret id, key), `metric` (increment a
+//!   counter), `log` (one log line at info, as a refusal writes).
 //!
 //! `cargo build --target wasm32-wasip1 --release -p floor-filter`
 
@@ -14,21 +21,72 @@
 mod floor {
     use proxy_wasm::hostcalls;
     use proxy_wasm::traits::{Context, HttpContext, RootContext};
-    use proxy_wasm::types::{Action, BufferType, ContextType, MapType};
+    use proxy_wasm::types::{Action, BufferType, ContextType, LogLevel, MapType, MetricType};
 
     proxy_wasm::main! {{
-        proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> { Box::new(Root { mode: Mode::Pass }) });
+        proxy_wasm::set_root_context(|_| -> Box<dyn RootContext> {
+            Box::new(Root { steps: Steps::default(), metric: 0 })
+        });
     }}
 
-    #[derive(Clone, Copy, PartialEq)]
-    enum Mode {
-        Pass,
-        Buffer,
-        Read,
+    /// The host calls made per request, besides holding headers and body.
+    #[derive(Clone, Copy, Default)]
+    struct Steps {
+        hold: bool,
+        headers: bool,
+        source: bool,
+        clock: bool,
+        body: bool,
+        write: bool,
+        metric: bool,
+        log: bool,
+    }
+
+    impl Steps {
+        fn parse(config: &[u8]) -> Steps {
+            let config = config.trim_ascii();
+            match config {
+                b"pass" => return Steps::default(),
+                b"buffer" => {
+                    return Steps {
+                        hold: true,
+                        ..Steps::default()
+                    }
+                }
+                b"read" => {
+                    return Steps {
+                        hold: true,
+                        headers: true,
+                        body: true,
+                        ..Steps::default()
+                    }
+                }
+                _ => {}
+            }
+            let mut s = Steps {
+                hold: true,
+                ..Steps::default()
+            };
+            let list = config.strip_prefix(b"ladder:").unwrap_or_default();
+            for step in list.split(|&b| b == b',') {
+                match step.trim_ascii() {
+                    b"headers" => s.headers = true,
+                    b"source" => s.source = true,
+                    b"clock" => s.clock = true,
+                    b"body" => s.body = true,
+                    b"write" => s.write = true,
+                    b"metric" => s.metric = true,
+                    b"log" => s.log = true,
+                    _ => {}
+                }
+            }
+            s
+        }
     }
 
     struct Root {
-        mode: Mode,
+        steps: Steps,
+        metric: u32,
     }
 
     impl Context for Root {}
@@ -39,16 +97,19 @@ mod floor {
                 .ok()
                 .flatten()
                 .unwrap_or_default();
-            self.mode = match config.trim_ascii() {
-                b"buffer" => Mode::Buffer,
-                b"read" => Mode::Read,
-                _ => Mode::Pass,
-            };
+            self.steps = Steps::parse(&config);
+            if self.steps.metric {
+                self.metric =
+                    hostcalls::define_metric(MetricType::Counter, "floor_accepted").unwrap_or(0);
+            }
             true
         }
 
         fn create_http_context(&self, _context_id: u32) -> Option<Box<dyn HttpContext>> {
-            Some(Box::new(Floor { mode: self.mode }))
+            Some(Box::new(Floor {
+                steps: self.steps,
+                metric: self.metric,
+            }))
         }
 
         fn get_type(&self) -> Option<ContextType> {
@@ -57,36 +118,76 @@ mod floor {
     }
 
     struct Floor {
-        mode: Mode,
+        steps: Steps,
+        metric: u32,
     }
 
     impl Context for Floor {}
 
     impl HttpContext for Floor {
         fn on_http_request_headers(&mut self, _headers: usize, end_of_stream: bool) -> Action {
-            if self.mode == Mode::Read {
+            let s = self.steps;
+            if s.headers {
                 let headers = hostcalls::get_map_bytes(MapType::HttpRequestHeaders);
                 std::hint::black_box(headers.map(|h| h.len()).unwrap_or(0));
             }
-            if self.mode != Mode::Pass && !end_of_stream {
+            if s.source {
+                let a = hostcalls::get_property(vec!["source", "address"]);
+                std::hint::black_box(a.ok().flatten().map(|a| a.len()).unwrap_or(0));
+            }
+            if s.hold && !end_of_stream {
                 Action::Pause
             } else {
+                self.finish(0);
                 Action::Continue
             }
         }
 
         fn on_http_request_body(&mut self, size: usize, end_of_stream: bool) -> Action {
-            if self.mode == Mode::Pass {
+            if !self.steps.hold {
                 return Action::Continue;
             }
             if !end_of_stream {
                 return Action::Pause;
             }
-            if self.mode == Mode::Read {
+            self.finish(size);
+            Action::Continue
+        }
+    }
+
+    impl Floor {
+        /// What a verified delivery costs once its body is in.
+        fn finish(&self, size: usize) {
+            let s = self.steps;
+            if s.clock {
+                std::hint::black_box(hostcalls::get_current_time().ok());
+            }
+            if s.body && size > 0 {
                 let body = hostcalls::get_buffer(BufferType::HttpRequestBody, 0, size);
                 std::hint::black_box(body.ok().flatten().map(|b| b.len()).unwrap_or(0));
             }
-            Action::Continue
+            if s.write {
+                for (name, value) in [
+                    ("x-floor-endpoint", "genesys"),
+                    ("x-floor-secret-id", "current"),
+                    (
+                        "x-floor-key",
+                        "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+                    ),
+                ] {
+                    let _ = hostcalls::set_map_value_bytes(
+                        MapType::HttpRequestHeaders,
+                        name,
+                        Some(value.as_bytes()),
+                    );
+                }
+            }
+            if s.metric {
+                let _ = hostcalls::increment_metric(self.metric, 1);
+            }
+            if s.log {
+                let _ = hostcalls::log(LogLevel::Info, "floor: accepted endpoint=genesys");
+            }
         }
     }
 }

@@ -1,0 +1,667 @@
+//! The cache call-out, batched: at most one request to the cache is in flight per worker VM,
+//! and the claims, commits, releases and abandons that arrive meanwhile travel together in
+//! the next one (`POST /v1/batch`). Under light load nothing waits (a claim goes out at once,
+//! alone); under heavy load batches grow by themselves, and each delivery pays a fraction of
+//! an HTTP exchange through Envoy instead of two whole ones.
+//!
+//! Host-free: the root context (`filter::root`) moves the bytes and delivers the answers;
+//! this decides what goes in which batch and what each answer means for each op. `W` is
+//! whatever the glue needs to hand a claim's answer back to its request.
+//!
+//! Bounds: a batch holds at most `MAX_BATCH_OPS` ops and `MAX_BATCH_BYTES` bytes; at most
+//! `MAX_PENDING_CLAIMS` claims and `MAX_PENDING_SETTLEMENTS` settlements wait. A claim never
+//! waits longer in all than the configured `timeout_ms`, as when each claim was its own call:
+//! one that waited that long behind a slow batch fails unsent, and a batch's timeout is what
+//! its oldest claim has left.
+
+use std::collections::VecDeque;
+
+use crate::cache_client::{
+    claim_verdict, read_batch_answer, settle_result, BatchReply, ClaimVerdict, Queued,
+    SettleResult, MAX_BATCH_BYTES, MAX_BATCH_OPS,
+};
+
+/// Claims that may wait for a batch; more are answered at once as if the cache were
+/// unavailable (fail closed), so a cache that stalls cannot grow the VM's memory.
+pub const MAX_PENDING_CLAIMS: usize = 1024;
+/// Commits, releases and abandons that may wait; more are dropped with a warning, and their
+/// claims lapse after their in-flight TTL (as when a send fails for good).
+pub const MAX_PENDING_SETTLEMENTS: usize = 4096;
+/// Shortest timeout a batch is sent with: below it, the claims in it fail unsent.
+pub const MIN_BATCH_TIMEOUT_MS: u64 = 5;
+
+/// A claim waiting for its batch's answer.
+#[derive(Debug)]
+pub struct PendingClaim<W> {
+    /// This claim's id in the batcher (not its id in a batch).
+    pub id: u32,
+    /// The filter's own token for it (`cache_client::new_token`).
+    pub token: String,
+    /// Its body (`cache_client::claim_request`).
+    pub body: Vec<u8>,
+    /// When it was submitted, in host milliseconds.
+    pub since_ms: u64,
+    pub waiter: W,
+}
+
+#[derive(Debug)]
+enum Item<W> {
+    Claim(PendingClaim<W>),
+    Settle(Queued),
+}
+
+/// What an op came to.
+#[derive(Debug)]
+pub enum Answered<W> {
+    /// `sent`: whether the claim may have reached the cache (then a verdict other than
+    /// `Claimed` leaves a claim to give up; an unsent one has none).
+    Claim {
+        claim: PendingClaim<W>,
+        verdict: ClaimVerdict,
+        sent: bool,
+    },
+    Settle {
+        queued: Queued,
+        result: SettleResult,
+    },
+}
+
+/// A batch to send now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outgoing {
+    pub body: Vec<u8>,
+    pub timeout_ms: u64,
+}
+
+#[derive(Debug)]
+pub struct Batcher<W> {
+    claims: VecDeque<PendingClaim<W>>,
+    settlements: VecDeque<Queued>,
+    /// Taken for the batch being dispatched, until `dispatched` says how it went.
+    staged: Vec<Item<W>>,
+    /// The batch in flight: its call token and ops, by id (the index).
+    in_flight: Option<(u32, Vec<Item<W>>)>,
+    next_claim_id: u32,
+    /// A wake-up for the root context is on its way (`ring` said so); cleared by `rang`.
+    rung: bool,
+}
+
+impl<W> Default for Batcher<W> {
+    fn default() -> Self {
+        Batcher {
+            claims: VecDeque::new(),
+            settlements: VecDeque::new(),
+            staged: Vec::new(),
+            in_flight: None,
+            next_claim_id: 0,
+            rung: false,
+        }
+    }
+}
+
+/// Whether the root context must be woken to send what was just added.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wake {
+    /// Nothing is in flight and no wake-up is on its way: wake the root.
+    Ring,
+    /// A batch in flight or a wake-up on its way will pick it up.
+    No,
+}
+
+impl<W> Batcher<W> {
+    /// Queues a claim; `Err` gives it back when too many wait already.
+    pub fn submit(
+        &mut self,
+        token: String,
+        body: Vec<u8>,
+        since_ms: u64,
+        waiter: W,
+    ) -> Result<(u32, Wake), W> {
+        if self.claims.len() >= MAX_PENDING_CLAIMS {
+            return Err(waiter);
+        }
+        let id = self.next_claim_id;
+        self.next_claim_id = self.next_claim_id.wrapping_add(1);
+        self.claims.push_back(PendingClaim {
+            id,
+            token,
+            body,
+            since_ms,
+            waiter,
+        });
+        Ok((id, self.wake()))
+    }
+
+    /// Queues a commit, release or abandon from a request context: whether to wake the
+    /// root; `None` when too many wait already.
+    pub fn offer_settlement(&mut self, queued: Queued) -> Option<Wake> {
+        self.push_settlement(queued).then(|| self.wake())
+    }
+
+    /// Queues a commit, release or abandon; `false` when too many wait already.
+    pub fn push_settlement(&mut self, queued: Queued) -> bool {
+        if self.settlements.len() >= MAX_PENDING_SETTLEMENTS {
+            return false;
+        }
+        self.settlements.push_back(queued);
+        true
+    }
+
+    fn wake(&mut self) -> Wake {
+        if self.rung || self.in_flight.is_some() {
+            return Wake::No;
+        }
+        self.rung = true;
+        Wake::Ring
+    }
+
+    /// The wake-up arrived.
+    pub fn rang(&mut self) {
+        self.rung = false;
+    }
+
+    /// Takes back a claim whose request went away: `true` when it was never sent (nothing
+    /// to give up), `false` when it may have reached the cache (it is in flight or was
+    /// answered).
+    pub fn withdraw(&mut self, id: u32) -> bool {
+        match self.claims.iter().position(|c| c.id == id) {
+            Some(i) => {
+                self.claims.remove(i);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Nothing waits and nothing is in flight.
+    pub fn is_idle(&self) -> bool {
+        self.claims.is_empty()
+            && self.settlements.is_empty()
+            && self.staged.is_empty()
+            && self.in_flight.is_none()
+    }
+
+    pub fn in_flight(&self) -> bool {
+        self.in_flight.is_some()
+    }
+
+    /// The settlements waiting for a batch (for tests of the glue).
+    #[cfg(test)]
+    pub fn waiting_settlements(&self) -> Vec<Queued> {
+        self.settlements.iter().cloned().collect()
+    }
+
+    /// The next batch, unless one is in flight or nothing waits. First gives back the claims
+    /// that waited `timeout_ms` already (unavailable, unsent). Claims go first (a delivery
+    /// waits on each), but settlements keep up to half of a full batch, so a steady stream
+    /// of claims cannot hold commits back for ever.
+    pub fn take(&mut self, now_ms: u64, timeout_ms: u64) -> (Vec<Answered<W>>, Option<Outgoing>) {
+        if self.in_flight.is_some() || !self.staged.is_empty() {
+            return (Vec::new(), None);
+        }
+        let mut expired = Vec::new();
+        while let Some(c) = self.claims.front() {
+            if now_ms.saturating_sub(c.since_ms) + MIN_BATCH_TIMEOUT_MS <= timeout_ms {
+                break;
+            }
+            if let Some(claim) = self.claims.pop_front() {
+                expired.push(Answered::Claim {
+                    claim,
+                    verdict: ClaimVerdict::Unavailable,
+                    sent: false,
+                });
+            }
+        }
+        let oldest = self.claims.front().map(|c| c.since_ms);
+        let reserved = self.settlements.len().min(MAX_BATCH_OPS / 2);
+        let mut body = b"{\"ops\":[".to_vec();
+        let mut entry = Vec::new();
+        let mut claims_taken = 0;
+        loop {
+            let n = self.staged.len();
+            if n >= MAX_BATCH_OPS {
+                break;
+            }
+            entry.clear();
+            let from_claims = claims_taken < MAX_BATCH_OPS - reserved && !self.claims.is_empty();
+            if from_claims {
+                if let Some(c) = self.claims.front() {
+                    entry.extend_from_slice(b"{\"id\":");
+                    entry.extend_from_slice(n.to_string().as_bytes());
+                    entry.extend_from_slice(b",\"claim\":");
+                    entry.extend_from_slice(&c.body);
+                    entry.push(b'}');
+                }
+            } else if let Some(q) = self.settlements.front() {
+                q.batch_entry(n, &mut entry);
+            } else {
+                break;
+            }
+            // The separator, the entry and the closing `]}` must fit.
+            if body.len() + 1 + entry.len() + 2 > MAX_BATCH_BYTES {
+                break;
+            }
+            if n > 0 {
+                body.push(b',');
+            }
+            body.extend_from_slice(&entry);
+            let item = if from_claims {
+                claims_taken += 1;
+                self.claims.pop_front().map(Item::Claim)
+            } else {
+                self.settlements.pop_front().map(Item::Settle)
+            };
+            if let Some(item) = item {
+                self.staged.push(item);
+            }
+        }
+        if self.staged.is_empty() {
+            return (expired, None);
+        }
+        body.extend_from_slice(b"]}");
+        // The oldest claim in the batch (claims leave the queue in order) bounds its wait.
+        let timeout_ms = match oldest.filter(|_| claims_taken > 0) {
+            Some(since) => timeout_ms
+                .saturating_sub(now_ms.saturating_sub(since))
+                .max(MIN_BATCH_TIMEOUT_MS),
+            None => timeout_ms,
+        };
+        (expired, Some(Outgoing { body, timeout_ms }))
+    }
+
+    /// How sending the batch from `take` went: `Ok(token)`, it is in flight; `Err`, it was
+    /// not sent, and every op in it is answered as such.
+    pub fn dispatched(&mut self, result: Result<u32, ()>) -> Vec<Answered<W>> {
+        let items = std::mem::take(&mut self.staged);
+        match result {
+            Ok(token) => {
+                self.in_flight = Some((token, items));
+                Vec::new()
+            }
+            Err(()) => items.into_iter().map(|i| unsent(i)).collect(),
+        }
+    }
+
+    /// Every claim still waiting, answered unavailable and unsent (the cache cannot be
+    /// reached at all, so waiting for the next batch would only delay the same answer).
+    pub fn fail_waiting_claims(&mut self) -> Vec<Answered<W>> {
+        self.claims
+            .drain(..)
+            .map(|c| unsent(Item::Claim(c)))
+            .collect()
+    }
+
+    /// The answer to the batch in flight as `token`, one `Answered` per op; `None` for a
+    /// call that is not that batch. `status` `None`: the call failed (no answer, timeout).
+    pub fn answered(
+        &mut self,
+        token: u32,
+        status: Option<&[u8]>,
+        body: &[u8],
+    ) -> Option<Vec<Answered<W>>> {
+        if self.in_flight.as_ref().map(|(t, _)| *t) != Some(token) {
+            return None;
+        }
+        let (_, items) = self.in_flight.take()?;
+        let reply = read_batch_answer(status, body, items.len());
+        Some(
+            items
+                .into_iter()
+                .enumerate()
+                .map(|(i, item)| {
+                    let entry = match &reply {
+                        BatchReply::Entries(slots) => slots.get(i).and_then(Option::as_ref),
+                        BatchReply::Failed { .. } => None,
+                    };
+                    match item {
+                        Item::Claim(claim) => Answered::Claim {
+                            verdict: claim_verdict(entry, &claim.token),
+                            claim,
+                            sent: true,
+                        },
+                        Item::Settle(queued) => {
+                            let result = match reply {
+                                BatchReply::Failed { retryable: false } => SettleResult::Refused,
+                                BatchReply::Failed { retryable: true } => SettleResult::Retry,
+                                BatchReply::Entries(_) => {
+                                    settle_result(queued.settlement.operation(), entry)
+                                }
+                            };
+                            Answered::Settle { queued, result }
+                        }
+                    }
+                })
+                .collect(),
+        )
+    }
+}
+
+/// An op that was never sent: a claim with nothing to give up, a settlement to retry.
+fn unsent<W>(item: Item<W>) -> Answered<W> {
+    match item {
+        Item::Claim(claim) => Answered::Claim {
+            claim,
+            verdict: ClaimVerdict::Unavailable,
+            sent: false,
+        },
+        Item::Settle(queued) => Answered::Settle {
+            queued,
+            result: SettleResult::Retry,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cache_client::{claim_request, Settlement};
+
+    const T: &str = "0123456789abcdef0123456789abcdef";
+
+    fn token(i: usize) -> String {
+        format!("{i:032x}")
+    }
+
+    fn settlement(s: Settlement, i: usize) -> Queued {
+        Queued {
+            settlement: s,
+            body: s.request(&format!("k{i}"), &token(i), 86_400, 60),
+            attempt: 1,
+        }
+    }
+
+    fn submit(b: &mut Batcher<usize>, i: usize, now: u64) -> (u32, Wake) {
+        b.submit(
+            token(i),
+            claim_request(&format!("k{i}"), &token(i), 60),
+            now,
+            i,
+        )
+        .unwrap()
+    }
+
+    fn body(o: &Outgoing) -> serde_json::Value {
+        serde_json::from_slice(&o.body).expect("a batch is JSON")
+    }
+
+    fn claims(a: &[Answered<usize>]) -> Vec<(usize, ClaimVerdict, bool)> {
+        a.iter()
+            .filter_map(|a| match a {
+                Answered::Claim {
+                    claim,
+                    verdict,
+                    sent,
+                } => Some((claim.waiter, verdict.clone(), *sent)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn settles(a: &[Answered<usize>]) -> Vec<(Settlement, SettleResult)> {
+        a.iter()
+            .filter_map(|a| match a {
+                Answered::Settle { queued, result } => Some((queued.settlement, *result)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_lone_claim_goes_at_once_and_what_comes_meanwhile_waits_for_the_next() {
+        let mut b = Batcher::default();
+        assert_eq!(submit(&mut b, 0, 0).1, Wake::Ring);
+        assert_eq!(submit(&mut b, 1, 0).1, Wake::No, "a wake-up is on its way");
+        b.rang();
+        let (expired, out) = b.take(1, 250);
+        assert!(expired.is_empty());
+        let out = out.unwrap();
+        assert_eq!(out.timeout_ms, 249);
+        let v = body(&out);
+        assert_eq!(v["ops"].as_array().unwrap().len(), 2);
+        assert_eq!(v["ops"][1]["id"], 1);
+        assert_eq!(v["ops"][1]["claim"]["token"], token(1).as_str());
+        assert!(b.dispatched(Ok(7)).is_empty());
+        assert_eq!(submit(&mut b, 2, 2).1, Wake::No, "the answer will send it");
+        assert!(b.push_settlement(settlement(Settlement::Commit, 3)));
+        assert_eq!(b.take(2, 250).1, None, "one batch in flight at most");
+        let answer = format!(
+            r#"{{"results":[{{"id":1,"result":"in_flight"}},{{"id":0,"result":"claimed","token":"{}"}}]}}"#,
+            token(0)
+        );
+        assert!(b.answered(8, Some(b"200"), answer.as_bytes()).is_none());
+        let a = b.answered(7, Some(b"200"), answer.as_bytes()).unwrap();
+        assert_eq!(
+            claims(&a),
+            [
+                (0, ClaimVerdict::Claimed { token: token(0) }, true),
+                (1, ClaimVerdict::InFlight, true)
+            ]
+        );
+        let out = b.take(3, 250).1.unwrap();
+        let v = body(&out);
+        assert_eq!(v["ops"][0]["claim"]["key"], "k2");
+        assert_eq!(v["ops"][1]["commit"]["key"], "k3");
+        assert!(!b.is_idle());
+        b.dispatched(Ok(9));
+        let a = b
+            .answered(
+                9,
+                Some(b"200"),
+                br#"{"results":[{"id":0,"result":"done"},{"id":1,"result":"committed"}]}"#,
+            )
+            .unwrap();
+        assert_eq!(claims(&a), [(2, ClaimVerdict::Done, true)]);
+        assert_eq!(settles(&a), [(Settlement::Commit, SettleResult::Settled)]);
+        assert!(b.is_idle());
+        assert_eq!(
+            submit(&mut b, 4, 5).1,
+            Wake::Ring,
+            "idle again: wake the root"
+        );
+    }
+
+    #[test]
+    fn a_batch_that_partly_fails_fails_only_those_ops() {
+        let mut b = Batcher::default();
+        submit(&mut b, 0, 0);
+        submit(&mut b, 1, 0);
+        b.push_settlement(settlement(Settlement::Commit, 2));
+        b.push_settlement(settlement(Settlement::Release, 3));
+        b.push_settlement(settlement(Settlement::Abandon, 4));
+        let out = b.take(0, 250).1.unwrap();
+        assert_eq!(body(&out)["ops"][4]["release"]["ttl_ms"], 60_000);
+        b.dispatched(Ok(1));
+        let answer = format!(
+            r#"{{"results":[{{"id":0,"error":"capacity"}},{{"id":1,"result":"claimed","token":"{}"}},
+               {{"id":2,"error":"backend_unavailable"}},{{"id":3,"error":"bad_request"}},
+               {{"id":4,"result":"not_owner"}}]}}"#,
+            token(1)
+        );
+        let a = b.answered(1, Some(b"200"), answer.as_bytes()).unwrap();
+        assert_eq!(
+            claims(&a),
+            [
+                (0, ClaimVerdict::Unavailable, true),
+                (1, ClaimVerdict::Claimed { token: token(1) }, true)
+            ]
+        );
+        assert_eq!(
+            settles(&a),
+            [
+                (Settlement::Commit, SettleResult::Retry),
+                (Settlement::Release, SettleResult::Refused),
+                (Settlement::Abandon, SettleResult::Settled)
+            ]
+        );
+    }
+
+    #[test]
+    fn a_batch_without_an_answer_fails_every_op_as_a_lone_call_would() {
+        for (status, body, retry) in [
+            (None, &b""[..], SettleResult::Retry),
+            (
+                Some(&b"504"[..]),
+                &b"upstream request timeout"[..],
+                SettleResult::Retry,
+            ),
+            (
+                Some(b"503"),
+                br#"{"error":"backend_unavailable"}"#,
+                SettleResult::Retry,
+            ),
+            (Some(b"429"), b"", SettleResult::Retry),
+            (
+                Some(b"400"),
+                br#"{"error":"bad_request"}"#,
+                SettleResult::Refused,
+            ),
+            (Some(b"200"), b"garbage", SettleResult::Retry),
+            (
+                Some(b"200"),
+                br#"{"result":"claimed"}"#,
+                SettleResult::Retry,
+            ),
+            (Some(b"200"), br#"{"results":{}}"#, SettleResult::Retry),
+        ] {
+            let mut b = Batcher::default();
+            submit(&mut b, 0, 0);
+            b.push_settlement(settlement(Settlement::Commit, 1));
+            b.take(0, 250);
+            b.dispatched(Ok(1));
+            let a = b.answered(1, status, body).unwrap();
+            assert_eq!(
+                claims(&a),
+                [(0, ClaimVerdict::Unavailable, true)],
+                "{status:?}"
+            );
+            assert_eq!(settles(&a), [(Settlement::Commit, retry)], "{status:?}");
+            assert!(b.is_idle());
+        }
+    }
+
+    #[test]
+    fn entries_that_are_missing_garbled_duplicated_or_not_ours_are_not_trusted() {
+        let mut b = Batcher::default();
+        for i in 0..6 {
+            submit(&mut b, i, 0);
+        }
+        b.push_settlement(settlement(Settlement::Commit, 6));
+        b.push_settlement(settlement(Settlement::Release, 7));
+        b.take(0, 250);
+        b.dispatched(Ok(1));
+        let answer = format!(
+            r#"{{"results":[
+              {{"id":0,"result":"claimed","token":"{t0}"}},{{"id":0,"result":"done"}},
+              {{"id":1,"result":"maybe"}},
+              {{"id":"2","result":"done"}},
+              {{"id":3,"result":"claimed","token":"{other}"}},
+              {{"id":4,"result":"claimed"}},
+              {{"id":99,"result":"done"}}, 7, null, "x",
+              {{"id":6,"result":"released"}},
+              {{"id":7}}
+            ], "extra": true}}"#,
+            t0 = token(0),
+            other = T
+        );
+        let a = b.answered(1, Some(b"200"), answer.as_bytes()).unwrap();
+        let verdicts: Vec<ClaimVerdict> = claims(&a).into_iter().map(|c| c.1).collect();
+        assert_eq!(verdicts, vec![ClaimVerdict::Unavailable; 6], "none trusted");
+        assert_eq!(
+            settles(&a),
+            [
+                (Settlement::Commit, SettleResult::Retry),
+                (Settlement::Release, SettleResult::Retry)
+            ]
+        );
+        // An answer larger than any batch answer is not read at all.
+        let mut b = Batcher::default();
+        submit(&mut b, 0, 0);
+        b.take(0, 250);
+        b.dispatched(Ok(1));
+        let huge = format!(
+            r#"{{"results":[],"pad":"{}"}}"#,
+            " ".repeat(MAX_BATCH_BYTES)
+        );
+        let a = b.answered(1, Some(b"200"), huge.as_bytes()).unwrap();
+        assert_eq!(claims(&a), [(0, ClaimVerdict::Unavailable, true)]);
+    }
+
+    #[test]
+    fn batches_are_bounded_and_settlements_are_not_starved() {
+        let mut b = Batcher::default();
+        for i in 0..(MAX_BATCH_OPS + 10) {
+            submit(&mut b, i, 0);
+        }
+        for i in 0..100 {
+            b.push_settlement(settlement(Settlement::Commit, i));
+        }
+        let out = b.take(0, 250).1.unwrap();
+        assert!(out.body.len() <= MAX_BATCH_BYTES);
+        let v = body(&out);
+        let ops = v["ops"].as_array().unwrap();
+        assert_eq!(ops.len(), MAX_BATCH_OPS);
+        let commits = ops.iter().filter(|o| o.get("commit").is_some()).count();
+        assert_eq!(commits, MAX_BATCH_OPS / 2);
+        let ids: Vec<u64> = ops.iter().map(|o| o["id"].as_u64().unwrap()).collect();
+        assert_eq!(ids, (0..MAX_BATCH_OPS as u64).collect::<Vec<_>>());
+        // Waiting claims are bounded too: one more is given back to fail closed.
+        let mut b = Batcher::default();
+        for i in 0..MAX_PENDING_CLAIMS {
+            submit(&mut b, i, 0);
+        }
+        assert!(b.submit(T.into(), b"{}".to_vec(), 0, 0).is_err());
+        let mut b: Batcher<usize> = Batcher::default();
+        for i in 0..MAX_PENDING_SETTLEMENTS {
+            assert!(b.push_settlement(settlement(Settlement::Commit, i)));
+        }
+        assert!(!b.push_settlement(settlement(Settlement::Commit, 0)));
+    }
+
+    #[test]
+    fn no_claim_waits_longer_than_the_timeout_in_all() {
+        let mut b = Batcher::default();
+        submit(&mut b, 0, 0);
+        b.take(0, 250);
+        b.dispatched(Ok(1));
+        submit(&mut b, 1, 10);
+        submit(&mut b, 2, 200);
+        // The batch ahead takes 246 ms (the cache is slow).
+        b.answered(1, None, b"");
+        let (expired, out) = b.take(256, 250);
+        assert_eq!(claims(&expired), [(1, ClaimVerdict::Unavailable, false)]);
+        let out = out.unwrap();
+        assert_eq!(out.timeout_ms, 194, "what claim 2 has left");
+        b.dispatched(Ok(2));
+        b.answered(2, None, b"");
+        // Settlements alone get the whole timeout.
+        b.push_settlement(settlement(Settlement::Commit, 3));
+        assert_eq!(b.take(1000, 250).1.unwrap().timeout_ms, 250);
+    }
+
+    #[test]
+    fn a_claim_withdrawn_before_its_batch_left_was_never_sent() {
+        let mut b = Batcher::default();
+        let (first, _) = submit(&mut b, 0, 0);
+        let (second, _) = submit(&mut b, 1, 0);
+        assert!(b.withdraw(second));
+        b.take(0, 250);
+        b.dispatched(Ok(1));
+        assert!(!b.withdraw(first), "in flight: it may have landed");
+        assert!(!b.withdraw(12345));
+        // A batch that could not be sent answers its ops unsent, and the waiting claims go
+        // with it.
+        let mut b = Batcher::default();
+        submit(&mut b, 0, 0);
+        b.push_settlement(settlement(Settlement::Commit, 1));
+        b.take(0, 250);
+        submit(&mut b, 2, 0);
+        let a = b.dispatched(Err(()));
+        assert_eq!(claims(&a), [(0, ClaimVerdict::Unavailable, false)]);
+        assert_eq!(settles(&a), [(Settlement::Commit, SettleResult::Retry)]);
+        assert_eq!(
+            claims(&b.fail_waiting_claims()),
+            [(2, ClaimVerdict::Unavailable, false)]
+        );
+        assert!(b.is_idle());
+    }
+}
