@@ -445,8 +445,14 @@ impl Template {
                     out.push(Cow::Borrowed(path()?));
                 }
                 Part::UrlDecoded => {
+                    let path = path()?;
+                    // HubSpot signs the path decoded: "/a%2Fb" and "/a/b", "/h%3Fq=1" and
+                    // "/h?q=1" would sign alike while the receiver routes them apart.
+                    if path_hides_separators(path) {
+                        return Err(RenderError::Missing);
+                    }
                     out.push(Cow::Borrowed(r.public_url.as_bytes()));
-                    out.push(Cow::Owned(hubspot_decode(path()?)));
+                    out.push(Cow::Owned(hubspot_decode(path)));
                 }
                 Part::FormParams => match query_param(path()?, b"bodySHA256") {
                     Some(expected) => {
@@ -457,7 +463,7 @@ impl Template {
                         }
                     }
                     None => {
-                        for (name, value) in sorted_form(r.body) {
+                        for (name, value) in sorted_form(r.body).ok_or(RenderError::Missing)? {
                             out.push(Cow::Owned(name));
                             out.push(Cow::Owned(value));
                         }
@@ -500,6 +506,14 @@ const HUBSPOT_DECODED: [(&[u8; 2], u8); 12] = [
     (b"3B", b';'),
 ];
 
+/// Whether the path part (before the first `?`) holds an escaped `/` or `?`.
+fn path_hides_separators(path: &[u8]) -> bool {
+    let end = path.iter().position(|&b| b == b'?').unwrap_or(path.len());
+    path[..end].windows(3).any(|w| {
+        w[0] == b'%' && (w[1..].eq_ignore_ascii_case(b"2f") || w[1..].eq_ignore_ascii_case(b"3f"))
+    })
+}
+
 fn hubspot_decode(path: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(path.len());
     let mut i = 0;
@@ -539,18 +553,28 @@ fn split_pair(pair: &[u8]) -> (&[u8], &[u8]) {
 /// `application/x-www-form-urlencoded` pairs, decoded (`+` is a space, `%XX` a byte; a `%`
 /// not followed by two hex digits stays as it is, as Twilio's own SDKs read it), sorted by
 /// name then value.
-pub fn sorted_form(body: &[u8]) -> Vec<(Vec<u8>, Vec<u8>)> {
-    let mut pairs: Vec<(Vec<u8>, Vec<u8>)> = body
-        .split(|&b| b == b'&')
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let (k, v) = split_pair(p);
-            (form_decode(k), form_decode(v))
-        })
-        .collect();
+pub fn sorted_form(body: &[u8]) -> Option<Vec<(Vec<u8>, Vec<u8>)>> {
+    // Decoded and sorted before any MAC is checked: bounded, so that an unsigned body of
+    // `a&a&a...` cannot cost the VM seconds and hundreds of MB (Twilio sends a few dozen).
+    if body.split(|&b| b == b'&').filter(|p| !p.is_empty()).count() > MAX_FORM_PARAMS {
+        return None;
+    }
+    let mut pairs = Vec::new();
+    for p in body.split(|&b| b == b'&').filter(|p| !p.is_empty()) {
+        // Twilio sends every parameter as name=value, and its signature does not cover where
+        // one ends: "Body=Hell&oTo=x" signs as "Body=Hello&To=x" would without a "=" check.
+        if !p.contains(&b'=') {
+            return None;
+        }
+        let (k, v) = split_pair(p);
+        pairs.push((form_decode(k), form_decode(v)));
+    }
     pairs.sort();
-    pairs
+    Some(pairs)
 }
+
+/// Form parameters a `{form_params}` body may have.
+pub const MAX_FORM_PARAMS: usize = 512;
 
 fn form_decode(text: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(text.len());
@@ -559,8 +583,11 @@ fn form_decode(text: &[u8]) -> Vec<u8> {
         match text[i] {
             b'+' => out.push(b' '),
             b'%' => {
+                // Two hex digits exactly: from_str_radix alone takes "+A" as 10, and "%+A"
+                // would sign as "%0A" (a newline) while the receiver reads the text "%+A".
                 let byte = text
                     .get(i + 1..i + 3)
+                    .filter(|h| h.iter().all(u8::is_ascii_hexdigit))
                     .and_then(|h| std::str::from_utf8(h).ok())
                     .and_then(|h| u8::from_str_radix(h, 16).ok());
                 if let Some(b) = byte {
@@ -869,7 +896,7 @@ mod tests {
 
     #[test]
     fn form_parameters_sorted_and_decoded_as_twilio_does() {
-        let body = b"To=%2B15558675310&Body=Hello+there&From=%2B15017122661&Body=Abc&Flag&Bad=%zz";
+        let body = b"To=%2B15558675310&Body=Hello+there&From=%2B15017122661&Body=Abc&Flag=&Bad=%zz";
         let out = render("{form_params}", body, &[(":path", b"/sms")], "").unwrap();
         assert_eq!(
             out,
@@ -928,6 +955,54 @@ mod tests {
         assert_eq!(out, b"POSThttps://h.example/h?a=:/?@!$'()*,;&b=%20%41%");
         let missing = render("{method}{body}", b"", &[], "");
         assert_eq!(missing, Err(RenderError::Missing));
+    }
+
+    #[test]
+    fn hubspot_refuses_paths_that_decode_to_other_routes() {
+        for path in [
+            &b"/h%2Fhooks?tenant=1"[..],
+            b"/h/hooks%3Ftenant=1",
+            b"/h%2fhooks%3ftenant=1",
+        ] {
+            let out = render(
+                "{method}{url_decoded}",
+                b"",
+                &[(":method", b"POST"), (":path", path)],
+                "https://h.example",
+            );
+            assert_eq!(out, Err(RenderError::Missing), "{path:?}");
+        }
+        // In the query, escaped separators are data, as HubSpot signs them.
+        let ok = render(
+            "{url_decoded}",
+            b"",
+            &[(":path", b"/h?next=%2Fa%3Fb")],
+            "https://h",
+        );
+        assert_eq!(ok.unwrap(), b"https://h/h?next=/a?b");
+    }
+
+    #[test]
+    fn form_parameters_sign_what_the_receiver_reads() {
+        // "%+A" is "%", a space, "A" for every form decoder (unquote_plus, Rack, PHP), not a
+        // newline.
+        assert_eq!(
+            sorted_form(b"Body=a%+Ab&To=%2B1").unwrap(),
+            vec![
+                (b"Body".to_vec(), b"a% Ab".to_vec()),
+                (b"To".to_vec(), b"+1".to_vec())
+            ]
+        );
+        // A parameter without "=" could move the boundary between two others.
+        assert_eq!(sorted_form(b"Body=Hell&oTo"), None);
+        assert_eq!(sorted_form(b"Amount100&To=x"), None);
+        // Bounded before any MAC is checked.
+        let many = b"a=1&".repeat(MAX_FORM_PARAMS + 1);
+        assert_eq!(sorted_form(&many), None);
+        assert_eq!(
+            sorted_form(&many[..4 * MAX_FORM_PARAMS]).map(|p| p.len()),
+            Some(MAX_FORM_PARAMS)
+        );
     }
 
     #[test]
