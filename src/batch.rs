@@ -192,9 +192,13 @@ impl<W> Batcher<W> {
     }
 
     /// The next batch, unless one is in flight or nothing waits. First gives back the claims
-    /// that waited `timeout_ms` already (unavailable, unsent). Claims go first (a delivery
-    /// waits on each), but settlements keep up to half of a full batch, so a steady stream
-    /// of claims cannot hold commits back for ever.
+    /// that waited `timeout_ms` already (unavailable, unsent). Settlements go first, up to
+    /// half of a full batch (so a steady stream of claims cannot hold commits back, and a
+    /// release lands before the sender's retry it makes room for), then claims, then the
+    /// other settlements. Every batch gets the whole `timeout_ms`: cut to what its oldest
+    /// claim had left, a cache answering in 0.6 x `timeout_ms` failed every other batch,
+    /// fresh claims and commits with it. A claim thus waits at most about twice
+    /// `timeout_ms` (the batch before it, then its own).
     pub fn take(&mut self, now_ms: u64, timeout_ms: u64) -> (Vec<Answered<W>>, Option<Outgoing>) {
         if self.in_flight.is_some() || !self.staged.is_empty() {
             return (Vec::new(), None);
@@ -212,18 +216,20 @@ impl<W> Batcher<W> {
                 });
             }
         }
-        let oldest = self.claims.front().map(|c| c.since_ms);
         let reserved = self.settlements.len().min(MAX_BATCH_OPS / 2);
         let mut body = b"{\"ops\":[".to_vec();
         let mut entry = Vec::new();
         let mut claims_taken = 0;
+        let mut settlements_taken = 0;
         loop {
             let n = self.staged.len();
             if n >= MAX_BATCH_OPS {
                 break;
             }
             entry.clear();
-            let from_claims = claims_taken < MAX_BATCH_OPS - reserved && !self.claims.is_empty();
+            let from_claims = settlements_taken >= reserved
+                && claims_taken < MAX_BATCH_OPS - reserved
+                && !self.claims.is_empty();
             if from_claims {
                 if let Some(c) = self.claims.front() {
                     entry.extend_from_slice(b"{\"id\":");
@@ -249,6 +255,7 @@ impl<W> Batcher<W> {
                 claims_taken += 1;
                 self.claims.pop_front().map(Item::Claim)
             } else {
+                settlements_taken += 1;
                 self.settlements.pop_front().map(Item::Settle)
             };
             if let Some(item) = item {
@@ -259,13 +266,6 @@ impl<W> Batcher<W> {
             return (expired, None);
         }
         body.extend_from_slice(b"]}");
-        // The oldest claim in the batch (claims leave the queue in order) bounds its wait.
-        let timeout_ms = match oldest.filter(|_| claims_taken > 0) {
-            Some(since) => timeout_ms
-                .saturating_sub(now_ms.saturating_sub(since))
-                .max(MIN_BATCH_TIMEOUT_MS),
-            None => timeout_ms,
-        };
         (expired, Some(Outgoing { body, timeout_ms }))
     }
 
@@ -415,7 +415,7 @@ mod tests {
         let (expired, out) = b.take(1, 250);
         assert!(expired.is_empty());
         let out = out.unwrap();
-        assert_eq!(out.timeout_ms, 249);
+        assert_eq!(out.timeout_ms, 250, "every batch gets the whole timeout");
         let v = body(&out);
         assert_eq!(v["ops"].as_array().unwrap().len(), 2);
         assert_eq!(v["ops"][1]["id"], 1);
@@ -439,15 +439,15 @@ mod tests {
         );
         let out = b.take(3, 250).1.unwrap();
         let v = body(&out);
-        assert_eq!(v["ops"][0]["claim"]["key"], "k2");
-        assert_eq!(v["ops"][1]["commit"]["key"], "k3");
+        assert_eq!(v["ops"][0]["commit"]["key"], "k3", "settlements first");
+        assert_eq!(v["ops"][1]["claim"]["key"], "k2");
         assert!(!b.is_idle());
         b.dispatched(Ok(9));
         let a = b
             .answered(
                 9,
                 Some(b"200"),
-                br#"{"results":[{"id":0,"result":"done"},{"id":1,"result":"committed"}]}"#,
+                br#"{"results":[{"id":1,"result":"done"},{"id":0,"result":"committed"}]}"#,
             )
             .unwrap();
         assert_eq!(claims(&a), [(2, ClaimVerdict::Done, true)]);
@@ -469,12 +469,14 @@ mod tests {
         b.push_settlement(settlement(Settlement::Release, 3));
         b.push_settlement(settlement(Settlement::Abandon, 4));
         let out = b.take(0, 250).1.unwrap();
-        assert_eq!(body(&out)["ops"][4]["release"]["ttl_ms"], 60_000);
+        // Settlements first: a release lands before a retry it makes room for.
+        assert_eq!(body(&out)["ops"][2]["release"]["ttl_ms"], 60_000);
+        assert!(body(&out)["ops"][3]["claim"].is_object());
         b.dispatched(Ok(1));
         let answer = format!(
-            r#"{{"results":[{{"id":0,"error":"capacity"}},{{"id":1,"result":"claimed","token":"{}"}},
-               {{"id":2,"error":"backend_unavailable"}},{{"id":3,"error":"bad_request"}},
-               {{"id":4,"result":"not_owner"}}]}}"#,
+            r#"{{"results":[{{"id":3,"error":"capacity"}},{{"id":4,"result":"claimed","token":"{}"}},
+               {{"id":0,"error":"backend_unavailable"}},{{"id":1,"error":"bad_request"}},
+               {{"id":2,"result":"not_owner"}}]}}"#,
             token(1)
         );
         let a = b.answered(1, Some(b"200"), answer.as_bytes()).unwrap();
@@ -510,11 +512,14 @@ mod tests {
                 SettleResult::Retry,
             ),
             (Some(b"429"), b"", SettleResult::Retry),
+            // A whole batch refused says nothing of each settlement (an older cache's 404,
+            // one bad entry's 400): sent again, in other batches.
             (
                 Some(b"400"),
                 br#"{"error":"bad_request"}"#,
-                SettleResult::Refused,
+                SettleResult::Retry,
             ),
+            (Some(b"404"), b"", SettleResult::Retry),
             (Some(b"200"), b"garbage", SettleResult::Retry),
             (
                 Some(b"200"),
@@ -618,7 +623,7 @@ mod tests {
     }
 
     #[test]
-    fn no_claim_waits_longer_than_the_timeout_in_all() {
+    fn no_claim_waits_in_the_queue_longer_than_the_timeout() {
         let mut b = Batcher::default();
         submit(&mut b, 0, 0);
         b.take(0, 250);
@@ -630,7 +635,10 @@ mod tests {
         let (expired, out) = b.take(256, 250);
         assert_eq!(claims(&expired), [(1, ClaimVerdict::Unavailable, false)]);
         let out = out.unwrap();
-        assert_eq!(out.timeout_ms, 194, "what claim 2 has left");
+        assert_eq!(
+            out.timeout_ms, 250,
+            "the whole timeout, not what claim 2 has left"
+        );
         b.dispatched(Ok(2));
         b.answered(2, None, b"");
         // Settlements alone get the whole timeout.

@@ -129,9 +129,10 @@ pub enum BatchReply {
 /// dropped, and their ops get `None` (a claim: unavailable; a settlement: retried).
 pub fn read_batch_answer(status: Option<&[u8]>, body: &[u8], ops: usize) -> BatchReply {
     if status != Some(b"200") {
-        return BatchReply::Failed {
-            retryable: Queued::retryable(status),
-        };
+        // Whatever the whole batch got (a 404 from an older cache during a rolling upgrade,
+        // a 403 from a proxy, a 400 for one bad entry), it is not an answer about each
+        // settlement in it: they are sent again, in other batches, up to their attempts.
+        return BatchReply::Failed { retryable: true };
     }
     /// An entry that is not a `BatchResult` (an unknown result, a mistyped id) is kept
     /// apart from the others rather than failing the whole answer.

@@ -384,8 +384,9 @@ fn parse_idempotency(v: Value) -> Result<Idempotency, ConfigError> {
             "must name the Envoy cluster of the cache service",
         );
     }
-    if !(1..=10_000).contains(&raw.timeout_ms) {
-        return err("idempotency.timeout_ms", "must be from 1 to 10000");
+    // Below 20 ms a claim could not wait for the batch in flight and still be sent.
+    if !(20..=10_000).contains(&raw.timeout_ms) {
+        return err("idempotency.timeout_ms", "must be from 20 to 10000");
     }
     if !(1..=3600).contains(&raw.in_flight_ttl_seconds) {
         return err(

@@ -142,6 +142,10 @@ impl MemoryStore {
             if let Some(e) = shard.get(key) {
                 if e.expires > now {
                     match e.state {
+                        // The same token again (a resent request) is its own claim.
+                        State::InFlight if e.token == token => {
+                            return Ok(Claim::Claimed(token.to_string()))
+                        }
                         State::InFlight => return Ok(Claim::InFlight),
                         State::Done => return Ok(Claim::Done),
                         State::Released => {}

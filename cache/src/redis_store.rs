@@ -24,7 +24,8 @@ use crate::store::{Claim, Done, Op, Settled, Store, StoreError, TOMBSTONES_PER_K
 
 /// Refused when one of the key's tombstones holds the token (its claim was released before
 /// it arrived); otherwise SET NX PX, and when taken, the current value tells in flight from
-/// done.
+/// done. The same token's claim again (a client library resending after a dropped
+/// connection) is that claim, not somebody else's in flight.
 const CLAIM: &str = r#"
 for i = 2, #KEYS do
   if redis.call('GET', KEYS[i]) == ARGV[1] then
@@ -34,7 +35,11 @@ end
 if redis.call('SET', KEYS[1], 'inflight:' .. ARGV[1], 'NX', 'PX', ARGV[2]) then
   return 'claimed'
 end
-return redis.call('GET', KEYS[1]) or 'claimed-race'
+local v = redis.call('GET', KEYS[1])
+if v == 'inflight:' .. ARGV[1] then
+  return 'claimed'
+end
+return v or 'claimed-race'
 "#;
 
 /// Done when it holds our claim, or nothing at all (our claim lapsed, nobody took it); our

@@ -412,6 +412,27 @@ fn expiry(addr: &str) {
 
 /// A batch runs its ops in order, answers each by id, and fails only its bad entries; a
 /// batch that breaks the protocol as a whole is a 400 (or 413).
+/// A claim sent again by its owner (a client library resending after a dropped connection:
+/// redis-rs does on Redis Cluster) is that claim, not somebody else's in flight.
+fn a_resent_claim_is_its_own(addr: &str) {
+    let t = "e".repeat(32);
+    let body = format!(r#"{{"key":"resent","ttl_ms":60000,"token":"{t}"}}"#);
+    let mine = format!(r#"{{"result":"claimed","token":"{t}"}}"#);
+    assert_eq!(
+        request(addr, "POST", "/v1/claim", &body),
+        (200, mine.clone())
+    );
+    assert_eq!(request(addr, "POST", "/v1/claim", &body), (200, mine));
+    let other = format!(
+        r#"{{"key":"resent","ttl_ms":60000,"token":"{}"}}"#,
+        "f".repeat(32)
+    );
+    assert_eq!(
+        request(addr, "POST", "/v1/claim", &other),
+        (200, r#"{"result":"in_flight"}"#.to_string())
+    );
+}
+
 fn batches(addr: &str) {
     let (a, b, c) = ("a".repeat(32), "b".repeat(32), "c".repeat(32));
     let body = format!(
@@ -501,6 +522,7 @@ fn memory_backend() {
     one_winner(&addr, "contested");
     expiry(&addr);
     batches(&addr);
+    a_resent_claim_is_its_own(&addr);
     let (_, metrics) = request(&addr, "GET", "/metrics", "");
     assert!(
         metrics.contains("webhook_guard_cache_memory_entries "),
@@ -533,6 +555,7 @@ fn redis_backend() {
     one_winner(&addr, "contested");
     expiry(&addr);
     batches(&addr);
+    a_resent_claim_is_its_own(&addr);
     // Scripts flushed (a restart, a failover) between batches: the same.
     let flushed = Command::new("redis-cli")
         .args(["-p", &port.to_string(), "SCRIPT", "FLUSH"])
