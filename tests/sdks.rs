@@ -3,7 +3,8 @@
 //! and what webhook-guard-send's signing code produces is accepted by the SDK's verifier.
 //! twilio (form and JSON bodies), standardwebhooks, PyNaCl (what Discord's documentation
 //! verifies with), sendgrid's EventWebhook; and, verifying only, paddle-python-sdk's
-//! Verifier and squareup's verify_signature. `make sdks` installs them into .venv; the
+//! Verifier, squareup's verify_signature and hubspot-api-client's Signature (v3). `make
+//! sdks` installs them into .venv; the
 //! filter depends on none of them.
 
 mod common;
@@ -28,7 +29,7 @@ fn sdks_ready() -> bool {
         && Command::new(&python)
             .args([
                 "-c",
-                "import twilio, standardwebhooks, sendgrid, nacl, paddle_billing, square",
+                "import twilio, standardwebhooks, sendgrid, nacl, paddle_billing, square, hubspot",
             ])
             .status()
             .is_ok_and(|s| s.success());
@@ -62,7 +63,7 @@ fn sdk(request: Value) -> Value {
 fn key(preset: &str) -> SigningKey {
     let scheme = webhook_guard::presets::preset(preset).expect("preset");
     let (text, private) = match preset {
-        "twilio" | "paddle" | "square" => (TWILIO, false),
+        "twilio" | "paddle" | "square" | "hubspot" => (TWILIO, false),
         "standard-webhooks" => (STANDARD, false),
         "discord" => (ED_SEED, true),
         _ => (P256_SCALAR, true),
@@ -205,6 +206,7 @@ fn the_senders_sdks_accept_what_webhook_guard_signs() {
         ("sendgrid", "sendgrid"),
         ("paddle", "paddle"),
         ("square", "square"),
+        ("hubspot", "hubspot"),
     ] {
         let mut scheme = webhook_guard::presets::preset(preset).expect("preset");
         scheme.public_url = PUBLIC_URL.into();
@@ -225,7 +227,7 @@ fn the_senders_sdks_accept_what_webhook_guard_signs() {
             .map(|(n, v)| (n.clone(), Value::String(v.clone())))
             .collect();
         let secret = match preset {
-            "twilio" | "paddle" | "square" => TWILIO,
+            "twilio" | "paddle" | "square" | "hubspot" => TWILIO,
             _ => STANDARD,
         };
         let public_key = match preset {

@@ -101,6 +101,15 @@ def verify(a):
         from square.utils.webhooks_helper import verify_signature
         return verify_signature(request_body=body, signature_header=h["x-square-hmacsha256-signature"],
                                 signature_key=a["secret"], notification_url=a["url"])
+    if kind == "hubspot":
+        from hubspot.utils.signature import Signature
+        from hubspot.exceptions import InvalidSignatureTimestampError
+        try:
+            return Signature.is_valid(signature=h["x-hubspot-signature-v3"], client_secret=a["secret"],
+                                      request_body=body, http_uri=a["url"], http_method="POST",
+                                      signature_version="v3", timestamp=h["x-hubspot-request-timestamp"])
+        except InvalidSignatureTimestampError:
+            return False
     raise SystemExit("unknown kind " + kind)
 
 
