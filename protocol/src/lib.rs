@@ -25,8 +25,10 @@
 //!                                       each op as its single endpoint above (same bodies,
 //!                                       same results, a 409's `not_owner` included), one
 //!                                       result per op, in any order, matched by `id`. Ops
-//!                                       run in order; one failing (503 capacity, a bad key)
-//!                                       fails only its own entry. 1 to MAX_BATCH_OPS ops,
+//!                                       run in order on memory and a single Redis, but
+//!                                       concurrently on Redis Cluster: no two ops of one
+//!                                       key whose order matters in one batch. One failing
+//!                                       (503 capacity, a bad key) fails only its own entry. 1 to MAX_BATCH_OPS ops,
 //!                                       ids distinct, body at most MAX_BATCH_BYTES; else the
 //!                                       whole batch is answered 400 or 413.
 //! GET  /healthz     200 {"status":"ok"} | 503 {"status":"unavailable"}
