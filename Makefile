@@ -44,10 +44,11 @@ envoy: $(ENVOY)
 # The senders' own SDKs, for tests/sdks.rs only (the filter depends on none of them):
 # deliveries they sign go through Envoy, and they verify what webhook-guard-send signs.
 SDKS := twilio==9.13.0 standardwebhooks==1.1.0 sendgrid==6.12.5 PyNaCl==1.6.2 \
-        paddle-python-sdk==1.16.1 squareup==46.0.0.20260916 hubspot-api-client==12.0.0
+        paddle-python-sdk==1.16.1 squareup==46.0.0.20260916 hubspot-api-client==12.0.0 \
+        stripe==16.1.0 slack_sdk==3.47.0
 .PHONY: sdks
 sdks: $(ENVOY)
-	@$(VENV)/bin/python -c 'import twilio, standardwebhooks, sendgrid, nacl, paddle_billing, square, hubspot' 2>/dev/null || \
+	@$(VENV)/bin/python -c 'import twilio, standardwebhooks, sendgrid, nacl, paddle_billing, square, hubspot, stripe, slack_sdk' 2>/dev/null || \
 	  $(VENV)/bin/pip install --quiet --disable-pip-version-check $(SDKS)
 
 .PHONY: redis

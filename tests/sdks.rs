@@ -3,7 +3,8 @@
 //! and what webhook-guard-send's signing code produces is accepted by the SDK's verifier.
 //! twilio (form and JSON bodies), standardwebhooks, PyNaCl (what Discord's documentation
 //! verifies with), sendgrid's EventWebhook; and, verifying only, paddle-python-sdk's
-//! Verifier, squareup's verify_signature and hubspot-api-client's Signature (v3). `make
+//! Verifier, squareup's verify_signature and hubspot-api-client's Signature (v3); stripe's
+//! WebhookSignature and slack_sdk's SignatureVerifier, both ways. `make
 //! sdks` installs them into .venv; the
 //! filter depends on none of them.
 
@@ -29,7 +30,7 @@ fn sdks_ready() -> bool {
         && Command::new(&python)
             .args([
                 "-c",
-                "import twilio, standardwebhooks, sendgrid, nacl, paddle_billing, square, hubspot",
+                "import twilio, standardwebhooks, sendgrid, nacl, paddle_billing, square, hubspot, stripe, slack_sdk",
             ])
             .status()
             .is_ok_and(|s| s.success());
@@ -63,7 +64,7 @@ fn sdk(request: Value) -> Value {
 fn key(preset: &str) -> SigningKey {
     let scheme = webhook_guard::presets::preset(preset).expect("preset");
     let (text, private) = match preset {
-        "twilio" | "paddle" | "square" | "hubspot" => (TWILIO, false),
+        "twilio" | "paddle" | "square" | "hubspot" | "stripe" | "slack" => (TWILIO, false),
         "standard-webhooks" => (STANDARD, false),
         "discord" => (ED_SEED, true),
         _ => (P256_SCALAR, true),
@@ -86,7 +87,11 @@ fn config() -> String {
   {{ "name": "discord", "path_prefix": "/webhooks/discord", "preset": "discord",
      "secrets": [ {{ "id": "k", "public_key": "{}" }} ] }},
   {{ "name": "sendgrid", "path_prefix": "/webhooks/sendgrid", "preset": "sendgrid",
-     "secrets": [ {{ "id": "k", "public_key": "{}" }} ] }}
+     "secrets": [ {{ "id": "k", "public_key": "{}" }} ] }},
+  {{ "name": "stripe", "path_prefix": "/webhooks/stripe", "preset": "stripe", "idempotency_key": null,
+     "secrets": [ {{ "id": "k", "value": "{TWILIO}" }} ] }},
+  {{ "name": "slack", "path_prefix": "/webhooks/slack", "preset": "slack",
+     "secrets": [ {{ "id": "k", "value": "{TWILIO}" }} ] }}
 ] }}"#,
         public("discord"),
         public("sendgrid")
@@ -157,6 +162,22 @@ fn deliveries_signed_by_the_senders_sdks_pass_through_envoy() {
             ),
             "/webhooks/sendgrid".into(),
         ),
+        (
+            "stripe",
+            sdk(
+                json!({"mode": "sign", "kind": "stripe", "secret": TWILIO, "timestamp": now,
+                "body": r#"{"id":"evt_sdk1","object":"event","type":"charge.succeeded"}"#}),
+            ),
+            "/webhooks/stripe".into(),
+        ),
+        (
+            "slack",
+            sdk(
+                json!({"mode": "sign", "kind": "slack", "secret": TWILIO, "timestamp": now,
+                "body": "token=x&team_id=T1&command=%2Fdeploy&text=now"}),
+            ),
+            "/webhooks/slack".into(),
+        ),
     ];
     for (what, signed, path) in cases {
         let path = match signed["url"].as_str() {
@@ -207,6 +228,8 @@ fn the_senders_sdks_accept_what_webhook_guard_signs() {
         ("paddle", "paddle"),
         ("square", "square"),
         ("hubspot", "hubspot"),
+        ("stripe", "stripe"),
+        ("slack", "slack"),
     ] {
         let mut scheme = webhook_guard::presets::preset(preset).expect("preset");
         scheme.public_url = PUBLIC_URL.into();
@@ -227,7 +250,7 @@ fn the_senders_sdks_accept_what_webhook_guard_signs() {
             .map(|(n, v)| (n.clone(), Value::String(v.clone())))
             .collect();
         let secret = match preset {
-            "twilio" | "paddle" | "square" | "hubspot" => TWILIO,
+            "twilio" | "paddle" | "square" | "hubspot" | "stripe" | "slack" => TWILIO,
             _ => STANDARD,
         };
         let public_key = match preset {

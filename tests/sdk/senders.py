@@ -53,8 +53,21 @@ def sendgrid(a):
                         "x-twilio-email-event-webhook-timestamp": ts}, "body": a["body"]}
 
 
+def stripe_sign(a):
+    from stripe import WebhookSignature
+    header = WebhookSignature.generate_signature_header(a["body"], a["secret"], a["timestamp"])
+    return {"headers": {"stripe-signature": header}, "body": a["body"]}
+
+
+def slack_sign(a):
+    from slack_sdk.signature import SignatureVerifier
+    ts = str(a["timestamp"])
+    sig = SignatureVerifier(a["secret"]).generate_signature(timestamp=ts, body=a["body"])
+    return {"headers": {"x-slack-signature": sig, "x-slack-request-timestamp": ts}, "body": a["body"]}
+
+
 SIGN = {"twilio-form": twilio_form, "twilio-json": twilio_json, "standard-webhooks": standard,
-        "discord": discord, "sendgrid": sendgrid}
+        "discord": discord, "sendgrid": sendgrid, "stripe": stripe_sign, "slack": slack_sign}
 
 
 def verify(a):
@@ -101,6 +114,17 @@ def verify(a):
         from square.utils.webhooks_helper import verify_signature
         return verify_signature(request_body=body, signature_header=h["x-square-hmacsha256-signature"],
                                 signature_key=a["secret"], notification_url=a["url"])
+    if kind == "stripe":
+        from stripe import WebhookSignature, SignatureVerificationError
+        try:
+            WebhookSignature.verify_header(body, h["stripe-signature"], a["secret"], tolerance=300)
+            return True
+        except SignatureVerificationError:
+            return False
+    if kind == "slack":
+        from slack_sdk.signature import SignatureVerifier
+        return SignatureVerifier(a["secret"]).is_valid(
+            body=body, timestamp=h["x-slack-request-timestamp"], signature=h["x-slack-signature"])
     if kind == "hubspot":
         from hubspot.utils.signature import Signature
         from hubspot.exceptions import InvalidSignatureTimestampError
