@@ -968,6 +968,26 @@ mod tests {
         assert_eq!(c.idempotency.unwrap().timeout_ms, 250);
     }
 
+    /// Below 20 ms no claim could wait for the batch in flight and still be sent: with
+    /// `on_unavailable: allow` that would turn deduplication off without a word.
+    #[test]
+    fn a_call_out_timeout_too_short_to_claim_is_refused() {
+        let with = |ms: u64| {
+            let json = format!(
+                r#"{{"idempotency":{{"cluster":"c","timeout_ms":{ms}}},"endpoints":[
+                    {{"name":"g","path_prefix":"/g","preset":"github",
+                      "secrets":[{{"id":"a","value":"a-long-enough-secret"}}]}}]}}"#
+            );
+            Config::parse(json.as_bytes(), &|_: &str| None)
+        };
+        for ms in [0, 1, 5, 19, 10_001] {
+            assert_eq!(field_of(with(ms)), "idempotency.timeout_ms", "{ms}");
+        }
+        for ms in [20, 250, 10_000] {
+            assert_eq!(with(ms).unwrap().idempotency.unwrap().timeout_ms, ms);
+        }
+    }
+
     /// The key each preset's test endpoint is configured with: a kind the preset wants.
     pub(crate) fn secret_for(p: &str) -> String {
         let fixed = match p {
