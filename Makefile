@@ -50,6 +50,8 @@ SDKS := twilio==9.13.0 standardwebhooks==1.1.0 sendgrid==6.12.5 PyNaCl==1.6.2 \
 sdks: $(ENVOY)
 	@$(VENV)/bin/python -c 'import twilio, standardwebhooks, sendgrid, nacl, paddle_billing, square, hubspot, stripe, slack_sdk' 2>/dev/null || \
 	  $(VENV)/bin/pip install --quiet --disable-pip-version-check $(SDKS)
+	@test -d tests/sdk/node_modules/@linear/sdk || \
+	  npm install --prefix tests/sdk --no-audit --no-fund --no-package-lock --silent
 
 .PHONY: redis
 redis:

@@ -4,7 +4,8 @@
 //! twilio (form and JSON bodies), standardwebhooks, PyNaCl (what Discord's documentation
 //! verifies with), sendgrid's EventWebhook; and, verifying only, paddle-python-sdk's
 //! Verifier, squareup's verify_signature and hubspot-api-client's Signature (v3); stripe's
-//! WebhookSignature and slack_sdk's SignatureVerifier, both ways. `make
+//! WebhookSignature and slack_sdk's SignatureVerifier, both ways; @linear/sdk's
+//! LinearWebhookClient (npm, through tests/sdk/linear.mjs). `make
 //! sdks` installs them into .venv; the
 //! filter depends on none of them.
 
@@ -27,6 +28,9 @@ const PUBLIC_URL: &str = "https://hooks.example.com";
 fn sdks_ready() -> bool {
     let python = repo_root().join(".venv/bin/python");
     let ok = python.exists()
+        && repo_root()
+            .join("tests/sdk/node_modules/@linear/sdk")
+            .exists()
         && Command::new(&python)
             .args([
                 "-c",
@@ -64,7 +68,9 @@ fn sdk(request: Value) -> Value {
 fn key(preset: &str) -> SigningKey {
     let scheme = webhook_guard::presets::preset(preset).expect("preset");
     let (text, private) = match preset {
-        "twilio" | "paddle" | "square" | "hubspot" | "stripe" | "slack" => (TWILIO, false),
+        "twilio" | "paddle" | "square" | "hubspot" | "stripe" | "slack" | "linear" => {
+            (TWILIO, false)
+        }
         "standard-webhooks" => (STANDARD, false),
         "discord" => (ED_SEED, true),
         _ => (P256_SCALAR, true),
@@ -230,6 +236,7 @@ fn the_senders_sdks_accept_what_webhook_guard_signs() {
         ("hubspot", "hubspot"),
         ("stripe", "stripe"),
         ("slack", "slack"),
+        ("linear", "linear"),
     ] {
         let mut scheme = webhook_guard::presets::preset(preset).expect("preset");
         scheme.public_url = PUBLIC_URL.into();
@@ -250,7 +257,7 @@ fn the_senders_sdks_accept_what_webhook_guard_signs() {
             .map(|(n, v)| (n.clone(), Value::String(v.clone())))
             .collect();
         let secret = match preset {
-            "twilio" | "paddle" | "square" | "hubspot" | "stripe" | "slack" => TWILIO,
+            "twilio" | "paddle" | "square" | "hubspot" | "stripe" | "slack" | "linear" => TWILIO,
             _ => STANDARD,
         };
         let public_key = match preset {

@@ -125,6 +125,15 @@ def verify(a):
         from slack_sdk.signature import SignatureVerifier
         return SignatureVerifier(a["secret"]).is_valid(
             body=body, timestamp=h["x-slack-request-timestamp"], signature=h["x-slack-signature"])
+    if kind == "linear":
+        # Linear's SDK is on npm only: tests/sdk/linear.mjs, run by node.
+        import os
+        import subprocess
+        here = os.path.dirname(os.path.abspath(__file__))
+        out = subprocess.run(["node", os.path.join(here, "linear.mjs")], check=True, capture_output=True,
+                             input=json.dumps({"body": body, "signature": h["linear-signature"],
+                                               "secret": a["secret"]}).encode())
+        return json.loads(out.stdout)["valid"]
     if kind == "hubspot":
         from hubspot.utils.signature import Signature
         from hubspot.exceptions import InvalidSignatureTimestampError
