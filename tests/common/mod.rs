@@ -1108,67 +1108,96 @@ pub struct SlowCache {
 
 impl SlowCache {
     pub fn start(backend: u16, slow_claims: usize, delay: Duration) -> SlowCache {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-        let port = listener.local_addr().expect("addr").port();
         let claims_seen = Arc::new(AtomicUsize::new(0));
         let seen = Arc::clone(&claims_seen);
-        thread::spawn(move || {
-            for conn in listener.incoming().flatten() {
-                let seen = Arc::clone(&seen);
-                thread::spawn(move || {
-                    let Ok(read) = conn.try_clone() else { return };
-                    let mut reader = BufReader::new(read);
-                    let mut writer = conn;
-                    while let Some((method, path, headers)) = read_head(&mut reader) {
-                        let Some(body) = read_body(&mut reader, &headers) else {
-                            return;
-                        };
-                        // A claim alone, or the claims in a batch.
-                        let claims = if path == "/v1/claim" {
-                            1
-                        } else if path == "/v1/batch" {
-                            serde_json::from_slice::<serde_json::Value>(&body)
-                                .ok()
-                                .and_then(|v| v["ops"].as_array().cloned())
-                                .map_or(0, |ops| {
-                                    ops.iter().filter(|op| op.get("claim").is_some()).count()
-                                })
-                        } else {
-                            0
-                        };
-                        if claims > 0 && seen.fetch_add(claims, Ordering::SeqCst) < slow_claims {
-                            thread::sleep(delay);
-                        }
-                        let mut req = format!(
-                            "{method} {path} HTTP/1.1\r\nhost: cache\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
-                            body.len()
-                        )
-                        .into_bytes();
-                        req.extend_from_slice(&body);
-                        let Some(answer) = try_exchange(backend, &[&req], Duration::ZERO) else {
-                            return;
-                        };
-                        let mut out = format!(
-                            "HTTP/1.1 {} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
-                            answer.status,
-                            answer.body.len()
-                        )
-                        .into_bytes();
-                        out.extend_from_slice(&answer.body);
-                        // The caller may be gone (it timed out): the claim has landed anyway.
-                        if writer.write_all(&out).is_err() {
-                            return;
-                        }
-                    }
-                });
+        let hold = move |_: usize, path: &str, body: &[u8]| {
+            // A claim alone, or the claims in a batch.
+            let claims = if path == "/v1/claim" {
+                1
+            } else if path == "/v1/batch" {
+                serde_json::from_slice::<serde_json::Value>(body)
+                    .ok()
+                    .and_then(|v| v["ops"].as_array().cloned())
+                    .map_or(0, |ops| {
+                        ops.iter().filter(|op| op.get("claim").is_some()).count()
+                    })
+            } else {
+                0
+            };
+            if claims > 0 && seen.fetch_add(claims, Ordering::SeqCst) < slow_claims {
+                thread::sleep(delay);
             }
-        });
+        };
+        // The caller may be gone (it timed out) when the answer comes: the claim has landed.
+        let (port, _) = cache_proxy(backend, hold, |_, _, _| Mangle::Pass);
         SlowCache { port, claims_seen }
     }
 
     pub fn claims_seen(&self) -> usize {
         self.claims_seen.load(Ordering::SeqCst)
     }
+}
+
+/// An HTTP/1.1 proxy in front of the cache service on `backend`, each request passed on on
+/// its own connection: `before` (given the request's number from 0, its path and body) runs
+/// first, and `after` (the number, the path and the cache's answer body) may change or drop
+/// the answer. Returns its port and the count of requests it saw.
+fn cache_proxy(
+    backend: u16,
+    before: impl Fn(usize, &str, &[u8]) + Send + Sync + 'static,
+    after: impl Fn(usize, &str, &[u8]) -> Mangle + Send + Sync + 'static,
+) -> (u16, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let seen = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&seen);
+    let hooks = Arc::new((before, after));
+    thread::spawn(move || {
+        for conn in listener.incoming().flatten() {
+            let counter = Arc::clone(&counter);
+            let hooks = Arc::clone(&hooks);
+            thread::spawn(move || {
+                let Ok(read) = conn.try_clone() else { return };
+                let mut reader = BufReader::new(read);
+                let mut writer = conn;
+                while let Some((method, path, headers)) = read_head(&mut reader) {
+                    let Some(body) = read_body(&mut reader, &headers) else {
+                        return;
+                    };
+                    let n = counter.fetch_add(1, Ordering::SeqCst);
+                    (hooks.0)(n, &path, &body);
+                    let mut req = format!(
+                        "{method} {path} HTTP/1.1\r\nhost: cache\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+                        body.len()
+                    )
+                    .into_bytes();
+                    req.extend_from_slice(&body);
+                    let Some(answer) = try_exchange(backend, &[&req], Duration::ZERO) else {
+                        return;
+                    };
+                    let body = match (hooks.1)(n, &path, &answer.body) {
+                        Mangle::Pass => answer.body,
+                        Mangle::Body(b) => b,
+                        Mangle::Reset => {
+                            let _ = writer.shutdown(Shutdown::Both);
+                            return;
+                        }
+                    };
+                    let mut out = format!(
+                        "HTTP/1.1 {} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+                        answer.status,
+                        body.len()
+                    )
+                    .into_bytes();
+                    out.extend_from_slice(&body);
+                    if writer.write_all(&out).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (port, seen)
 }
 
 /// What `FlakyCache` does to the cache's answer to one request.
@@ -1195,55 +1224,7 @@ impl FlakyCache {
         backend: u16,
         mangle: impl Fn(usize, &str, &[u8]) -> Mangle + Send + Sync + 'static,
     ) -> FlakyCache {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-        let port = listener.local_addr().expect("addr").port();
-        let seen = Arc::new(AtomicUsize::new(0));
-        let counter = Arc::clone(&seen);
-        let mangle = Arc::new(mangle);
-        thread::spawn(move || {
-            for conn in listener.incoming().flatten() {
-                let counter = Arc::clone(&counter);
-                let mangle = Arc::clone(&mangle);
-                thread::spawn(move || {
-                    let Ok(read) = conn.try_clone() else { return };
-                    let mut reader = BufReader::new(read);
-                    let mut writer = conn;
-                    while let Some((method, path, headers)) = read_head(&mut reader) {
-                        let Some(body) = read_body(&mut reader, &headers) else {
-                            return;
-                        };
-                        let n = counter.fetch_add(1, Ordering::SeqCst);
-                        let mut req = format!(
-                            "{method} {path} HTTP/1.1\r\nhost: cache\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
-                            body.len()
-                        )
-                        .into_bytes();
-                        req.extend_from_slice(&body);
-                        let Some(answer) = try_exchange(backend, &[&req], Duration::ZERO) else {
-                            return;
-                        };
-                        let body = match mangle(n, &path, &answer.body) {
-                            Mangle::Pass => answer.body,
-                            Mangle::Body(b) => b,
-                            Mangle::Reset => {
-                                let _ = writer.shutdown(Shutdown::Both);
-                                return;
-                            }
-                        };
-                        let mut out = format!(
-                            "HTTP/1.1 {} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
-                            answer.status,
-                            body.len()
-                        )
-                        .into_bytes();
-                        out.extend_from_slice(&body);
-                        if writer.write_all(&out).is_err() {
-                            return;
-                        }
-                    }
-                });
-            }
-        });
+        let (port, seen) = cache_proxy(backend, |_, _, _| {}, mangle);
         FlakyCache { port, seen }
     }
 
