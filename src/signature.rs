@@ -632,13 +632,16 @@ pub fn matching_secret(
     pieces: &[&[u8]],
     offered: &[OfferedSig],
 ) -> Option<usize> {
-    let mut found = None;
-    for (i, secret) in secrets.iter().enumerate() {
-        if secret.verifies(pieces, offered) && found.is_none() {
-            found = Some(i);
-        }
-    }
-    found
+    first_match(secrets.iter().map(|s| s.verifies(pieces, offered)))
+}
+
+/// The position of the first `true`, every item evaluated: no early exit, so which secret
+/// matched shows in nothing timed (`stream.rs` uses it for its MAC states too).
+pub fn first_match(results: impl IntoIterator<Item = bool>) -> Option<usize> {
+    results
+        .into_iter()
+        .enumerate()
+        .fold(None, |found, (i, hit)| found.or(hit.then_some(i)))
 }
 
 #[cfg(test)]

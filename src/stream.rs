@@ -18,7 +18,7 @@ use crate::headers::CapturedHeaders;
 use crate::idempotency::{hash_key, signed_content_key, KeySource};
 use crate::presets::SignatureSource;
 use crate::secrets::MacState;
-use crate::signature::{Part, Request};
+use crate::signature::{first_match, Part, Request};
 use crate::verify::{check_header_timestamp, offered_signatures, raw_timestamp, Verified};
 
 /// Each secret's HMAC (and the signed content's digest) over what arrived so far.
@@ -135,19 +135,8 @@ impl BodyMac {
             ..
         } = self;
         let suffix: Vec<&[u8]> = suffix.iter().map(Vec::as_slice).collect();
-        // Every secret is tried (no early exit: which one matched shows in nothing timed).
-        let mut index = None;
-        for (i, mac) in macs.into_iter().enumerate() {
-            if mac.verifies(&suffix, &offered.sigs) && index.is_none() {
-                index = Some(i);
-            }
-        }
-        let index = index.ok_or(Reject::InvalidSignature)?;
-        let secret_id = ep
-            .secrets
-            .get(index)
-            .map(|s| s.id.clone())
-            .unwrap_or_default();
+        let index = first_match(macs.into_iter().map(|m| m.verifies(&suffix, &offered.sigs)))
+            .ok_or(Reject::InvalidSignature)?;
         check_header_timestamp(scheme, ts, now_unix)?;
         let idempotency_key = match &ep.idempotency_key {
             None => None,
@@ -165,11 +154,7 @@ impl BodyMac {
                 Some(hash_key(&ep.name, &key))
             }
         };
-        Ok(Verified {
-            secret_id,
-            secret_index: index,
-            idempotency_key,
-        })
+        Ok(Verified::new(ep, index, idempotency_key))
     }
 }
 

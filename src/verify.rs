@@ -24,6 +24,21 @@ pub struct Verified {
     pub idempotency_key: Option<String>,
 }
 
+impl Verified {
+    /// The endpoint's secret at `index` matched; the key, if the endpoint deduplicates.
+    pub(crate) fn new(ep: &Endpoint, index: usize, idempotency_key: Option<String>) -> Verified {
+        Verified {
+            secret_id: ep
+                .secrets
+                .get(index)
+                .map(|s| s.id.clone())
+                .unwrap_or_default(),
+            secret_index: index,
+            idempotency_key,
+        }
+    }
+}
+
 pub fn verify(
     ep: &Endpoint,
     headers: &CapturedHeaders,
@@ -61,12 +76,6 @@ pub fn verify(
     let pieces: Vec<&[u8]> = owned.iter().map(|p| p.as_ref()).collect();
     let index =
         matching_secret(&ep.secrets, &pieces, &offered.sigs).ok_or(Reject::InvalidSignature)?;
-    let secret_id = ep
-        .secrets
-        .get(index)
-        .map(|s| s.id.clone())
-        .unwrap_or_default();
-
     // Only an authenticated body is read past this point.
     check_header_timestamp(scheme, raw_timestamp, now_unix)?;
     let format = scheme.timestamp_format;
@@ -102,11 +111,7 @@ pub fn verify(
         }
     };
 
-    Ok(Verified {
-        secret_id,
-        secret_index: index,
-        idempotency_key,
-    })
+    Ok(Verified::new(ep, index, idempotency_key))
 }
 
 /// The timestamp as received: it is part of what Stripe, Slack and Standard Webhooks sign.
