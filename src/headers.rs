@@ -4,6 +4,77 @@
 //! not a panic). A header that appears more than once is kept as `Repeated`, so an attacker
 //! cannot smuggle a second signature or timestamp past the check that reads the first.
 
+/// A header map as the host serialises it (proxy-wasm ABI): a little-endian u32 count, then
+/// a (name length, value length) pair of u32 per entry, then each name and value followed by
+/// a NUL. Read in place: one buffer per request instead of a `String` and a `Vec` per header
+/// (the SDK's `get_map_bytes`, which also panics on a name that is not UTF-8).
+#[derive(Debug, Default, Clone)]
+pub struct SerializedMap(pub Vec<u8>);
+
+/// Most entries read from one map: far above Envoy's default limit of 100 headers.
+pub const MAX_MAP_ENTRIES: usize = 1024;
+
+impl SerializedMap {
+    /// Serialises `pairs` as the host does (for tests and the fake host).
+    pub fn encode<'a, I>(pairs: I) -> SerializedMap
+    where
+        I: IntoIterator<Item = (&'a [u8], &'a [u8])>,
+        I::IntoIter: Clone,
+    {
+        let pairs = pairs.into_iter();
+        let count = pairs.clone().count();
+        let mut out = Vec::new();
+        out.extend_from_slice(&(count as u32).to_le_bytes());
+        for (n, v) in pairs.clone() {
+            out.extend_from_slice(&(n.len() as u32).to_le_bytes());
+            out.extend_from_slice(&(v.len() as u32).to_le_bytes());
+        }
+        for (n, v) in pairs {
+            out.extend_from_slice(n);
+            out.push(0);
+            out.extend_from_slice(v);
+            out.push(0);
+        }
+        SerializedMap(out)
+    }
+
+    /// The entries whose name is UTF-8 (Envoy only passes token names), in order. A map that
+    /// does not parse (truncated, lengths past the end, too many entries) reads as empty:
+    /// never a panic on what the host hands over.
+    pub fn pairs(&self) -> Vec<(&str, &[u8])> {
+        self.try_pairs().unwrap_or_default()
+    }
+
+    fn try_pairs(&self) -> Option<Vec<(&str, &[u8])>> {
+        let b = self.0.as_slice();
+        if b.is_empty() {
+            return Some(Vec::new());
+        }
+        let u32_at = |at: usize| -> Option<usize> {
+            let bytes = b.get(at..at.checked_add(4)?)?;
+            Some(u32::from_le_bytes(bytes.try_into().ok()?) as usize)
+        };
+        let count = u32_at(0)?;
+        if count > MAX_MAP_ENTRIES {
+            return None;
+        }
+        let mut data = 4 + count * 8;
+        let mut pairs = Vec::with_capacity(count);
+        for i in 0..count {
+            let name_len = u32_at(4 + i * 8)?;
+            let value_len = u32_at(8 + i * 8)?;
+            let name = b.get(data..data.checked_add(name_len)?)?;
+            data = data.checked_add(name_len)?.checked_add(1)?;
+            let value = b.get(data..data.checked_add(value_len)?)?;
+            data = data.checked_add(value_len)?.checked_add(1)?;
+            if let Ok(name) = std::str::from_utf8(name) {
+                pairs.push((name, value));
+            }
+        }
+        Some(pairs)
+    }
+}
+
 /// A header looked up by its first present name (lowercase), e.g. `webhook-id` then `svix-id`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HeaderRef {
@@ -104,5 +175,37 @@ mod tests {
         let h = capture(&[("svix-id", b"2")], &["webhook-id", "svix-id"]);
         let r = HeaderRef::new(&["webhook-id", "svix-id"]);
         assert_eq!(h.get(&r), Lookup::One(b"2"));
+    }
+
+    #[test]
+    fn a_serialized_map_reads_in_place_and_never_panics() {
+        let pairs: [(&[u8], &[u8]); 3] = [
+            (b":path", b"/hooks"),
+            (b"x-sig", b"sha256=ab\xff"),
+            (b"empty", b""),
+        ];
+        let map = SerializedMap::encode(pairs);
+        let read: Vec<(&[u8], &[u8])> = map
+            .pairs()
+            .into_iter()
+            .map(|(n, v)| (n.as_bytes(), v))
+            .collect();
+        assert_eq!(read, pairs.to_vec());
+        assert!(SerializedMap::default().pairs().is_empty());
+        // Every truncation, and every corrupted length, reads as empty or as a prefix.
+        for cut in 0..map.0.len() {
+            let short = SerializedMap(map.0[..cut].to_vec());
+            assert!(short.pairs().len() <= 3);
+        }
+        for at in 0..28 {
+            let mut bad = map.0.clone();
+            bad[at] = 0xff;
+            assert!(SerializedMap(bad).pairs().len() <= 3);
+        }
+        let huge = (MAX_MAP_ENTRIES as u32 + 1).to_le_bytes().to_vec();
+        assert!(SerializedMap(huge).pairs().is_empty());
+        // A name that is not UTF-8 is skipped, the others kept.
+        let odd = SerializedMap::encode([(&b"\xffname"[..], &b"v"[..]), (b"ok", b"w")]);
+        assert_eq!(odd.pairs(), vec![("ok", &b"w"[..])]);
     }
 }

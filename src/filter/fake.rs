@@ -6,6 +6,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use super::host::Host;
+use crate::headers::SerializedMap;
 
 #[derive(Clone, Default)]
 pub struct Fake(pub Rc<RefCell<State>>);
@@ -124,9 +125,14 @@ impl Fake {
 }
 
 impl Host for Fake {
-    fn request_headers(&self) -> Vec<(String, Vec<u8>)> {
+    fn request_headers(&self) -> SerializedMap {
         self.request_phase();
-        self.0.borrow().request_headers.clone()
+        let st = self.0.borrow();
+        SerializedMap::encode(
+            st.request_headers
+                .iter()
+                .map(|(n, v)| (n.as_bytes(), v.as_slice())),
+        )
     }
 
     fn request_header(&self, name: &str) -> Option<Vec<u8>> {
@@ -141,6 +147,13 @@ impl Host for Fake {
         if let Some(v) = value {
             st.request_headers.push((name.to_string(), v.to_vec()));
         }
+    }
+
+    /// As Envoy does: a second value when the name is there already.
+    fn add_request_header(&self, name: &str, value: &[u8]) {
+        self.request_phase();
+        let mut st = self.0.borrow_mut();
+        st.request_headers.push((name.to_string(), value.to_vec()));
     }
 
     fn request_body_at(&self, start: usize, size: usize) -> Vec<u8> {

@@ -12,15 +12,23 @@
 
 use std::time::Duration;
 
+use crate::headers::SerializedMap;
+
 /// The host, as the filter uses it. Every method is infallible from the caller's view: a
 /// failed read is empty, a failed write or send says so with `false` / `Err`.
 pub trait Host {
-    /// The request headers (names lowercase), during the request only.
-    fn request_headers(&self) -> Vec<(String, Vec<u8>)>;
+    /// The request headers (names lowercase), during the request only, as the host
+    /// serialises them (`SerializedMap::pairs` reads them in place).
+    fn request_headers(&self) -> SerializedMap;
     /// One request header's value, during the request only.
     fn request_header(&self, name: &str) -> Option<Vec<u8>>;
     /// Sets (`Some`) or removes (`None`) a request header, during the request only.
     fn set_request_header(&self, name: &str, value: Option<&[u8]>);
+    /// Adds a request header known to be absent (cheaper for the host than a replace,
+    /// which looks for the old value first), during the request only.
+    fn add_request_header(&self, name: &str, value: &[u8]) {
+        self.set_request_header(name, Some(value));
+    }
     /// The first `size` bytes of the buffered request body (`usize::MAX`: all of it).
     fn request_body(&self, size: usize) -> Vec<u8> {
         self.request_body_at(0, size)
@@ -87,9 +95,19 @@ mod envoy {
     use std::time::{Duration, UNIX_EPOCH};
 
     use proxy_wasm::hostcalls;
-    use proxy_wasm::types::{BufferType, MapType, MetricType};
+    use proxy_wasm::types::{BufferType, MapType, MetricType, Status};
 
-    use super::{Envoy, Host};
+    use super::{Envoy, Host, SerializedMap};
+
+    // The SDK's import, declared again to read the map without its per-header copies.
+    #[link(wasm_import_module = "env")]
+    extern "C" {
+        fn proxy_get_header_map_pairs(
+            map_type: MapType,
+            return_map_data: *mut *mut u8,
+            return_map_size: *mut usize,
+        ) -> Status;
+    }
 
     /// The first `size` bytes of a host buffer; empty when there are none.
     fn buffer(kind: BufferType, size: usize) -> Vec<u8> {
@@ -103,8 +121,22 @@ mod envoy {
     }
 
     impl Host for Envoy {
-        fn request_headers(&self) -> Vec<(String, Vec<u8>)> {
-            hostcalls::get_map_bytes(MapType::HttpRequestHeaders).unwrap_or_default()
+        fn request_headers(&self) -> SerializedMap {
+            let mut data: *mut u8 = std::ptr::null_mut();
+            let mut size: usize = 0;
+            // SAFETY: the host writes a pointer to `size` bytes it allocated through this
+            // module's `proxy_on_memory_allocate` (the SDK's, a `Vec<u8>` of that capacity),
+            // and hands their ownership over: the SDK's own `get_map_bytes` takes them the
+            // same way.
+            unsafe {
+                if proxy_get_header_map_pairs(MapType::HttpRequestHeaders, &mut data, &mut size)
+                    != Status::Ok
+                    || data.is_null()
+                {
+                    return SerializedMap::default();
+                }
+                SerializedMap(Vec::from_raw_parts(data, size, size))
+            }
         }
 
         fn request_header(&self, name: &str) -> Option<Vec<u8>> {
@@ -115,6 +147,10 @@ mod envoy {
 
         fn set_request_header(&self, name: &str, value: Option<&[u8]>) {
             let _ = hostcalls::set_map_value_bytes(MapType::HttpRequestHeaders, name, value);
+        }
+
+        fn add_request_header(&self, name: &str, value: &[u8]) {
+            let _ = hostcalls::add_map_value_bytes(MapType::HttpRequestHeaders, name, value);
         }
 
         fn request_body_at(&self, start: usize, size: usize) -> Vec<u8> {

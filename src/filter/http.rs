@@ -10,7 +10,7 @@ use proxy_wasm::types::Action;
 
 use crate::answer::Reject;
 use crate::batch::Wake;
-use crate::cache_client::{claim_request, new_token, ClaimVerdict, Queued, Settlement};
+use crate::cache_client::{claim_request, ClaimVerdict, Queued, Settlement};
 use crate::cidr::parse_source_address;
 use crate::config::{Config, Idempotency, Mode, OnUnavailable, Route};
 use crate::headers::CapturedHeaders;
@@ -107,15 +107,15 @@ impl<H: Host> Context for Guard<H> {}
 
 impl<H: Host> HttpContext for Guard<H> {
     fn on_http_request_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
-        let all = self.host.request_headers();
-        let header = |name: &str| {
-            all.iter()
-                .find(|(n, _)| n == name)
-                .map(|(_, v)| v.as_slice())
-        };
+        let map = self.host.request_headers();
+        let all = map.pairs();
+        let header = |name: &str| all.iter().find(|(n, _)| *n == name).map(|(_, v)| *v);
         for (name, _) in all.iter().filter(|(n, _)| is_own_header(n)) {
             self.host.set_request_header(name, None);
         }
+        // Kept from the map already read: a log line may need it later, and reading one
+        // header costs a host call.
+        self.request_id = Some(header("x-request-id").map(cut_for_log));
 
         let config = Rc::clone(&self.config);
         let path = header(":path").unwrap_or_default();
@@ -143,10 +143,7 @@ impl<H: Host> HttpContext for Guard<H> {
             return self.refuse(Some(index), Reject::BodyTooLarge);
         }
 
-        let headers = CapturedHeaders::capture(
-            all.iter().map(|(n, v)| (n.as_str(), v.as_slice())),
-            &endpoint.wanted_headers,
-        );
+        let headers = CapturedHeaders::capture(all.iter().copied(), &endpoint.wanted_headers);
         let stream = BodyMac::start(endpoint, &headers);
         self.state = State::Buffering {
             endpoint: index,
@@ -320,12 +317,11 @@ impl<H: Host> Guard<H> {
             return Action::Continue;
         };
         // Our own token: whatever becomes of the claim's answer, we can release the claim.
-        let Some(random) = self.host.random() else {
+        let Some(token) = self.link.tokens.next(|| self.host.random()) else {
             log::warn!("webhook-guard: no random source for a claim token");
             self.metrics.cache_error(&self.host, Operation::Claim);
             return self.cache_unavailable(endpoint, &verified);
         };
-        let token = new_token(random);
         // The claim's fate may be logged from the response phase, where request headers
         // cannot be read (nor is Envoy's `request.id` property set there, checked on 1.40).
         self.request_id();
@@ -382,7 +378,15 @@ impl<H: Host> Guard<H> {
     /// The cache's answer to this request's claim `id`, from the root context (acting for
     /// this request): forward, refuse, or apply the failure policy. `sent`: whether the claim
     /// may have reached the cache (then an unusable answer leaves a claim to give up).
-    pub fn claim_answered(&mut self, id: u32, verdict: ClaimVerdict, sent: bool, since_ms: u64) {
+    /// `now_ms`: when the answer came (read once per batch by the root).
+    pub fn claim_answered(
+        &mut self,
+        id: u32,
+        verdict: ClaimVerdict,
+        sent: bool,
+        since_ms: u64,
+        now_ms: u64,
+    ) {
         match &self.state {
             State::Claiming { id: ours, .. } if *ours == id => {}
             _ => return,
@@ -397,10 +401,8 @@ impl<H: Host> Guard<H> {
         else {
             return;
         };
-        self.host.record(
-            self.metrics.claim_latency,
-            self.host.now_ms().saturating_sub(since_ms),
-        );
+        self.host
+            .record(self.metrics.claim_latency, now_ms.saturating_sub(since_ms));
         let action = match verdict {
             ClaimVerdict::Claimed { token } => {
                 self.accept(endpoint, &verified);
@@ -532,8 +534,9 @@ impl<H: Host> Guard<H> {
         let Some(ep) = self.config.endpoints.get(endpoint) else {
             return;
         };
-        let set =
-            |name: &str, value: &str| self.host.set_request_header(name, Some(value.as_bytes()));
+        // Every `x-webhook-guard-*` header the client sent was removed with the request
+        // headers: adding is enough, and cheaper for Envoy than a replace.
+        let set = |name: &str, value: &str| self.host.add_request_header(name, value.as_bytes());
         set("x-webhook-guard-endpoint", &ep.name);
         set("x-webhook-guard-secret-id", &verified.secret_id);
         if let Some(key) = &verified.idempotency_key {

@@ -24,7 +24,7 @@ use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{Action, ContextType};
 
 use crate::batch::{Answered, Batcher};
-use crate::cache_client::{retry_delay_ms, Queued, SettleResult, BATCH_PATH, MAX_ATTEMPTS};
+use crate::cache_client::{retry_delay_ms, Queued, SettleResult, Tokens, BATCH_PATH, MAX_ATTEMPTS};
 use crate::config::Config;
 
 use super::host::Host;
@@ -46,6 +46,8 @@ pub struct Link<H: Host> {
     pub wake: Cell<Option<u32>>,
     /// The root still sends what it is handed: false once it told the host it is done.
     pub open: Cell<bool>,
+    /// The claim tokens of this VM.
+    pub tokens: Tokens,
 }
 
 impl<H: Host> Default for Link<H> {
@@ -54,6 +56,7 @@ impl<H: Host> Default for Link<H> {
             batcher: RefCell::new(Batcher::default()),
             wake: Cell::new(None),
             open: Cell::new(false),
+            tokens: Tokens::default(),
         }
     }
 }
@@ -129,16 +132,15 @@ impl<H: Host + Clone + 'static> Root<H> {
 
     /// Sends the next batch if none is in flight, and answers the claims that waited too
     /// long for one. Acts for the root context (the batch must be its call, not a request's).
-    fn flush(&mut self) {
+    fn flush(&mut self, now: u64) {
         let Some(config) = self.config.clone() else {
             return;
         };
         let Some(idem) = &config.idempotency else {
             return;
         };
-        let now = self.host.now_ms();
         let (expired, outgoing) = self.link.batcher.borrow_mut().take(now, idem.timeout_ms);
-        self.deliver(expired);
+        self.deliver(expired, now);
         let Some(outgoing) = outgoing else {
             return;
         };
@@ -158,12 +160,13 @@ impl<H: Host + Clone + 'static> Root<H> {
                 failed
             }
         };
-        self.deliver(failed);
+        self.deliver(failed, now);
     }
 
     /// Hands each claim's answer to its request, and settles or reschedules each
     /// settlement. Ends acting for the root again.
-    fn deliver(&mut self, answered: Vec<Answered<Waiter<H>>>) {
+    /// `now`: the host's clock in ms, read once by the callback.
+    fn deliver(&mut self, answered: Vec<Answered<Waiter<H>>>, now: u64) {
         if answered.is_empty() {
             return;
         }
@@ -185,7 +188,7 @@ impl<H: Host + Clone + 'static> Root<H> {
                     let Ok(mut guard) = guard.try_borrow_mut() else {
                         continue;
                     };
-                    guard.claim_answered(claim.id, verdict, sent, claim.since_ms);
+                    guard.claim_answered(claim.id, verdict, sent, claim.since_ms, now);
                 }
                 Answered::Settle { queued, result } => self.settled(queued, result),
             }
@@ -264,8 +267,9 @@ impl<H: Host + Clone + 'static> Context for Root<H> {
             .borrow_mut()
             .answered(token, status.as_deref(), &body);
         if let Some(answered) = answered {
-            self.deliver(answered);
-            self.flush();
+            let now = self.host.now_ms();
+            self.deliver(answered, now);
+            self.flush(now);
         }
         self.finish_if_closing();
     }
@@ -340,7 +344,7 @@ impl<H: Host + Clone + 'static> RootContext for Root<H> {
                 }
             }
         }
-        self.flush();
+        self.flush(self.host.now_ms());
         self.finish_if_closing();
     }
 
@@ -356,7 +360,7 @@ impl<H: Host + Clone + 'static> RootContext for Root<H> {
         for (_, queued) in due {
             self.push_settlement(queued);
         }
-        self.flush();
+        self.flush(now);
         self.finish_if_closing();
     }
 
