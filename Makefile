@@ -118,10 +118,24 @@ wrk:
 # --- measure ---------------------------------------------------------------------------
 
 .PHONY: bench
-bench: wasm envoy redis wrk
+bench: wasm envoy redis wrk instant-wasm
 	$(CARGO) build --release -p webhook-guard-cache -p hmac-authz
 	$(CARGO) build --target wasm32-wasip1 --release -p floor-filter -p decision-wasm
 	python3 bench/bench.py $(BENCH_ARGS)
+
+# The filter with bench/experiments/instant-cache.patch applied (every cache op answered at
+# once inside the VM, no call-out): the bench's dedupe-instant row, which splits what
+# deduplication costs between the claim machinery and the HTTP exchange. Built from a copy
+# of the sources, in its own target directory, so the real build is never touched.
+INSTANT := target/bench/instant
+.PHONY: instant-wasm
+instant-wasm: rust-target
+	rm -rf $(INSTANT)/src-copy && mkdir -p $(INSTANT)/src-copy
+	cp -r Cargo.toml Cargo.lock src protocol cache tools bench benches $(INSTANT)/src-copy/
+	cd $(INSTANT)/src-copy && patch -s -p1 < bench/experiments/instant-cache.patch
+	CARGO_TARGET_DIR=$(abspath $(INSTANT))/target $(CARGO) build --target wasm32-wasip1 --release \
+	  -p webhook-guard --manifest-path $(INSTANT)/src-copy/Cargo.toml
+	cp $(INSTANT)/target/wasm32-wasip1/release/webhook_guard.wasm $(INSTANT)/webhook_guard_instant.wasm
 
 # --- fuzz (nightly + cargo-fuzz, installed when missing) ------------------------------------
 

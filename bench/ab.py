@@ -65,7 +65,7 @@ def main():
                     p = b.start_envoy(procs, b.proxy_yaml(kind, port, admin, up_port, cport, max_body),
                                       workdir, f"{label}-{kind}-{rnd}", env)
                     b.wait_port(port, p, kind)
-                    script = b.wrk_script(workdir, body, kind.startswith("dedupe"), kind == "verify-stream")
+                    script = b.wrk_script(workdir, body, kind.startswith("dedupe"), b.is_github(kind))
                     b.run_wrk(port, script, 2, 16)
                     r = b.run_wrk(port, script, 6, 16, p.pid)
                     if r["non2xx"]:

@@ -20,8 +20,17 @@ Envoy answering 200 directly (so the upstream is never the bottleneck):
                 calling bench/hmac-authz, a minimal native HMAC service (GitHub-style
                 signature): what an Envoy user would deploy instead; compare with
                 verify-stream, which checks the same signature
-  dedupe-memory + the idempotency call-out to webhook-guard-cache (memory backend)
+  dedupe-memory + the idempotency call-out to webhook-guard-cache (memory backend), on
+                GitHub deliveries (as issue 15 measures them)
   dedupe-redis  + the same call-out, cache backed by a local redis-server
+  dedupe-instant the filter built with bench/experiments/instant-cache.patch (make
+                instant-wasm): every claim and commit answered at once inside the VM, no
+                call-out; against dedupe-memory it splits what deduplication costs between
+                the claim machinery (pause, resume, host calls) and the HTTP exchange
+
+Then, at a moderate load (each wrk connection waiting 1 ms between requests, about a quarter
+of bare Envoy's saturation): verify-stream, dedupe-memory and dedupe-redis, for the p99 the
+call-out adds to verify-only when nothing is saturated.
 
 Each measurement is repeated (default 3) and the median reported, with ratios to bare Envoy
 from the same run: these machines are noisy, the ratios are what count. Standard library
@@ -50,6 +59,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ENVOY = os.path.join(ROOT, ".venv/bin/envoy-bin")
 WASM = os.environ.get("WEBHOOK_GUARD_WASM", os.path.join(ROOT, "target/wasm32-wasip1/release/webhook_guard.wasm"))
 FLOOR_WASM = os.path.join(ROOT, "target/wasm32-wasip1/release/floor_filter.wasm")
+# make instant-wasm: the filter with bench/experiments/instant-cache.patch (no call-out).
+INSTANT_WASM = os.path.join(ROOT, "target/bench/instant/webhook_guard_instant.wasm")
 DECISION_WASM = os.path.join(ROOT, "target/wasm32-wasip1/release/decision-wasm.wasm")
 CACHE = os.path.join(ROOT, "target/release/webhook-guard-cache")
 CACHE_BENCH = os.path.join(ROOT, "target/release/webhook-guard-cache-bench")
@@ -93,7 +104,9 @@ def label(kind):
 
 
 def is_github(kind):
-    return kind == "verify-stream" or os.environ.get("BENCH_PRESET") == "github"
+    """GitHub deliveries (no JSON read, the body hashed as it arrives): verify-stream, and the
+    dedupe rows, which issue 15 measures on GitHub deliveries too."""
+    return kind == "verify-stream" or kind.startswith("dedupe") or os.environ.get("BENCH_PRESET") == "github"
 
 
 def filter_config(kind, max_body):
@@ -142,9 +155,11 @@ def proxy_yaml(kind, port, admin, upstream, cache_port, max_body):
     wasm = WASM
     if kind.startswith("floor-"):
         wasm, cfg = FLOOR_WASM, kind.removeprefix("floor-")
+    elif kind == "dedupe-instant":
+        wasm, cfg = INSTANT_WASM, filter_config(kind, max_body).replace("\\", "\\\\").replace('"', '\\"')
     elif kind == "ext-authz":
         pass
-    elif kind != "bare":
+    elif kind not in ("bare", "dedupe-instant"):
         cfg = filter_config(kind, max_body).replace("\\", "\\\\").replace('"', '\\"')
     if kind == "ext-authz":
         wasm_filter = ext_authz_filter(max_body)
@@ -291,7 +306,7 @@ def genesys_body(size):
     return json.dumps(msg, separators=(",", ":")).encode()
 
 
-def wrk_script(workdir, body, dedupe, github=False):
+def wrk_script(workdir, body, dedupe, github=False, delay_ms=0):
     mac = hmac.new(SECRET.encode(), body, hashlib.sha256).digest()
     sig = "sha256=" + (mac.hex() if github or os.environ.get("BENCH_PRESET") == "github" else base64.b64encode(mac).decode())
     body_path = os.path.join(workdir, "body.json")
@@ -314,6 +329,14 @@ request = function()
   counter = counter + 1
   wrk.headers["x-delivery-id"] = prefix .. "-" .. counter
   return wrk.format(nil, "/webhooks/genesys")
+end
+"""
+    if delay_ms:
+        # Each connection waits this long before its next request: an offered rate below
+        # saturation (wrk's delay is in whole milliseconds).
+        lua += f"""
+delay = function()
+  return {delay_ms}
 end
 """
     path = os.path.join(workdir, "request.lua")
@@ -452,6 +475,9 @@ def main():
                     ("ext-authz", authz_port),
                     ("dedupe-memory", cache_port),
                     ("dedupe-redis", redis_cache_port)]
+        if os.path.exists(INSTANT_WASM):
+            # The claim machinery without the exchange (its cache cluster is never called).
+            variants.append(("dedupe-instant", cache_port))
         variants[4:4] = [(ladder_kind(i), None) for i in range(len(LADDER))]
         plan = [(v, c, 1024) for v, c in variants] + \
                [(v, authz_port if v == "ext-authz" else None, 16 * 1024)
@@ -473,15 +499,16 @@ def main():
             wait_port(port, p, f"envoy ({kind})")
             startup.setdefault(kind, time.time() - t0)
             body = genesys_body(size)
-            script = wrk_script(workdir, body, kind.startswith("dedupe"), kind in ("verify-stream", "ext-authz"))
+            script = wrk_script(workdir, body, kind.startswith("dedupe"), is_github(kind) or kind == "ext-authz")
             run_wrk(port, script, 2, args.connections)  # warm-up
             ladder = kind.startswith("floor-ladder:")
             seconds = args.ladder_seconds if ladder else args.seconds
             repeat = args.ladder_repeat if ladder else args.repeat
             others = serving.get(cport, []) if cport else []
-            batches_before = cache_batches(cport) if kind.startswith("dedupe") else (0, 0)
+            counts_batches = kind in ("dedupe-memory", "dedupe-redis")
+            batches_before = cache_batches(cport) if counts_batches else (0, 0)
             runs = [run_wrk(port, script, seconds, args.connections, p.pid, others) for _ in range(repeat)]
-            if kind.startswith("dedupe"):
+            if counts_batches:
                 after = cache_batches(cport)
                 n, ops = after[0] - batches_before[0], after[1] - batches_before[1]
                 batch_sizes[(kind, size)] = ops / n if n else 0.0
@@ -498,6 +525,34 @@ def main():
 
         if args.quick:
             return
+
+        # Issue 15: the p99 the call-out adds at a moderate load (about a quarter of bare
+        # Envoy's saturation), against verify-only at the same offered load.
+        moderate = {}
+        bare_rps = results[("bare", 1024)]["rps"]
+        # Each connection waits 1 ms between requests; a request takes about 0.8 ms at this
+        # load here, so each connection offers about 1 / 1.8 ms.
+        delay_ms = 1
+        conns = max(2, round(bare_rps / 4 * 0.0018))
+        for kind, cport in (("verify-stream", None), ("dedupe-memory", cache_port), ("dedupe-redis", redis_cache_port)):
+            port, admin = free_port(), free_port()
+            p = start_envoy(procs, proxy_yaml(kind, port, admin, up_port, cport, max_body),
+                            workdir, f"moderate-{kind}", env)
+            wait_port(port, p, f"envoy ({kind})")
+            script = wrk_script(workdir, genesys_body(1024), kind.startswith("dedupe"), is_github(kind), delay_ms)
+            run_wrk(port, script, 2, conns)  # warm-up
+            others = serving.get(cport, []) if cport else []
+            runs = [run_wrk(port, script, args.seconds, conns, p.pid, others) for _ in range(args.repeat)]
+            for r in runs:
+                if r["non2xx"]:
+                    sys.exit(f"moderate {kind}: {r['non2xx']} non-2xx answers; see {workdir}")
+            moderate[kind] = {k: statistics.median(r[k] for r in runs) for k in ("rps", "p50", "p99", "cpu_us")}
+            moderate[kind]["spread"] = (min(r["p99"] for r in runs), max(r["p99"] for r in runs))
+            m = moderate[kind]
+            print(f"moderate {kind:14} {m['rps']:9.0f} req/s  p50 {m['p50']:.3f} ms  p99 {m['p99']:.3f} ms", flush=True)
+            os.killpg(p.pid, signal.SIGTERM)
+            p.wait(timeout=10)
+
         lines.append(f"wrk -t1 -c{args.connections}, {args.seconds} s x {args.repeat} (median), "
                      f"Envoy --concurrency 1, {os.cpu_count()} cores")
         lines.append("")
@@ -514,6 +569,18 @@ def main():
         for (kind, size), mean in batch_sizes.items():
             lines.append(f"- {kind} at {size // 1024} KB: {mean:.1f} cache operations per batch request on average "
                          f"(claims and commits; 2 per delivery)")
+        lines.append("")
+        base = moderate["verify-stream"]
+        lines.append(f"Moderate load (issue 15, goal 1): wrk -t1 -c{conns}, each connection waiting {delay_ms} ms "
+                     f"between requests (aiming at a quarter of bare Envoy's {bare_rps:.0f} req/s at saturation; "
+                     f"the req/s column says what it reached), 1 KB GitHub deliveries, "
+                     f"{args.seconds} s x {args.repeat} (median, p99 range)")
+        lines.append("")
+        lines.append("| variant | req/s | p50 ms | p99 ms | p99 range ms | p99 added to verify-only ms | Envoy CPU us/req |")
+        lines.append("|---|---|---|---|---|---|---|")
+        for kind, m in moderate.items():
+            lines.append(f"| {kind} | {m['rps']:.0f} | {m['p50']:.3f} | {m['p99']:.3f} | {m['spread'][0]:.3f}-{m['spread'][1]:.3f} | "
+                         f"{m['p99'] - base['p99']:+.3f} | {m['cpu_us']:.0f} |")
         lines.append("")
         # Where each choice wins: the filter against ext_authz + a native service, same signature.
         lines.append("| body | verify-stream (Wasm filter) CPU us/req, all processes | ext-authz + hmac-authz CPU us/req, all processes | ratio filter / ext_authz |")
