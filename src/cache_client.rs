@@ -312,8 +312,19 @@ impl Queued {
         };
         let attempt: u8 = std::str::from_utf8(parts.next()?).ok()?.parse().ok()?;
         let body = parts.next()?;
-        let object = body.first() == Some(&b'{') && body.last() == Some(&b'}');
-        (object && body.len() <= MAX_ANSWER_BYTES).then(|| Queued {
+        if body.len() > MAX_ANSWER_BYTES {
+            return None;
+        }
+        // The body goes into a batch as it is (`batch_entry`): it must be the request its
+        // operation takes, or one bad message would make the whole batch a 400, and every
+        // commit in it wait for its retries.
+        let valid = match settlement {
+            Settlement::Commit => serde_json::from_slice::<CommitRequest>(body).is_ok(),
+            Settlement::Release | Settlement::Abandon => {
+                serde_json::from_slice::<ReleaseRequest>(body).is_ok()
+            }
+        };
+        valid.then(|| Queued {
             settlement,
             body: body.to_vec(),
             attempt,
@@ -445,6 +456,11 @@ mod tests {
             b"drop 1 {}".to_vec(),
             b"commit x {}".to_vec(),
             b"commit 1 not json".to_vec(),
+            b"commit 1 {}".to_vec(),
+            // Would have closed the batch's JSON early: `{"id":0,"commit":{}]}`.
+            br#"commit 1 {"key":"k","token":"t","ttl_ms":1}]}"#.to_vec(),
+            br#"commit 1 {"key":"k","token":"t","ttl_ms":1,"more":1}"#.to_vec(),
+            br#"release 1 {"key":"k","ttl_ms":1}"#.to_vec(),
             b"commit 300 {}".to_vec(),
             [b"commit 1 {".as_slice(), &[b' '; 5000], b"}"].concat(),
             b"\xff".to_vec(),
