@@ -11,9 +11,6 @@
 #[derive(Debug, Default, Clone)]
 pub struct SerializedMap(pub Vec<u8>);
 
-/// Most entries read from one map: far above Envoy's default limit of 100 headers.
-pub const MAX_MAP_ENTRIES: usize = 1024;
-
 impl SerializedMap {
     /// Serialises `pairs` as the host does (for tests and the fake host).
     pub fn encode<'a, I>(pairs: I) -> SerializedMap
@@ -38,14 +35,14 @@ impl SerializedMap {
         SerializedMap(out)
     }
 
-    /// The entries whose name is UTF-8 (Envoy only passes token names), in order. A map that
-    /// does not parse (truncated, lengths past the end, too many entries) reads as empty:
-    /// never a panic on what the host hands over.
-    pub fn pairs(&self) -> Vec<(&str, &[u8])> {
+    /// The entries, names and values as bytes, in order. A map that does not parse
+    /// (truncated, lengths past the end) reads as empty: never a panic on what the host
+    /// hands over.
+    pub fn pairs(&self) -> Vec<(&[u8], &[u8])> {
         self.try_pairs().unwrap_or_default()
     }
 
-    fn try_pairs(&self) -> Option<Vec<(&str, &[u8])>> {
+    fn try_pairs(&self) -> Option<Vec<(&[u8], &[u8])>> {
         let b = self.0.as_slice();
         if b.is_empty() {
             return Some(Vec::new());
@@ -55,7 +52,9 @@ impl SerializedMap {
             Some(u32::from_le_bytes(bytes.try_into().ok()?) as usize)
         };
         let count = u32_at(0)?;
-        if count > MAX_MAP_ENTRIES {
+        // Each entry takes 8 bytes of lengths and 2 NULs: a count the buffer cannot hold is
+        // refused before anything is reserved for it.
+        if count > b.len() / 10 {
             return None;
         }
         let mut data = 4 + count * 8;
@@ -63,13 +62,19 @@ impl SerializedMap {
         for i in 0..count {
             let name_len = u32_at(4 + i * 8)?;
             let value_len = u32_at(8 + i * 8)?;
-            let name = b.get(data..data.checked_add(name_len)?)?;
-            data = data.checked_add(name_len)?.checked_add(1)?;
-            let value = b.get(data..data.checked_add(value_len)?)?;
-            data = data.checked_add(value_len)?.checked_add(1)?;
-            if let Ok(name) = std::str::from_utf8(name) {
-                pairs.push((name, value));
-            }
+            // Each of them ends with a NUL, which is where the next begins.
+            let mut take = |len: usize| -> Option<&[u8]> {
+                let end = data.checked_add(len)?;
+                let bytes = b.get(data..end)?;
+                if b.get(end) != Some(&0) {
+                    return None;
+                }
+                data = end + 1;
+                Some(bytes)
+            };
+            let name = take(name_len)?;
+            let value = take(value_len)?;
+            pairs.push((name, value));
         }
         Some(pairs)
     }
@@ -179,33 +184,34 @@ mod tests {
 
     #[test]
     fn a_serialized_map_reads_in_place_and_never_panics() {
-        let pairs: [(&[u8], &[u8]); 3] = [
+        let pairs: [(&[u8], &[u8]); 4] = [
             (b":path", b"/hooks"),
             (b"x-sig", b"sha256=ab\xff"),
             (b"empty", b""),
+            (b"\xffname", b"v\0w"),
         ];
         let map = SerializedMap::encode(pairs);
-        let read: Vec<(&[u8], &[u8])> = map
-            .pairs()
-            .into_iter()
-            .map(|(n, v)| (n.as_bytes(), v))
-            .collect();
-        assert_eq!(read, pairs.to_vec());
+        assert_eq!(map.pairs(), pairs.to_vec());
         assert!(SerializedMap::default().pairs().is_empty());
-        // Every truncation, and every corrupted length, reads as empty or as a prefix.
+        // Every truncation, and every corrupted byte of the lengths, reads as empty or as
+        // the map itself (a corrupted length that still fits reads other bytes, never
+        // outside the buffer).
         for cut in 0..map.0.len() {
-            let short = SerializedMap(map.0[..cut].to_vec());
-            assert!(short.pairs().len() <= 3);
+            assert!(SerializedMap(map.0[..cut].to_vec()).pairs().is_empty());
         }
-        for at in 0..28 {
+        for at in 0..36 {
             let mut bad = map.0.clone();
             bad[at] = 0xff;
-            assert!(SerializedMap(bad).pairs().len() <= 3);
+            assert!(SerializedMap(bad).pairs().len() <= 4);
         }
-        let huge = (MAX_MAP_ENTRIES as u32 + 1).to_le_bytes().to_vec();
-        assert!(SerializedMap(huge).pairs().is_empty());
-        // A name that is not UTF-8 is skipped, the others kept.
-        let odd = SerializedMap::encode([(&b"\xffname"[..], &b"v"[..]), (b"ok", b"w")]);
-        assert_eq!(odd.pairs(), vec![("ok", &b"w"[..])]);
+        assert!(SerializedMap(u32::MAX.to_le_bytes().to_vec())
+            .pairs()
+            .is_empty());
+        // More entries than Envoy's default limit of 100 read whole.
+        let many: Vec<(Vec<u8>, Vec<u8>)> = (0..5000)
+            .map(|i| (format!("h{i}").into_bytes(), b"v".to_vec()))
+            .collect();
+        let map = SerializedMap::encode(many.iter().map(|(n, v)| (n.as_slice(), v.as_slice())));
+        assert_eq!(map.pairs().len(), 5000);
     }
 }

@@ -17,6 +17,7 @@ pub type Reply = (u32, Vec<(String, String)>, Vec<u8>);
 #[derive(Default)]
 pub struct State {
     pub request_headers: Vec<(String, Vec<u8>)>,
+    pub request_trailers: Vec<(String, Vec<u8>)>,
     pub body: Vec<u8>,
     /// Reads of the request body (whole or a part).
     pub body_reads: usize,
@@ -147,6 +148,32 @@ impl Host for Fake {
         if let Some(v) = value {
             st.request_headers.push((name.to_string(), v.to_vec()));
         }
+    }
+
+    fn remove_request_header(&self, name: &[u8]) {
+        self.request_phase();
+        let name = String::from_utf8_lossy(name);
+        self.0
+            .borrow_mut()
+            .request_headers
+            .retain(|(n, _)| *n != name);
+    }
+
+    fn request_trailers(&self) -> SerializedMap {
+        let st = self.0.borrow();
+        SerializedMap::encode(
+            st.request_trailers
+                .iter()
+                .map(|(n, v)| (n.as_bytes(), v.as_slice())),
+        )
+    }
+
+    fn remove_request_trailer(&self, name: &[u8]) {
+        let name = String::from_utf8_lossy(name);
+        self.0
+            .borrow_mut()
+            .request_trailers
+            .retain(|(n, _)| *n != name);
     }
 
     /// As Envoy does: a second value when the name is there already.

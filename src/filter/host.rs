@@ -24,6 +24,12 @@ pub trait Host {
     fn request_header(&self, name: &str) -> Option<Vec<u8>>;
     /// Sets (`Some`) or removes (`None`) a request header, during the request only.
     fn set_request_header(&self, name: &str, value: Option<&[u8]>);
+    /// Removes every request header named `name` (bytes, as the map gave it).
+    fn remove_request_header(&self, name: &[u8]);
+    /// The request trailers, when they arrive.
+    fn request_trailers(&self) -> SerializedMap;
+    /// Removes every request trailer named `name`.
+    fn remove_request_trailer(&self, name: &[u8]);
     /// Adds a request header known to be absent (cheaper for the host than a replace,
     /// which looks for the old value first), during the request only.
     fn add_request_header(&self, name: &str, value: &[u8]) {
@@ -95,18 +101,47 @@ mod envoy {
     use std::time::{Duration, UNIX_EPOCH};
 
     use proxy_wasm::hostcalls;
-    use proxy_wasm::types::{BufferType, MapType, MetricType, Status};
+    use proxy_wasm::types::{BufferType, MapType, MetricType};
 
     use super::{Envoy, Host, SerializedMap};
 
-    // The SDK's import, declared again to read the map without its per-header copies.
+    // Two of the SDK's imports, declared again: to read a map without a copy per entry, and
+    // to remove a header by its name's bytes. They answer a raw status (0: ok), never read
+    // into the SDK's `Status` enum, which lacks some codes the host may send.
     #[link(wasm_import_module = "env")]
     extern "C" {
         fn proxy_get_header_map_pairs(
             map_type: MapType,
             return_map_data: *mut *mut u8,
             return_map_size: *mut usize,
-        ) -> Status;
+        ) -> u32;
+        fn proxy_remove_header_map_value(
+            map_type: MapType,
+            key_data: *const u8,
+            key_size: usize,
+        ) -> u32;
+    }
+
+    const OK: u32 = 0;
+
+    fn map_pairs(map: MapType) -> SerializedMap {
+        let mut data: *mut u8 = std::ptr::null_mut();
+        let mut size: usize = 0;
+        // SAFETY: the host writes a pointer to `size` bytes it allocated through this
+        // module's `proxy_on_memory_allocate` (the SDK's: exactly `size` bytes, alignment 1),
+        // and hands their ownership over; the SDK's own `get_map_bytes` takes them the same
+        // way. An empty map comes back as a null pointer.
+        unsafe {
+            if proxy_get_header_map_pairs(map, &mut data, &mut size) != OK || data.is_null() {
+                return SerializedMap::default();
+            }
+            SerializedMap(Vec::from_raw_parts(data, size, size))
+        }
+    }
+
+    fn remove(map: MapType, name: &[u8]) {
+        // SAFETY: the host only reads `name.len()` bytes from `name`.
+        let _ = unsafe { proxy_remove_header_map_value(map, name.as_ptr(), name.len()) };
     }
 
     /// The first `size` bytes of a host buffer; empty when there are none.
@@ -122,21 +157,19 @@ mod envoy {
 
     impl Host for Envoy {
         fn request_headers(&self) -> SerializedMap {
-            let mut data: *mut u8 = std::ptr::null_mut();
-            let mut size: usize = 0;
-            // SAFETY: the host writes a pointer to `size` bytes it allocated through this
-            // module's `proxy_on_memory_allocate` (the SDK's, a `Vec<u8>` of that capacity),
-            // and hands their ownership over: the SDK's own `get_map_bytes` takes them the
-            // same way.
-            unsafe {
-                if proxy_get_header_map_pairs(MapType::HttpRequestHeaders, &mut data, &mut size)
-                    != Status::Ok
-                    || data.is_null()
-                {
-                    return SerializedMap::default();
-                }
-                SerializedMap(Vec::from_raw_parts(data, size, size))
-            }
+            map_pairs(MapType::HttpRequestHeaders)
+        }
+
+        fn request_trailers(&self) -> SerializedMap {
+            map_pairs(MapType::HttpRequestTrailers)
+        }
+
+        fn remove_request_header(&self, name: &[u8]) {
+            remove(MapType::HttpRequestHeaders, name);
+        }
+
+        fn remove_request_trailer(&self, name: &[u8]) {
+            remove(MapType::HttpRequestTrailers, name);
         }
 
         fn request_header(&self, name: &str) -> Option<Vec<u8>> {

@@ -29,8 +29,7 @@ use super::root::{Link, Waiter};
 /// receivers read as the same `HTTP_X_WEBHOOK_GUARD_ENDPOINT`.
 const HEADER_PREFIX: &str = "x-webhook-guard-";
 
-pub fn is_own_header(name: &str) -> bool {
-    let name = name.as_bytes();
+pub fn is_own_header(name: &[u8]) -> bool {
     name.len() >= HEADER_PREFIX.len()
         && name
             .iter()
@@ -109,9 +108,13 @@ impl<H: Host> HttpContext for Guard<H> {
     fn on_http_request_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
         let map = self.host.request_headers();
         let all = map.pairs();
-        let header = |name: &str| all.iter().find(|(n, _)| *n == name).map(|(_, v)| *v);
+        let header = |name: &str| {
+            all.iter()
+                .find(|(n, _)| *n == name.as_bytes())
+                .map(|(_, v)| *v)
+        };
         for (name, _) in all.iter().filter(|(n, _)| is_own_header(n)) {
-            self.host.set_request_header(name, None);
+            self.host.remove_request_header(name);
         }
         // Kept from the map already read: a log line may need it later, and reading one
         // header costs a host call.
@@ -143,7 +146,11 @@ impl<H: Host> HttpContext for Guard<H> {
             return self.refuse(Some(index), Reject::BodyTooLarge);
         }
 
-        let headers = CapturedHeaders::capture(all.iter().copied(), &endpoint.wanted_headers);
+        // Envoy's codecs only pass token names; one that is not UTF-8 is no name we want.
+        let named = all
+            .iter()
+            .filter_map(|(n, v)| Some((std::str::from_utf8(n).ok()?, *v)));
+        let headers = CapturedHeaders::capture(named, &endpoint.wanted_headers);
         let stream = BodyMac::start(endpoint, &headers);
         self.state = State::Buffering {
             endpoint: index,
@@ -181,6 +188,12 @@ impl<H: Host> HttpContext for Guard<H> {
     }
 
     fn on_http_request_trailers(&mut self, _num_trailers: usize) -> Action {
+        // Trailers go upstream too (HTTP/2, HTTP/3), and some receivers merge them into the
+        // headers: a client's `x-webhook-guard-*` trailer goes as its header did.
+        let trailers = self.host.request_trailers();
+        for (name, _) in trailers.pairs().iter().filter(|(n, _)| is_own_header(n)) {
+            self.host.remove_request_trailer(name);
+        }
         // A request that ends with trailers never sees end_of_stream on its body.
         if !matches!(self.state, State::Buffering { .. }) {
             return Action::Continue;

@@ -356,6 +356,45 @@ fn a_body_ending_in_trailers_is_verified_at_the_trailers() {
 }
 
 #[test]
+fn own_names_are_removed_from_the_trailers_and_by_their_bytes() {
+    let (root, fake) = start(&config("reject"));
+    let body = r#"{"action":"opened"}"#;
+    let mut all = vec![
+        (":path".to_string(), b"/hooks/strict".to_vec()),
+        ("x-webhook-guard-endpoint-2".to_string(), b"forged".to_vec()),
+    ];
+    all.extend(signed(&root, "strict", body));
+    fake.st().request_headers = all;
+    fake.st().request_trailers = vec![
+        ("x-webhook-guard-secret-id".to_string(), b"forged".to_vec()),
+        ("X_Webhook_Guard_Endpoint".to_string(), b"forged".to_vec()),
+        ("x-trailer".to_string(), b"end".to_vec()),
+    ];
+    fake.st().body = body.as_bytes().to_vec();
+    let mut guard = new_guard(&root, &fake);
+    assert_eq!(guard.on_http_request_headers(2, false), Action::Pause);
+    assert_eq!(guard.on_http_request_body(body.len(), false), Action::Pause);
+    assert_eq!(guard.on_http_request_trailers(3), Action::Continue);
+    let st = fake.st();
+    assert_eq!(
+        st.request_trailers,
+        vec![("x-trailer".to_string(), b"end".to_vec())],
+        "only the client's own trailer is left"
+    );
+    let forged: Vec<_> = st
+        .request_headers
+        .iter()
+        .filter(|(_, v)| v == b"forged")
+        .collect();
+    assert!(forged.is_empty(), "{forged:?}");
+    // Names are matched as bytes: one that is not UTF-8 is still ours to remove (Envoy's
+    // codecs refuse such names, a filter before this one might not).
+    assert!(super::http::is_own_header(b"x-webhook-guard-\xff"));
+    assert!(super::http::is_own_header(b"X_WEBHOOK_GUARD_\xfe"));
+    assert!(!super::http::is_own_header(b"x-webhook-guar\xff"));
+}
+
+#[test]
 fn the_claim_carries_the_filters_own_token_and_a_2xx_commits_it() {
     let (mut root, fake) = start(&config("reject"));
     let mut guard = claiming(&root, &fake, "m1");
