@@ -101,6 +101,9 @@ pub struct Recorded {
     pub path: String,
     pub headers: Vec<(String, Vec<u8>)>,
     pub body: Vec<u8>,
+    /// The trailers of a chunked body (Envoy sends them: the tests' receiver cluster has
+    /// HTTP/1.1 trailers enabled).
+    pub trailers: Vec<(String, Vec<u8>)>,
     /// The status the upstream answered (0: it hung or reset instead).
     pub answered: u16,
 }
@@ -203,7 +206,7 @@ fn serve_connection(conn: TcpStream, st: &UpstreamState) {
             return;
         };
         st.heads.fetch_add(1, Ordering::SeqCst);
-        let Some(body) = read_body(&mut reader, &headers) else {
+        let Some((body, trailers)) = read_body(&mut reader, &headers) else {
             return;
         };
         let behaviour = *st.behaviour.lock().expect("lock");
@@ -219,6 +222,7 @@ fn serve_connection(conn: TcpStream, st: &UpstreamState) {
             path,
             headers,
             body,
+            trailers,
             answered: status,
         });
         match behaviour {
@@ -278,29 +282,45 @@ fn header_of<'a>(headers: &'a [(String, Vec<u8>)], name: &str) -> Option<&'a [u8
         .map(|(_, v)| v.as_slice())
 }
 
-fn read_body(reader: &mut impl BufRead, headers: &[(String, Vec<u8>)]) -> Option<Vec<u8>> {
+/// The body, and the trailers of a chunked one.
+type BodyAndTrailers = (Vec<u8>, Vec<(String, Vec<u8>)>);
+
+fn read_body(reader: &mut impl BufRead, headers: &[(String, Vec<u8>)]) -> Option<BodyAndTrailers> {
     if let Some(len) = header_of(headers, "content-length") {
         let len: usize = String::from_utf8_lossy(len).trim().parse().ok()?;
         let mut body = vec![0; len];
         reader.read_exact(&mut body).ok()?;
-        return Some(body);
+        return Some((body, Vec::new()));
     }
     let chunked =
         header_of(headers, "transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case(b"chunked"));
     if !chunked {
-        return Some(Vec::new());
+        return Some((Vec::new(), Vec::new()));
     }
     let mut body = Vec::new();
     loop {
         let mut size_line = String::new();
         reader.read_line(&mut size_line).ok()?;
         let size = usize::from_str_radix(size_line.trim().split(';').next()?, 16).ok()?;
+        if size == 0 {
+            break;
+        }
         let mut chunk = vec![0; size + 2];
         reader.read_exact(&mut chunk).ok()?;
-        if size == 0 {
-            return Some(body);
-        }
         body.extend_from_slice(&chunk[..size]);
+    }
+    // Trailer lines, up to the empty line that ends the request.
+    let mut trailers = Vec::new();
+    loop {
+        let mut line = Vec::new();
+        reader.read_until(b'\n', &mut line).ok()?;
+        let line = line.strip_suffix(b"\r\n").or(line.strip_suffix(b"\n"))?;
+        if line.is_empty() {
+            return Some((body, trailers));
+        }
+        let colon = line.iter().position(|&b| b == b':')?;
+        let name = String::from_utf8_lossy(&line[..colon]).to_ascii_lowercase();
+        trailers.push((name, line[colon + 1..].trim_ascii().to_vec()));
     }
 }
 
@@ -453,7 +473,7 @@ fn read_response(reader: &mut impl BufRead) -> Option<Response> {
     let framed = header_of(&headers, "content-length").is_some()
         || header_of(&headers, "transfer-encoding").is_some();
     let body = if framed {
-        read_body(reader, &headers)?
+        read_body(reader, &headers)?.0
     } else {
         let mut body = Vec::new();
         reader.read_to_end(&mut body).ok()?;
@@ -613,6 +633,16 @@ fn envoy_config(o: &EnvoyOptions) -> serde_yaml_ng::Value {
     clusters
         .retain(|c| o.cache_port.is_some() || c["name"].as_str() != Some("webhook_guard_cache"));
     for c in clusters.iter_mut() {
+        if c["name"].as_str() == Some("receiver") {
+            // Forward HTTP/1.1 trailers to the receiver too, so tests see what of them
+            // reaches it (Envoy drops them by default).
+            c["typed_extension_protocol_options"] = serde_yaml_ng::from_str(
+                r#"{ "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
+                     "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
+                     "explicit_http_config": { "http_protocol_options": { "enable_trailers": true } } } }"#,
+            )
+            .expect("yaml");
+        }
         let port = match c["name"].as_str() {
             Some("receiver") => o.upstream_port,
             Some("webhook_guard_cache") => o.cache_port.unwrap_or(0),
@@ -1161,7 +1191,7 @@ fn cache_proxy(
                 let mut reader = BufReader::new(read);
                 let mut writer = conn;
                 while let Some((method, path, headers)) = read_head(&mut reader) {
-                    let Some(body) = read_body(&mut reader, &headers) else {
+                    let Some((body, _)) = read_body(&mut reader, &headers) else {
                         return;
                     };
                     let n = counter.fetch_add(1, Ordering::SeqCst);
