@@ -35,7 +35,7 @@ pub const MIN_BATCH_TIMEOUT_MS: u64 = 5;
 pub struct PendingClaim<W> {
     /// This claim's id in the batcher (not its id in a batch).
     pub id: u32,
-    /// The filter's own token for it (`cache_client::new_token`).
+    /// The filter's own token for it (`cache_client::Tokens`).
     pub token: String,
     /// Its body (`cache_client::claim_request`).
     pub body: Vec<u8>,

@@ -128,26 +128,12 @@ impl Fake {
 impl Host for Fake {
     fn request_headers(&self) -> SerializedMap {
         self.request_phase();
-        let st = self.0.borrow();
-        SerializedMap::encode(
-            st.request_headers
-                .iter()
-                .map(|(n, v)| (n.as_bytes(), v.as_slice())),
-        )
+        encode(&self.0.borrow().request_headers)
     }
 
     fn request_header(&self, name: &str) -> Option<Vec<u8>> {
         self.request_phase();
         self.header(name)
-    }
-
-    fn set_request_header(&self, name: &str, value: Option<&[u8]>) {
-        self.request_phase();
-        let mut st = self.0.borrow_mut();
-        st.request_headers.retain(|(n, _)| n != name);
-        if let Some(v) = value {
-            st.request_headers.push((name.to_string(), v.to_vec()));
-        }
     }
 
     fn remove_request_header(&self, name: &[u8]) {
@@ -160,12 +146,7 @@ impl Host for Fake {
     }
 
     fn request_trailers(&self) -> SerializedMap {
-        let st = self.0.borrow();
-        SerializedMap::encode(
-            st.request_trailers
-                .iter()
-                .map(|(n, v)| (n.as_bytes(), v.as_slice())),
-        )
+        encode(&self.0.borrow().request_trailers)
     }
 
     fn remove_request_trailer(&self, name: &[u8]) {
@@ -324,4 +305,9 @@ impl Host for Fake {
         st.effective.push(context_id);
         !st.gone.contains(&context_id)
     }
+}
+
+/// A header list as the host serialises a map.
+fn encode(list: &[(String, Vec<u8>)]) -> SerializedMap {
+    SerializedMap::encode(list.iter().map(|(n, v)| (n.as_bytes(), v.as_slice())))
 }

@@ -22,8 +22,6 @@ pub trait Host {
     fn request_headers(&self) -> SerializedMap;
     /// One request header's value, during the request only.
     fn request_header(&self, name: &str) -> Option<Vec<u8>>;
-    /// Sets (`Some`) or removes (`None`) a request header, during the request only.
-    fn set_request_header(&self, name: &str, value: Option<&[u8]>);
     /// Removes every request header named `name` (bytes, as the map gave it).
     fn remove_request_header(&self, name: &[u8]);
     /// The request trailers, when they arrive.
@@ -32,9 +30,7 @@ pub trait Host {
     fn remove_request_trailer(&self, name: &[u8]);
     /// Adds a request header known to be absent (cheaper for the host than a replace,
     /// which looks for the old value first), during the request only.
-    fn add_request_header(&self, name: &str, value: &[u8]) {
-        self.set_request_header(name, Some(value));
-    }
+    fn add_request_header(&self, name: &str, value: &[u8]);
     /// The first `size` bytes of the buffered request body (`usize::MAX`: all of it).
     fn request_body(&self, size: usize) -> Vec<u8> {
         self.request_body_at(0, size)
@@ -176,10 +172,6 @@ mod envoy {
             hostcalls::get_map_value_bytes(MapType::HttpRequestHeaders, name)
                 .ok()
                 .flatten()
-        }
-
-        fn set_request_header(&self, name: &str, value: Option<&[u8]>) {
-            let _ = hostcalls::set_map_value_bytes(MapType::HttpRequestHeaders, name, value);
         }
 
         fn add_request_header(&self, name: &str, value: &[u8]) {

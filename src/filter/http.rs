@@ -37,6 +37,13 @@ pub fn is_own_header(name: &[u8]) -> bool {
             .all(|(&n, &p)| n.to_ascii_lowercase() == p || (n == b'_' && p == b'-'))
 }
 
+/// Removes, through `remove`, every entry of `map` that bears one of this filter's names.
+fn strip_own(map: &[(&[u8], &[u8])], remove: impl Fn(&[u8])) {
+    for (name, _) in map.iter().filter(|(n, _)| is_own_header(n)) {
+        remove(name);
+    }
+}
+
 /// Longest header value (request or delivery id) put in a log line.
 const MAX_LOGGED_HEADER_BYTES: usize = 128;
 
@@ -113,9 +120,7 @@ impl<H: Host> HttpContext for Guard<H> {
                 .find(|(n, _)| *n == name.as_bytes())
                 .map(|(_, v)| *v)
         };
-        for (name, _) in all.iter().filter(|(n, _)| is_own_header(n)) {
-            self.host.remove_request_header(name);
-        }
+        strip_own(&all, |name| self.host.remove_request_header(name));
         // Kept from the map already read: a log line may need it later, and reading one
         // header costs a host call.
         self.request_id = Some(header("x-request-id").map(cut_for_log));
@@ -191,9 +196,9 @@ impl<H: Host> HttpContext for Guard<H> {
         // Trailers go upstream too (HTTP/2, HTTP/3), and some receivers merge them into the
         // headers: a client's `x-webhook-guard-*` trailer goes as its header did.
         let trailers = self.host.request_trailers();
-        for (name, _) in trailers.pairs().iter().filter(|(n, _)| is_own_header(n)) {
-            self.host.remove_request_trailer(name);
-        }
+        strip_own(&trailers.pairs(), |name| {
+            self.host.remove_request_trailer(name)
+        });
         // A request that ends with trailers never sees end_of_stream on its body.
         if !matches!(self.state, State::Buffering { .. }) {
             return Action::Continue;
