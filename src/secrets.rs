@@ -314,17 +314,23 @@ pub fn ed25519_public(text: &str) -> Result<ed25519_dalek::VerifyingKey, &'stati
     Ok(key)
 }
 
+/// The base64 of a key given as PEM (its `-----` lines dropped) or as bare base64, with
+/// every space and line break taken out.
+pub(crate) fn pem_body(text: &str) -> String {
+    text.lines()
+        .filter(|l| !l.trim_start().starts_with("-----"))
+        .flat_map(|l| l.chars())
+        .filter(|c| !c.is_ascii_whitespace())
+        .collect()
+}
+
 /// A P-256 public key: base64 of its DER SubjectPublicKeyInfo (SendGrid's "verification
 /// key"), the same as PEM, or base64 of a SEC1 point.
 pub fn p256_public(text: &str) -> Result<p256::ecdsa::VerifyingKey, &'static str> {
     use p256::pkcs8::DecodePublicKey;
-    let b64: String = text
-        .lines()
-        .filter(|l| !l.trim_start().starts_with("-----"))
-        .flat_map(|l| l.chars())
-        .filter(|c| !c.is_ascii_whitespace())
-        .collect();
-    let der = STANDARD.decode(b64).map_err(|_| "is not base64 (or PEM)")?;
+    let der = STANDARD
+        .decode(pem_body(text))
+        .map_err(|_| "is not base64 (or PEM)")?;
     p256::ecdsa::VerifyingKey::from_public_key_der(&der)
         .or_else(|_| p256::ecdsa::VerifyingKey::from_sec1_bytes(&der))
         .map_err(|_| "is not a P-256 public key")

@@ -53,12 +53,7 @@ impl SigningKey {
         }
         if ecdsa {
             use p256::pkcs8::DecodePrivateKey;
-            let b64: String = text
-                .lines()
-                .filter(|l| !l.trim_start().starts_with("-----"))
-                .flat_map(|l| l.chars())
-                .filter(|c| !c.is_ascii_whitespace())
-                .collect();
+            let b64 = crate::secrets::pem_body(text);
             let key = match decode_any(&b64) {
                 Some(b) if b.len() == 32 => p256::ecdsa::SigningKey::from_slice(&b).ok(),
                 Some(der) => p256::ecdsa::SigningKey::from_pkcs8_der(&der).ok(),
