@@ -62,6 +62,18 @@ fn processed(upstream: &Upstream) -> HashMap<Vec<u8>, usize> {
     counts
 }
 
+/// Each delivery reached the upstream with a 2xx answer exactly once.
+fn assert_each_processed_once(upstream: &Upstream, deliveries: &[Delivery]) {
+    let counts = processed(upstream);
+    for d in deliveries {
+        assert_eq!(
+            counts.get(d.1.as_bytes()),
+            Some(&1),
+            "not processed exactly once"
+        );
+    }
+}
+
 #[test]
 fn a_cache_answering_garbage_fails_closed() {
     if !e2e_ready() {
@@ -130,14 +142,7 @@ fn soak_every_delivery_is_processed_exactly_once() {
         "a delivery was never accepted: {statuses:?}"
     );
 
-    let counts = processed(&upstream);
-    for d in &deliveries {
-        assert_eq!(
-            counts.get(d.1.as_bytes()),
-            Some(&1),
-            "not processed exactly once"
-        );
-    }
+    assert_each_processed_once(&upstream, &deliveries);
     let failed = upstream
         .requests()
         .iter()
@@ -196,14 +201,7 @@ fn concurrent_deliveries_travel_in_batches_and_each_is_processed_once() {
     let work: Vec<Delivery> = (0..2).flat_map(|_| deliveries.iter().cloned()).collect();
     let statuses = deliver_all(envoy.port, work, 12, 100);
     assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
-    let counts = processed(&upstream);
-    for d in &deliveries {
-        assert_eq!(
-            counts.get(d.1.as_bytes()),
-            Some(&1),
-            "not processed exactly once"
-        );
-    }
+    assert_each_processed_once(&upstream, &deliveries);
     let batches = cache_sample(cache.port, "webhook_guard_cache_batch_ops_count");
     let ops = cache_sample(cache.port, "webhook_guard_cache_batch_ops_sum");
     let alone = cache_sample(
@@ -264,14 +262,7 @@ fn half_answered_and_reset_batches_lose_nothing_and_run_nothing_twice() {
     let work: Vec<Delivery> = (0..2).flat_map(|_| deliveries.iter().cloned()).collect();
     let statuses = deliver_all(envoy.port, work, 6, 200);
     assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
-    let counts = processed(&upstream);
-    for d in &deliveries {
-        assert_eq!(
-            counts.get(d.1.as_bytes()),
-            Some(&1),
-            "not processed exactly once"
-        );
-    }
+    assert_each_processed_once(&upstream, &deliveries);
     assert!(
         envoy.metric(r#"webhook_guard_claims{outcome="abandoned"}"#) > 0,
         "no answer was lost: the test proves nothing ({} requests)",
@@ -328,13 +319,6 @@ fn batches_that_time_out_fail_closed_and_leave_no_orphan_claim() {
         let r = deliver_with_retries(envoy.port, d, 50);
         assert_eq!(r.status, 200, "{r:?}");
     }
-    let counts = processed(&upstream);
-    for d in &deliveries {
-        assert_eq!(
-            counts.get(d.1.as_bytes()),
-            Some(&1),
-            "not processed exactly once"
-        );
-    }
+    assert_each_processed_once(&upstream, &deliveries);
     envoy.assert_no_panic();
 }
