@@ -155,11 +155,11 @@ def proxy_yaml(kind, port, admin, upstream, cache_port, max_body):
     wasm = WASM
     if kind.startswith("floor-"):
         wasm, cfg = FLOOR_WASM, kind.removeprefix("floor-")
-    elif kind == "dedupe-instant":
-        wasm, cfg = INSTANT_WASM, filter_config(kind, max_body).replace("\\", "\\\\").replace('"', '\\"')
     elif kind == "ext-authz":
         pass
-    elif kind not in ("bare", "dedupe-instant"):
+    elif kind != "bare":
+        if kind == "dedupe-instant":
+            wasm = INSTANT_WASM
         cfg = filter_config(kind, max_body).replace("\\", "\\\\").replace('"', '\\"')
     if kind == "ext-authz":
         wasm_filter = ext_authz_filter(max_body)

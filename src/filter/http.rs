@@ -121,9 +121,6 @@ impl<H: Host> HttpContext for Guard<H> {
                 .map(|(_, v)| *v)
         };
         strip_own(&all, |name| self.host.remove_request_header(name));
-        // Kept from the map already read: a log line may need it later, and reading one
-        // header costs a host call.
-        self.request_id = Some(header("x-request-id").map(cut_for_log));
 
         let config = Rc::clone(&self.config);
         let path = header(":path").unwrap_or_default();
@@ -136,6 +133,13 @@ impl<H: Host> HttpContext for Guard<H> {
         let Some(endpoint) = config.endpoints.get(index) else {
             return self.refuse(None, Reject::UnknownEndpoint);
         };
+        if config.idempotency.is_some() && endpoint.idempotency_key.is_some() {
+            // A claimed delivery's fate may be logged from the response phase, where request
+            // headers cannot be read (nor is Envoy's `request.id` property set there, checked
+            // on 1.40): kept from the map already read, a host call saved. Other requests
+            // read it only if refused (`request_id`).
+            self.request_id = Some(header("x-request-id").map(cut_for_log));
+        }
         if let Some(h) = &endpoint.delivery_id {
             self.delivery_id = h.names.iter().find_map(|n| header(n)).map(cut_for_log);
         }
@@ -340,9 +344,6 @@ impl<H: Host> Guard<H> {
             self.metrics.cache_error(&self.host, Operation::Claim);
             return self.cache_unavailable(endpoint, &verified);
         };
-        // The claim's fate may be logged from the response phase, where request headers
-        // cannot be read (nor is Envoy's `request.id` property set there, checked on 1.40).
-        self.request_id();
         let body = claim_request(key, &token, idem.in_flight_ttl_seconds);
         let me = self.me.clone().filter(|_| self.link.open.get());
         let Some(me) = me else {
