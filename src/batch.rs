@@ -18,7 +18,7 @@ use std::collections::VecDeque;
 
 use crate::cache_client::{
     claim_verdict, read_batch_answer, settle_result, BatchReply, ClaimVerdict, Queued,
-    SettleResult, MAX_BATCH_BYTES, MAX_BATCH_OPS,
+    SettleResult, MAX_ATTEMPTS, MAX_BATCH_BYTES, MAX_BATCH_OPS,
 };
 
 /// Claims that may wait for a batch; more are answered at once as if the cache were
@@ -289,6 +289,44 @@ impl<W> Batcher<W> {
             .drain(..)
             .map(|c| unsent(Item::Claim(c)))
             .collect()
+    }
+
+    /// Empties the batcher for a root that ends (`filter::root`'s `on_done`): the claims
+    /// waiting or in flight, answered unavailable (`sent` for those in flight), and every
+    /// settlement waiting or in flight, to be sent by another root. A settlement in flight
+    /// counts as a failed send (its answer will never come): it goes on as its next attempt,
+    /// never past `MAX_ATTEMPTS`, since sending it again is harmless (commit and release are
+    /// idempotent for their token).
+    pub fn hand_off(&mut self) -> (Vec<Answered<W>>, Vec<Queued>) {
+        let mut claims = self.fail_waiting_claims();
+        let mut settlements: Vec<Queued> = self.settlements.drain(..).collect();
+        let staged = std::mem::take(&mut self.staged)
+            .into_iter()
+            .map(|i| (i, false));
+        let in_flight = self
+            .in_flight
+            .take()
+            .map(|(_, items)| items)
+            .unwrap_or_default();
+        for (item, sent) in staged.chain(in_flight.into_iter().map(|i| (i, true))) {
+            match item {
+                Item::Claim(claim) => claims.push(Answered::Claim {
+                    claim,
+                    verdict: ClaimVerdict::Unavailable,
+                    sent,
+                }),
+                Item::Settle(queued) => settlements.push(Queued {
+                    attempt: if sent {
+                        queued.attempt.saturating_add(1).min(MAX_ATTEMPTS)
+                    } else {
+                        queued.attempt
+                    },
+                    ..queued
+                }),
+            }
+        }
+        self.rung = false;
+        (claims, settlements)
     }
 
     /// The answer to the batch in flight as `token`, one `Answered` per op; `None` for a
@@ -671,5 +709,51 @@ mod tests {
             [(2, ClaimVerdict::Unavailable, false)]
         );
         assert!(b.is_idle());
+    }
+
+    #[test]
+    fn a_hand_off_empties_the_batcher_and_counts_a_send_in_flight_as_failed() {
+        let mut b = Batcher::default();
+        submit(&mut b, 0, 0);
+        b.push_settlement(settlement(Settlement::Commit, 1));
+        b.push_settlement(Queued {
+            attempt: MAX_ATTEMPTS,
+            ..settlement(Settlement::Release, 2)
+        });
+        b.rang();
+        let (_, out) = b.take(0, 250);
+        assert!(out.is_some());
+        b.dispatched(Ok(7));
+        // Meanwhile: another claim and a settlement wait.
+        submit(&mut b, 3, 1);
+        b.push_settlement(settlement(Settlement::Abandon, 4));
+        let (answered, handed) = b.hand_off();
+        assert_eq!(
+            claims(&answered),
+            [
+                (3, ClaimVerdict::Unavailable, false),
+                (0, ClaimVerdict::Unavailable, true)
+            ],
+            "waiting: never sent; in flight: may have landed"
+        );
+        let handed: Vec<_> = handed.iter().map(|q| (q.settlement, q.attempt)).collect();
+        assert_eq!(
+            handed,
+            [
+                (Settlement::Abandon, 1),
+                (Settlement::Commit, 2),
+                (Settlement::Release, MAX_ATTEMPTS)
+            ]
+        );
+        assert!(b.is_idle());
+        assert!(
+            b.answered(7, Some(b"200"), b"").is_none(),
+            "no batch in flight"
+        );
+        assert_eq!(
+            submit(&mut b, 5, 2).1,
+            Wake::Ring,
+            "no wake-up left pending"
+        );
     }
 }

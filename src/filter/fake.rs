@@ -50,7 +50,6 @@ pub struct State {
     pub counts: HashMap<u32, u64>,
     pub random: Option<[u8; 16]>,
     pub tick_period: Duration,
-    pub done: bool,
     /// Request contexts created so far (the tests number them).
     pub next_context: u32,
     pub configuration: Vec<u8>,
@@ -268,8 +267,12 @@ impl Host for Fake {
         self.0.borrow_mut().queues.get_mut(&queue)?.pop_front()
     }
 
+    /// As in Envoy, a name defined again (by another root) is the same metric.
     fn define_metric(&self, _histogram: bool, name: &str) -> u32 {
         let mut st = self.0.borrow_mut();
+        if let Some(i) = st.metric_names.iter().position(|n| n == name) {
+            return i as u32 + 1;
+        }
         st.metric_names.push(name.to_string());
         st.metric_names.len() as u32
     }
@@ -279,10 +282,6 @@ impl Host for Fake {
     }
 
     fn record(&self, _metric: u32, _value: u64) {}
-
-    fn done(&self) {
-        self.0.borrow_mut().done = true;
-    }
 
     fn set_tick_period(&self, period: Duration) {
         self.0.borrow_mut().tick_period = period;

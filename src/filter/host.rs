@@ -71,8 +71,6 @@ pub trait Host {
     fn define_metric(&self, histogram: bool, name: &str) -> u32;
     fn increment(&self, metric: u32);
     fn record(&self, metric: u32, value: u64);
-    /// Tells the host that a root context which deferred its end (`on_done` false) is done.
-    fn done(&self);
     /// Calls the root context's `on_tick` every `period` (zero: stops).
     fn set_tick_period(&self, period: Duration);
     /// 16 random bytes (WASI `random_get`), or `None`.
@@ -274,10 +272,6 @@ mod envoy {
 
         fn record(&self, metric: u32, value: u64) {
             let _ = hostcalls::record_metric(metric, value);
-        }
-
-        fn done(&self) {
-            let _ = hostcalls::done();
         }
 
         fn set_tick_period(&self, period: Duration) {

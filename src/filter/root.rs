@@ -8,6 +8,16 @@
 //! request that made them ends, and it retries failed settlements up to `MAX_ATTEMPTS`
 //! times, backing off (`retry_delay_ms`) on a tick.
 //!
+//! A root does not outlive its VM, and a configuration update may replace the VM (a new
+//! `.wasm`, a changed `vm_config` such as an added environment variable): Envoy calls the
+//! old root's `on_done` once its last request has ended, then destroys the VM, cancelling
+//! its calls and ticks. So a root that ends sends nothing more itself: it puts every
+//! settlement still to send (waiting, in flight, waiting for a retry) on the shared queue,
+//! which lives in Envoy, not in the VM, for as long as any VM of the same `vm_id` does. The
+//! root that replaced it (same VM or a new one) is the queue's newest registrant, so it is
+//! woken to send them; a root that registers the queue later (a VM started after the
+//! message was put there) drains it at configuration.
+//!
 //! Why claims do not go through the shared queue: its `on_queue_ready` goes to whichever
 //! worker's root registered it last, and a claim's answer must reach its request in this VM.
 //! A request context cannot send the batch itself either: Envoy cancels the calls of a
@@ -23,7 +33,7 @@ use std::time::Duration;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{Action, ContextType};
 
-use crate::batch::{Answered, Batcher};
+use crate::batch::{Answered, Batcher, MAX_PENDING_SETTLEMENTS};
 use crate::cache_client::{retry_delay_ms, Queued, SettleResult, Tokens, BATCH_PATH, MAX_ATTEMPTS};
 use crate::config::Config;
 
@@ -71,8 +81,8 @@ pub struct Root<H: Host> {
     pub link: Rc<Link<H>>,
     /// Failed settlements waiting for their next send: (when, in host ms, what).
     retries: Vec<(u64, Queued)>,
-    /// The host asked this root to end (a new configuration replaced it) while some were
-    /// still pending: it ends once they are settled or given up.
+    /// The host asked this root to end (`on_done`): what it had to send is on the shared
+    /// queue, and it takes nothing more.
     closing: bool,
 }
 
@@ -103,15 +113,39 @@ impl<H: Host + Clone + 'static> Root<H> {
         }
     }
 
-    fn pending(&self) -> bool {
-        !self.retries.is_empty() || !self.link.batcher.borrow().is_idle()
+    /// Queues `queued` for a send at `due` (host ms), on the tick.
+    fn schedule(&mut self, due: u64, queued: Queued) {
+        if self.retries.len() >= MAX_PENDING_SETTLEMENTS {
+            log::warn!(
+                "webhook-guard: too many commits and releases waiting; a {} is dropped and its claim lapses after its in-flight TTL",
+                queued.settlement.name()
+            );
+            return;
+        }
+        if self.retries.is_empty() {
+            self.host.set_tick_period(TICK);
+        }
+        self.retries.push((due, queued));
     }
 
-    /// A closing root that has nothing left to send tells the host it is done.
-    fn finish_if_closing(&self) {
-        if self.closing && !self.pending() {
-            self.link.open.set(false);
-            self.host.done();
+    /// Takes the settlements waiting on the shared queue: a request's that outlived its root
+    /// (first attempt: sent with the next batch) or an ended root's (some attempts made: sent
+    /// after the back-off the last one earned, so a hand-off, or several in a row, does not
+    /// use the attempts up while the cache is away). `later`: nothing goes to the batcher
+    /// now, all waits for the tick (at configuration, before the cache cluster is usable).
+    fn take_queued(&mut self, queue: u32, later: bool) {
+        let mut clock = None;
+        while let Some(message) = self.host.dequeue(queue) {
+            let Some(queued) = Queued::decode(&message) else {
+                continue;
+            };
+            // Read once, and only for a message (a clock read costs a host call).
+            let now = *clock.get_or_insert_with(|| self.host.now_ms());
+            match queued.attempt {
+                0 | 1 if !later => self.push_settlement(queued),
+                0 | 1 => self.schedule(now, queued),
+                n => self.schedule(now.saturating_add(retry_delay_ms(n - 1)), queued),
+            }
         }
     }
 
@@ -218,16 +252,13 @@ impl<H: Host + Clone + 'static> Root<H> {
                 .host
                 .now_ms()
                 .saturating_add(retry_delay_ms(queued.attempt));
-            if self.retries.is_empty() {
-                self.host.set_tick_period(TICK);
-            }
-            self.retries.push((
+            self.schedule(
                 due,
                 Queued {
                     attempt: queued.attempt + 1,
                     ..queued
                 },
-            ));
+            );
         } else {
             // The claim now lapses after in_flight_ttl_seconds: the last safety net.
             log::warn!(
@@ -271,23 +302,50 @@ impl<H: Host + Clone + 'static> Context for Root<H> {
             self.deliver(answered, now);
             self.flush(now);
         }
-        self.finish_if_closing();
     }
 
-    /// An Envoy listener update (LDS) or filter update (ECDS) replaces this root. Commits
-    /// and releases still pending would be lost with it, and a lost commit lets a retry be
-    /// processed again: end only once they are through (Envoy keeps the old root meanwhile).
+    /// An Envoy listener update (LDS) or filter update (ECDS) replaces this root, and may
+    /// destroy its VM right after (see the module doc): a commit lost with it lets a retry be
+    /// processed again. So everything still to send goes to the shared queue, for the root
+    /// that replaced this one, and this root ends at once.
     fn on_done(&mut self) -> bool {
-        if !self.pending() {
-            // Requests still running hand their settlements to the shared queue from now on.
-            self.link.open.set(false);
+        self.closing = true;
+        // Requests still running (none should be: Envoy ends a root after its last request)
+        // hand their settlements to the shared queue from now on.
+        self.link.open.set(false);
+        let now = self.host.now_ms();
+        let (claims, mut handed) = self.link.batcher.borrow_mut().hand_off();
+        // A claim whose answer will never come now: its request (if any) fails closed and
+        // gives the claim up, through the shared queue.
+        self.deliver(claims, now);
+        handed.extend(
+            std::mem::take(&mut self.retries)
+                .into_iter()
+                .map(|(_, q)| q),
+        );
+        self.host.set_tick_period(Duration::ZERO);
+        if handed.is_empty() {
             return true;
         }
-        log::info!(
-            "webhook-guard: configuration replaced; sending the pending commits and releases first"
-        );
-        self.closing = true;
-        false
+        let total = handed.len();
+        let queued = handed
+            .iter()
+            .filter(|q| {
+                self.queue
+                    .is_some_and(|id| self.host.enqueue(id, &q.encode()))
+            })
+            .count();
+        if queued == total {
+            log::info!(
+                "webhook-guard: configuration replaced; {queued} pending commits and releases handed to the next configuration"
+            );
+        } else {
+            log::warn!(
+                "webhook-guard: configuration replaced; {} of {total} pending commits and releases could not be handed on, and their claims lapse after their in-flight TTL",
+                total - queued
+            );
+        }
+        true
     }
 }
 
@@ -304,6 +362,10 @@ impl<H: Host + Clone + 'static> RootContext for Root<H> {
                 }
                 if config.idempotency.is_some() && self.queue.is_none() {
                     self.queue = self.host.register_queue(OUTCOME_QUEUE);
+                    // What an ended root (perhaps of a VM already gone) left there.
+                    if let Some(queue) = self.queue {
+                        self.take_queued(queue, true);
+                    }
                 }
                 if config.idempotency.is_some() && self.link.wake.get().is_none() {
                     let suffix = self.host.random().map_or_else(
@@ -334,21 +396,24 @@ impl<H: Host + Clone + 'static> RootContext for Root<H> {
     }
 
     fn on_queue_ready(&mut self, queue_id: u32) {
+        if self.closing {
+            // Left on the queue for the root that replaced this one.
+            return;
+        }
+        let now = self.host.now_ms();
         if Some(queue_id) == self.link.wake.get() {
             while self.host.dequeue(queue_id).is_some() {}
             self.link.batcher.borrow_mut().rang();
         } else {
-            while let Some(message) = self.host.dequeue(queue_id) {
-                if let Some(queued) = Queued::decode(&message) {
-                    self.push_settlement(queued);
-                }
-            }
+            self.take_queued(queue_id, false);
         }
-        self.flush(self.host.now_ms());
-        self.finish_if_closing();
+        self.flush(now);
     }
 
     fn on_tick(&mut self) {
+        if self.closing {
+            return;
+        }
         let now = self.host.now_ms();
         let (due, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut self.retries)
             .into_iter()
@@ -361,7 +426,6 @@ impl<H: Host + Clone + 'static> RootContext for Root<H> {
             self.push_settlement(queued);
         }
         self.flush(now);
-        self.finish_if_closing();
     }
 
     fn get_type(&self) -> Option<ContextType> {

@@ -714,39 +714,155 @@ fn the_root_sends_queued_outcomes_and_retries_failures_backing_off() {
     assert_eq!(batch_ops(&fake, token)[0]["commit"]["token"], TOKEN);
 }
 
+/// A root on the same Envoy as `fake` (the shared queues are Envoy's, not the VM's): a
+/// new VM's root, or a new configuration's in the same VM.
+fn successor(fake: &Fake, id: u32) -> Root<Fake> {
+    let mut root = Root::new(fake.clone(), id);
+    assert!(root.on_configure(0), "configuration refused");
+    root
+}
+
+/// The messages waiting on the claim-outcome queue.
+fn outcome_messages(fake: &Fake) -> Vec<String> {
+    fake.queued()
+}
+
+/// Calls to the cache so far.
+fn calls(fake: &Fake) -> usize {
+    fake.st().calls.len()
+}
+
 #[test]
-fn a_replaced_root_ends_only_once_its_commits_are_through() {
-    let (mut idle, _) = start(&config("reject"));
-    assert!(idle.on_done(), "nothing pending: it may end at once");
+fn a_replaced_root_hands_what_it_still_has_to_send_to_the_next_and_ends_at_once() {
+    let (mut idle, fake) = start(&config("reject"));
+    assert!(idle.on_done(), "nothing pending: it ends at once");
     assert!(
         !idle.link.open.get(),
         "ended: what comes now goes to the shared queue"
     );
+    assert!(outcome_messages(&fake).is_empty(), "nothing to hand on");
+
+    // A commit in flight when the root is replaced (its answer will never come): handed on
+    // as a send that failed, since the VM and its calls may be gone.
     let (mut root, fake) = start(&config("reject"));
+    let mut next = successor(&fake, ROOT_ID + 100);
     let mut guard = claiming(&root, &fake, "m13");
     answer(&mut root, &fake, Some("200"), &claimed_answer());
     respond(&mut guard, &fake, "200", "via_upstream", 0);
-    wake(&mut root, &fake);
-    // A new configuration replaces this root while the commit is in flight.
-    assert!(!root.on_done());
-    fake.st().call_status = Some(b"503".to_vec());
-    root.on_http_call_response(2, 1, 0, 0);
-    assert!(!fake.st().done, "a retry still waits");
-    fake.st().now += Duration::from_millis(250);
+    let token = wake(&mut root, &fake);
+    assert!(batch_ops(&fake, token)[0].get("commit").is_some());
+    // And a release waiting for the next batch: handed on as it is, never sent yet.
+    let release = Queued {
+        settlement: Settlement::Release,
+        body: Settlement::Release.request(&"cd".repeat(32), TOKEN, 60, 60),
+        attempt: 1,
+    };
+    assert!(root.link.batcher.borrow_mut().push_settlement(release));
+    assert!(
+        root.on_done(),
+        "it never holds Envoy up: its VM may go anyway"
+    );
+    assert_eq!(fake.st().tick_period, Duration::ZERO, "no tick left in it");
+    let handed = outcome_messages(&fake);
+    assert!(
+        handed.len() == 2
+            && handed[0].starts_with("release 1 ")
+            && handed[1].starts_with("commit 2 ")
+            && handed[1].contains(TOKEN),
+        "{handed:?}"
+    );
+    assert!(root.link.batcher.borrow().is_idle(), "nothing left behind");
+    // The old root takes nothing more, even if the queue wakes it.
+    let outcomes = fake.queue_id(OUTCOME_QUEUE);
+    root.on_queue_ready(outcomes);
     root.on_tick();
-    assert!(batch_ops(&fake, 3)[0].get("commit").is_some());
+    assert_eq!(
+        fake.waiting(outcomes),
+        2,
+        "left for the root that replaced it"
+    );
+    // The root that replaced it (the queue's newest registrant) is woken: the release goes
+    // out at once, the commit after the back-off its first send earned.
+    let sent = calls(&fake);
+    next.on_queue_ready(outcomes);
+    assert_eq!(fake.waiting(outcomes), 0);
+    assert_eq!(calls(&fake), sent + 1);
+    let ops = batch_ops(&fake, calls(&fake) as u32);
+    assert!(ops.len() == 1 && ops[0].get("release").is_some(), "{ops:?}");
     answer_batch(
-        &mut root,
+        &mut next,
         &fake,
-        3,
+        calls(&fake) as u32,
+        Some("200"),
+        r#"{"results":[{"id":0,"result":"released"}]}"#,
+    );
+    fake.st().now += Duration::from_millis(250);
+    next.on_tick();
+    let token = calls(&fake) as u32;
+    assert_eq!(token as usize, sent + 2);
+    assert_eq!(batch_ops(&fake, token)[0]["commit"]["token"], TOKEN);
+    answer_batch(
+        &mut next,
+        &fake,
+        token,
         Some("200"),
         r#"{"results":[{"id":0,"result":"committed"}]}"#,
     );
-    assert!(
-        fake.st().done,
-        "through: the root tells the host it is done"
-    );
     assert_eq!(fake.count("webhook_guard.cache_settled.op.commit"), 1);
+    assert_eq!(fake.count("webhook_guard.cache_settled.op.release"), 1);
+}
+
+#[test]
+fn a_commit_waiting_for_its_retry_survives_replacements_in_a_row_and_a_late_successor() {
+    let (mut a, fake) = start(&config("reject"));
+    let mut guard = claiming(&a, &fake, "m13b");
+    answer(&mut a, &fake, Some("200"), &claimed_answer());
+    respond(&mut guard, &fake, "200", "via_upstream", 0);
+    let token = wake(&mut a, &fake);
+    // The cache is away: the commit waits for its second send.
+    answer_batch(&mut a, &fake, token, None, "");
+    let outcomes = fake.queue_id(OUTCOME_QUEUE);
+    // A is replaced by B, B by A again (a flip-flop), before the retry is due: each hand-off
+    // keeps the attempt count, so the cache's absence, not the operator, spends attempts.
+    let mut b = successor(&fake, ROOT_ID + 100);
+    assert!(a.on_done());
+    b.on_queue_ready(outcomes);
+    let mut a2 = successor(&fake, ROOT_ID + 200);
+    assert!(b.on_done());
+    let handed = outcome_messages(&fake);
+    assert!(
+        handed.len() == 1 && handed[0].starts_with("commit 2 "),
+        "{handed:?}"
+    );
+    a2.on_queue_ready(outcomes);
+    // A successor whose VM started after the hand-off (nobody was woken) drains the queue
+    // when it is configured.
+    assert!(a2.on_done());
+    let sent = calls(&fake);
+    let mut late = successor(&fake, ROOT_ID + 300);
+    assert_eq!(fake.waiting(outcomes), 0, "drained at configuration");
+    assert_eq!(calls(&fake), sent, "nothing sent from on_configure");
+    fake.st().now += Duration::from_millis(250);
+    late.on_tick();
+    let token = calls(&fake) as u32;
+    assert_eq!(batch_ops(&fake, token)[0]["commit"]["token"], TOKEN);
+}
+
+#[test]
+fn a_replaced_root_fails_its_waiting_claims_closed_and_gives_them_up() {
+    // Envoy ends a root after its last request, so no claim should be waiting then; should
+    // one be, its request is answered as if the cache were away, never left hanging.
+    let (mut root, fake) = start(&config("reject"));
+    let guard = claiming(&root, &fake, "m13c");
+    wake(&mut root, &fake);
+    assert!(root.on_done());
+    assert_eq!(last_reply(&fake).0, 503);
+    assert!(matches!(*state(&guard), State::Done));
+    let handed = outcome_messages(&fake);
+    assert!(
+        handed.len() == 1 && handed[0].starts_with("abandon 1 ") && handed[0].contains(TOKEN),
+        "{handed:?}"
+    );
 }
 
 #[test]
