@@ -398,28 +398,40 @@ fn replays_abandoned_again_and_again_do_not_grow_redis() {
     replays_abandoned_again_and_again(&Cache::start(0, &["--redis", &redis.url()]), Some(&redis));
 }
 
-/// A configuration update (LDS) replaces the filter's root context while a commit waits for
-/// its retry in the old one (the cache is restarting). (Found by review: with a drain shorter
-/// than the retry window the old root went, its retry with it, and the delivery was later
-/// processed again.) The old root now ends only once its commits are through.
-#[test]
-fn a_configuration_update_keeps_the_commits_still_to_send() {
-    if !e2e_ready() {
-        return;
-    }
+/// A copy of the built `.wasm` that differs from it (one more custom section): for Envoy a
+/// new module, so a new VM, as an upgrade is.
+fn another_build(tag: &str) -> std::path::PathBuf {
+    let mut module = std::fs::read(wasm_path()).expect("the built .wasm");
+    let name = b"webhook-guard-test-build";
+    let mut content = vec![name.len() as u8];
+    content.extend_from_slice(name);
+    content.extend_from_slice(tag.as_bytes());
+    assert!(content.len() < 128, "one byte of LEB128 size");
+    module.push(0); // a custom section
+    module.push(content.len() as u8);
+    module.extend_from_slice(&content);
+    let path = scratch_dir("claims-upgrade").join(format!("webhook_guard_{tag}.wasm"));
+    std::fs::write(&path, module).expect("write the other build");
+    path
+}
+
+/// Configuration updates (LDS) replace the filter's root context while a commit waits for
+/// its retry in the old one (the cache is restarting): each of `updates`, in turn, changes
+/// the listener, and the one before drains (1 s). However Envoy replaces the root (a new
+/// root in the same VM, or a new VM, once or back and forth), the commit must reach the
+/// cache: the sender's retry past the in-flight TTL is a duplicate. (Found by review: with a
+/// drain shorter than the retry window the old root went, its retry with it; and when the
+/// update built a new VM, the old root's VM went with everything it still had to send.)
+fn a_commit_waiting_for_its_retry_survives(updates: &[&dyn Fn(&mut EnvoyOptions)]) {
     let redis = Redis::start();
     let mut cache = Cache::start(0, &["--redis", &redis.url()]);
     let cache_port = cache.port;
     let upstream = Upstream::start();
-    let options = |config: &str| {
-        let mut o = EnvoyOptions::new(config, upstream.port);
-        o.cache_port = Some(cache_port);
-        o.concurrency = 2;
-        o.lds_drain_seconds = Some(1);
-        o
-    };
-    let first_config = config(1000);
-    let envoy = Envoy::start(&options(&first_config));
+    let mut options = EnvoyOptions::new(&config(1000), upstream.port);
+    options.cache_port = Some(cache_port);
+    options.concurrency = 2;
+    options.lds_drain_seconds = Some(1);
+    let envoy = Envoy::start(&options);
     let d = delivery("reload-1");
     // The receiver works on it while the cache goes away: the commit fails and waits.
     upstream.set_delay(Duration::from_millis(800));
@@ -432,21 +444,83 @@ fn a_configuration_update_keeps_the_commits_still_to_send() {
     cache.stop();
     assert!(is_processed(&sender.join().expect("first attempt")));
     thread::sleep(Duration::from_millis(100));
-    // The operator changes the configuration (here only its log level).
-    envoy.reload(&options(&first_config.replacen(
-        '{',
-        r#"{ "log_level": "info","#,
-        1,
-    )));
+    for (i, update) in updates.iter().enumerate() {
+        if i > 0 {
+            // The listener before is drained, and its root ended, before the next update.
+            thread::sleep(Duration::from_millis(1200));
+        }
+        update(&mut options);
+        envoy.reload(&options);
+    }
     thread::sleep(Duration::from_millis(1500));
     let _cache = Cache::start(cache_port, &["--redis", &redis.url()]);
     upstream.set_delay(Duration::ZERO);
     // Past the in-flight TTL, the sender's retry must be a duplicate, not run again.
-    thread::sleep(Duration::from_secs(IN_FLIGHT_TTL_SECONDS + 2));
+    thread::sleep(Duration::from_secs(IN_FLIGHT_TTL_SECONDS + 3));
     let again = deliver(envoy.port, &d);
     assert_eq!(again.body, br#"{"status":"duplicate"}"#, "{again:?}");
     assert_eq!(received(&upstream, &d), 1);
+    // Not by luck of timing: a replaced root handed the commit on (each one that held it;
+    // how many did depends on how the drains overlap).
+    assert!(
+        envoy.log().contains("handed to the next configuration"),
+        "{}",
+        envoy.log()
+    );
     envoy.assert_no_panic();
+}
+
+/// The plugin configuration changes (here only its log level): a new root in the same VM.
+fn log_level_info(o: &mut EnvoyOptions) {
+    o.filter_config = o
+        .filter_config
+        .replacen('{', r#"{ "log_level": "info","#, 1);
+}
+
+/// A VM environment variable is added (step 1 of a secret rotation): a new VM.
+fn vm_env_added(o: &mut EnvoyOptions) {
+    o.vm_env = vec![("WEBHOOK_GUARD_NEXT_SECRET".into(), SECRET.into())];
+}
+
+fn vm_env_removed(o: &mut EnvoyOptions) {
+    o.vm_env.clear();
+}
+
+#[test]
+fn a_configuration_update_keeps_the_commits_still_to_send() {
+    if !e2e_ready() {
+        return;
+    }
+    a_commit_waiting_for_its_retry_survives(&[&log_level_info]);
+}
+
+#[test]
+fn an_environment_change_keeps_the_commits_still_to_send() {
+    if !e2e_ready() {
+        return;
+    }
+    a_commit_waiting_for_its_retry_survives(&[&vm_env_added]);
+}
+
+#[test]
+fn an_upgrade_to_a_new_module_keeps_the_commits_still_to_send() {
+    if !e2e_ready() {
+        return;
+    }
+    let next = another_build("next");
+    a_commit_waiting_for_its_retry_survives(&[&move |o: &mut EnvoyOptions| {
+        o.wasm_file = Some(next.clone())
+    }]);
+}
+
+/// A to B and back to A within the retry window (a rollback, or two operators): the first A
+/// is gone by the time A comes back, and B with it.
+#[test]
+fn a_flip_flop_of_configurations_keeps_the_commits_still_to_send() {
+    if !e2e_ready() {
+        return;
+    }
+    a_commit_waiting_for_its_retry_survives(&[&vm_env_added, &vm_env_removed]);
 }
 
 #[test]

@@ -517,6 +517,8 @@ pub struct EnvoyOptions {
     pub gateway_other_host: Option<(String, u16)>,
     /// The listener's `per_connection_buffer_limit_bytes`; `None`: as shipped (2 MiB).
     pub buffer_limit_bytes: Option<u64>,
+    /// The `.wasm` to load; `None`: the built one (`wasm_path`).
+    pub wasm_file: Option<PathBuf>,
 }
 
 impl EnvoyOptions {
@@ -534,6 +536,7 @@ impl EnvoyOptions {
             lds_drain_seconds: None,
             gateway_other_host: None,
             buffer_limit_bytes: None,
+            wasm_file: None,
         }
     }
 }
@@ -590,8 +593,8 @@ fn envoy_config(o: &EnvoyOptions) -> serde_yaml_ng::Value {
         .find(|f| f["name"].as_str() == Some("webhook_guard"))
         .expect("the webhook_guard filter in envoy.yaml");
     let config = &mut guard["typed_config"]["config"];
-    config["vm_config"]["code"]["local"]["filename"] =
-        Value::from(wasm_path().display().to_string());
+    let wasm = o.wasm_file.clone().unwrap_or_else(wasm_path);
+    config["vm_config"]["code"]["local"]["filename"] = Value::from(wasm.display().to_string());
     let env = &mut config["vm_config"]["environment_variables"];
     env["host_env_keys"] = Value::Sequence(
         o.host_env
