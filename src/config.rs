@@ -150,8 +150,7 @@ fn default_on_unavailable() -> String {
     "reject".into()
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+/// One entry of `secrets`, read by [`raw_secrets`] rather than by serde.
 struct RawSecret {
     id: String,
     env: Option<String>,
@@ -159,7 +158,6 @@ struct RawSecret {
     /// A public key (Ed25519, P-256), for the asymmetric schemes.
     public_key: Option<String>,
     /// An `env` slot that may be unset or empty (a rotation being staged): skipped then.
-    #[serde(default)]
     optional: bool,
 }
 
@@ -171,7 +169,8 @@ struct RawEndpoint {
     preset: String,
     #[serde(default)]
     mode: Option<String>,
-    secrets: Vec<RawSecret>,
+    /// Any JSON, read by [`raw_secrets`]: serde's messages quote a mistyped value.
+    secrets: Value,
     source_ips: Option<Vec<String>>,
     max_age_seconds: Option<u64>,
     max_future_seconds: Option<u64>,
@@ -335,14 +334,29 @@ impl Config {
     }
 }
 
-/// serde's message for a value of the wrong shape quotes it (`invalid type: string "..."`),
-/// and a secret pasted into the wrong field must not reach the log: keep what serde says
-/// was expected, drop every quoted string. Field names (in backticks) stay.
+/// serde's message for a value of the wrong shape quotes it (`invalid type: string "..."`,
+/// ``integer `5` ``), and a secret pasted into the wrong field must not reach the log: keep
+/// what serde says was expected, drop every quoted string and every number, boolean or
+/// character serde puts in backticks. Field names (in backticks too) stay. The secrets list
+/// never reaches serde's messages ([`raw_secrets`]): this is the net for the other fields.
 fn shape_error(field: &str, e: &serde_json::Error) -> ConfigError {
     let text = e.to_string();
     let mut out = String::with_capacity(text.len());
     let mut chars = text.chars();
     while let Some(c) = chars.next() {
+        if c == '`'
+            && ["integer ", "floating point ", "boolean ", "character "]
+                .iter()
+                .any(|kind| out.ends_with(kind))
+        {
+            out.push_str("(value not shown)");
+            for c in chars.by_ref() {
+                if c == '`' {
+                    break;
+                }
+            }
+            continue;
+        }
         if c != '"' {
             out.push(c);
             continue;
@@ -820,13 +834,90 @@ fn valid_public_url(url: &str) -> bool {
     })
 }
 
+/// What kind of JSON value `v` is, for errors that must not show it.
+fn json_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}
+
+const SECRET_FIELDS: [&str; 5] = ["id", "env", "value", "public_key", "optional"];
+
+/// The `secrets` list, read by hand: serde's message for a value of the wrong type quotes
+/// it (``invalid type: integer `918273645501928374` ``: an all-digit token templated into
+/// YAML unquoted is a number), and a secret may be pasted into any field of the list. Every
+/// error here names the field and the JSON type, never a value, nor an unknown key (YAML
+/// reads `{value:TOKEN}` as one key).
+fn raw_secrets(field: &str, v: &Value) -> Result<Vec<RawSecret>, ConfigError> {
+    let Value::Array(list) = v else {
+        return err(
+            format!("{field}.secrets"),
+            format!("must be a list of secrets, not {}", json_kind(v)),
+        );
+    };
+    let mut out = Vec::with_capacity(list.len());
+    for (i, entry) in list.iter().enumerate() {
+        let f = format!("{field}.secrets[{i}]");
+        let Value::Object(map) = entry else {
+            return err(
+                f,
+                format!(
+                    "must be an object (an id, and env, value or public_key), not {} (not shown)",
+                    json_kind(entry)
+                ),
+            );
+        };
+        if map.keys().any(|k| !SECRET_FIELDS.contains(&k.as_str())) {
+            return err(
+                f,
+                "has an unknown field (not shown: it may hold a secret); expected id, env, value, public_key, optional",
+            );
+        }
+        let text = |name: &str| match map.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(other) => err(
+                format!("{f}.{name}"),
+                format!("must be a string, not {} (not shown)", json_kind(other)),
+            ),
+        };
+        let Some(id) = text("id")? else {
+            return err(format!("{f}.id"), "required");
+        };
+        let optional = match map.get("optional") {
+            None => false,
+            Some(Value::Bool(b)) => *b,
+            Some(other) => {
+                return err(
+                    format!("{f}.optional"),
+                    format!("must be true or false, not {}", json_kind(other)),
+                )
+            }
+        };
+        out.push(RawSecret {
+            id,
+            env: text("env")?,
+            value: text("value")?,
+            public_key: text("public_key")?,
+            optional,
+        });
+    }
+    Ok(out)
+}
+
 fn build_secrets(
     field: &str,
-    raw: &[RawSecret],
+    raw: &Value,
     scheme: &Scheme,
     env: &dyn Fn(&str) -> Option<String>,
     skipped: &mut Vec<String>,
 ) -> Result<Vec<Secret>, ConfigError> {
+    let raw = raw_secrets(field, raw)?;
     if raw.is_empty() || raw.len() > MAX_SECRETS {
         return err(format!("{field}.secrets"), "must list 1 to 8 secrets");
     }
@@ -1153,7 +1244,10 @@ mod tests {
         // quote it.
         let bare = r#"{"endpoints":[{"name":"e","path_prefix":"/h","preset":"github","secrets":["my-real-\"secret\"-value"]}]}"#;
         let e = error_of(parse(bare));
-        assert!(e.starts_with("endpoints[0]: invalid type"), "{e}");
+        assert!(
+            e.starts_with("endpoints[0] (e).secrets[0]: must be an object"),
+            "{e}"
+        );
         assert!(!e.contains("my-real") && !e.contains("value\""), "{e}");
 
         let idem =
@@ -1161,6 +1255,127 @@ mod tests {
         let e = error_of(parse(idem));
         assert!(e.starts_with("idempotency: invalid type"), "{e}");
         assert!(!e.contains("hunter2"), "{e}");
+    }
+
+    /// The digits of a token that YAML, templated without quotes, turns into a number.
+    const TOKEN: &str = "918273645501928374";
+
+    /// Every JSON type, each holding the token (a boolean is its own value).
+    fn every_type() -> Vec<String> {
+        vec![
+            TOKEN.to_string(),
+            format!("-{TOKEN}"),
+            format!("{TOKEN}.25"),
+            format!("{TOKEN}e2"),
+            "true".into(),
+            "false".into(),
+            format!("[{TOKEN}]"),
+            format!(r#"["{TOKEN}"]"#),
+            format!(r#"{{"k":"{TOKEN}"}}"#),
+            "null".into(),
+            // Too short a secret, so that a string value is an error too.
+            format!(r#""{}""#, &TOKEN[..11]),
+        ]
+    }
+
+    /// Neither the token's digits nor a value in serde's backticks (`boolean `true``).
+    fn assert_not_quoted(what: &str, e: &str) {
+        assert!(
+            !e.contains(&TOKEN[..9]) && !e.contains(&TOKEN[9..]) && !e.contains('`'),
+            "{what}: {e}"
+        );
+    }
+
+    fn with_secrets(secrets: &str) -> Result<Config, ConfigError> {
+        parse(&format!(
+            r#"{{"endpoints":[{{"name":"e","path_prefix":"/h","preset":"github","secrets":{secrets}}}]}}"#
+        ))
+    }
+
+    /// serde quotes a number or a boolean of the wrong type in backticks: a secret of any
+    /// JSON type, in any field of a secret, as an entry of the list or as the list, is
+    /// never shown.
+    #[test]
+    fn secrets_of_any_json_type_are_never_quoted() {
+        for v in every_type() {
+            for field in ["value", "public_key", "env", "id", "optional"] {
+                let string = v.starts_with('"');
+                if field == "env" && string {
+                    // The name of a variable, shown on purpose (it is not set).
+                    continue;
+                }
+                let id = if field == "id" { "" } else { r#""id":"a","# };
+                let secrets = format!(r#"[{{{id}"{field}":{v}}}]"#);
+                let r = with_secrets(&secrets);
+                // A string, or a boolean in `optional`, is the right type: the entry still
+                // fails (too short, or no key), for its own reason.
+                let e = error_of(r);
+                assert_not_quoted(&secrets, &e);
+                let right_type = string || (field == "optional" && v.len() <= 5);
+                if !right_type && v != "null" {
+                    assert!(
+                        e.contains(&format!("secrets[0].{field}: must be")),
+                        "{secrets}: {e}"
+                    );
+                }
+            }
+            for secrets in [format!("[{v}]"), v.clone()] {
+                assert_not_quoted(&secrets, &error_of(with_secrets(&secrets)));
+            }
+        }
+        // YAML reads `{value:TOKEN}` as one key: an unknown key is not shown either.
+        let key = format!(r#"[{{"id":"a","value:{TOKEN}":null}}]"#);
+        let e = error_of(with_secrets(&key));
+        assert!(e.contains("secrets[0]: has an unknown field"), "{e}");
+        assert_not_quoted(&key, &e);
+        // What the errors say.
+        let e = error_of(with_secrets(&format!(r#"[{{"id":"a","value":{TOKEN}}}]"#)));
+        assert_eq!(
+            e,
+            "endpoints[0] (e).secrets[0].value: must be a string, not a number (not shown)"
+        );
+        let e = error_of(with_secrets(&format!("[{TOKEN}]")));
+        assert!(
+            e.starts_with("endpoints[0] (e).secrets[0]: must be an object"),
+            "{e}"
+        );
+        let e = error_of(with_secrets("true"));
+        assert_eq!(
+            e,
+            "endpoints[0] (e).secrets: must be a list of secrets, not a boolean"
+        );
+        assert_eq!(
+            field_of(with_secrets(r#"[{"value":"0123456789abcdef"}]"#)),
+            "endpoints[0] (e).secrets[0].id"
+        );
+        assert_eq!(
+            field_of(with_secrets(r#"[{"id":"a","env":"X","optional":"yes"}]"#)),
+            "endpoints[0] (e).secrets[0].optional"
+        );
+        // Still read as before.
+        let ok = with_secrets(r#"[{"id":"a","value":"0123456789abcdef","public_key":null}]"#);
+        assert_eq!(ok.unwrap().endpoints[0].secrets[0].id, "a");
+    }
+
+    /// The other fields go through serde: its numbers and booleans are scrubbed too.
+    #[test]
+    fn shape_errors_never_quote_numbers_or_booleans() {
+        for v in every_type() {
+            for field in [
+                "signature_prefix",
+                "max_age_seconds",
+                "mode",
+                "idempotency_key",
+            ] {
+                let fields = format!(r#","preset":"github","{field}":{v}"#);
+                match one(&fields) {
+                    Ok(_) => assert!(v == "null" || v.starts_with('"'), "{fields}: accepted"),
+                    Err(e) => assert_not_quoted(&fields, &e.to_string()),
+                }
+            }
+        }
+        // Field names in backticks stay.
+        assert!(error_of(one(r#","preset":"github","colour":1"#)).contains("`colour`"));
     }
 
     #[test]
