@@ -293,7 +293,8 @@ impl Config {
     }
 
     /// The endpoint of a request path: the exact match (`endpoint_for`), provided the path
-    /// as a lenient receiver would route it (`crate::path::canonical`) matches the same one.
+    /// as a lenient receiver would route it (`crate::path::canonical`) matches the same one
+    /// and holds nothing that no canonical form settles (`crate::path::unsettled`).
     pub fn route(&self, path: &[u8]) -> Route {
         let exact = self.endpoint_for(path);
         let canonical = crate::path::canonical(path);
@@ -305,8 +306,10 @@ impl Config {
             .max_by_key(|(_, e)| e.canonical_prefix.len())
             .map(|(i, _)| i);
         match (exact, lenient) {
-            (Some(a), Some(b)) if a == b => Route::Endpoint(a),
             (None, None) => Route::Unknown,
+            // Where an endpoint could serve it, a spelling no canonical form settles.
+            _ if crate::path::unsettled(path) => Route::Ambiguous,
+            (Some(a), Some(b)) if a == b => Route::Endpoint(a),
             _ => Route::Ambiguous,
         }
     }
@@ -457,6 +460,13 @@ fn build_endpoint(
     let field = format!("{field} ({})", raw.name);
     if !raw.path_prefix.starts_with('/') {
         return err(format!("{field}.path_prefix"), "must start with '/'");
+    }
+    // Every request under such a prefix would be refused as ambiguous.
+    if crate::path::unsettled(raw.path_prefix.as_bytes()) || raw.path_prefix.contains(['?', '#']) {
+        return err(
+            format!("{field}.path_prefix"),
+            "must be printable ASCII, without '?', '#' or an escape of '%' (requests with anything else in their path are refused)",
+        );
     }
     let mode = match raw.mode.as_deref() {
         None | Some("enforce") => Mode::Enforce,
@@ -1501,6 +1511,92 @@ mod tests {
         ] {
             assert_eq!(c.route(spelling.as_bytes()), Route::Ambiguous, "{spelling}");
         }
+    }
+
+    /// The README's parent/child setup: what a receiver trims or folds, or decodes twice,
+    /// never reaches the report-mode parent instead of the enforcing child.
+    #[test]
+    fn unsettled_spellings_are_refused_wherever_an_endpoint_could_serve_them() {
+        let json = format!(
+            r#"{{"endpoints":[
+              {{"name":"loose","path_prefix":"/hooks","preset":"github","mode":"report","secrets":{SECRET}}},
+              {{"name":"strict","path_prefix":"/hooks/strict","preset":"github","secrets":{SECRET}}}]}}"#
+        );
+        let c = parse(&json).unwrap();
+        let mut refused: Vec<String> = Vec::new();
+        for b in (0..0x20).chain([0x7f]) {
+            for hex in [format!("%{b:02X}"), format!("%{b:02x}")] {
+                refused.push(format!("/hooks/strict{hex}"));
+                refused.push(format!("/hooks/{hex}strict"));
+                refused.push(format!("/hooks/strict{hex}/x"));
+                refused.push(format!("/hooks/other{hex}"));
+                refused.push(format!("/hooks/strict/x{hex}y"));
+            }
+        }
+        for ch in ['\u{a0}', '\u{3000}', '\u{feff}', '\u{85}', '\u{ff53}'] {
+            let enc: String = ch
+                .to_string()
+                .bytes()
+                .map(|b| format!("%{b:02X}"))
+                .collect();
+            refused.push(format!("/hooks/strict{enc}"));
+            refused.push(format!("/hooks/{enc}trict"));
+        }
+        refused.extend(
+            [
+                "/hooks/%2573trict",
+                "/hooks/strict%2509",
+                "/hooks/%C1%B3trict",
+                "/hooks/strict%C0%AE",
+                "/hooks/%u3000strict",
+                "/hooks/%20strict",
+                "/%09hooks/strict",
+                "/hooks%09/strict",
+                "/hooks/strict;%09",
+                "/hooks/strict%3F%09",
+            ]
+            .map(String::from),
+        );
+        for path in &refused {
+            assert_eq!(c.route(path.as_bytes()), Route::Ambiguous, "{path}");
+        }
+        // Outside every endpoint: unknown, as before; the query string is not the path.
+        assert_eq!(c.route(b"/elsewhere%09"), Route::Unknown);
+        assert_eq!(c.route(b"/else%2573where"), Route::Unknown);
+        assert_eq!(
+            c.route(b"/hooks/strict?x=%09%2573%C3%A9"),
+            Route::Endpoint(1)
+        );
+        assert_eq!(c.route(b"/hooks/other?x=%0a"), Route::Endpoint(0));
+        // Printable escapes where they change no route: as before.
+        assert_eq!(c.route(b"/hooks/other%41"), Route::Endpoint(0));
+        assert_eq!(c.route(b"/hooks/strict/a%20b%7e"), Route::Endpoint(1));
+        assert_eq!(c.route(b"/hooks/100%25"), Route::Endpoint(0));
+    }
+
+    #[test]
+    fn a_prefix_that_every_request_would_be_refused_under_is_an_error() {
+        for prefix in [
+            "/hooks/%2573",
+            "/hooks/caf\u{e9}",
+            "/hooks/%C3%A9",
+            "/h%09",
+            "/h?x",
+            "/h#x",
+        ] {
+            let json = format!(
+                r#"{{"endpoints":[{{"name":"e","path_prefix":"{prefix}","preset":"github","secrets":{SECRET}}}]}}"#
+            );
+            assert_eq!(
+                field_of(parse(&json)),
+                "endpoints[0] (e).path_prefix",
+                "{prefix}"
+            );
+        }
+        let json = format!(
+            r#"{{"endpoints":[{{"name":"e","path_prefix":"/hooks/a%20b","preset":"github","secrets":{SECRET}}}]}}"#
+        );
+        assert!(parse(&json).is_ok());
     }
 
     #[test]
