@@ -241,6 +241,11 @@ impl Config {
             },
         };
         if let Some(unknown) = top.keys().next() {
+            let unknown = if looks_like_name(unknown) {
+                unknown
+            } else {
+                "(a key not shown)"
+            };
             return err(
                 unknown,
                 "unknown field (expected endpoints, idempotency, log_level, max_body_bytes)",
@@ -357,6 +362,15 @@ fn shape_error(field: &str, e: &serde_json::Error) -> ConfigError {
                 if c == '`' {
                     break;
                 }
+            }
+            continue;
+        }
+        if c == '`' && out.ends_with("unknown field ") {
+            let key: String = chars.by_ref().take_while(|&c| c != '`').collect();
+            if looks_like_name(&key) {
+                out.push_str(&format!("`{key}`"));
+            } else {
+                out.push_str("(name not shown)");
             }
             continue;
         }
@@ -882,10 +896,16 @@ fn raw_secrets(field: &str, v: &Value) -> Result<Vec<RawSecret>, ConfigError> {
                 ),
             );
         };
-        if map.keys().any(|k| !SECRET_FIELDS.contains(&k.as_str())) {
+        if let Some(key) = map.keys().find(|k| !SECRET_FIELDS.contains(&k.as_str())) {
+            let key = match looks_like_name(key) {
+                true => format!("`{key}`"),
+                false => "(not shown: it may hold a secret)".into(),
+            };
             return err(
                 f,
-                "has an unknown field (not shown: it may hold a secret); expected id, env, value, public_key, optional",
+                format!(
+                    "has an unknown field {key}; expected id, env, value, public_key, optional"
+                ),
             );
         }
         let text = |name: &str| match map.get(name) {
@@ -920,6 +940,24 @@ fn raw_secrets(field: &str, v: &Value) -> Result<Vec<RawSecret>, ConfigError> {
     Ok(out)
 }
 
+/// Whether a key or a variable name the configuration gave may be shown: a letter or `_`,
+/// then letters, digits, `_`. A secret pasted where a name belongs (into `env`, or as a key:
+/// YAML reads `{value:TOKEN}` as one) is rarely that.
+fn looks_like_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 128
+        && !s.starts_with(|c: char| c.is_ascii_digit())
+        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+fn shown_var(var: &str) -> String {
+    if looks_like_name(var) {
+        var.to_string()
+    } else {
+        "(not shown: not a variable name; a secret in \"env\"?)".to_string()
+    }
+}
+
 fn build_secrets(
     field: &str,
     raw: &Value,
@@ -948,15 +986,16 @@ fn build_secrets(
                 Some(v) if !v.is_empty() => (v, Field::Env),
                 _ if s.optional => {
                     skipped.push(format!(
-                        "{f} ({}): optional, and {var} is not set: skipped",
-                        s.id
+                        "{f} ({}): optional, and {} is not set: skipped",
+                        s.id,
+                        shown_var(var)
                     ));
                     continue;
                 }
                 _ => {
                     return err(
                         format!("{f}.env"),
-                        format!("environment variable {var} is not set in the VM (vm_config.environment_variables)"),
+                        format!("environment variable {} is not set in the VM (vm_config.environment_variables)", shown_var(var)),
                     )
                 }
             },
@@ -1015,6 +1054,7 @@ mod tests {
     }
 
     const SECRET: &str = r#"[{"id":"current","value":"0123456789abcdef"}]"#;
+    const SECRET_ONE: &str = r#"{"id":"current","value":"0123456789abcdef"}"#;
 
     fn one(endpoint_fields: &str) -> Result<Config, ConfigError> {
         parse(&format!(
@@ -1291,7 +1331,10 @@ mod tests {
     /// Neither the token's digits nor a value in serde's backticks (`boolean `true``).
     fn assert_not_quoted(what: &str, e: &str) {
         assert!(
-            !e.contains(&TOKEN[..9]) && !e.contains(&TOKEN[9..]) && !e.contains('`'),
+            !e.contains(&TOKEN[..9])
+                && !e.contains(&TOKEN[9..])
+                && !e.contains("`true`")
+                && !e.contains("`false`"),
             "{what}: {e}"
         );
     }
@@ -1310,10 +1353,6 @@ mod tests {
         for v in every_type() {
             for field in ["value", "public_key", "env", "id", "optional"] {
                 let string = v.starts_with('"');
-                if field == "env" && string {
-                    // The name of a variable, shown on purpose (it is not set).
-                    continue;
-                }
                 let id = if field == "id" { "" } else { r#""id":"a","# };
                 let secrets = format!(r#"[{{{id}"{field}":{v}}}]"#);
                 let r = with_secrets(&secrets);
@@ -1338,6 +1377,8 @@ mod tests {
         let e = error_of(with_secrets(&key));
         assert!(e.contains("secrets[0]: has an unknown field"), "{e}");
         assert_not_quoted(&key, &e);
+        assert!(error_of(with_secrets(r#"[{"id":"a","vaule":"x"}]"#))
+            .contains("secrets[0]: has an unknown field `vaule`; expected"));
         // What the errors say.
         let e = error_of(with_secrets(&format!(r#"[{{"id":"a","value":{TOKEN}}}]"#)));
         assert_eq!(
@@ -1384,8 +1425,36 @@ mod tests {
                 }
             }
         }
-        // Field names in backticks stay.
+        // Field names in backticks stay; an unknown key that is no field name is not shown.
         assert!(error_of(one(r#","preset":"github","colour":1"#)).contains("`colour`"));
+        let e = error_of(one(&format!(r#","preset":"github","value:{TOKEN}":null"#)));
+        assert!(
+            e.contains("unknown field (name not shown), expected one of `name`"),
+            "{e}"
+        );
+        assert_not_quoted("key", &e);
+    }
+
+    /// A secret pasted into `env` is not a variable name: not shown.
+    #[test]
+    fn an_env_that_is_no_variable_name_is_not_shown() {
+        for var in [TOKEN, "a-secret-value", "p@ss word", ""] {
+            let secrets = format!(r#"[{{"id":"a","env":"{var}"}}]"#);
+            let e = error_of(with_secrets(&secrets));
+            assert!(e.contains("environment variable (not shown"), "{e}");
+            if !var.is_empty() {
+                assert!(!e.contains(var), "{e}");
+            }
+            let optional = format!(r#"[{{"id":"a","env":"{var}","optional":true}},{SECRET_ONE}]"#);
+            let c = with_secrets(&optional).unwrap();
+            let skipped = &c.endpoints[0].skipped_secrets[0];
+            assert!(skipped.contains("(not shown"), "{skipped}");
+        }
+        let e = error_of(with_secrets(r#"[{"id":"a","env":"GITHUB_SECRET_2"}]"#));
+        assert!(
+            e.contains("environment variable GITHUB_SECRET_2 is not set"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -1429,6 +1498,8 @@ mod tests {
         assert!(error_of(parse("{")).contains("not valid JSON"));
         assert!(error_of(parse(r#"{"endpoints":[]}"#)).contains("at least one"));
         assert!(error_of(parse(r#"{"endpoints":[],"x":1}"#)).starts_with("x: unknown field"));
+        let e = error_of(parse(r#"{"endpoints":[],"value:918273645501928374":1}"#));
+        assert!(e.starts_with("(a key not shown): unknown field"), "{e}");
         assert!(
             error_of(parse(r#"{"max_body_bytes":0,"endpoints":[]}"#)).contains("max_body_bytes")
         );

@@ -565,6 +565,10 @@ fn a_secret_of_any_json_type_is_not_in_envoys_log() {
             "secrets[0].id: must be a string, not a number",
         ),
         (
+            format!(r#"{{ "id": "gh", "env": "{TOKEN}" }}"#),
+            "secrets[0].env: environment variable (not shown",
+        ),
+        (
             format!(r#"{{ "id": "gh", "value:{TOKEN}": null }}"#),
             "secrets[0]: has an unknown field",
         ),
