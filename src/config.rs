@@ -1625,6 +1625,8 @@ mod tests {
                 "/hooks%09/strict",
                 "/hooks/strict;%09",
                 "/hooks/strict%3F%09",
+                "/hooks/strict+",
+                "/hooks/+strict%2B",
             ]
             .map(String::from),
         );

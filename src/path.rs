@@ -18,8 +18,8 @@
 
 /// The path's segments as a lenient receiver would route them. Query and fragment are cut;
 /// every segment loses its `;` parameters (before and after percent-decoding), dot segments
-/// are resolved, spaces and ASCII control characters trimmed at both ends and dots at the
-/// end, letters case-folded, empty segments dropped; `\` and a decoded `/` separate
+/// are resolved, spaces, `+` and ASCII control characters trimmed at both ends and dots at
+/// the end, letters case-folded, empty segments dropped; `\` and a decoded `/` separate
 /// segments.
 pub fn canonical(path: &[u8]) -> Vec<String> {
     let path = without_query(path);
@@ -103,10 +103,10 @@ fn without_query(path: &[u8]) -> &[u8] {
     }
 }
 
-/// Java's `trim()` at both ends (every character up to U+0020; and DEL), and IIS's trailing
-/// dots.
+/// Java's `trim()` at both ends (every character up to U+0020; and DEL; and `+`, which form
+/// decoders such as Java's `URLDecoder` read as a space), and IIS's trailing dots.
 fn trim(mut s: &[u8]) -> &[u8] {
-    let blank = |b: u8| b <= b' ' || b == 0x7f;
+    let blank = |b: u8| b <= b' ' || b == 0x7f || b == b'+';
     while let [first, rest @ ..] = s {
         if !blank(*first) {
             break;
@@ -259,7 +259,7 @@ mod tests {
     #[test]
     fn control_characters_and_spaces_are_trimmed_at_both_ends() {
         let strict = c("/hooks/strict");
-        for b in (0..=0x20).chain([0x7f]) {
+        for b in (0..=0x20).chain([0x7f, b'+']) {
             for sp in spellings(b) {
                 for path in [
                     [b"/hooks/strict", &sp[..]].concat(),

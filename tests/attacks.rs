@@ -326,8 +326,10 @@ fn trimmed_folded_and_double_encoded_spellings_never_reach_a_weaker_endpoint() {
             // Overlong UTF-8 of `s` and `.`.
             "/hooks/%C1%B3trict",
             "/hooks/strict%C0%AE",
-            // A leading space (Java's trim, both ends).
+            // A leading space (Java's trim, both ends), and `+`, a space to form decoders.
             "/hooks/%20strict",
+            "/hooks/strict+",
+            "/hooks/strict%2B",
         ]
         .map(String::from),
     );
