@@ -150,8 +150,7 @@ fn default_on_unavailable() -> String {
     "reject".into()
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+/// One entry of `secrets`, read by [`raw_secrets`] rather than by serde.
 struct RawSecret {
     id: String,
     env: Option<String>,
@@ -159,7 +158,6 @@ struct RawSecret {
     /// A public key (Ed25519, P-256), for the asymmetric schemes.
     public_key: Option<String>,
     /// An `env` slot that may be unset or empty (a rotation being staged): skipped then.
-    #[serde(default)]
     optional: bool,
 }
 
@@ -171,7 +169,8 @@ struct RawEndpoint {
     preset: String,
     #[serde(default)]
     mode: Option<String>,
-    secrets: Vec<RawSecret>,
+    /// Any JSON, read by [`raw_secrets`]: serde's messages quote a mistyped value.
+    secrets: Value,
     source_ips: Option<Vec<String>>,
     max_age_seconds: Option<u64>,
     max_future_seconds: Option<u64>,
@@ -242,6 +241,11 @@ impl Config {
             },
         };
         if let Some(unknown) = top.keys().next() {
+            let unknown = if looks_like_name(unknown) {
+                unknown
+            } else {
+                "(a key not shown)"
+            };
             return err(
                 unknown,
                 "unknown field (expected endpoints, idempotency, log_level, max_body_bytes)",
@@ -294,7 +298,8 @@ impl Config {
     }
 
     /// The endpoint of a request path: the exact match (`endpoint_for`), provided the path
-    /// as a lenient receiver would route it (`crate::path::canonical`) matches the same one.
+    /// as a lenient receiver would route it (`crate::path::canonical`) matches the same one
+    /// and holds nothing that no canonical form settles (`crate::path::unsettled`).
     pub fn route(&self, path: &[u8]) -> Route {
         let exact = self.endpoint_for(path);
         let canonical = crate::path::canonical(path);
@@ -306,8 +311,10 @@ impl Config {
             .max_by_key(|(_, e)| e.canonical_prefix.len())
             .map(|(i, _)| i);
         match (exact, lenient) {
-            (Some(a), Some(b)) if a == b => Route::Endpoint(a),
             (None, None) => Route::Unknown,
+            // Where an endpoint could serve it, a spelling no canonical form settles.
+            _ if crate::path::unsettled(path) => Route::Ambiguous,
+            (Some(a), Some(b)) if a == b => Route::Endpoint(a),
             _ => Route::Ambiguous,
         }
     }
@@ -335,14 +342,38 @@ impl Config {
     }
 }
 
-/// serde's message for a value of the wrong shape quotes it (`invalid type: string "..."`),
-/// and a secret pasted into the wrong field must not reach the log: keep what serde says
-/// was expected, drop every quoted string. Field names (in backticks) stay.
+/// serde's message for a value of the wrong shape quotes it (`invalid type: string "..."`,
+/// ``integer `5` ``), and a secret pasted into the wrong field must not reach the log: keep
+/// what serde says was expected, drop every quoted string and every number, boolean or
+/// character serde puts in backticks. Field names (in backticks too) stay. The secrets list
+/// never reaches serde's messages ([`raw_secrets`]): this is the net for the other fields.
 fn shape_error(field: &str, e: &serde_json::Error) -> ConfigError {
     let text = e.to_string();
     let mut out = String::with_capacity(text.len());
     let mut chars = text.chars();
     while let Some(c) = chars.next() {
+        if c == '`'
+            && ["integer ", "floating point ", "boolean ", "character "]
+                .iter()
+                .any(|kind| out.ends_with(kind))
+        {
+            out.push_str("(value not shown)");
+            for c in chars.by_ref() {
+                if c == '`' {
+                    break;
+                }
+            }
+            continue;
+        }
+        if c == '`' && out.ends_with("unknown field ") {
+            let key: String = chars.by_ref().take_while(|&c| c != '`').collect();
+            if looks_like_name(&key) {
+                out.push_str(&format!("`{key}`"));
+            } else {
+                out.push_str("(name not shown)");
+            }
+            continue;
+        }
         if c != '"' {
             out.push(c);
             continue;
@@ -443,6 +474,13 @@ fn build_endpoint(
     let field = format!("{field} ({})", raw.name);
     if !raw.path_prefix.starts_with('/') {
         return err(format!("{field}.path_prefix"), "must start with '/'");
+    }
+    // Every request under such a prefix would be refused as ambiguous.
+    if crate::path::unsettled(raw.path_prefix.as_bytes()) || raw.path_prefix.contains(['?', '#']) {
+        return err(
+            format!("{field}.path_prefix"),
+            "must be printable ASCII, without '?', '#' or an escape of '%' (requests with anything else in their path are refused)",
+        );
     }
     let mode = match raw.mode.as_deref() {
         None | Some("enforce") => Mode::Enforce,
@@ -820,13 +858,114 @@ fn valid_public_url(url: &str) -> bool {
     })
 }
 
+/// What kind of JSON value `v` is, for errors that must not show it.
+fn json_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}
+
+const SECRET_FIELDS: [&str; 5] = ["id", "env", "value", "public_key", "optional"];
+
+/// The `secrets` list, read by hand: serde's message for a value of the wrong type quotes
+/// it (``invalid type: integer `918273645501928374` ``: an all-digit token templated into
+/// YAML unquoted is a number), and a secret may be pasted into any field of the list. Every
+/// error here names the field and the JSON type, never a value, nor an unknown key (YAML
+/// reads `{value:TOKEN}` as one key).
+fn raw_secrets(field: &str, v: &Value) -> Result<Vec<RawSecret>, ConfigError> {
+    let Value::Array(list) = v else {
+        return err(
+            format!("{field}.secrets"),
+            format!("must be a list of secrets, not {}", json_kind(v)),
+        );
+    };
+    let mut out = Vec::with_capacity(list.len());
+    for (i, entry) in list.iter().enumerate() {
+        let f = format!("{field}.secrets[{i}]");
+        let Value::Object(map) = entry else {
+            return err(
+                f,
+                format!(
+                    "must be an object (an id, and env, value or public_key), not {} (not shown)",
+                    json_kind(entry)
+                ),
+            );
+        };
+        if let Some(key) = map.keys().find(|k| !SECRET_FIELDS.contains(&k.as_str())) {
+            let key = match looks_like_name(key) {
+                true => format!("`{key}`"),
+                false => "(not shown: it may hold a secret)".into(),
+            };
+            return err(
+                f,
+                format!(
+                    "has an unknown field {key}; expected id, env, value, public_key, optional"
+                ),
+            );
+        }
+        let text = |name: &str| match map.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(other) => err(
+                format!("{f}.{name}"),
+                format!("must be a string, not {} (not shown)", json_kind(other)),
+            ),
+        };
+        let Some(id) = text("id")? else {
+            return err(format!("{f}.id"), "required");
+        };
+        let optional = match map.get("optional") {
+            None => false,
+            Some(Value::Bool(b)) => *b,
+            Some(other) => {
+                return err(
+                    format!("{f}.optional"),
+                    format!("must be true or false, not {}", json_kind(other)),
+                )
+            }
+        };
+        out.push(RawSecret {
+            id,
+            env: text("env")?,
+            value: text("value")?,
+            public_key: text("public_key")?,
+            optional,
+        });
+    }
+    Ok(out)
+}
+
+/// Whether a key or a variable name the configuration gave may be shown: a letter or `_`,
+/// then letters, digits, `_`. A secret pasted where a name belongs (into `env`, or as a key:
+/// YAML reads `{value:TOKEN}` as one) is rarely that.
+fn looks_like_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 128
+        && !s.starts_with(|c: char| c.is_ascii_digit())
+        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+fn shown_var(var: &str) -> String {
+    if looks_like_name(var) {
+        var.to_string()
+    } else {
+        "(not shown: not a variable name; a secret in \"env\"?)".to_string()
+    }
+}
+
 fn build_secrets(
     field: &str,
-    raw: &[RawSecret],
+    raw: &Value,
     scheme: &Scheme,
     env: &dyn Fn(&str) -> Option<String>,
     skipped: &mut Vec<String>,
 ) -> Result<Vec<Secret>, ConfigError> {
+    let raw = raw_secrets(field, raw)?;
     if raw.is_empty() || raw.len() > MAX_SECRETS {
         return err(format!("{field}.secrets"), "must list 1 to 8 secrets");
     }
@@ -847,15 +986,16 @@ fn build_secrets(
                 Some(v) if !v.is_empty() => (v, Field::Env),
                 _ if s.optional => {
                     skipped.push(format!(
-                        "{f} ({}): optional, and {var} is not set: skipped",
-                        s.id
+                        "{f} ({}): optional, and {} is not set: skipped",
+                        s.id,
+                        shown_var(var)
                     ));
                     continue;
                 }
                 _ => {
                     return err(
                         format!("{f}.env"),
-                        format!("environment variable {var} is not set in the VM (vm_config.environment_variables)"),
+                        format!("environment variable {} is not set in the VM (vm_config.environment_variables)", shown_var(var)),
                     )
                 }
             },
@@ -914,6 +1054,7 @@ mod tests {
     }
 
     const SECRET: &str = r#"[{"id":"current","value":"0123456789abcdef"}]"#;
+    const SECRET_ONE: &str = r#"{"id":"current","value":"0123456789abcdef"}"#;
 
     fn one(endpoint_fields: &str) -> Result<Config, ConfigError> {
         parse(&format!(
@@ -1153,7 +1294,10 @@ mod tests {
         // quote it.
         let bare = r#"{"endpoints":[{"name":"e","path_prefix":"/h","preset":"github","secrets":["my-real-\"secret\"-value"]}]}"#;
         let e = error_of(parse(bare));
-        assert!(e.starts_with("endpoints[0]: invalid type"), "{e}");
+        assert!(
+            e.starts_with("endpoints[0] (e).secrets[0]: must be an object"),
+            "{e}"
+        );
         assert!(!e.contains("my-real") && !e.contains("value\""), "{e}");
 
         let idem =
@@ -1161,6 +1305,156 @@ mod tests {
         let e = error_of(parse(idem));
         assert!(e.starts_with("idempotency: invalid type"), "{e}");
         assert!(!e.contains("hunter2"), "{e}");
+    }
+
+    /// The digits of a token that YAML, templated without quotes, turns into a number.
+    const TOKEN: &str = "918273645501928374";
+
+    /// Every JSON type, each holding the token (a boolean is its own value).
+    fn every_type() -> Vec<String> {
+        vec![
+            TOKEN.to_string(),
+            format!("-{TOKEN}"),
+            format!("{TOKEN}.25"),
+            format!("{TOKEN}e2"),
+            "true".into(),
+            "false".into(),
+            format!("[{TOKEN}]"),
+            format!(r#"["{TOKEN}"]"#),
+            format!(r#"{{"k":"{TOKEN}"}}"#),
+            "null".into(),
+            // Too short a secret, so that a string value is an error too.
+            format!(r#""{}""#, &TOKEN[..11]),
+        ]
+    }
+
+    /// Neither the token's digits nor a value in serde's backticks (`boolean `true``).
+    fn assert_not_quoted(what: &str, e: &str) {
+        assert!(
+            !e.contains(&TOKEN[..9])
+                && !e.contains(&TOKEN[9..])
+                && !e.contains("`true`")
+                && !e.contains("`false`"),
+            "{what}: {e}"
+        );
+    }
+
+    fn with_secrets(secrets: &str) -> Result<Config, ConfigError> {
+        parse(&format!(
+            r#"{{"endpoints":[{{"name":"e","path_prefix":"/h","preset":"github","secrets":{secrets}}}]}}"#
+        ))
+    }
+
+    /// serde quotes a number or a boolean of the wrong type in backticks: a secret of any
+    /// JSON type, in any field of a secret, as an entry of the list or as the list, is
+    /// never shown.
+    #[test]
+    fn secrets_of_any_json_type_are_never_quoted() {
+        for v in every_type() {
+            for field in ["value", "public_key", "env", "id", "optional"] {
+                let string = v.starts_with('"');
+                let id = if field == "id" { "" } else { r#""id":"a","# };
+                let secrets = format!(r#"[{{{id}"{field}":{v}}}]"#);
+                let r = with_secrets(&secrets);
+                // A string, or a boolean in `optional`, is the right type: the entry still
+                // fails (too short, or no key), for its own reason.
+                let e = error_of(r);
+                assert_not_quoted(&secrets, &e);
+                let right_type = string || (field == "optional" && v.len() <= 5);
+                if !right_type && v != "null" {
+                    assert!(
+                        e.contains(&format!("secrets[0].{field}: must be")),
+                        "{secrets}: {e}"
+                    );
+                }
+            }
+            for secrets in [format!("[{v}]"), v.clone()] {
+                assert_not_quoted(&secrets, &error_of(with_secrets(&secrets)));
+            }
+        }
+        // YAML reads `{value:TOKEN}` as one key: an unknown key is not shown either.
+        let key = format!(r#"[{{"id":"a","value:{TOKEN}":null}}]"#);
+        let e = error_of(with_secrets(&key));
+        assert!(e.contains("secrets[0]: has an unknown field"), "{e}");
+        assert_not_quoted(&key, &e);
+        assert!(error_of(with_secrets(r#"[{"id":"a","vaule":"x"}]"#))
+            .contains("secrets[0]: has an unknown field `vaule`; expected"));
+        // What the errors say.
+        let e = error_of(with_secrets(&format!(r#"[{{"id":"a","value":{TOKEN}}}]"#)));
+        assert_eq!(
+            e,
+            "endpoints[0] (e).secrets[0].value: must be a string, not a number (not shown)"
+        );
+        let e = error_of(with_secrets(&format!("[{TOKEN}]")));
+        assert!(
+            e.starts_with("endpoints[0] (e).secrets[0]: must be an object"),
+            "{e}"
+        );
+        let e = error_of(with_secrets("true"));
+        assert_eq!(
+            e,
+            "endpoints[0] (e).secrets: must be a list of secrets, not a boolean"
+        );
+        assert_eq!(
+            field_of(with_secrets(r#"[{"value":"0123456789abcdef"}]"#)),
+            "endpoints[0] (e).secrets[0].id"
+        );
+        assert_eq!(
+            field_of(with_secrets(r#"[{"id":"a","env":"X","optional":"yes"}]"#)),
+            "endpoints[0] (e).secrets[0].optional"
+        );
+        // Still read as before.
+        let ok = with_secrets(r#"[{"id":"a","value":"0123456789abcdef","public_key":null}]"#);
+        assert_eq!(ok.unwrap().endpoints[0].secrets[0].id, "a");
+    }
+
+    /// The other fields go through serde: its numbers and booleans are scrubbed too.
+    #[test]
+    fn shape_errors_never_quote_numbers_or_booleans() {
+        for v in every_type() {
+            for field in [
+                "signature_prefix",
+                "max_age_seconds",
+                "mode",
+                "idempotency_key",
+            ] {
+                let fields = format!(r#","preset":"github","{field}":{v}"#);
+                match one(&fields) {
+                    Ok(_) => assert!(v == "null" || v.starts_with('"'), "{fields}: accepted"),
+                    Err(e) => assert_not_quoted(&fields, &e.to_string()),
+                }
+            }
+        }
+        // Field names in backticks stay; an unknown key that is no field name is not shown.
+        assert!(error_of(one(r#","preset":"github","colour":1"#)).contains("`colour`"));
+        let e = error_of(one(&format!(r#","preset":"github","value:{TOKEN}":null"#)));
+        assert!(
+            e.contains("unknown field (name not shown), expected one of `name`"),
+            "{e}"
+        );
+        assert_not_quoted("key", &e);
+    }
+
+    /// A secret pasted into `env` is not a variable name: not shown.
+    #[test]
+    fn an_env_that_is_no_variable_name_is_not_shown() {
+        for var in [TOKEN, "a-secret-value", "p@ss word", ""] {
+            let secrets = format!(r#"[{{"id":"a","env":"{var}"}}]"#);
+            let e = error_of(with_secrets(&secrets));
+            assert!(e.contains("environment variable (not shown"), "{e}");
+            if !var.is_empty() {
+                assert!(!e.contains(var), "{e}");
+            }
+            let optional = format!(r#"[{{"id":"a","env":"{var}","optional":true}},{SECRET_ONE}]"#);
+            let c = with_secrets(&optional).unwrap();
+            let skipped = &c.endpoints[0].skipped_secrets[0];
+            assert!(skipped.contains("(not shown"), "{skipped}");
+        }
+        let e = error_of(with_secrets(r#"[{"id":"a","env":"GITHUB_SECRET_2"}]"#));
+        assert!(
+            e.contains("environment variable GITHUB_SECRET_2 is not set"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -1204,6 +1498,8 @@ mod tests {
         assert!(error_of(parse("{")).contains("not valid JSON"));
         assert!(error_of(parse(r#"{"endpoints":[]}"#)).contains("at least one"));
         assert!(error_of(parse(r#"{"endpoints":[],"x":1}"#)).starts_with("x: unknown field"));
+        let e = error_of(parse(r#"{"endpoints":[],"value:918273645501928374":1}"#));
+        assert!(e.starts_with("(a key not shown): unknown field"), "{e}");
         assert!(
             error_of(parse(r#"{"max_body_bytes":0,"endpoints":[]}"#)).contains("max_body_bytes")
         );
@@ -1286,6 +1582,94 @@ mod tests {
         ] {
             assert_eq!(c.route(spelling.as_bytes()), Route::Ambiguous, "{spelling}");
         }
+    }
+
+    /// The README's parent/child setup: what a receiver trims or folds, or decodes twice,
+    /// never reaches the report-mode parent instead of the enforcing child.
+    #[test]
+    fn unsettled_spellings_are_refused_wherever_an_endpoint_could_serve_them() {
+        let json = format!(
+            r#"{{"endpoints":[
+              {{"name":"loose","path_prefix":"/hooks","preset":"github","mode":"report","secrets":{SECRET}}},
+              {{"name":"strict","path_prefix":"/hooks/strict","preset":"github","secrets":{SECRET}}}]}}"#
+        );
+        let c = parse(&json).unwrap();
+        let mut refused: Vec<String> = Vec::new();
+        for b in (0..0x20).chain([0x7f]) {
+            for hex in [format!("%{b:02X}"), format!("%{b:02x}")] {
+                refused.push(format!("/hooks/strict{hex}"));
+                refused.push(format!("/hooks/{hex}strict"));
+                refused.push(format!("/hooks/strict{hex}/x"));
+                refused.push(format!("/hooks/other{hex}"));
+                refused.push(format!("/hooks/strict/x{hex}y"));
+            }
+        }
+        for ch in ['\u{a0}', '\u{3000}', '\u{feff}', '\u{85}', '\u{ff53}'] {
+            let enc: String = ch
+                .to_string()
+                .bytes()
+                .map(|b| format!("%{b:02X}"))
+                .collect();
+            refused.push(format!("/hooks/strict{enc}"));
+            refused.push(format!("/hooks/{enc}trict"));
+        }
+        refused.extend(
+            [
+                "/hooks/%2573trict",
+                "/hooks/strict%2509",
+                "/hooks/%C1%B3trict",
+                "/hooks/strict%C0%AE",
+                "/hooks/%u3000strict",
+                "/hooks/%20strict",
+                "/%09hooks/strict",
+                "/hooks%09/strict",
+                "/hooks/strict;%09",
+                "/hooks/strict%3F%09",
+                "/hooks/strict+",
+                "/hooks/+strict%2B",
+            ]
+            .map(String::from),
+        );
+        for path in &refused {
+            assert_eq!(c.route(path.as_bytes()), Route::Ambiguous, "{path}");
+        }
+        // Outside every endpoint: unknown, as before; the query string is not the path.
+        assert_eq!(c.route(b"/elsewhere%09"), Route::Unknown);
+        assert_eq!(c.route(b"/else%2573where"), Route::Unknown);
+        assert_eq!(
+            c.route(b"/hooks/strict?x=%09%2573%C3%A9"),
+            Route::Endpoint(1)
+        );
+        assert_eq!(c.route(b"/hooks/other?x=%0a"), Route::Endpoint(0));
+        // Printable escapes where they change no route: as before.
+        assert_eq!(c.route(b"/hooks/other%41"), Route::Endpoint(0));
+        assert_eq!(c.route(b"/hooks/strict/a%20b%7e"), Route::Endpoint(1));
+        assert_eq!(c.route(b"/hooks/100%25"), Route::Endpoint(0));
+    }
+
+    #[test]
+    fn a_prefix_that_every_request_would_be_refused_under_is_an_error() {
+        for prefix in [
+            "/hooks/%2573",
+            "/hooks/caf\u{e9}",
+            "/hooks/%C3%A9",
+            "/h%09",
+            "/h?x",
+            "/h#x",
+        ] {
+            let json = format!(
+                r#"{{"endpoints":[{{"name":"e","path_prefix":"{prefix}","preset":"github","secrets":{SECRET}}}]}}"#
+            );
+            assert_eq!(
+                field_of(parse(&json)),
+                "endpoints[0] (e).path_prefix",
+                "{prefix}"
+            );
+        }
+        let json = format!(
+            r#"{{"endpoints":[{{"name":"e","path_prefix":"/hooks/a%20b","preset":"github","secrets":{SECRET}}}]}}"#
+        );
+        assert!(parse(&json).is_ok());
     }
 
     #[test]

@@ -7,19 +7,22 @@
 //! folding, `/hooks/ſtrict`; Java's `equalsIgnoreCase` also takes `İ` for `i`), IIS trims
 //! trailing dots and spaces (`/hooks/strict.`), takes `\` for `/` and decodes `%uNNNN`,
 //! Rails and Spring (suffix patterns) route `/hooks/strict.json` as `/hooks/strict`, and
-//! most decode percent-escapes before routing. [`canonical`] and [`covers`] apply all of
-//! these; `Config::route` refuses a path whose canonical form would be matched to another
-//! endpoint than its exact form.
+//! most decode percent-escapes before routing; Java's `String.trim()` (Spring's older
+//! `AntPathMatcher` trims every segment) drops every character up to U+0020 at both ends.
+//! [`canonical`] and [`covers`] apply all of these; `Config::route` refuses a path whose
+//! canonical form would be matched to another endpoint than its exact form.
+//!
+//! Some spellings have no canonical form to compare: what a receiver makes of them depends
+//! on folds that have no complete list. [`unsettled`] names them, and `Config::route`
+//! refuses them wherever an endpoint could serve them.
 
 /// The path's segments as a lenient receiver would route them. Query and fragment are cut;
 /// every segment loses its `;` parameters (before and after percent-decoding), dot segments
-/// are resolved, trailing dots and spaces trimmed, letters case-folded, empty segments
-/// dropped; `\` and a decoded `/` separate segments.
+/// are resolved, spaces, `+` and ASCII control characters trimmed at both ends and dots at
+/// the end, letters case-folded, empty segments dropped; `\` and a decoded `/` separate
+/// segments.
 pub fn canonical(path: &[u8]) -> Vec<String> {
-    let path = match path.iter().position(|&b| b == b'?' || b == b'#') {
-        Some(end) => &path[..end],
-        None => path,
-    };
+    let path = without_query(path);
     let mut out: Vec<String> = Vec::new();
     for raw in path.split(|&b| b == b'/' || b == b'\\') {
         let decoded = percent_decode(cut_parameters(raw));
@@ -31,7 +34,7 @@ pub fn canonical(path: &[u8]) -> Vec<String> {
                     out.pop();
                 }
                 _ => {
-                    let trimmed = trim_end_dots_spaces(piece);
+                    let trimmed = trim(piece);
                     if !trimmed.is_empty() {
                         out.push(fold_case(trimmed));
                     }
@@ -77,8 +80,43 @@ fn cut_parameters(segment: &[u8]) -> &[u8] {
     }
 }
 
-fn trim_end_dots_spaces(mut s: &[u8]) -> &[u8] {
-    while let [rest @ .., b'.' | b' '] = s {
+/// Whether a path holds what no canonical form settles, once percent-decoded (query and
+/// fragment cut, as the routers do):
+/// - an ASCII control character (U+0000-U+001F, U+007F), anywhere: Java's `trim()` drops
+///   them at the ends of a segment, the URL standard drops raw tabs and newlines anywhere;
+/// - any byte outside ASCII: the Unicode spaces that .NET's `Trim()`, Java's `strip()` and
+///   Python's `strip()` drop (U+00A0, U+3000, U+FEFF ...), the fullwidth forms NFKC folds
+///   to ASCII (U+FF01-U+FF5E), the letters Windows' best-fit mapping turns into ASCII ones,
+///   and text that is not UTF-8 at all (overlong forms such as `%C1%B3`, which old
+///   decoders read as `s`);
+/// - an escape that a second decoding would change (`%2573`, `%%373`, `%u0025` + `73`):
+///   receivers that decode twice read another path than the one compared.
+pub fn unsettled(path: &[u8]) -> bool {
+    let once = percent_decode(without_query(path));
+    once.iter().any(|&b| b.is_ascii_control() || !b.is_ascii()) || percent_decode(&once) != once
+}
+
+fn without_query(path: &[u8]) -> &[u8] {
+    match path.iter().position(|&b| b == b'?' || b == b'#') {
+        Some(end) => &path[..end],
+        None => path,
+    }
+}
+
+/// Java's `trim()` at both ends (every character up to U+0020; and DEL; and `+`, which form
+/// decoders such as Java's `URLDecoder` read as a space), and IIS's trailing dots.
+fn trim(mut s: &[u8]) -> &[u8] {
+    let blank = |b: u8| b <= b' ' || b == 0x7f || b == b'+';
+    while let [first, rest @ ..] = s {
+        if !blank(*first) {
+            break;
+        }
+        s = rest;
+    }
+    while let [rest @ .., last] = s {
+        if !blank(*last) && *last != b'.' {
+            break;
+        }
         s = rest;
     }
     s
@@ -183,6 +221,159 @@ mod tests {
         assert_eq!(c("/"), Vec::<String>::new());
         assert_eq!(c(""), Vec::<String>::new());
         assert_eq!(c("/../../x"), ["x"]);
+    }
+
+    /// Every way to write byte `b` into a path: raw, `%xx` in both cases of hex, `%u00xx`.
+    fn spellings(b: u8) -> Vec<Vec<u8>> {
+        vec![
+            vec![b],
+            format!("%{b:02X}").into_bytes(),
+            format!("%{b:02x}").into_bytes(),
+            format!("%u{b:04X}").into_bytes(),
+        ]
+    }
+
+    /// `what` at the end of a segment, at its start, in its middle, mid-path and alone.
+    fn placed(what: &[u8]) -> Vec<Vec<u8>> {
+        [
+            ("/hooks/strict", ""),
+            ("/hooks/strict", "/x"),
+            ("/hooks/", "strict"),
+            ("/hooks/str", "ict"),
+            ("/hooks", "/strict"),
+            ("/hooks/", ""),
+        ]
+        .iter()
+        .map(|(a, b)| [a.as_bytes(), what, b.as_bytes()].concat())
+        .collect()
+    }
+
+    const UNICODE_SPACES: [char; 20] = [
+        '\u{85}', '\u{a0}', '\u{1680}', '\u{2000}', '\u{2001}', '\u{2002}', '\u{2003}', '\u{2004}',
+        '\u{2005}', '\u{2006}', '\u{2007}', '\u{2008}', '\u{2009}', '\u{200a}', '\u{2028}',
+        '\u{2029}', '\u{202f}', '\u{205f}', '\u{3000}', '\u{feff}',
+    ];
+
+    /// Java's `trim()` drops U+0000-U+0020 at the ends of every segment (Spring's older
+    /// `AntPathMatcher`), so `/hooks/strict%09` is `/hooks/strict` to a Spring receiver.
+    #[test]
+    fn control_characters_and_spaces_are_trimmed_at_both_ends() {
+        let strict = c("/hooks/strict");
+        for b in (0..=0x20).chain([0x7f, b'+']) {
+            for sp in spellings(b) {
+                for path in [
+                    [b"/hooks/strict", &sp[..]].concat(),
+                    [b"/hooks/", &sp[..], b"strict"].concat(),
+                    [b"/hooks/", &sp[..], b"strict", &sp[..], b"./"].concat(),
+                ] {
+                    assert_eq!(canonical(&path), strict, "{path:?}");
+                }
+            }
+        }
+        // Inside a segment they stay: no receiver routes `str ict` as `strict`.
+        assert_eq!(c("/hooks/str%20ict"), ["hooks", "str ict"]);
+        assert_eq!(c("/hooks/str%09ict"), ["hooks", "str\tict"]);
+    }
+
+    #[test]
+    fn control_characters_anywhere_are_unsettled() {
+        for b in (0..0x20).chain([0x7f]) {
+            for sp in spellings(b) {
+                for path in placed(&sp) {
+                    assert!(unsettled(&path), "{path:?}");
+                }
+            }
+        }
+        // An ASCII space is settled: trimmed at the ends, kept inside.
+        for sp in spellings(b' ') {
+            for path in placed(&sp) {
+                assert!(!unsettled(&path), "{path:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn unicode_spaces_and_fullwidth_forms_are_unsettled() {
+        let fullwidth = ('\u{ff01}'..='\u{ff5e}').collect::<Vec<_>>();
+        for ch in UNICODE_SPACES.iter().chain(&fullwidth) {
+            let utf8 = ch.to_string().into_bytes();
+            let upper: String = utf8.iter().map(|b| format!("%{b:02X}")).collect();
+            let lower: String = utf8.iter().map(|b| format!("%{b:02x}")).collect();
+            let iis = format!("%u{:04x}", *ch as u32);
+            for sp in [
+                utf8.clone(),
+                upper.into_bytes(),
+                lower.into_bytes(),
+                iis.into_bytes(),
+            ] {
+                for path in placed(&sp) {
+                    assert!(unsettled(&path), "U+{:04X}: {path:?}", *ch as u32);
+                }
+            }
+        }
+        // The fullwidth `ｓ` that NFKC folds to `s`, as the sender would write it.
+        assert!(unsettled(b"/hooks/%EF%BD%93trict"));
+    }
+
+    #[test]
+    fn text_that_is_not_utf8_is_unsettled() {
+        for path in [
+            &b"/hooks/%C1%B3trict"[..],
+            b"/hooks/%c0%af",
+            b"/hooks/%E0%80%AFstrict",
+            b"/hooks/strict%C0%AE",
+            b"/hooks/strict%ff",
+            b"/hooks/strict%80",
+            b"/hooks/strict%C3",
+            b"/hooks/strict\xc1\xb3",
+            b"/hooks/strict\xff",
+        ] {
+            assert!(unsettled(path), "{path:?}");
+        }
+    }
+
+    #[test]
+    fn an_escape_a_second_decoding_changes_is_unsettled() {
+        for path in [
+            "/hooks/%2573trict",
+            "/hooks/%2553trict",
+            "/hooks/strict%252e",
+            "/hooks/strict%2509",
+            "/hooks/%252E%252E/strict",
+            "/hooks/%%373trict",
+            "/hooks/%u002573trict",
+            "/hooks/%25u0073trict",
+            "/hooks/%25%37%33trict",
+            "/hooks/strict/%2541",
+        ] {
+            assert!(unsettled(path.as_bytes()), "{path}");
+        }
+        // A percent sign that stays one is settled.
+        for path in ["/hooks/100%25", "/hooks/%25zz", "/hooks/50%", "/hooks/%zz"] {
+            assert!(!unsettled(path.as_bytes()), "{path}");
+        }
+    }
+
+    /// Ordinary escapes of printable ASCII stay settled (they have canonical forms), in
+    /// both cases of hex; so does anything in the query string or the fragment.
+    #[test]
+    fn printable_escapes_and_the_query_are_settled() {
+        for b in 0x20..0x7f_u8 {
+            for sp in &spellings(b)[1..] {
+                let path = [b"/hooks/a", &sp[..], b"b"].concat();
+                assert!(!unsettled(&path), "{path:?}");
+            }
+        }
+        for path in [
+            "/hooks/strict?x=%09%2573%C3%A9%EF%BD%93%E3%80%80",
+            "/hooks/strict?\t",
+            "/hooks/strict#%0a",
+            "/hooks/strict",
+            "/",
+            "",
+        ] {
+            assert!(!unsettled(path.as_bytes()), "{path}");
+        }
     }
 
     #[test]

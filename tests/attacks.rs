@@ -257,6 +257,119 @@ fn other_spellings_of_a_path_never_reach_a_weaker_endpoint() {
     s.envoy.assert_no_panic();
 }
 
+/// What Java's `trim()` drops (U+0000-U+0020, and DEL), the Unicode spaces other trims
+/// drop, fullwidth letters NFKC folds, double escapes and overlong UTF-8: Envoy's
+/// `normalize_path` lets them through, and the report-mode parent would forward what a
+/// receiver routes to the enforcing child. Each is refused, none forwarded.
+#[test]
+fn trimmed_folded_and_double_encoded_spellings_never_reach_a_weaker_endpoint() {
+    if !e2e_ready() {
+        return;
+    }
+    let s = setup("REJECT_REQUEST");
+    // The path normalisation under test is the shipped one.
+    let yaml = std::fs::read_to_string(s.envoy.dir.join("envoy.yaml")).expect("envoy.yaml");
+    for setting in [
+        "normalize_path: true",
+        "merge_slashes: true",
+        "path_with_escaped_slashes_action: REJECT_REQUEST",
+    ] {
+        assert!(yaml.contains(setting), "{setting} not in the test's Envoy");
+    }
+    let body = r#"{"action":"trimmed"}"#;
+    let mut bad = github("strict", body, "x");
+    bad[0].1 = b"sha256=0000000000000000000000000000000000000000000000000000000000000000".to_vec();
+    let good = github("strict", body, "x");
+
+    // The controls: the parent forwards what it would refuse; printable escapes and the
+    // query string are as before.
+    assert_eq!(
+        post(s.envoy.port, "/hooks/other%41", &bad, body).status,
+        200
+    );
+    assert_eq!(
+        post(s.envoy.port, "/hooks/strict?x=%09%2573%C2%A0", &good, body).status,
+        200
+    );
+    assert_eq!(s.upstream.heads(), 2);
+
+    let mut encoded: Vec<String> = Vec::new();
+    for b in (0..0x20).chain([0x7f]) {
+        encoded.push(format!("/hooks/strict%{b:02X}"));
+        encoded.push(format!("/hooks/strict%{b:02x}"));
+    }
+    for b in [0x09, 0x0a, 0x0d, 0x1f] {
+        encoded.push(format!("/hooks/%{b:02x}strict"));
+        encoded.push(format!("/hooks/strict%{b:02X}/x"));
+    }
+    for ch in [
+        '\u{85}', '\u{a0}', '\u{1680}', '\u{2000}', '\u{2005}', '\u{200a}', '\u{2028}', '\u{2029}',
+        '\u{202f}', '\u{205f}', '\u{3000}', '\u{feff}',
+    ] {
+        let utf8 = ch.to_string().into_bytes();
+        let upper: String = utf8.iter().map(|b| format!("%{b:02X}")).collect();
+        let lower: String = utf8.iter().map(|b| format!("%{b:02x}")).collect();
+        encoded.push(format!("/hooks/strict{upper}"));
+        encoded.push(format!("/hooks/strict{lower}"));
+        encoded.push(format!("/hooks/strict%u{:04x}", ch as u32));
+    }
+    encoded.extend(
+        [
+            // Fullwidth `ｓ` and `．`, which NFKC folds to `s` and `.`.
+            "/hooks/%EF%BD%93trict",
+            "/hooks/strict%EF%BC%8E",
+            // Double escapes.
+            "/hooks/%2573trict",
+            "/hooks/strict%2509",
+            "/hooks/strict%252e",
+            "/hooks/%%373trict",
+            // Overlong UTF-8 of `s` and `.`.
+            "/hooks/%C1%B3trict",
+            "/hooks/strict%C0%AE",
+            // A leading space (Java's trim, both ends), and `+`, a space to form decoders.
+            "/hooks/%20strict",
+            "/hooks/strict+",
+            "/hooks/strict%2B",
+        ]
+        .map(String::from),
+    );
+    for path in &encoded {
+        let r = post(s.envoy.port, path, &bad, body);
+        // Envoy's normalisation refuses `%00` itself (400, no JSON); every other one
+        // reaches the filter.
+        let envoy_refuses = path.contains("%00") && r.status == 400 && r.body.is_empty();
+        assert!(
+            envoy_refuses || (r.status, r.error()) == (400, "ambiguous_path".to_string()),
+            "{path}: {} {:?}",
+            r.status,
+            String::from_utf8_lossy(&r.body)
+        );
+        assert_eq!(s.upstream.heads(), 2, "{path} was forwarded");
+    }
+    // Raw, where Envoy's codec answers first (400 `Bad Request`): never forwarded.
+    for path in [
+        "/hooks/strict\u{a0}",
+        "/hooks/strict\u{3000}",
+        "/hooks/\u{ff53}trict",
+        "/hooks/strict\x7f",
+    ] {
+        let r = post(s.envoy.port, path, &bad, body);
+        assert!(
+            r.status == 400 && (!r.body.starts_with(b"{") || r.error() == "ambiguous_path"),
+            "{path:?}: {} {:?}",
+            r.status,
+            String::from_utf8_lossy(&r.body)
+        );
+        assert_eq!(s.upstream.heads(), 2, "{path:?} was forwarded");
+    }
+    assert!(
+        s.envoy
+            .metric(r#"webhook_guard_rejected{endpoint="none",reason="ambiguous_path"}"#)
+            >= encoded.len() as u64 - 2
+    );
+    s.envoy.assert_no_panic();
+}
+
 const OWN_HEADERS: [&str; 4] = [
     "x_webhook_guard_endpoint",
     "x_webhook_guard_secret_id",

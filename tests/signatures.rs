@@ -515,6 +515,87 @@ fn bad_configuration_stops_envoy_with_one_clear_line() {
     }
 }
 
+/// A secret templated into YAML without quotes is a JSON number (or a boolean, a list...):
+/// Envoy refuses the configuration with a line that names the field and the type, and
+/// the value appears nowhere in its output.
+#[test]
+fn a_secret_of_any_json_type_is_not_in_envoys_log() {
+    if !e2e_ready() {
+        return;
+    }
+    const TOKEN: &str = "918273645501928374";
+    let upstream = Upstream::start();
+    let dir = scratch_dir("badsecret");
+    let github = format!(r#"{{ "id": "gh", "value": "{GITHUB}" }}"#);
+    let cases = [
+        (
+            format!(r#"{{ "id": "gh", "value": {TOKEN} }}"#),
+            "secrets[0].value: must be a string, not a number",
+        ),
+        (
+            format!(r#"{{ "id": "gh", "value": -{TOKEN} }}"#),
+            "secrets[0].value: must be a string, not a number",
+        ),
+        (
+            format!(r#"{{ "id": "gh", "value": {TOKEN}.25 }}"#),
+            "secrets[0].value: must be a string, not a number",
+        ),
+        (
+            r#"{ "id": "gh", "value": true }"#.to_string(),
+            "secrets[0].value: must be a string, not a boolean",
+        ),
+        (
+            format!(r#"{{ "id": "gh", "value": [{TOKEN}] }}"#),
+            "secrets[0].value: must be a string, not a list",
+        ),
+        (
+            format!(r#"{{ "id": "gh", "value": {{ "k": "{TOKEN}" }} }}"#),
+            "secrets[0].value: must be a string, not an object",
+        ),
+        (
+            format!(r#"{{ "id": "gh", "public_key": {TOKEN} }}"#),
+            "secrets[0].public_key: must be a string, not a number",
+        ),
+        (
+            format!(r#"{{ "id": "gh", "env": {TOKEN} }}"#),
+            "secrets[0].env: must be a string, not a number",
+        ),
+        (
+            format!(r#"{{ "id": {TOKEN}, "value": "{GITHUB}" }}"#),
+            "secrets[0].id: must be a string, not a number",
+        ),
+        (
+            format!(r#"{{ "id": "gh", "env": "{TOKEN}" }}"#),
+            "secrets[0].env: environment variable (not shown",
+        ),
+        (
+            format!(r#"{{ "id": "gh", "value:{TOKEN}": null }}"#),
+            "secrets[0]: has an unknown field",
+        ),
+        (TOKEN.to_string(), "secrets[0]: must be an object"),
+        (format!(r#""{TOKEN}""#), "secrets[0]: must be an object"),
+    ];
+    for (i, (secret, expected)) in cases.iter().enumerate() {
+        let filter_config = config().replace(&github, secret);
+        assert_ne!(filter_config, config());
+        let mut opts = EnvoyOptions::new(&filter_config, upstream.port);
+        opts.host_env = ENV
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let path = dir.join(format!("bad-{i}.yaml"));
+        std::fs::write(&path, envoy_yaml(&opts)).expect("write");
+        let (ok, out) = validate(&path, &ENV);
+        assert!(!ok, "envoy accepted {secret}");
+        let expected = format!("endpoints[2] (github).{expected}");
+        assert!(out.contains(&expected), "expected {expected:?} in:\n{out}");
+        assert!(
+            !out.contains(&TOKEN[..9]) && !out.contains(&TOKEN[9..]) && !out.contains("`true`"),
+            "{secret}: the value reached the log:\n{out}"
+        );
+    }
+}
+
 /// Large bodies of endpoints that read no JSON are hashed as they arrive (src/stream.rs):
 /// sent in pieces with pauses (so Envoy hands them over in several callbacks), they are
 /// forwarded byte for byte when signed, refused when one byte in the middle changed, and
