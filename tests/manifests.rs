@@ -1,10 +1,13 @@
-//! Every manifest under `envoy/istio/` checked offline against the schemas an API server
-//! applies to it: Kubernetes 1.34's for the built-in kinds, Istio 1.28's CRDs for Istio's
-//! (vendored in `tests/data/k8s-schemas/`, with their source and licence there). Unknown
-//! fields are errors, as they are for `kubectl apply` (strict field validation, the default
-//! since Kubernetes 1.27): a misspelt field would otherwise be dropped silently. What no
-//! schema can say (CEL rules of the CRDs, what istiod makes of an EnvoyFilter patch) is
-//! checked in tests/configs.rs and by `envoy --mode validate`.
+//! Every manifest under `envoy/istio/`, as `kubectl kustomize` renders each overlay (what
+//! `kubectl apply -k` sends), checked offline against the schemas an API server applies to
+//! it: Kubernetes 1.34's for the built-in kinds, Istio 1.28's CRDs for Istio's (vendored in
+//! `tests/data/k8s-schemas/`, with their source and licence there). Unknown fields are
+//! errors, as they are for `kubectl apply` (strict field validation, the default since
+//! Kubernetes 1.27): a misspelt field would otherwise be dropped silently. What no schema can
+//! say (CEL rules of the CRDs, what istiod makes of an EnvoyFilter patch) is checked in
+//! tests/configs.rs and by `envoy --mode validate`.
+
+mod kustomize;
 
 use serde_json::{json, Map, Value};
 use std::path::{Path, PathBuf};
@@ -17,33 +20,73 @@ fn data(name: &str) -> String {
     std::fs::read_to_string(root().join("tests/data/k8s-schemas").join(name)).expect(name)
 }
 
-/// Every YAML document under envoy/istio/, with the file it came from.
-fn manifests() -> Vec<(String, Value)> {
+fn yaml_docs(text: &str, name: &str) -> Vec<(String, Value)> {
+    let mut docs = Vec::new();
+    for doc in serde_yaml_ng::Deserializer::from_str(text) {
+        let v: Value = serde::Deserialize::deserialize(doc).expect("YAML");
+        if !v.is_null() {
+            docs.push((name.to_string(), v));
+        }
+    }
+    docs
+}
+
+/// Every document of every overlay as rendered, with the overlay it came from, and the
+/// example Secret; None when there is no kubectl to render them (and it is not required).
+fn manifests() -> Option<Vec<(String, Value)>> {
+    let mut docs = Vec::new();
+    for overlay in kustomize::OVERLAYS {
+        let text = kustomize::render_overlay(overlay)?;
+        docs.extend(yaml_docs(&text, &format!("overlays/{overlay}")));
+    }
+    let example = "envoy/istio/secret.yaml.example";
+    let text = std::fs::read_to_string(root().join(example)).expect(example);
+    docs.extend(yaml_docs(&text, example));
+    Some(docs)
+}
+
+/// The files under envoy/istio/ that a kustomization names (resources, components, patches,
+/// configurations), and the kustomizations themselves: every YAML file there is one of
+/// them, so nothing is left outside the overlays, applied by hand or drifting from them.
+#[test]
+fn every_manifest_file_is_in_a_kustomization() {
     fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
         for entry in std::fs::read_dir(dir).expect("envoy/istio") {
             let path = entry.expect("entry").path();
             if path.is_dir() {
                 walk(&path, out);
-            } else if path.to_string_lossy().contains(".yaml") {
+            } else if path.extension().is_some_and(|e| e == "yaml") {
                 out.push(path);
             }
         }
     }
     let mut files = Vec::new();
     walk(&root().join("envoy/istio"), &mut files);
-    files.sort();
-    let mut docs = Vec::new();
-    for file in files {
-        let text = std::fs::read_to_string(&file).expect("manifest");
-        let name = file.strip_prefix(root()).unwrap().display().to_string();
-        for doc in serde_yaml_ng::Deserializer::from_str(&text) {
-            let v: Value = serde::Deserialize::deserialize(doc).expect("YAML");
-            if !v.is_null() {
-                docs.push((name.clone(), v));
+    let mut named = std::collections::BTreeSet::new();
+    for file in files.iter().filter(|f| f.ends_with("kustomization.yaml")) {
+        let k: Value = serde_yaml_ng::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
+        let dir = file.parent().unwrap();
+        named.insert(file.clone());
+        for key in ["resources", "components", "configurations", "patches"] {
+            for entry in k[key].as_array().into_iter().flatten() {
+                let rel = entry.as_str().or(entry["path"].as_str());
+                if let Some(rel) = rel {
+                    let path = dir.join(rel);
+                    assert!(path.exists(), "{}: {rel} does not exist", file.display());
+                    named.insert(path.canonicalize().unwrap());
+                }
             }
         }
     }
-    docs
+    let named: Vec<PathBuf> = named.iter().map(|p| p.canonicalize().unwrap()).collect();
+    for file in &files {
+        assert!(
+            named.contains(&file.canonicalize().unwrap()),
+            "{} is in no kustomization",
+            file.display()
+        );
+    }
+    assert!(files.len() >= 15, "only {} files", files.len());
 }
 
 /// A CRD's structural schema made strict: an object with `properties` accepts no other
@@ -142,7 +185,7 @@ fn errors(s: &Schemas, doc: &Value) -> Vec<String> {
 #[test]
 fn every_manifest_is_valid_for_kubernetes_and_istio() {
     let s = schemas();
-    let docs = manifests();
+    let Some(docs) = manifests() else { return };
     assert!(docs.len() >= 8, "only {} manifests found", docs.len());
     let mut failures = Vec::new();
     for (file, doc) in &docs {
@@ -158,7 +201,7 @@ fn every_manifest_is_valid_for_kubernetes_and_istio() {
 #[test]
 fn the_schema_check_refuses_what_kubectl_would() {
     let s = schemas();
-    let docs = manifests();
+    let Some(docs) = manifests() else { return };
     let find = |kind: &str| {
         docs.iter()
             .find(|(_, d)| d["kind"] == kind)
@@ -186,6 +229,12 @@ fn the_schema_check_refuses_what_kubectl_would() {
         !errors(&s, &deployment).is_empty(),
         "misspelt container field"
     );
+    let mut redis = find("StatefulSet");
+    redis["spec"]["volumeClaimTemplate"] = redis["spec"]["volumeClaimTemplates"].take();
+    assert!(!errors(&s, &redis).is_empty(), "misspelt StatefulSet field");
+    let mut budget = find("PodDisruptionBudget");
+    budget["spec"]["minAvailabel"] = json!(1);
+    assert!(!errors(&s, &budget).is_empty(), "misspelt budget field");
     let unknown = json!({"apiVersion": "networking.istio.io/v1", "kind": "EnvoyFilterX"});
     assert!(!errors(&s, &unknown).is_empty(), "unknown kind");
 }

@@ -510,7 +510,7 @@ pub struct EnvoyOptions {
     /// The listener from a file through LDS (so `Envoy::reload` can replace it), with this
     /// `--drain-time-s` for the listener it replaces; `None`: a static listener.
     pub lds_drain_seconds: Option<u32>,
-    /// As on the ingress gateway of envoy/istio/gateway/: the filter comes through ECDS (a
+    /// As on the ingress gateway of envoy/istio/overlays/gateway/: the filter comes through ECDS (a
     /// file here, the istio-agent there), and the virtual host of this other host name turns
     /// it off (`FilterConfig { disabled: true }`) and routes to a second upstream on the given
     /// port; every other host, the webhook host included, is filtered.

@@ -17,7 +17,8 @@ import yaml  # PyYAML
 K8S = "v1.34.0"
 KINDS = {"Deployment": "deployment-apps-v1", "Service": "service-v1", "Secret": "secret-v1",
          "ServiceAccount": "serviceaccount-v1", "Role": "role-rbac-v1",
-         "RoleBinding": "rolebinding-rbac-v1"}
+         "RoleBinding": "rolebinding-rbac-v1", "StatefulSet": "statefulset-apps-v1",
+         "PodDisruptionBudget": "poddisruptionbudget-policy-v1"}
 CRDS = ["envoyfilters.networking.istio.io", "gateways.networking.istio.io",
         "virtualservices.networking.istio.io", "authorizationpolicies.security.istio.io",
         "peerauthentications.security.istio.io"]
