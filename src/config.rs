@@ -1038,6 +1038,18 @@ fn build_secrets(
             "every secret is optional and none is set: set at least one",
         );
     }
+    // Every offered public-key signature is verified against every public key: bounded
+    // here, so that a forged delivery's cost is known before any arrives.
+    let public = secrets.iter().filter(|s| s.is_public_key()).count();
+    if public > crate::signature::MAX_PUBLIC_KEYS {
+        return err(
+            format!("{field}.secrets"),
+            format!(
+                "lists {public} public keys; at most {} (a rotation needs two): each offered signature is verified against every one",
+                crate::signature::MAX_PUBLIC_KEYS
+            ),
+        );
+    }
     Ok(secrets)
 }
 

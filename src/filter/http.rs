@@ -160,7 +160,7 @@ impl<H: Host> HttpContext for Guard<H> {
             .iter()
             .filter_map(|(n, v)| Some((std::str::from_utf8(n).ok()?, *v)));
         let headers = CapturedHeaders::capture(named, &endpoint.wanted_headers);
-        let stream = BodyMac::start(endpoint, &headers);
+        let stream = BodyMac::start(endpoint, &headers, || self.now_for(endpoint));
         self.state = State::Buffering {
             endpoint: index,
             headers,
@@ -297,6 +297,16 @@ impl<H: Host> Guard<H> {
             .get_or_insert_with(|| parse_source_address(&host.property(&["source", "address"])))
     }
 
+    /// The clock only for an endpoint with a freshness window (GitHub, Shopify have none):
+    /// a host call saved per delivery (see the cost ladder in BENCHMARKS.md).
+    fn now_for(&self, ep: &crate::config::Endpoint) -> i64 {
+        if matches!(ep.scheme.timestamp, TimestampSource::None) {
+            0
+        } else {
+            i64::try_from(self.host.now().as_secs()).unwrap_or(i64::MAX)
+        }
+    }
+
     /// The whole body is buffered: verify it and forward or refuse.
     fn decide(&mut self, body_size: usize) -> Action {
         let config = Rc::clone(&self.config);
@@ -312,13 +322,7 @@ impl<H: Host> Guard<H> {
         let Some(ep) = config.endpoints.get(endpoint) else {
             return self.refuse(None, Reject::UnknownEndpoint);
         };
-        // The clock only for an endpoint with a freshness window (GitHub, Shopify have none):
-        // a host call saved per delivery (see the cost ladder in BENCHMARKS.md).
-        let now = if matches!(ep.scheme.timestamp, TimestampSource::None) {
-            0
-        } else {
-            i64::try_from(self.host.now().as_secs()).unwrap_or(i64::MAX)
-        };
+        let now = self.now_for(ep);
         let verdict = match stream {
             // Every byte was hashed as it came: the body is not read again.
             Some(s) if s.fed() == body_size => s.finish(ep, &headers, now),

@@ -444,7 +444,39 @@ pub fn exchange(port: u16, writes: &[&[u8]]) -> Response {
 
 /// Like `exchange`, with the pause given, and `None` when the server closed without answering.
 pub fn try_exchange(port: u16, writes: &[&[u8]], pause: Duration) -> Option<Response> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect to envoy");
+    let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect to envoy");
+    exchange_on(stream, writes, pause)
+}
+
+/// Sends one request from the loopback address `source` (127.0.0.2, ...: another client to
+/// Envoy's `source.address`) and reads the answer.
+pub fn send_from(
+    source: std::net::Ipv4Addr,
+    port: u16,
+    path: &str,
+    headers: &[(&str, &[u8])],
+    body: &[u8],
+) -> Response {
+    // std cannot bind a socket before connecting it; tokio's TcpSocket can.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()
+        .expect("runtime");
+    let stream = runtime
+        .block_on(async {
+            let socket = tokio::net::TcpSocket::new_v4()?;
+            socket.bind((source, 0).into())?;
+            socket.connect(([127, 0, 0, 1], port).into()).await
+        })
+        .and_then(|s| s.into_std())
+        .expect("connect to envoy from the source address");
+    stream.set_nonblocking(false).expect("blocking");
+    let mut req = request_head("POST", path, headers, Some(body.len()));
+    req.extend_from_slice(body);
+    exchange_on(stream, &[&req], Duration::ZERO).expect("an answer")
+}
+
+fn exchange_on(mut stream: TcpStream, writes: &[&[u8]], pause: Duration) -> Option<Response> {
     stream
         .set_read_timeout(Some(Duration::from_secs(20)))
         .expect("timeout");
