@@ -427,7 +427,9 @@ fn a_flood_from_one_source_leaves_other_sources_their_tokens() {
             "idempotency_key":null,"secrets":[{{"id":"current","value":"{SECRET}"}}]}}]}}"#
     );
     let upstream = Upstream::start();
-    let envoy = Envoy::start(&EnvoyOptions::new(&config, upstream.port));
+    let mut opts = EnvoyOptions::new(&config, upstream.port);
+    opts.per_source_tokens = None; // as shipped
+    let envoy = Envoy::start(&opts);
     let body = r#"{"zen":"Design for failure."}"#;
     let forged = [(
         "x-hub-signature-256",
@@ -480,6 +482,7 @@ fn behind_a_load_balancer_each_client_address_has_its_own_bucket() {
     let upstream = Upstream::start();
     let mut opts = EnvoyOptions::new(&config, upstream.port);
     opts.xff_trusted_hops = 1;
+    opts.per_source_tokens = None; // as shipped
     let envoy = Envoy::start(&opts);
     let body = r#"{"zen":"Behind the balancer."}"#;
     let forged = format!("sha256={}", "0".repeat(64)).into_bytes();

@@ -551,6 +551,10 @@ pub struct EnvoyOptions {
     pub buffer_limit_bytes: Option<u64>,
     /// The `.wasm` to load; `None`: the built one (`wasm_path`).
     pub wasm_file: Option<PathBuf>,
+    /// Each source's token bucket in the shipped `local_ratelimit` (size and refill per
+    /// second); `None`: as shipped. Tests that send hundreds of requests from 127.0.0.1 in a
+    /// second raise it (`new` does); the tests of the limit itself keep it as shipped.
+    pub per_source_tokens: Option<u64>,
 }
 
 impl EnvoyOptions {
@@ -569,6 +573,7 @@ impl EnvoyOptions {
             gateway_other_host: None,
             buffer_limit_bytes: None,
             wasm_file: None,
+            per_source_tokens: Some(1_000_000),
         }
     }
 }
@@ -620,6 +625,16 @@ fn envoy_config(o: &EnvoyOptions) -> serde_yaml_ng::Value {
     hcm["route_config"]["virtual_hosts"][0]["routes"][0]["route"]["timeout"] =
         Value::from(format!("{}s", o.route_timeout_ms as f64 / 1000.0));
     let filters = hcm["http_filters"].as_sequence_mut().expect("http_filters");
+    if let Some(tokens) = o.per_source_tokens {
+        let limit = filters
+            .iter_mut()
+            .find(|f| f["name"].as_str() == Some("envoy.filters.http.local_ratelimit"))
+            .expect("the local_ratelimit filter in envoy.yaml");
+        let bucket = &mut limit["typed_config"]["descriptors"][0]["token_bucket"];
+        assert!(bucket.is_mapping(), "a per-source bucket in envoy.yaml");
+        bucket["max_tokens"] = Value::from(tokens);
+        bucket["tokens_per_fill"] = Value::from(tokens);
+    }
     let guard = filters
         .iter_mut()
         .find(|f| f["name"].as_str() == Some("webhook_guard"))
