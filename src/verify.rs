@@ -78,6 +78,10 @@ pub fn verify(
         matching_secret(&ep.secrets, &pieces, &offered.sigs).ok_or(Reject::InvalidSignature)?;
     // Only an authenticated body is read past this point.
     check_header_timestamp(scheme, raw_timestamp, now_unix)?;
+    // The sender's verification challenge: forwarded, never claimed (`crate::delivery`).
+    if crate::delivery::is_challenge(ep, headers, Some(body)) {
+        return Ok(Verified::new(ep, index, None));
+    }
     let format = scheme.timestamp_format;
 
     let json: Option<Value> = match early_json {
