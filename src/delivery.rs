@@ -96,6 +96,8 @@ pub const MAX_CHALLENGE_BODY_BYTES: usize = 8 * 1024;
 pub enum BodyValue {
     Str(&'static str),
     Int(u64),
+    /// Any string (Twitch's `challenge`).
+    AnyStr,
 }
 
 /// How a sender's verification challenge (sent when a webhook is set up, or again later) is
@@ -107,11 +109,14 @@ pub enum Challenge {
     /// A request of `method` carrying `header` (Okta: `GET` with
     /// `x-okta-verification-challenge`). That method is accepted for the challenge only.
     MethodHeader { method: Method, header: HeaderRef },
-    /// `header` is `value` (Twitch: `Twitch-Eventsub-Message-Type:
-    /// webhook_callback_verification`).
+    /// `header` is `value`, and the verified body has the string field `body_string`
+    /// (Twitch: `Twitch-Eventsub-Message-Type: webhook_callback_verification` and
+    /// `/challenge`). The header is not signed: without the body's field, a copy of a
+    /// notification relabelled as a challenge would be forwarded unclaimed, as often as sent.
     HeaderValue {
         header: HeaderRef,
         value: &'static str,
+        body_string: &'static str,
     },
     /// The JSON body's value at `pointer` is `value`: Slack's `type: url_verification`,
     /// Zoom's `event: endpoint.url_validation`, Discord's PING (`type: 1`). Only looked for
@@ -137,7 +142,7 @@ impl Challenge {
     }
 
     pub fn reads_body(&self) -> bool {
-        matches!(self, Challenge::Body { .. })
+        matches!(self, Challenge::Body { .. } | Challenge::HeaderValue { .. })
     }
 
     /// Whether a request whose signature held is this challenge. `body`: `None` when it was
@@ -149,8 +154,13 @@ impl Challenge {
                 headers.get(&HeaderRef::new(&[METHOD])) == Lookup::One(method.name().as_bytes())
                     && headers.get(header) != Lookup::Absent
             }
-            Challenge::HeaderValue { header, value } => {
+            Challenge::HeaderValue {
+                header,
+                value,
+                body_string,
+            } => {
                 headers.get(header) == Lookup::One(value.as_bytes())
+                    && body.is_some_and(|b| body_has(b, body_string, BodyValue::AnyStr))
             }
             Challenge::Body { pointer, value } => {
                 body.is_some_and(|b| body_has(b, pointer, *value))
@@ -188,12 +198,14 @@ fn body_has(body: &[u8], pointer: &str, value: BodyValue) -> bool {
     if body.len() > MAX_CHALLENGE_BODY_BYTES {
         return false;
     }
-    // Most bodies are deliveries: a string challenge's text must appear as it is (senders
-    // do not escape plain ASCII) before the body is parsed for it.
-    if let BodyValue::Str(text) = value {
-        if text.is_empty() || !body.windows(text.len()).any(|w| w == text.as_bytes()) {
-            return false;
-        }
+    // Most bodies are deliveries: a string challenge's text (or the field's name) must
+    // appear as it is (senders do not escape plain ASCII) before the body is parsed for it.
+    let text = match value {
+        BodyValue::Str(text) => text,
+        _ => pointer.rsplit('/').next().unwrap_or_default(),
+    };
+    if text.is_empty() || !body.windows(text.len()).any(|w| w == text.as_bytes()) {
+        return false;
     }
     // The same strict parser as every other read of a body: a repeated key is no challenge
     // (the receiver might read the other one).
@@ -203,6 +215,7 @@ fn body_has(body: &[u8], pointer: &str, value: BodyValue) -> bool {
     match (json.pointer(pointer), value) {
         (Some(serde_json::Value::String(s)), BodyValue::Str(want)) => s == want,
         (Some(n @ serde_json::Value::Number(_)), BodyValue::Int(want)) => n.as_u64() == Some(want),
+        (Some(serde_json::Value::String(_)), BodyValue::AnyStr) => true,
         _ => false,
     }
 }
@@ -223,6 +236,79 @@ pub fn method_allowed(
         return true;
     }
     matches!(challenge, Some(Challenge::MethodHeader { method, header }) if *method == m && has(header))
+}
+
+/// Headers through which receivers' frameworks route a `POST` as another method: Symfony
+/// and Laravel read `X-HTTP-Method-Override` by default, Rack's `MethodOverride` and
+/// Express's `method-override` when installed. A copy of a delivery carrying one would reach
+/// the handler of that method (or the framework's own `OPTIONS` answer), as a copy sent with
+/// the method would. No sender sends them.
+const OVERRIDE_HEADERS: [&[u8]; 3] = [
+    b"x-http-method-override",
+    b"x-http-method",
+    b"x-method-override",
+];
+
+/// Whether a request asks the receiver to take it for another method: one of
+/// `OVERRIDE_HEADERS` (`_` for `-`, as CGI and WSGI read names), or a `_method` query
+/// parameter (Laravel takes it on a `POST`) however PHP would read its name back
+/// (percent-escapes, `+`, `.` and spaces for `_`, an `[...]` suffix, any case).
+pub fn overrides_method<'a>(names: impl IntoIterator<Item = &'a [u8]>, path: &[u8]) -> bool {
+    let header = |name: &[u8]| {
+        OVERRIDE_HEADERS.iter().any(|o| {
+            o.len() == name.len()
+                && o.iter()
+                    .zip(name)
+                    .all(|(&o, &n)| n.to_ascii_lowercase() == o || (n == b'_' && o == b'-'))
+        })
+    };
+    if names.into_iter().any(header) {
+        return true;
+    }
+    let Some(q) = path.iter().position(|&b| b == b'?') else {
+        return false;
+    };
+    let query = &path[q + 1..];
+    let query = match query.iter().position(|&b| b == b'#') {
+        Some(end) => &query[..end],
+        None => query,
+    };
+    query
+        .split(|&b| b == b'&' || b == b';')
+        .any(|param| php_name(param.split(|&b| b == b'=').next().unwrap_or_default()) == b"_method")
+}
+
+/// A query parameter's name as PHP reads it back, lowercased.
+fn php_name(raw: &[u8]) -> Vec<u8> {
+    let hex = |b: u8| (b as char).to_digit(16);
+    let mut out = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while i < raw.len() {
+        let b = match raw[i] {
+            b'%' => match (
+                raw.get(i + 1).copied().and_then(hex),
+                raw.get(i + 2).copied().and_then(hex),
+            ) {
+                (Some(h), Some(l)) => {
+                    i += 2;
+                    // Both digits are below 16.
+                    (h * 16 + l) as u8
+                }
+                _ => b'%',
+            },
+            b'+' => b' ',
+            other => other,
+        };
+        i += 1;
+        if b == b'[' {
+            break;
+        }
+        out.push(match b {
+            b' ' | b'.' => b'_',
+            other => other.to_ascii_lowercase(),
+        });
+    }
+    out
 }
 
 /// The `Allow` header of a `405`: the endpoint's methods and its challenge's.
@@ -333,6 +419,56 @@ mod tests {
     }
 
     #[test]
+    fn a_method_override_is_another_method() {
+        let none: [&[u8]; 0] = [];
+        for path in [
+            "/h?_method=OPTIONS",
+            "/h?a=1&_method=GET",
+            "/h?_METHOD=head",
+            "/h?%5Fmethod=GET",
+            "/h?%5fmethod=GET",
+            "/h?.method=GET",
+            "/h?+method=GET",
+            "/h?%20method=GET",
+            "/h?_method[]=GET",
+            "/h?_method",
+            "/h?x=1;_method=PUT",
+        ] {
+            assert!(overrides_method(none, path.as_bytes()), "{path}");
+        }
+        for path in [
+            "/h",
+            "/h?method=GET",
+            "/h?x=_method",
+            "/h?_methods=GET",
+            "/h?a_method=GET",
+            "/h#_method=GET",
+            "/h?%5",
+            "/h?%",
+            "/_method",
+        ] {
+            assert!(!overrides_method(none, path.as_bytes()), "{path}");
+        }
+        for name in [
+            &b"x-http-method-override"[..],
+            b"X-HTTP-Method-Override",
+            b"x_http_method_override",
+            b"x-http-method",
+            b"X-Method-Override",
+        ] {
+            assert!(overrides_method([name], b"/h"), "{name:?}");
+        }
+        for name in [
+            &b"x-http-methods"[..],
+            b"x-method",
+            b"method",
+            b"x-http-method-\xff",
+        ] {
+            assert!(!overrides_method([name], b"/h"), "{name:?}");
+        }
+    }
+
+    #[test]
     fn header_challenges_are_recognised() {
         let ch = okta();
         let wanted = ch.wanted_headers();
@@ -353,8 +489,10 @@ mod tests {
         let twitch = Challenge::HeaderValue {
             header: HeaderRef::new(&["twitch-eventsub-message-type"]),
             value: "webhook_callback_verification",
+            body_string: "/challenge",
         };
         let w = twitch.wanted_headers();
+        let challenge = Some(&br#"{"challenge":"pogchamp","subscription":{}}"#[..]);
         let yes = headers(
             &[(
                 "twitch-eventsub-message-type",
@@ -362,7 +500,12 @@ mod tests {
             )],
             &w,
         );
-        assert!(twitch.recognises(&yes, None));
+        assert!(twitch.recognises(&yes, challenge));
+        // A notification relabelled as a challenge (the header is not signed) is not one.
+        let notification = br#"{"subscription":{},"event":{"user_id":"1"}}"#;
+        assert!(!twitch.recognises(&yes, Some(notification)));
+        assert!(!twitch.recognises(&yes, Some(br#"{"challenge":1}"#)));
+        assert!(!twitch.recognises(&yes, None));
         for other in [
             "notification",
             "revocation",
@@ -370,7 +513,7 @@ mod tests {
             "",
         ] {
             let h = headers(&[("twitch-eventsub-message-type", other)], &w);
-            assert!(!twitch.recognises(&h, None), "{other}");
+            assert!(!twitch.recognises(&h, challenge), "{other}");
         }
         let twice = headers(
             &[
@@ -385,7 +528,7 @@ mod tests {
             ],
             &w,
         );
-        assert!(!twitch.recognises(&twice, None));
+        assert!(!twitch.recognises(&twice, challenge));
     }
 
     #[test]

@@ -312,6 +312,7 @@ pub fn preset(name: &str) -> Option<Scheme> {
             challenge: Some(Challenge::HeaderValue {
                 header: HeaderRef::new(&["twitch-eventsub-message-type"]),
                 value: "webhook_callback_verification",
+                body_string: "/challenge",
             }),
             ..body_hmac("twitch-eventsub-message-signature", single("sha256=", Hex))
         },

@@ -146,6 +146,31 @@ fn copies_sent_with_another_method_never_reach_the_receiver_nor_mark_the_deliver
             Some("application/json")
         );
     }
+    // A POST that asks the receiver to take it for another method (Symfony and Laravel read
+    // the header by default, Laravel the query parameter).
+    for (name, value) in [
+        ("x-http-method-override", "OPTIONS"),
+        ("X-HTTP-Method", "HEAD"),
+        ("x-method-override", "GET"),
+    ] {
+        let mut with: Vec<(&str, &[u8])> = headers.clone();
+        with.push((name, value.as_bytes()));
+        let r = send(port, "POST", "/webhooks/genesys", &with, body.as_bytes());
+        assert_eq!(
+            (r.status, r.error()),
+            (405, "method_not_allowed".into()),
+            "{name}"
+        );
+    }
+    for query in ["?_method=OPTIONS", "?a=1&%5Fmethod=GET", "?.method=HEAD"] {
+        let path = format!("/webhooks/genesys{query}");
+        let r = send(port, "POST", &path, &headers, body.as_bytes());
+        assert_eq!(
+            (r.status, r.error()),
+            (405, "method_not_allowed".into()),
+            "{query}"
+        );
+    }
     let (status, head_text) = head(port, "/webhooks/genesys", &headers, body.as_bytes());
     assert_eq!(status, 405, "{head_text}");
     assert!(head_text.contains("allow: post"), "{head_text}");
@@ -156,7 +181,7 @@ fn copies_sent_with_another_method_never_reach_the_receiver_nor_mark_the_deliver
     assert_eq!(
         s.envoy
             .metric(r#"webhook_guard_rejected{endpoint="genesys",reason="method_not_allowed"}"#),
-        6
+        12
     );
 
     // The sender's own POST afterwards is processed, not answered as a duplicate.
@@ -421,6 +446,28 @@ fn the_senders_challenges_reach_the_receiver_every_time() {
         assert_eq!(s.upstream.requests().len(), before + 1, "{name}");
     }
     assert!(swallowed.is_empty(), "{swallowed:#?}");
+    // Twitch's message type is not signed: a notification relabelled as a challenge is no
+    // challenge (its body has none), so it stays a duplicate of the notification.
+    let (_, _, _, notification, ev_body) = &cases[0];
+    let mut relabelled: Vec<(String, Vec<u8>)> = notification
+        .iter()
+        .filter(|(n, _)| n != "twitch-eventsub-message-type")
+        .cloned()
+        .collect();
+    relabelled.push((
+        "twitch-eventsub-message-type".into(),
+        b"webhook_callback_verification".to_vec(),
+    ));
+    let before = s.upstream.requests().len();
+    let r = send(
+        port,
+        "POST",
+        "/webhooks/twitch",
+        &as_refs(&relabelled),
+        ev_body.as_bytes(),
+    );
+    assert!(is_duplicate(&r), "{r:?}");
+    assert_eq!(s.upstream.requests().len(), before);
     // A challenge with a signature that does not hold is refused like any delivery.
     let mut forged = sign("zoom", zoom_challenge, &ts, "");
     forged.retain(|(n, _)| n != "x-zm-signature");

@@ -159,12 +159,15 @@ impl<H: Host> HttpContext for Guard<H> {
         // the endpoint exists), before the body is buffered or anything is claimed.
         let method = header(":method").unwrap_or_default();
         let has = |h: &crate::headers::HeaderRef| h.names.iter().any(|n| header(n).is_some());
-        if !delivery::method_allowed(
-            endpoint.methods,
-            endpoint.scheme.challenge.as_ref(),
-            method,
-            has,
-        ) {
+        let overridden = delivery::overrides_method(all.iter().map(|(n, _)| *n), path);
+        if overridden
+            || !delivery::method_allowed(
+                endpoint.methods,
+                endpoint.scheme.challenge.as_ref(),
+                method,
+                has,
+            )
+        {
             let allow = endpoint.allow.clone();
             return self.refuse(Some(index), Reject::MethodNotAllowed { allow });
         }

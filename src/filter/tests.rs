@@ -902,11 +902,20 @@ fn a_method_the_sender_does_not_use_is_a_405_before_the_body_or_a_claim() {
         assert!(reply_headers.contains(&("allow".to_string(), "POST".to_string())));
         assert_eq!(st.body_reads, 0, "{method}: the body is never read");
     }
+    // A POST that asks the receiver to take it for another method is that method.
+    let mut overridden = headers.clone();
+    overridden.push(("X-HTTP-Method-Override".into(), b"OPTIONS".to_vec()));
+    let (_, action) = request(&root, &fake, "/genesys", overridden, &body);
+    assert_eq!(action, Action::Pause);
+    assert_eq!(last_reply(&fake).0, 405);
+    let (_, action) = request(&root, &fake, "/genesys?_method=GET", headers.clone(), &body);
+    assert_eq!(action, Action::Pause);
+    assert_eq!(last_reply(&fake).0, 405);
     assert!(fake.st().calls.is_empty());
     assert_eq!(fake.waiting(wake_queue(&fake)), 0, "nothing claimed");
     assert_eq!(
         fake.count("webhook_guard.rejected.endpoint.genesys.reason.method_not_allowed"),
-        8
+        10
     );
     // The sender's POST afterwards is claimed as usual.
     let _ = claiming(&root, &fake, "m1");
