@@ -3,6 +3,13 @@
 //!
 //! Status codes follow Genesys' retry rules: 429 and 5xx are retried (5 tries, 5 s apart),
 //! other 4xx are not. A duplicate is answered 200 so a sender never fails a conversation over it.
+//!
+//! The checks answer in the order of `REFUSALS` (README, "Answers"): the path (404, 400),
+//! the source IP (403), the method (405 with `Allow`: after the source IP, so a source
+//! outside the allowlist learns no more than that the endpoint exists; before the body is
+//! buffered and before any claim, so a copy of a delivery sent with another method never
+//! reaches the receiver nor marks the delivery processed), the size (413), the signature and
+//! timestamp (401), the payload and key (400), then the claim (200 duplicate, 429, 503).
 
 /// Why a delivery does not reach the upstream.
 #[derive(Debug, Clone, PartialEq, Eq)]
