@@ -320,27 +320,39 @@ pub fn allow_header(methods: Methods, challenge: Option<&Challenge>) -> String {
     all.iter().map(Method::name).collect::<Vec<_>>().join(", ")
 }
 
-/// The path below the endpoint's prefix, as lenient receivers route it
-/// (`crate::path::canonical` segments past the prefix's): empty for the endpoint's own path
-/// (`/hooks/github`, and `/hooks/github/`, `/hooks/GitHub`, `/hooks/github;x`, which
-/// `Config::route` lets through only when they are that path to every receiver). The query
-/// is not part of it: receivers route without it, so a copy with a query added reaches the
-/// same handler as the delivery and must stay a duplicate of it.
-pub fn below_prefix(path_prefix: &str, canonical_prefix: &[String], path: &[u8]) -> Vec<String> {
+/// Where below its endpoint's prefix a request was sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Below {
+    /// The endpoint's own path (`/hooks/github`, or with a trailing `/`).
+    Exact,
+    /// A path below it, as lenient receivers route it (`crate::path::canonical` segments
+    /// past the prefix's: `/hooks/github/Org;x` is `["org"]`).
+    Path(Vec<String>),
+    /// Another spelling of the endpoint's own path (`/hooks/github/;x`,
+    /// `/hooks/github/%2e%2e/github`): a lenient receiver serves it as the endpoint's path,
+    /// a strict one as a path below it, so it can be keyed as neither safely.
+    Ambiguous,
+}
+
+/// Where below the endpoint's prefix `path` is. The query is not part of it: receivers
+/// route without it, so a copy with a query added reaches the same handler as the delivery
+/// and must stay a duplicate of it.
+pub fn below_prefix(path_prefix: &str, canonical_prefix: &[String], path: &[u8]) -> Below {
     let bare = match path.iter().position(|&b| b == b'?' || b == b'#') {
         Some(end) => &path[..end],
         None => path,
     };
     // The common case, with no work: the sender's own URL.
-    if bare == path_prefix.as_bytes() {
-        return Vec::new();
+    let prefix = path_prefix.as_bytes();
+    if bare == prefix || bare.strip_suffix(b"/") == Some(prefix) {
+        return Below::Exact;
     }
     let mut segments = crate::path::canonical(bare);
     if segments.len() <= canonical_prefix.len() {
-        return Vec::new();
+        return Below::Ambiguous;
     }
     segments.drain(..canonical_prefix.len());
-    segments
+    Below::Path(segments)
 }
 
 #[cfg(test)]
@@ -581,26 +593,47 @@ mod tests {
         let prefix = "/hooks/github";
         let canon = crate::path::canonical(prefix.as_bytes());
         let below = |p: &str| below_prefix(prefix, &canon, p.as_bytes());
+        let path =
+            |segments: &[&str]| Below::Path(segments.iter().map(|s| s.to_string()).collect());
         for exact in [
             "/hooks/github",
             "/hooks/github?x=1",
             "/hooks/github/",
+            "/hooks/github/?x=1",
             "/hooks/github#f",
-            "/hooks/GitHub",
-            "/hooks/github;x=1",
-            "/hooks/github.json",
         ] {
-            assert!(below(exact).is_empty(), "{exact}");
+            assert_eq!(below(exact), Below::Exact, "{exact}");
         }
-        assert_eq!(below("/hooks/github/anything"), ["anything"]);
-        assert_eq!(below("/hooks/github/Anything/"), ["anything"]);
-        assert_eq!(below("/hooks/github/a/b?q=1"), ["a", "b"]);
-        assert_eq!(below("/hooks/github/a%2Fb"), ["a", "b"]);
+        assert_eq!(below("/hooks/github/anything"), path(&["anything"]));
+        assert_eq!(below("/hooks/github/Anything/"), path(&["anything"]));
+        assert_eq!(below("/hooks/github/any;x=1"), path(&["any"]));
+        assert_eq!(below("/hooks/github/a/b?q=1"), path(&["a", "b"]));
+        assert_eq!(below("/hooks/github/a%2Fb"), path(&["a", "b"]));
+        // Spellings of the endpoint's own path that strict receivers route below it.
+        for ambiguous in [
+            "/hooks/github/;x",
+            "/hooks/github/%2e",
+            "/hooks/github/.",
+            "/hooks/github//",
+            "/hooks/github/x/..",
+            "/hooks/github/%2e%2e/github",
+            "/hooks/github/%2E%2E/GitHub;a",
+            "/hooks/github;x",
+            "/hooks/GitHub",
+        ] {
+            assert_eq!(below(ambiguous), Below::Ambiguous, "{ambiguous}");
+        }
         // A prefix ending in '/', and the root.
         let canon = crate::path::canonical(b"/hooks/");
-        assert!(below_prefix("/hooks/", &canon, b"/hooks/").is_empty());
-        assert_eq!(below_prefix("/hooks/", &canon, b"/hooks/x"), ["x"]);
-        assert_eq!(below_prefix("/", &[], b"/x/y"), ["x", "y"]);
-        assert!(below_prefix("/", &[], b"/").is_empty());
+        assert_eq!(below_prefix("/hooks/", &canon, b"/hooks/"), Below::Exact);
+        assert_eq!(
+            below_prefix("/hooks/", &canon, b"/hooks/x"),
+            Below::Path(vec!["x".into()])
+        );
+        assert_eq!(
+            below_prefix("/", &[], b"/x/y"),
+            Below::Path(vec!["x".into(), "y".into()])
+        );
+        assert_eq!(below_prefix("/", &[], b"/"), Below::Exact);
     }
 }

@@ -244,6 +244,17 @@ fn a_copy_sent_below_the_endpoints_path_is_another_delivery() {
         assert!(is_duplicate(&r), "{same}: {r:?}");
     }
     assert_eq!(s.upstream.requests().len(), 2);
+    // Spellings below the prefix that a lenient receiver serves as the endpoint's own path
+    // and a strict one as a path below it: neither key would be safe, so they are refused.
+    for spelling in ["/webhooks/genesys/;x", "/webhooks/genesys/;a=1/"] {
+        let r = post(spelling);
+        assert_eq!(
+            (r.status, r.error()),
+            (400, "ambiguous_path".into()),
+            "{spelling}"
+        );
+    }
+    assert_eq!(s.upstream.requests().len(), 2);
     s.envoy.assert_no_panic();
 }
 

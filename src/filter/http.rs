@@ -144,8 +144,14 @@ impl<H: Host> HttpContext for Guard<H> {
             // on 1.40): kept from the map already read, a host call saved. Other requests
             // read it only if refused (`request_id`).
             self.request_id = Some(header("x-request-id").map(cut_for_log));
-            self.below =
-                delivery::below_prefix(&endpoint.path_prefix, &endpoint.canonical_prefix, path);
+            // Where below the prefix is part of a claimed delivery's key.
+            match delivery::below_prefix(&endpoint.path_prefix, &endpoint.canonical_prefix, path) {
+                delivery::Below::Exact => {}
+                delivery::Below::Path(segments) => self.below = segments,
+                delivery::Below::Ambiguous => {
+                    return self.refuse(Some(index), Reject::AmbiguousPath)
+                }
+            }
         }
         if let Some(h) = &endpoint.delivery_id {
             self.delivery_id = h.names.iter().find_map(|n| header(n)).map(cut_for_log);

@@ -949,6 +949,21 @@ fn the_path_below_the_prefix_is_part_of_the_claimed_key() {
     );
     assert_eq!(claim_key("/genesys/Anything"), below);
     assert_ne!(claim_key("/genesys/other"), below);
+    // The endpoint's own path to a lenient receiver, a path below it to a strict one.
+    let (root, fake) = start(&config("reject"));
+    let body = genesys_body("m1");
+    let (_, action) = request(
+        &root,
+        &fake,
+        "/genesys/;x",
+        signed(&root, "genesys", &body),
+        &body,
+    );
+    assert_eq!(action, Action::Pause);
+    assert_eq!(
+        last_reply(&fake),
+        (400, r#"{"error":"ambiguous_path"}"#.into())
+    );
 }
 
 #[test]
