@@ -130,6 +130,19 @@ impl BodyMac {
         headers: &CapturedHeaders,
         now_unix: i64,
     ) -> Result<Verified, Reject> {
+        self.finish_seeing(ep, headers, None, now_unix)
+    }
+
+    /// The same, given the body when a challenge may be told by it
+    /// (`crate::delivery::challenge_body_wanted`: a small body of such an endpoint), so that
+    /// the endpoint still streams its deliveries.
+    pub fn finish_seeing(
+        self,
+        ep: &Endpoint,
+        headers: &CapturedHeaders,
+        body: Option<&[u8]>,
+        now_unix: i64,
+    ) -> Result<Verified, Reject> {
         let scheme = &ep.scheme;
         // Checked at `start` already (it gave no state otherwise); read again so this
         // function holds no state borrowed from the headers.
@@ -145,6 +158,9 @@ impl BodyMac {
         let suffix: Vec<&[u8]> = suffix.iter().map(Vec::as_slice).collect();
         let index = first_match(macs.into_iter().map(|m| m.verifies(&suffix, &offered.sigs)))
             .ok_or(Reject::InvalidSignature)?;
+        if crate::delivery::is_challenge(ep, headers, body) {
+            return Ok(Verified::new(ep, index, None));
+        }
         let idempotency_key = match &ep.idempotency_key {
             None => None,
             Some(KeySource::SignedContent) => {

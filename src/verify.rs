@@ -82,6 +82,10 @@ pub fn verify(
     let index =
         matching_secret(&ep.secrets, &pieces, &offered.sigs).ok_or(Reject::InvalidSignature)?;
     // Only an authenticated body is read past this point.
+    // The sender's verification challenge: forwarded, never claimed (`crate::delivery`).
+    if crate::delivery::is_challenge(ep, headers, Some(body)) {
+        return Ok(Verified::new(ep, index, None));
+    }
     let format = scheme.timestamp_format;
 
     let json: Option<Value> = match early_json {
