@@ -4,12 +4,12 @@
 use std::time::Instant;
 
 use webhook_guard::config::{Config, Route};
-use webhook_guard::headers::CapturedHeaders;
+use webhook_guard::request::headers::CapturedHeaders;
 use webhook_guard::sign::sign;
 use webhook_guard::verify::verify;
 
 pub fn main() {
-    let schema = include_str!("../src/schemas/genesys-open-messaging.json");
+    let schema = include_str!("../src/payload/schemas/genesys-open-messaging.json");
     let config = format!(
         r#"{{"endpoints":[{{"name":"g","path_prefix":"/g","preset":"genesys-open-messaging",
         "secrets":[{{"id":"a","value":"bench-genesys-secret-0123456789"}}],"payload_schema":{schema}}}]}}"#
@@ -160,7 +160,7 @@ fn families(now: i64) {
     ];
     println!("families, 1 KB body:");
     for (what, preset, extra, key_text, private) in cases {
-        let scheme = webhook_guard::presets::preset(preset).expect("preset");
+        let scheme = webhook_guard::scheme::presets::preset(preset).expect("preset");
         let key = SigningKey::from_text(&scheme, key_text, private).expect("key");
         let secret = match key.public_key_text(&scheme) {
             Some(public) => format!(r#"{{"id":"a","public_key":"{public}"}}"#),
@@ -230,7 +230,7 @@ fn families(now: i64) {
 /// bodies; the unit is one HMAC-SHA256 check with one secret of the same body.
 /// VERIFY_FORGERIES=0 skips it; VERIFY_FORGERY_SIZES picks the body sizes.
 fn forgeries(now: i64) {
-    use webhook_guard::signature::{MAX_PUBLIC_KEYS, MAX_SIGNATURES};
+    use webhook_guard::scheme::signature::{MAX_PUBLIC_KEYS, MAX_SIGNATURES};
     if std::env::var("VERIFY_FORGERIES").is_ok_and(|v| v == "0") {
         return;
     }
@@ -348,9 +348,9 @@ fn forgery(
     size: usize,
     now: i64,
 ) -> (Config, Headers, Vec<u8>) {
+    use webhook_guard::scheme::signature::{Encoding, MAX_PUBLIC_KEY_SIGNATURES};
     use webhook_guard::sign::{sample, sign_message, Message, SigningKey};
-    use webhook_guard::signature::{Encoding, MAX_PUBLIC_KEY_SIGNATURES};
-    let scheme = webhook_guard::presets::preset(preset).expect("preset");
+    let scheme = webhook_guard::scheme::presets::preset(preset).expect("preset");
     let b64 = |b: &[u8]| Encoding::Base64.encode(b);
     let mut secrets: Vec<String> = (0..shared)
         .map(|i| {

@@ -19,7 +19,7 @@ pub enum Reject {
     /// form matches (`crate::config::Route::Ambiguous`).
     AmbiguousPath,
     SourceIpDenied,
-    /// A method the endpoint's sender does not deliver with (`crate::delivery`); `allow` is
+    /// A method the endpoint's sender does not deliver with (`crate::scheme::delivery`); `allow` is
     /// the `Allow` header (the endpoint's methods).
     MethodNotAllowed {
         allow: String,

@@ -14,25 +14,14 @@
 )]
 
 pub mod answer;
-pub mod batch;
-pub mod cache_client;
-pub mod cidr;
 pub mod config;
-pub mod delivery;
-pub mod headers;
-pub mod idempotency;
-pub mod json;
-pub mod lifecycle;
+pub mod dedupe;
+pub mod keys;
 pub mod metrics;
-pub mod path;
-pub mod presets;
-pub mod rfc3339;
-pub mod schema;
-pub mod secrets;
+pub mod payload;
+pub mod request;
+pub mod scheme;
 pub mod sign;
-pub mod signature;
-pub mod stream;
-pub mod timestamp;
 pub mod verify;
 
 // Natively the glue has no entry point (its callers are Envoy and the tests).

@@ -10,10 +10,11 @@ use hmac::{Hmac, Mac};
 use sha1::Sha1;
 use sha2::{Digest, Sha256, Sha512};
 
-use crate::headers::{CapturedHeaders, HeaderRef};
-use crate::presets::{Scheme, SignatureSource};
-use crate::signature::{Algorithm, Encoding, Part, Request, METHOD, PATH};
-use crate::timestamp::TimestampSource;
+use crate::request::headers::{CapturedHeaders, HeaderRef};
+use crate::scheme::signature::{Algorithm, Encoding};
+use crate::scheme::template::{Part, Request, METHOD, PATH};
+use crate::scheme::timestamp::TimestampSource;
+use crate::scheme::{Scheme, SignatureSource};
 
 /// What a sender signs with.
 pub enum SigningKey {
@@ -53,7 +54,7 @@ impl SigningKey {
         }
         if ecdsa {
             use p256::pkcs8::DecodePrivateKey;
-            let b64 = crate::secrets::pem_body(text);
+            let b64 = crate::keys::pem_body(text);
             let key = match decode_any(&b64) {
                 Some(b) if b.len() == 32 => p256::ecdsa::SigningKey::from_slice(&b).ok(),
                 Some(der) => p256::ecdsa::SigningKey::from_pkcs8_der(&der).ok(),
@@ -251,7 +252,7 @@ pub fn sign(
 /// one: the body (with `id` where the sender puts its delivery's id) and the timestamp text
 /// the scheme signs (empty if none). Used by `webhook-guard-send`, the tests and benches.
 pub fn sample(preset: &str, id: &str, now: i64) -> (String, String) {
-    let time = crate::rfc3339::unix_seconds_to_rfc3339(now);
+    let time = crate::payload::rfc3339::unix_seconds_to_rfc3339(now);
     let body = match preset {
         "genesys-open-messaging" => format!(
             r#"{{"id":"{id}","channel":{{"id":"e6b352de-ecd0-49c7-94de-7787418869bc","platform":"Open","type":"Private","to":{{"id":"recipient-123","idType":"Opaque"}},"from":{{"nickname":"Support","id":"e6b352de-ecd0-49c7-94de-7787418869bc","idType":"Opaque"}},"time":"{time}","messageId":"{id}"}},"type":"Text","text":"Hi","originatingEntity":"Human","direction":"Outbound","conversationId":"5d0d331e-d2a8-4fb5-96f7-7021bef2a8ee"}}"#
@@ -284,7 +285,7 @@ pub fn sample(preset: &str, id: &str, now: i64) -> (String, String) {
         ),
         _ => format!(r#"{{"id":"{id}","type":"demo"}}"#),
     };
-    let timestamp = match crate::presets::preset(preset) {
+    let timestamp = match crate::scheme::presets::preset(preset) {
         Some(s)
             if matches!(
                 s.timestamp,
@@ -292,9 +293,9 @@ pub fn sample(preset: &str, id: &str, now: i64) -> (String, String) {
             ) =>
         {
             match s.timestamp_format {
-                crate::timestamp::TimestampFormat::Unix => now.to_string(),
-                crate::timestamp::TimestampFormat::UnixMs => (now * 1000).to_string(),
-                crate::timestamp::TimestampFormat::Rfc3339 => time,
+                crate::scheme::timestamp::TimestampFormat::Unix => now.to_string(),
+                crate::scheme::timestamp::TimestampFormat::UnixMs => (now * 1000).to_string(),
+                crate::scheme::timestamp::TimestampFormat::Rfc3339 => time,
             }
         }
         _ => String::new(),

@@ -17,8 +17,8 @@ use webhook_guard::sign::{sign_message, Message, SigningKey};
 const SECRET: &str = "deliveries-secret-0123456789";
 const ED_SEED: &str = "0707070707070707070707070707070707070707070707070707070707070707";
 
-fn discord_key() -> (webhook_guard::presets::Scheme, SigningKey) {
-    let scheme = webhook_guard::presets::preset("discord").expect("preset");
+fn discord_key() -> (webhook_guard::scheme::Scheme, SigningKey) {
+    let scheme = webhook_guard::scheme::presets::preset("discord").expect("preset");
     let key = SigningKey::from_text(&scheme, ED_SEED, true).expect("key");
     (scheme, key)
 }

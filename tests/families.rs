@@ -55,7 +55,7 @@ fn preset_of(name: &str) -> &'static str {
 
 /// The key a family's sender signs with (`wrong`: one the endpoint does not have).
 fn signing_key(name: &str, wrong: bool) -> SigningKey {
-    let scheme = webhook_guard::presets::preset(preset_of(name)).expect("preset");
+    let scheme = webhook_guard::scheme::presets::preset(preset_of(name)).expect("preset");
     let (text, private) = match (name, wrong) {
         ("discord" | "standard", false) => (ED_SEED.to_string(), true),
         ("discord" | "standard", true) => ("03".repeat(32), true),
@@ -71,7 +71,7 @@ fn config() -> String {
     let endpoints: Vec<String> = FAMILIES
         .iter()
         .map(|(name, preset, extra)| {
-            let scheme = webhook_guard::presets::preset(preset).expect("preset");
+            let scheme = webhook_guard::scheme::presets::preset(preset).expect("preset");
             let secret = match signing_key(name, false).public_key_text(&scheme) {
                 Some(public) => format!(r#"{{ "id": "k", "public_key": "{public}" }}"#),
                 None => format!(r#"{{ "id": "k", "value": "{SHARED}" }}"#),

@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 
 use serde_json::Value;
-use webhook_guard::schema::Schema;
+use webhook_guard::payload::schema::Schema;
 
 /// Cases where the subset knowingly differs from the suite, with why.
 const KNOWN: &[(&str, &str, &str)] = &[];

@@ -66,7 +66,7 @@ fn sdk(request: Value) -> Value {
 }
 
 fn key(preset: &str) -> SigningKey {
-    let scheme = webhook_guard::presets::preset(preset).expect("preset");
+    let scheme = webhook_guard::scheme::presets::preset(preset).expect("preset");
     let (text, private) = match preset {
         "twilio" | "paddle" | "square" | "hubspot" | "stripe" | "slack" | "linear" => {
             (TWILIO, false)
@@ -79,7 +79,7 @@ fn key(preset: &str) -> SigningKey {
 }
 
 fn public(preset: &str) -> String {
-    let scheme = webhook_guard::presets::preset(preset).expect("preset");
+    let scheme = webhook_guard::scheme::presets::preset(preset).expect("preset");
     key(preset).public_key_text(&scheme).expect("public key")
 }
 
@@ -238,7 +238,7 @@ fn the_senders_sdks_accept_what_webhook_guard_signs() {
         ("slack", "slack"),
         ("linear", "linear"),
     ] {
-        let mut scheme = webhook_guard::presets::preset(preset).expect("preset");
+        let mut scheme = webhook_guard::scheme::presets::preset(preset).expect("preset");
         scheme.public_url = PUBLIC_URL.into();
         // Dated now for each: Paddle's SDK allows 5 s, and each SDK takes a while to load.
         let now = now_unix();

@@ -4,16 +4,17 @@
 #![allow(clippy::unwrap_used)]
 
 use std::sync::OnceLock;
-use webhook_guard::cidr::{parse_source_address, CidrList};
 use webhook_guard::config::Config;
-use webhook_guard::headers::CapturedHeaders;
-use webhook_guard::json::{parse_bounded, MAX_DEPTH};
-use webhook_guard::presets::{preset, PRESET_NAMES};
-use webhook_guard::rfc3339::{rfc3339_to_unix_seconds, unix_seconds_to_rfc3339};
-use webhook_guard::schema::Schema;
-use webhook_guard::secrets::{Field, Secret, SecretEncoding};
-use webhook_guard::signature::{query_param, sorted_form, Algorithm, Template};
-use webhook_guard::timestamp::{TimestampFormat, Window};
+use webhook_guard::keys::{Field, Secret, SecretEncoding};
+use webhook_guard::payload::json::{parse_bounded, MAX_DEPTH};
+use webhook_guard::payload::rfc3339::{rfc3339_to_unix_seconds, unix_seconds_to_rfc3339};
+use webhook_guard::payload::schema::Schema;
+use webhook_guard::request::cidr::{parse_source_address, CidrList};
+use webhook_guard::request::headers::CapturedHeaders;
+use webhook_guard::scheme::presets::{preset, PRESET_NAMES};
+use webhook_guard::scheme::signature::Algorithm;
+use webhook_guard::scheme::template::{query_param, sorted_form, Template};
+use webhook_guard::scheme::timestamp::{TimestampFormat, Window};
 use webhook_guard::verify::verify as decide;
 use webhook_guard_cache::api::parse_request;
 
@@ -98,8 +99,8 @@ pub fn public_keys(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    let _ = webhook_guard::secrets::ed25519_public(text);
-    let _ = webhook_guard::secrets::p256_public(text);
+    let _ = webhook_guard::keys::ed25519_public(text);
+    let _ = webhook_guard::keys::p256_public(text);
     for algorithm in [
         Algorithm::HmacSha256,
         Algorithm::HmacSha1,
@@ -195,7 +196,7 @@ pub fn json_schema(data: &[u8]) {
     };
     // The exact text `raw_at` finds is the value `Value::pointer` finds, wherever it is.
     for pointer in ["", "/id", "/0", "/a/b", "/channel/time", "/1/id"] {
-        let raw = webhook_guard::json::raw_at(text, pointer);
+        let raw = webhook_guard::payload::json::raw_at(text, pointer);
         let found = instance.pointer(pointer);
         assert_eq!(raw.is_some(), found.is_some(), "{pointer}");
         if let (Some(raw), Some(found)) = (raw, found) {
@@ -261,7 +262,7 @@ pub fn verify(data: &[u8]) {
     }
     // The body's bytes as a request path, and as JSON to find a key in.
     let _ = verify_config().route(body);
-    let _ = webhook_guard::json::raw_at(body, "/id/0");
+    let _ = webhook_guard::payload::json::raw_at(body, "/id/0");
 }
 
 /// Any bytes as the body of each cache service request.
@@ -269,20 +270,20 @@ pub fn cache_requests(data: &[u8]) {
     for path in ["/v1/claim", "/v1/commit", "/v1/release"] {
         let _ = parse_request(path, data);
     }
-    let _ = webhook_guard::cache_client::parse_claim(
+    let _ = webhook_guard::dedupe::client::parse_claim(
         Some(b"200"),
         data,
         "0123456789abcdef0123456789abcdef",
     );
-    let _ = webhook_guard::cache_client::Queued::decode(data);
+    let _ = webhook_guard::dedupe::client::Queued::decode(data);
     // The batch endpoint's reading of a request, and the filter's of an answer: never a
     // panic, every op answered once.
     if let Some(entries) = webhook_guard_cache::api::parse_batch(data) {
-        assert!((1..=webhook_guard::cache_client::MAX_BATCH_OPS).contains(&entries.len()));
+        assert!((1..=webhook_guard::dedupe::client::MAX_BATCH_OPS).contains(&entries.len()));
     }
-    for ops in [0, 1, 3, webhook_guard::cache_client::MAX_BATCH_OPS] {
-        if let webhook_guard::cache_client::BatchReply::Entries(slots) =
-            webhook_guard::cache_client::read_batch_answer(Some(b"200"), data, ops)
+    for ops in [0, 1, 3, webhook_guard::dedupe::client::MAX_BATCH_OPS] {
+        if let webhook_guard::dedupe::client::BatchReply::Entries(slots) =
+            webhook_guard::dedupe::client::read_batch_answer(Some(b"200"), data, ops)
         {
             assert_eq!(slots.len(), ops);
         }

@@ -6,7 +6,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use super::host::Host;
-use crate::headers::SerializedMap;
+use crate::request::headers::SerializedMap;
 
 #[derive(Clone, Default)]
 pub struct Fake(pub Rc<RefCell<State>>);

@@ -12,7 +12,7 @@
 
 use std::time::Duration;
 
-use crate::headers::SerializedMap;
+use crate::request::headers::SerializedMap;
 
 /// The host, as the filter uses it. Every method is infallible from the caller's view: a
 /// failed read is empty, a failed write or send says so with `false` / `Err`.
@@ -294,5 +294,20 @@ mod envoy {
         fn set_effective_context(&self, context_id: u32) -> bool {
             hostcalls::set_effective_context(context_id).is_ok()
         }
+    }
+}
+
+/// The host's log level for the configuration's.
+#[cfg(target_arch = "wasm32")]
+pub fn log_level(level: crate::config::LogLevel) -> proxy_wasm::types::LogLevel {
+    use crate::config::LogLevel as L;
+    use proxy_wasm::types::LogLevel;
+    match level {
+        L::Trace => LogLevel::Trace,
+        L::Debug => LogLevel::Debug,
+        L::Info => LogLevel::Info,
+        L::Warn => LogLevel::Warn,
+        L::Error => LogLevel::Error,
+        L::Critical => LogLevel::Critical,
     }
 }

@@ -2,46 +2,34 @@
 //! the host offers, asks the host-free modules for every decision (`verify`, `config`,
 //! `cache_client`, `lifecycle`, `answer`) and maps the verdict to an Envoy action.
 
+use std::cell::RefCell;
 use std::rc::Rc;
-use std::time::Duration;
+use std::rc::Weak;
 
 use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::Action;
 
 use crate::answer::Reject;
-use crate::batch::Wake;
-use crate::cache_client::{claim_request, ClaimVerdict, Queued, Settlement};
-use crate::cidr::parse_source_address;
-use crate::config::{Config, Idempotency, Mode, OnUnavailable, Route};
-use crate::delivery;
-use crate::headers::CapturedHeaders;
-use crate::idempotency;
-use crate::lifecycle::{self, Fate};
-use crate::stream::BodyMac;
-use crate::timestamp::TimestampSource;
+use crate::config::{Config, Mode, OnUnavailable, Route};
+use crate::dedupe::batch::Wake;
+use crate::dedupe::client::{claim_request, ClaimVerdict, Queued, Settlement};
+use crate::dedupe::fate::{self, Fate};
+use crate::dedupe::key;
+use crate::request::cidr::parse_source_address;
+use crate::request::headers::{own, CapturedHeaders};
+use crate::scheme::delivery;
+use crate::scheme::timestamp::TimestampSource;
+use crate::verify::stream::BodyMac;
 use crate::verify::{verify, Verified};
 use webhook_guard_protocol::Operation;
 
 use super::host::Host;
+use super::link::Link;
 use super::metrics::{ClaimOutcome, Metrics};
-use super::root::{Link, Waiter};
-
-/// Headers this filter adds upstream; any a client sends are removed, so the upstream can
-/// trust them. So are `_` spellings (`x_webhook_guard_endpoint`), which CGI and WSGI
-/// receivers read as the same `HTTP_X_WEBHOOK_GUARD_ENDPOINT`.
-const HEADER_PREFIX: &str = "x-webhook-guard-";
-
-pub fn is_own_header(name: &[u8]) -> bool {
-    name.len() >= HEADER_PREFIX.len()
-        && name
-            .iter()
-            .zip(HEADER_PREFIX.as_bytes())
-            .all(|(&n, &p)| n.to_ascii_lowercase() == p || (n == b'_' && p == b'-'))
-}
 
 /// Removes, through `remove`, every entry of `map` that bears one of this filter's names.
 fn strip_own(map: &[(&[u8], &[u8])], remove: impl Fn(&[u8])) {
-    for (name, _) in map.iter().filter(|(n, _)| is_own_header(n)) {
+    for (name, _) in map.iter().filter(|(n, _)| own::is_own(n)) {
         remove(name);
     }
 }
@@ -53,6 +41,9 @@ const MAX_LOGGED_HEADER_BYTES: usize = 128;
 fn cut_for_log(v: &[u8]) -> String {
     String::from_utf8_lossy(&v[..v.len().min(MAX_LOGGED_HEADER_BYTES)]).into_owned()
 }
+
+/// Where a claim's answer goes: the request's context id (to act for it) and the request.
+pub type Waiter<H> = (u32, Weak<RefCell<Guard<H>>>);
 
 /// Where one request is in its life.
 #[derive(Debug)]
@@ -75,7 +66,7 @@ pub enum State {
         token: String,
         id: u32,
     },
-    /// Forwarded holding a claim: its fate (`crate::lifecycle`) is known once Envoy answers
+    /// Forwarded holding a claim: its fate (`crate::dedupe::fate`) is known once Envoy answers
     /// or the stream ends.
     Claimed {
         key: String,
@@ -91,7 +82,7 @@ pub struct Guard<H: Host> {
     metrics: Rc<Metrics>,
     queue: Option<u32>,
     /// The root's batcher and wake-up queue: where the claim goes.
-    link: Rc<Link<H>>,
+    link: Rc<Link<Waiter<H>>>,
     /// This request as the root reaches it with the claim's answer (set by the root).
     pub me: Option<Waiter<H>>,
     pub state: State,
@@ -102,7 +93,7 @@ pub struct Guard<H: Host> {
     key_hash: Option<String>,
     /// The sender's unsigned delivery id (GitHub, Shopify), for the security log only.
     delivery_id: Option<String>,
-    /// The request's path below its endpoint's prefix (`crate::delivery::below_prefix`),
+    /// The request's path below its endpoint's prefix (`crate::scheme::delivery::below_prefix`),
     /// part of a claimed delivery's key; empty at the endpoint's own path.
     below: Vec<String>,
     /// The request's `x-request-id` (Envoy sets one), cut to 128 bytes, for the security
@@ -164,7 +155,8 @@ impl<H: Host> HttpContext for Guard<H> {
         // After the source check (a source outside the allowlist learns no more than that
         // the endpoint exists), before the body is buffered or anything is claimed.
         let method = header(":method").unwrap_or_default();
-        let has = |h: &crate::headers::HeaderRef| h.names.iter().any(|n| header(n).is_some());
+        let has =
+            |h: &crate::request::headers::HeaderRef| h.names.iter().any(|n| header(n).is_some());
         let overridden = delivery::overrides_method(all.iter().map(|(n, _)| *n), path);
         if overridden
             || !delivery::method_allowed(
@@ -251,7 +243,7 @@ impl<H: Host> HttpContext for Guard<H> {
         if let State::Claimed { .. } = self.state {
             let status = self.host.response_status();
             let details = self.host.property(&["response", "code_details"]);
-            let fate = lifecycle::on_response(&status, &details, || self.response_flags());
+            let fate = fate::on_response(&status, &details, || self.response_flags());
             self.settle(fate);
         }
         Action::Continue
@@ -262,7 +254,7 @@ impl<H: Host> HttpContext for Guard<H> {
             // No response headers: the client left, or the stream was reset.
             claimed @ State::Claimed { .. } => {
                 self.state = claimed;
-                let fate = lifecycle::on_end(self.response_flags());
+                let fate = fate::on_end(self.response_flags());
                 self.settle(fate);
             }
             // The client left while the claim was on its way: nobody will use its answer.
@@ -285,7 +277,7 @@ impl<H: Host> Guard<H> {
         config: Rc<Config>,
         metrics: Rc<Metrics>,
         queue: Option<u32>,
-        link: Rc<Link<H>>,
+        link: Rc<Link<Waiter<H>>>,
     ) -> Self {
         Guard {
             host,
@@ -305,7 +297,7 @@ impl<H: Host> Guard<H> {
 
     /// Envoy's `response.flags` for this stream so far.
     fn response_flags(&self) -> u64 {
-        lifecycle::parse_flags(&self.host.property(&["response", "flags"]))
+        fate::parse_flags(&self.host.property(&["response", "flags"]))
     }
 
     /// During the request only (see the field).
@@ -357,7 +349,7 @@ impl<H: Host> Guard<H> {
             // Every byte was hashed as it came: the body is not read again.
             Some(s) if s.fed() == body_size => {
                 // A challenge told by its body (Zoom's) is small: only such a body is read.
-                let seen = delivery::challenge_body_wanted(ep, body_size)
+                let seen = crate::verify::challenge::challenge_body_wanted(ep, body_size)
                     .then(|| self.host.request_body(body_size));
                 s.finish_seeing(ep, &headers, seen.as_deref(), now)
             }
@@ -368,7 +360,7 @@ impl<H: Host> Guard<H> {
                 // Where the delivery was sent is part of it: a copy sent below the prefix is
                 // claimed under another key (the endpoint's own path keeps its key).
                 let exact = verified.idempotency_key.take();
-                verified.idempotency_key = exact.map(|k| idempotency::scoped_key(k, &self.below));
+                verified.idempotency_key = exact.map(|k| key::scoped_key(k, &self.below));
                 self.claim_and_forward(endpoint, verified)
             }
             Err(reject) => self.refuse(Some(endpoint), reject),
@@ -601,10 +593,10 @@ impl<H: Host> Guard<H> {
         // Every `x-webhook-guard-*` header the client sent was removed with the request
         // headers: adding is enough, and cheaper for Envoy than a replace.
         let set = |name: &str, value: &str| self.host.add_request_header(name, value.as_bytes());
-        set("x-webhook-guard-endpoint", &ep.name);
-        set("x-webhook-guard-secret-id", &verified.secret_id);
+        set(own::ENDPOINT, &ep.name);
+        set(own::SECRET_ID, &verified.secret_id);
         if let Some(key) = &verified.idempotency_key {
-            set("x-webhook-guard-idempotency-key", key);
+            set(own::IDEMPOTENCY_KEY, key);
         }
         self.metrics
             .accepted(&self.host, endpoint, verified.secret_index);
@@ -662,25 +654,4 @@ fn feed(host: &impl Host, stream: &mut BodyMac, body_size: usize) {
         let chunk = host.request_body_at(from, body_size - from);
         stream.update(&chunk);
     }
-}
-
-/// A POST to the cache service through its Envoy cluster.
-pub fn cache_call(
-    host: &impl Host,
-    idem: &Idempotency,
-    path: &str,
-    body: &[u8],
-    timeout: Duration,
-) -> Result<u32, String> {
-    host.dispatch(
-        &idem.cluster,
-        &[
-            (":method", "POST"),
-            (":path", path),
-            (":authority", &idem.authority),
-            ("content-type", "application/json"),
-        ],
-        body,
-        timeout,
-    )
 }

@@ -5,6 +5,7 @@
 //! - `root`: the root context (configuration, metrics, the batched cache call-out, the
 //!   outcome queue and its retries).
 //! - `http`: one request's state machine.
+//! - `link`: what a root shares with its requests (the batcher, the wake-up queue).
 //! - `metrics`: metric ids, defined once per configuration.
 //!
 //! Everything but `Envoy` and the entry point builds natively, so the contexts are tested
@@ -12,6 +13,7 @@
 
 mod host;
 mod http;
+mod link;
 mod metrics;
 mod root;
 

@@ -3,7 +3,7 @@
 //! abandons through the `Link` they share with it, in this VM (a settlement goes through a
 //! shared queue instead, which any worker's root drains, when this root has ended: a
 //! request can outlive the configuration that created it); it sends them in batches,
-//! one request in flight at most (`crate::batch`), and hands each claim's answer back to its
+//! one request in flight at most (`crate::dedupe::batch`), and hands each claim's answer back to its
 //! request. It outlives every request stream, so these calls are not cancelled when the
 //! request that made them ends, and it retries failed settlements up to `MAX_ATTEMPTS`
 //! times, backing off (`retry_delay_ms`) on a tick.
@@ -26,50 +26,26 @@
 //! and the root sends from its `on_queue_ready`: everything that arrived in the same turn of
 //! the event loop goes in one batch.
 
-use std::cell::{Cell, RefCell};
-use std::rc::{Rc, Weak};
+use std::cell::RefCell;
+use std::rc::Rc;
 use std::time::Duration;
 
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{Action, ContextType};
 
-use crate::batch::{Answered, Batcher, MAX_PENDING_SETTLEMENTS};
-use crate::cache_client::{retry_delay_ms, Queued, SettleResult, Tokens, BATCH_PATH, MAX_ATTEMPTS};
-use crate::config::Config;
+use crate::config::{Config, Idempotency};
+use crate::dedupe::batch::{Answered, MAX_PENDING_SETTLEMENTS};
+use crate::dedupe::client::{retry_delay_ms, Queued, SettleResult, BATCH_PATH, MAX_ATTEMPTS};
 
 use super::host::Host;
-use super::http::{cache_call, Guard};
+use super::http::{Guard, Waiter};
+use super::link::Link;
 use super::metrics::Metrics;
 
 /// The shared queue that carries claim outcomes from request contexts to a root context.
 pub const OUTCOME_QUEUE: &str = "webhook_guard_outcomes";
 /// Prefix of each root's own wake-up queue (a random suffix makes it this VM's alone).
 const WAKE_QUEUE_PREFIX: &str = "webhook_guard_batch_";
-
-/// Where a claim's answer goes: the request's context id (to act for it) and the request.
-pub type Waiter<H> = (u32, Weak<RefCell<Guard<H>>>);
-
-/// What a root shares with the request contexts it creates.
-pub struct Link<H: Host> {
-    pub batcher: RefCell<Batcher<Waiter<H>>>,
-    /// The root's wake-up queue.
-    pub wake: Cell<Option<u32>>,
-    /// The root still sends what it is handed: false once it told the host it is done.
-    pub open: Cell<bool>,
-    /// The claim tokens of this VM.
-    pub tokens: Tokens,
-}
-
-impl<H: Host> Default for Link<H> {
-    fn default() -> Self {
-        Link {
-            batcher: RefCell::new(Batcher::default()),
-            wake: Cell::new(None),
-            open: Cell::new(false),
-            tokens: Tokens::default(),
-        }
-    }
-}
 
 pub struct Root<H: Host> {
     pub host: H,
@@ -78,7 +54,7 @@ pub struct Root<H: Host> {
     pub config: Option<Rc<Config>>,
     pub metrics: Rc<Metrics>,
     pub queue: Option<u32>,
-    pub link: Rc<Link<H>>,
+    pub link: Rc<Link<Waiter<H>>>,
     /// Failed settlements waiting for their next send: (when, in host ms, what).
     retries: Vec<(u64, Queued)>,
     /// The host asked this root to end (`on_done`): what it had to send is on the shared
@@ -287,7 +263,7 @@ impl<H: Host + Clone + 'static> Context for Root<H> {
         _trailers: usize,
     ) {
         let status = self.host.call_status(num_headers);
-        let body = if body_size > crate::cache_client::MAX_BATCH_BYTES {
+        let body = if body_size > crate::dedupe::client::MAX_BATCH_BYTES {
             Vec::new()
         } else {
             self.host.call_body(body_size)
@@ -370,7 +346,7 @@ impl<H: Host + Clone + 'static> RootContext for Root<H> {
                 if config.idempotency.is_some() && self.link.wake.get().is_none() {
                     let suffix = self.host.random().map_or_else(
                         || format!("{}_{}", self.id, self.host.now_ms()),
-                        crate::cache_client::new_token,
+                        crate::dedupe::client::new_token,
                     );
                     let name = format!("{WAKE_QUEUE_PREFIX}{suffix}");
                     self.link.wake.set(self.host.register_queue(&name));
@@ -379,7 +355,7 @@ impl<H: Host + Clone + 'static> RootContext for Root<H> {
                     .open
                     .set(self.link.wake.get().is_some() && !self.closing);
                 #[cfg(target_arch = "wasm32")]
-                proxy_wasm::set_log_level(config.log_level);
+                proxy_wasm::set_log_level(super::host::log_level(config.log_level));
                 self.metrics = Rc::new(Metrics::define_all(&self.host, &config));
                 self.config = Some(Rc::new(config));
                 true
@@ -468,4 +444,25 @@ impl<H: Host> HttpContext for GuardHandle<H> {
             g.on_log();
         }
     }
+}
+
+/// A POST to the cache service through its Envoy cluster.
+pub fn cache_call(
+    host: &impl Host,
+    idem: &Idempotency,
+    path: &str,
+    body: &[u8],
+    timeout: Duration,
+) -> Result<u32, String> {
+    host.dispatch(
+        &idem.cluster,
+        &[
+            (":method", "POST"),
+            (":path", path),
+            (":authority", &idem.authority),
+            ("content-type", "application/json"),
+        ],
+        body,
+        timeout,
+    )
 }

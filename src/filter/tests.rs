@@ -11,8 +11,8 @@ use proxy_wasm::types::Action;
 use super::fake::Fake;
 use super::http::State;
 use super::root::{GuardHandle, Root, OUTCOME_QUEUE};
-use crate::cache_client::{Queued, Settlement};
-use crate::lifecycle::flags;
+use crate::dedupe::client::{Queued, Settlement};
+use crate::dedupe::fate::flags;
 
 /// The root context's id, and the first request context's.
 const ROOT_ID: u32 = 1;
@@ -77,7 +77,7 @@ fn signed(root: &Root<Fake>, name: &str, body: &str) -> Vec<(String, Vec<u8>)> {
 }
 
 fn genesys_body(id: &str) -> String {
-    let time = crate::rfc3339::unix_seconds_to_rfc3339(NOW as i64);
+    let time = crate::payload::rfc3339::unix_seconds_to_rfc3339(NOW as i64);
     format!(r#"{{"id":"{id}","channel":{{"time":"{time}"}}}}"#)
 }
 
@@ -410,9 +410,13 @@ fn own_names_are_removed_from_the_trailers_and_by_their_bytes() {
     assert!(forged.is_empty(), "{forged:?}");
     // Names are matched as bytes: one that is not UTF-8 is still ours to remove (Envoy's
     // codecs refuse such names, a filter before this one might not).
-    assert!(super::http::is_own_header(b"x-webhook-guard-\xff"));
-    assert!(super::http::is_own_header(b"X_WEBHOOK_GUARD_\xfe"));
-    assert!(!super::http::is_own_header(b"x-webhook-guar\xff"));
+    assert!(crate::request::headers::own::is_own(
+        b"x-webhook-guard-\xff"
+    ));
+    assert!(crate::request::headers::own::is_own(
+        b"X_WEBHOOK_GUARD_\xfe"
+    ));
+    assert!(!crate::request::headers::own::is_own(b"x-webhook-guar\xff"));
 }
 
 #[test]
@@ -1061,7 +1065,7 @@ fn the_path_below_the_prefix_is_part_of_the_claimed_key() {
     assert_ne!(below, exact);
     assert_eq!(
         below,
-        crate::idempotency::scoped_key(exact.to_string(), &["anything".to_string()])
+        crate::dedupe::key::scoped_key(exact.to_string(), &["anything".to_string()])
     );
     assert_eq!(claim_key("/genesys/Anything"), below);
     assert_ne!(claim_key("/genesys/other"), below);

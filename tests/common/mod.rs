@@ -926,7 +926,7 @@ pub fn now_unix() -> i64 {
 
 /// `2025-06-10T21:03:05Z` for a unix time.
 pub fn rfc3339(t: i64) -> String {
-    webhook_guard::rfc3339::unix_seconds_to_rfc3339(t)
+    webhook_guard::payload::rfc3339::unix_seconds_to_rfc3339(t)
 }
 
 /// A Genesys Open Messaging outbound message (the shape Genesys documents) sent at `t`.

@@ -54,7 +54,7 @@ pub mod ipranges {
                 continue;
             }
             let cidr = field("cidr").ok_or("an entry has no \"cidr\"")?;
-            webhook_guard::cidr::CidrList::parse(&[cidr]).map_err(|e| e.to_string())?;
+            webhook_guard::request::cidr::CidrList::parse(&[cidr]).map_err(|e| e.to_string())?;
             cidrs.push(cidr.to_string());
         }
         cidrs.sort();

@@ -121,7 +121,7 @@ fn the_sender_signs_for_every_preset() {
     };
     let ed_seed = "02".repeat(32);
     let p256 = "05".repeat(32);
-    for preset in webhook_guard::presets::PRESET_NAMES {
+    for preset in webhook_guard::scheme::presets::PRESET_NAMES {
         let key: Vec<&str> = match preset {
             "custom" => continue,
             "discord" => vec!["--private-key", &ed_seed],

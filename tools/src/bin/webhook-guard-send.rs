@@ -4,7 +4,7 @@
 //! asymmetric ones (discord, sendgrid, standard-webhooks' v1a).
 
 use clap::Parser;
-use webhook_guard::presets::{preset, PRESET_NAMES};
+use webhook_guard::scheme::presets::{preset, PRESET_NAMES};
 use webhook_guard::sign::{sample, sign_message, Message, SigningKey};
 use webhook_guard_tools::post;
 
@@ -113,7 +113,7 @@ fn main() {
         },
         None => fail("--url must be http://HOST[:PORT]/PATH"),
     };
-    if webhook_guard::presets::needs_public_url(&scheme) {
+    if webhook_guard::scheme::presets::needs_public_url(&scheme) {
         scheme.public_url = args
             .public_url
             .clone()

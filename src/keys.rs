@@ -14,7 +14,7 @@ use std::cell::{Cell, OnceCell};
 
 use subtle::{Choice, ConstantTimeEq};
 
-use crate::signature::{Algorithm, OfferedSig, SigKind};
+use crate::scheme::signature::{Algorithm, OfferedSig, SigKind};
 
 /// Shortest key accepted. Genesys asks for more than 15 characters; shorter keys are guessable.
 pub const MIN_SECRET_BYTES: usize = 16;
@@ -426,6 +426,28 @@ impl std::fmt::Debug for Secret {
             .field("key", &"<redacted>")
             .finish()
     }
+}
+
+/// The index of the first secret that verifies one of the offered signatures.
+///
+/// Every secret is tried against every offered signature (no early exit), so the time taken
+/// does not depend on which shared secret matched or how much of a MAC was right.
+pub fn matching_secret(
+    secrets: &[Secret],
+    pieces: &[&[u8]],
+    offered: &[OfferedSig],
+) -> Option<usize> {
+    let signed = ToVerify::new(pieces, offered);
+    first_match(secrets.iter().map(|s| s.verifies(&signed)))
+}
+
+/// The position of the first `true`, every item evaluated: no early exit, so which secret
+/// matched shows in nothing timed (`stream.rs` uses it for its MAC states too).
+pub fn first_match(results: impl IntoIterator<Item = bool>) -> Option<usize> {
+    results
+        .into_iter()
+        .enumerate()
+        .fold(None, |found, (i, hit)| found.or(hit.then_some(i)))
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 //! only moves these bytes.
 //!
 //! Claim before forwarding; commit when the receiver answered 2xx; release when it is known
-//! not to have processed the delivery (see `crate::lifecycle`). The filter mints the claim's
+//! not to have processed the delivery (see `crate::dedupe::fate`). The filter mints the claim's
 //! token itself, so it can release a claim whose answer it never used (the call timed out,
 //! the client went away): such a release ("abandon") asks the cache for a tombstone, in case
 //! the claim is still on its way there.

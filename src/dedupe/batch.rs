@@ -16,7 +16,7 @@
 
 use std::collections::VecDeque;
 
-use crate::cache_client::{
+use crate::dedupe::client::{
     claim_verdict, read_batch_answer, settle_result, BatchReply, ClaimVerdict, Queued,
     SettleResult, MAX_ATTEMPTS, MAX_BATCH_BYTES, MAX_BATCH_OPS,
 };
@@ -392,7 +392,7 @@ fn unsent<W>(item: Item<W>) -> Answered<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cache_client::{claim_request, Settlement};
+    use crate::dedupe::client::{claim_request, Settlement};
 
     const T: &str = "0123456789abcdef0123456789abcdef";
 

@@ -5,14 +5,16 @@
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::cidr::CidrList;
-use crate::headers::HeaderRef;
-use crate::idempotency::KeySource;
-use crate::presets::{preset, Scheme, SignatureSource, PRESET_NAMES};
-use crate::schema::Schema;
-use crate::secrets::{Field, Secret, SecretEncoding};
-use crate::signature::{valid_header_name, Algorithm, Encoding, Template};
-use crate::timestamp::{TimestampFormat, TimestampSource};
+use crate::dedupe::key::KeySource;
+use crate::keys::{Field, Secret, SecretEncoding};
+use crate::payload::schema::Schema;
+use crate::request::cidr::CidrList;
+use crate::request::headers::HeaderRef;
+use crate::scheme::presets::{preset, PRESET_NAMES};
+use crate::scheme::signature::{valid_header_name, Algorithm, Encoding};
+use crate::scheme::template::Template;
+use crate::scheme::timestamp::{TimestampFormat, TimestampSource};
+use crate::scheme::{Scheme, SignatureSource};
 
 pub const DEFAULT_MAX_BODY_BYTES: u64 = 1024 * 1024;
 /// Envoy buffers the whole body in memory; beyond this a webhook is not a webhook.
@@ -95,14 +97,14 @@ pub struct Endpoint {
     pub wanted_headers: Vec<String>,
     /// Whether the body must be parsed as JSON (schema, body timestamp, pointer key).
     pub needs_json: bool,
-    /// `path_prefix` as receivers route it (`crate::path::canonical`).
+    /// `path_prefix` as receivers route it (`crate::request::path::canonical`).
     pub canonical_prefix: Vec<String>,
     /// The sender's unsigned delivery id header, for the log only.
     pub delivery_id: Option<HeaderRef>,
     /// Optional secret slots left out because their variable is unset (for the log).
     pub skipped_secrets: Vec<String>,
-    /// The methods a delivery may come with (`crate::delivery`): the preset's, or `methods`.
-    pub methods: crate::delivery::Methods,
+    /// The methods a delivery may come with (`crate::scheme::delivery`): the preset's, or `methods`.
+    pub methods: crate::scheme::delivery::Methods,
     /// The `Allow` header of this endpoint's `405`.
     pub allow: String,
 }
@@ -121,7 +123,7 @@ pub enum Route {
 pub struct Config {
     pub max_body_bytes: u64,
     /// The filter's own log level (`trace` to `critical`); `info` logs one line per refusal.
-    pub log_level: proxy_wasm::types::LogLevel,
+    pub log_level: LogLevel,
     pub idempotency: Option<Idempotency>,
     pub endpoints: Vec<Endpoint>,
 }
@@ -238,7 +240,7 @@ impl Config {
             },
         };
         let log_level = match top.remove("log_level") {
-            None => proxy_wasm::types::LogLevel::Info,
+            None => LogLevel::Info,
             Some(v) => match v.as_str().and_then(parse_log_level) {
                 Some(level) => level,
                 None => return err(
@@ -284,7 +286,7 @@ impl Config {
             }
             if let Some(other) = endpoints
                 .iter()
-                .find(|e| crate::path::same(&e.canonical_prefix, &ep.canonical_prefix))
+                .find(|e| crate::request::path::same(&e.canonical_prefix, &ep.canonical_prefix))
             {
                 return err(
                     format!("{field}.path_prefix"),
@@ -305,22 +307,22 @@ impl Config {
     }
 
     /// The endpoint of a request path: the exact match (`endpoint_for`), provided the path
-    /// as a lenient receiver would route it (`crate::path::canonical`) matches the same one
-    /// and holds nothing that no canonical form settles (`crate::path::unsettled`).
+    /// as a lenient receiver would route it (`crate::request::path::canonical`) matches the same one
+    /// and holds nothing that no canonical form settles (`crate::request::path::unsettled`).
     pub fn route(&self, path: &[u8]) -> Route {
         let exact = self.endpoint_for(path);
-        let canonical = crate::path::canonical(path);
+        let canonical = crate::request::path::canonical(path);
         let lenient = self
             .endpoints
             .iter()
             .enumerate()
-            .filter(|(_, e)| crate::path::covers(&e.canonical_prefix, &canonical))
+            .filter(|(_, e)| crate::request::path::covers(&e.canonical_prefix, &canonical))
             .max_by_key(|(_, e)| e.canonical_prefix.len())
             .map(|(i, _)| i);
         match (exact, lenient) {
             (None, None) => Route::Unknown,
             // Where an endpoint could serve it, a spelling no canonical form settles.
-            _ if crate::path::unsettled(path) => Route::Ambiguous,
+            _ if crate::request::path::unsettled(path) => Route::Ambiguous,
             (Some(a), Some(b)) if a == b => Route::Endpoint(a),
             _ => Route::Ambiguous,
         }
@@ -400,8 +402,19 @@ fn shape_error(field: &str, e: &serde_json::Error) -> ConfigError {
     ConfigError::new(field, out.trim_start_matches(": "))
 }
 
-fn parse_log_level(s: &str) -> Option<proxy_wasm::types::LogLevel> {
-    use proxy_wasm::types::LogLevel;
+/// The filter's `log_level`: proxy-wasm's levels, named here so that the configuration
+/// stays host-free (the glue maps it to the host's).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogLevel {
+    Trace,
+    Debug,
+    Info,
+    Warn,
+    Error,
+    Critical,
+}
+
+fn parse_log_level(s: &str) -> Option<LogLevel> {
     Some(match s {
         "trace" => LogLevel::Trace,
         "debug" => LogLevel::Debug,
@@ -483,7 +496,9 @@ fn build_endpoint(
         return err(format!("{field}.path_prefix"), "must start with '/'");
     }
     // Every request under such a prefix would be refused as ambiguous.
-    if crate::path::unsettled(raw.path_prefix.as_bytes()) || raw.path_prefix.contains(['?', '#']) {
+    if crate::request::path::unsettled(raw.path_prefix.as_bytes())
+        || raw.path_prefix.contains(['?', '#'])
+    {
         return err(
             format!("{field}.path_prefix"),
             "must be printable ASCII, without '?', '#' or an escape of '%' (requests with anything else in their path are refused)",
@@ -624,10 +639,10 @@ fn build_endpoint(
         Some(list) => parse_methods(&format!("{field}.methods"), list)?,
     };
     Ok(Endpoint {
-        allow: crate::delivery::allow_header(methods, scheme.challenge.as_ref()),
+        allow: crate::scheme::delivery::allow_header(methods, scheme.challenge.as_ref()),
         methods,
         name: raw.name,
-        canonical_prefix: crate::path::canonical(raw.path_prefix.as_bytes()),
+        canonical_prefix: crate::request::path::canonical(raw.path_prefix.as_bytes()),
         delivery_id: scheme.delivery_id.clone(),
         skipped_secrets,
         path_prefix: raw.path_prefix,
@@ -643,8 +658,11 @@ fn build_endpoint(
 }
 
 /// An endpoint's `methods`: known, case-sensitive tokens, at least one.
-fn parse_methods(field: &str, value: &Value) -> Result<crate::delivery::Methods, ConfigError> {
-    use crate::delivery::{Method, Methods};
+fn parse_methods(
+    field: &str,
+    value: &Value,
+) -> Result<crate::scheme::delivery::Methods, ConfigError> {
+    use crate::scheme::delivery::{Method, Methods};
     let shape = "must be a list of methods, e.g. [\"POST\"]";
     let Value::Array(list) = value else {
         return err(field, shape);
@@ -708,7 +726,7 @@ fn apply_overrides(field: &str, raw: &RawEndpoint, s: &mut Scheme) -> Result<(),
                 OneOrMany::One(n) => vec![n.as_str()],
                 OneOrMany::Many(list) => list.iter().map(String::as_str).collect(),
             };
-            if names.is_empty() || names.len() > crate::signature::MAX_SIGNATURES {
+            if names.is_empty() || names.len() > crate::scheme::signature::MAX_SIGNATURES {
                 return err(
                     format!("{field}.signature_header"),
                     "must name 1 to 8 headers",
@@ -828,7 +846,7 @@ fn apply_overrides(field: &str, raw: &RawEndpoint, s: &mut Scheme) -> Result<(),
         SignatureSource::Body(_)
             if s.signed_content
                 .parts
-                .contains(&crate::signature::Part::Body) =>
+                .contains(&crate::scheme::template::Part::Body) =>
         {
             return err(
                 format!("{field}.signed_content"),
@@ -873,7 +891,7 @@ fn apply_overrides(field: &str, raw: &RawEndpoint, s: &mut Scheme) -> Result<(),
         if !s
             .signed_content
             .parts
-            .contains(&crate::signature::Part::Json(p.clone()))
+            .contains(&crate::scheme::template::Part::Json(p.clone()))
         {
             return err(
                 format!("{field}.timestamp"),
@@ -1064,7 +1082,7 @@ fn build_secrets(
                     f,
                     format!(
                         "needs exactly one of \"env\", \"value\" or \"public_key\"; this endpoint wants {}",
-                        crate::secrets::wanted(scheme.algorithm, scheme.secret_encoding)
+                        crate::keys::wanted(scheme.algorithm, scheme.secret_encoding)
                     ),
                 )
             }
@@ -1096,12 +1114,12 @@ fn build_secrets(
     // Every offered public-key signature is verified against every public key: bounded
     // here, so that a forged delivery's cost is known before any arrives.
     let public = secrets.iter().filter(|s| s.is_public_key()).count();
-    if public > crate::signature::MAX_PUBLIC_KEYS {
+    if public > crate::scheme::signature::MAX_PUBLIC_KEYS {
         return err(
             format!("{field}.secrets"),
             format!(
                 "lists {public} public keys; at most {} (a rotation needs two): each offered signature is verified against every one",
-                crate::signature::MAX_PUBLIC_KEYS
+                crate::scheme::signature::MAX_PUBLIC_KEYS
             ),
         );
     }
@@ -1846,7 +1864,7 @@ mod tests {
 
     #[test]
     fn methods_are_the_presets_or_known_tokens_listed() {
-        use crate::delivery::{Method, Methods};
+        use crate::scheme::delivery::{Method, Methods};
         let c = one(r#","preset":"github""#).unwrap();
         assert_eq!(c.endpoints[0].methods, Methods::POST);
         assert_eq!(c.endpoints[0].allow, "POST");

@@ -2,49 +2,14 @@
 //! `custom` fields, so any of them can be overridden per endpoint. Every choice below (window,
 //! default key) is in the README's preset table, with the sender's documentation it follows.
 
-use crate::delivery::{BodyValue, Challenge, Method, Methods};
-use crate::headers::HeaderRef;
-use crate::idempotency::KeySource;
-use crate::secrets::SecretEncoding;
-use crate::signature::{Algorithm, Encoding, SignatureFormat, Template};
-use crate::timestamp::{TimestampFormat, TimestampSource, Window};
-
-/// Where a delivery's signatures are.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SignatureSource {
-    /// Every one of these headers that is present (DocuSign sends one per key:
-    /// `X-DocuSign-Signature-1`, `-2`, ...); each entry is looked up by its first present
-    /// alias (`webhook-signature`, then `svix-signature`).
-    Headers(Vec<HeaderRef>),
-    /// A string field of the JSON body (Mailgun's `/signature/signature`).
-    Body(String),
-}
-
-/// How one sender signs and dates its deliveries.
-#[derive(Debug, Clone)]
-pub struct Scheme {
-    pub algorithm: Algorithm,
-    pub signature: SignatureSource,
-    pub format: SignatureFormat,
-    pub signed_content: Template,
-    pub timestamp: TimestampSource,
-    pub timestamp_format: TimestampFormat,
-    pub window: Window,
-    pub secret_encoding: SecretEncoding,
-    /// The idempotency key used when the endpoint names none.
-    pub default_key: Option<KeySource>,
-    /// The sender's delivery id header when the signature does not cover it: logged with a
-    /// refusal for correlation, never used as a key.
-    pub delivery_id: Option<HeaderRef>,
-    /// The endpoint's `public_url` (`https://hooks.example.com`), for `{url}`; empty if none.
-    pub public_url: String,
-    /// The methods the sender delivers with (`crate::delivery`): `POST` for every preset;
-    /// an endpoint's `methods` overrides it (Twilio and Zendesk can be set to others).
-    pub methods: Methods,
-    /// How the sender's verification challenge is recognised, if it sends one: forwarded,
-    /// never deduplicated (README, "Presets").
-    pub challenge: Option<Challenge>,
-}
+use crate::dedupe::key::KeySource;
+use crate::keys::SecretEncoding;
+use crate::request::headers::HeaderRef;
+use crate::scheme::delivery::{BodyValue, Challenge, Method, Methods};
+use crate::scheme::signature::{Algorithm, Encoding, SignatureFormat};
+use crate::scheme::template::Template;
+use crate::scheme::timestamp::{TimestampFormat, TimestampSource, Window};
+use crate::scheme::{Scheme, SignatureSource};
 
 pub const PRESET_NAMES: [&str; 27] = [
     "genesys-open-messaging",
@@ -184,7 +149,7 @@ pub fn preset(name: &str) -> Option<Scheme> {
             let id = HeaderRef::new(&["webhook-id", "svix-id"]);
             let mut signed = template("{header:webhook-id}.{timestamp}.{body}");
             for part in &mut signed.parts {
-                if let crate::signature::Part::Header(h) = part {
+                if let crate::scheme::template::Part::Header(h) = part {
                     *h = id.clone();
                 }
             }
@@ -262,7 +227,7 @@ pub fn preset(name: &str) -> Option<Scheme> {
         // One header per HMAC key configured in DocuSign: -1, -2, ...
         "docusign" => Scheme {
             signature: SignatureSource::Headers(
-                (1..=crate::signature::MAX_SIGNATURES)
+                (1..=crate::scheme::signature::MAX_SIGNATURES)
                     .map(|i| HeaderRef::new(&[&format!("x-docusign-signature-{i}")]))
                     .collect(),
             ),

@@ -2,16 +2,21 @@
 //! timestamp, JSON, schema, idempotency key. Host-free: the proxy-wasm glue hands in the
 //! captured headers, the body and the clock, and gets back a verdict.
 
+pub mod challenge;
+pub mod stream;
+
 use serde_json::Value;
 
 use crate::answer::Reject;
 use crate::config::Endpoint;
-use crate::headers::{CapturedHeaders, Lookup};
-use crate::idempotency::hash_key;
-use crate::json::{parse_bounded, MAX_DEPTH};
-use crate::presets::{Scheme, SignatureSource};
-use crate::signature::{matching_secret, Offered, RenderError, Request};
-use crate::timestamp::TimestampSource;
+use crate::dedupe::key::hash_key;
+use crate::keys::matching_secret;
+use crate::payload::json::{parse_bounded, MAX_DEPTH};
+use crate::request::headers::{CapturedHeaders, Lookup};
+use crate::scheme::signature::Offered;
+use crate::scheme::template::{RenderError, Request};
+use crate::scheme::timestamp::TimestampSource;
+use crate::scheme::{Scheme, SignatureSource};
 
 /// A delivery that passed every check.
 #[derive(Debug, PartialEq, Eq)]
@@ -82,8 +87,8 @@ pub fn verify(
     let index =
         matching_secret(&ep.secrets, &pieces, &offered.sigs).ok_or(Reject::InvalidSignature)?;
     // Only an authenticated body is read past this point.
-    // The sender's verification challenge: forwarded, never claimed (`crate::delivery`).
-    if crate::delivery::is_challenge(ep, headers, Some(body)) {
+    // The sender's verification challenge: forwarded, never claimed (`crate::scheme::delivery`).
+    if crate::verify::challenge::is_challenge(ep, headers, Some(body)) {
         return Ok(Verified::new(ep, index, None));
     }
     let format = scheme.timestamp_format;
@@ -195,9 +200,12 @@ pub(crate) fn offered_signatures(
             }
         }
         SignatureSource::Body(pointer) => {
-            let raw = crate::json::raw_at(body, pointer).ok_or(Reject::MissingSignature)?;
+            let raw =
+                crate::payload::json::raw_at(body, pointer).ok_or(Reject::MissingSignature)?;
             let text = match raw.first() {
-                Some(b'"') => crate::signature::json_text(raw).ok_or(Reject::MalformedSignature)?,
+                Some(b'"') => {
+                    crate::scheme::template::json_text(raw).ok_or(Reject::MalformedSignature)?
+                }
                 _ => return Err(Reject::MalformedSignature),
             };
             format
@@ -216,7 +224,7 @@ pub(crate) fn offered_signatures(
 mod tests {
     use super::*;
     use crate::config::Config;
-    use crate::headers::CapturedHeaders;
+    use crate::request::headers::CapturedHeaders;
 
     const GENESYS_BODY: &str = r#"{"id":"d7d58935af65a45e5234ac77de017a0a","channel":{"id":"e6b352de-ecd0-49c7-94de-7787418869bc","platform":"Open","type":"Private","to":{"id":"recipient-123","idType":"Opaque"},"from":{"nickname":"Support","id":"e6b352de-ecd0-49c7-94de-7787418869bc","idType":"Opaque"},"time":"2025-06-10T21:03:05.427Z","messageId":"d7d58935af65a45e5234ac77de017a0a"},"type":"Text","text":"Hi","originatingEntity":"Human","direction":"Outbound","conversationId":"5d0d331e-d2a8-4fb5-96f7-7021bef2a8ee"}"#;
     const GENESYS_TIME: i64 = 1749589385;
@@ -342,7 +350,7 @@ mod tests {
         // Svix names, several signatures (the sender's own rotation), future within 300 s.
         let multi = format!(
             "v1,{} {sig}",
-            crate::signature::Encoding::Base64.encode(&[1; 32])
+            crate::scheme::signature::Encoding::Base64.encode(&[1; 32])
         );
         let svix = [
             ("svix-id", "msg_p5jXN8AQM9LWM0D4loKWxJek"),
@@ -561,7 +569,7 @@ mod tests {
         crate::sign::SigningKey,
         crate::sign::SigningKey,
     ) {
-        let scheme = crate::presets::preset(name).unwrap();
+        let scheme = crate::scheme::presets::preset(name).unwrap();
         let shared = |text: &str| crate::sign::SigningKey::from_text(&scheme, text, false).unwrap();
         let (right, wrong) = match name {
             "standard-webhooks" => (
@@ -636,7 +644,7 @@ mod tests {
 
     #[test]
     fn every_preset_signed_tampered_wrong_key_rotated_missing_and_stale() {
-        for name in crate::presets::PRESET_NAMES {
+        for name in crate::scheme::presets::PRESET_NAMES {
             let (right, wrong, rk, wk) = keys(name);
             let c = preset_config(name, &[&wrong, &right]);
             let scheme = &c.endpoints[0].scheme;
@@ -664,7 +672,7 @@ mod tests {
             );
 
             // One byte changed after signing (a token signs nothing; Mailgun signs its token).
-            if scheme.algorithm != crate::signature::Algorithm::Token && name != "mailgun" {
+            if scheme.algorithm != crate::scheme::signature::Algorithm::Token && name != "mailgun" {
                 assert_eq!(
                     deliver(&c, &headers, &flip_last_alnum(&body)),
                     Err(Reject::InvalidSignature),
@@ -744,10 +752,12 @@ mod tests {
             Err(Reject::StaleTimestamp)
         );
         // The Webhooks page's order, computed: timestamp then body.
-        let mac = crate::signature::Encoding::Base64.encode(&crate::signature::hmac_sha256(
-            secret[0].1.as_bytes(),
-            &[b"2021-07-25T10:00:00Z", body.as_bytes()],
-        ));
+        let mac = crate::scheme::signature::Encoding::Base64.encode(
+            &crate::scheme::signature::hmac_sha256(
+                secret[0].1.as_bytes(),
+                &[b"2021-07-25T10:00:00Z", body.as_bytes()],
+            ),
+        );
         let h2 = [
             ("x-zendesk-webhook-signature", mac.as_str()),
             (
@@ -803,7 +813,7 @@ mod tests {
 
     #[test]
     fn standard_webhooks_v1a_with_whpk_keys_beside_v1() {
-        let scheme = crate::presets::preset("standard-webhooks").unwrap();
+        let scheme = crate::scheme::presets::preset("standard-webhooks").unwrap();
         let ed = crate::sign::SigningKey::from_text(&scheme, &"03".repeat(32), true).unwrap();
         let whpk = ed.public_key_text(&scheme).unwrap();
         assert!(whpk.starts_with("whpk_"));
@@ -848,7 +858,7 @@ mod tests {
         use p256::ecdsa::signature::DigestSigner;
         use sha2::Digest;
         let scalar = "05".repeat(32);
-        let scheme = crate::presets::preset("sendgrid").unwrap();
+        let scheme = crate::scheme::presets::preset("sendgrid").unwrap();
         let key = crate::sign::SigningKey::from_text(&scheme, &scalar, false).unwrap();
         let der = key.public_key_text(&scheme).unwrap();
         let pem = format!(
@@ -874,7 +884,7 @@ mod tests {
         let (r, s) = sig.split_scalars();
         let high = p256::ecdsa::Signature::from_scalars(r, -*s).unwrap();
         assert!(high.normalize_s().is_some(), "the twin is high-S");
-        let b64 = crate::signature::Encoding::Base64.encode(high.to_der().as_bytes());
+        let b64 = crate::scheme::signature::Encoding::Base64.encode(high.to_der().as_bytes());
         let hh = [
             ("x-twilio-email-event-webhook-signature".to_string(), b64),
             (
@@ -915,8 +925,9 @@ mod tests {
         );
         let body = r#"{"event":"envelope-completed"}"#;
         let mac = |k: &[u8]| {
-            crate::signature::Encoding::Base64
-                .encode(&crate::signature::hmac_sha256(k, &[body.as_bytes()]))
+            crate::scheme::signature::Encoding::Base64.encode(
+                &crate::scheme::signature::hmac_sha256(k, &[body.as_bytes()]),
+            )
         };
         // DocuSign signs with each of its keys, one header each; ours is the second.
         let (other, ours) = (mac(b"unrelated-key-0123456"), mac(b"docusign-new-key-0123"));
@@ -1104,10 +1115,9 @@ mod tests {
         let ts = (NOW * 1000).to_string();
         let uri = "https://hooks.example.com/h?x=a:b";
         let text = format!("POST{uri}{body}{ts}");
-        let mac = crate::signature::Encoding::Base64.encode(&crate::signature::hmac_sha256(
-            b"hubspot-client-secret-01",
-            &[text.as_bytes()],
-        ));
+        let mac = crate::scheme::signature::Encoding::Base64.encode(
+            &crate::scheme::signature::hmac_sha256(b"hubspot-client-secret-01", &[text.as_bytes()]),
+        );
         let h = [
             ("x-hubspot-signature-v3", mac.as_str()),
             ("x-hubspot-request-timestamp", ts.as_str()),
@@ -1144,7 +1154,7 @@ mod tests {
     #[test]
     fn readme_custom_example() {
         // The README's guide to a custom configuration: its example block, as written.
-        let readme = include_str!("../README.md");
+        let readme = include_str!("../../README.md");
         let block = readme
             .split("<!-- custom-example -->\n```json\n")
             .nth(1)
@@ -1186,7 +1196,7 @@ mod tests {
         let extra = r#","signature_header":"x-sig","signed_content":"{json:/a}.{body}""#;
         let c = endpoint("custom", &[("s", "custom-secret-0123456789")], extra, false);
         let body = r#"{"a":"x","a":"y"}"#;
-        let mac = hex::encode(crate::signature::hmac_sha256(
+        let mac = hex::encode(crate::scheme::signature::hmac_sha256(
             b"custom-secret-0123456789",
             &[b"x.", body.as_bytes()],
         ));
@@ -1195,7 +1205,7 @@ mod tests {
             Err(Reject::InvalidJson)
         );
         let once = r#"{"a":"x"}"#;
-        let mac = hex::encode(crate::signature::hmac_sha256(
+        let mac = hex::encode(crate::scheme::signature::hmac_sha256(
             b"custom-secret-0123456789",
             &[b"x.", once.as_bytes()],
         ));
@@ -1205,7 +1215,7 @@ mod tests {
     /// `n` distinct public keys of a public-key preset: their configuration entries (public
     /// key text) and the private keys that sign for them.
     fn public_keys(name: &str, n: u8) -> (Vec<String>, Vec<crate::sign::SigningKey>) {
-        let scheme = crate::presets::preset(name).unwrap();
+        let scheme = crate::scheme::presets::preset(name).unwrap();
         (1..=n)
             .map(|i| {
                 let seed = format!("{:02x}", 0x10 + i).repeat(32);
@@ -1240,7 +1250,9 @@ mod tests {
 
     #[test]
     fn keys_per_endpoint_are_capped_at_configuration_naming_the_field() {
-        use crate::signature::{MAX_PUBLIC_KEYS, MAX_PUBLIC_KEY_CHECKS, MAX_PUBLIC_KEY_SIGNATURES};
+        use crate::scheme::signature::{
+            MAX_PUBLIC_KEYS, MAX_PUBLIC_KEY_CHECKS, MAX_PUBLIC_KEY_SIGNATURES,
+        };
         const { assert!(MAX_PUBLIC_KEYS * MAX_PUBLIC_KEY_SIGNATURES <= MAX_PUBLIC_KEY_CHECKS) };
         const { assert!(MAX_PUBLIC_KEYS >= 2, "a rotation needs two keys") };
         for name in ["discord", "sendgrid", "standard-webhooks"] {
@@ -1328,8 +1340,8 @@ mod tests {
 
     #[test]
     fn public_key_pairs_per_delivery_are_capped() {
-        use crate::secrets::ToVerify;
-        use crate::signature::{MAX_PUBLIC_KEY_CHECKS, MAX_PUBLIC_KEY_SIGNATURES};
+        use crate::keys::ToVerify;
+        use crate::scheme::signature::{MAX_PUBLIC_KEY_CHECKS, MAX_PUBLIC_KEY_SIGNATURES};
         let body = br#"{"type":"x"}"#;
         // More v1a signatures than the cap: malformed, before any key is tried.
         let (c, h) = forged_standard_webhooks(NOW, MAX_PUBLIC_KEY_SIGNATURES + 1);

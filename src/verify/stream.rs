@@ -14,11 +14,12 @@ use sha2::{Digest, Sha256};
 
 use crate::answer::Reject;
 use crate::config::Endpoint;
-use crate::headers::CapturedHeaders;
-use crate::idempotency::{hash_key, signed_content_key, KeySource};
-use crate::presets::SignatureSource;
-use crate::secrets::MacState;
-use crate::signature::{first_match, Part, Request};
+use crate::dedupe::key::{hash_key, signed_content_key, KeySource};
+use crate::keys::first_match;
+use crate::keys::MacState;
+use crate::request::headers::CapturedHeaders;
+use crate::scheme::template::{Part, Request};
+use crate::scheme::SignatureSource;
 use crate::verify::{check_header_timestamp, offered_signatures, raw_timestamp, Verified};
 
 /// Each secret's HMAC (and the signed content's digest) over what arrived so far.
@@ -134,7 +135,7 @@ impl BodyMac {
     }
 
     /// The same, given the body when a challenge may be told by it
-    /// (`crate::delivery::challenge_body_wanted`: a small body of such an endpoint), so that
+    /// (`crate::verify::challenge::challenge_body_wanted`: a small body of such an endpoint), so that
     /// the endpoint still streams its deliveries.
     pub fn finish_seeing(
         self,
@@ -158,7 +159,7 @@ impl BodyMac {
         let suffix: Vec<&[u8]> = suffix.iter().map(Vec::as_slice).collect();
         let index = first_match(macs.into_iter().map(|m| m.verifies(&suffix, &offered.sigs)))
             .ok_or(Reject::InvalidSignature)?;
-        if crate::delivery::is_challenge(ep, headers, body) {
+        if crate::verify::challenge::is_challenge(ep, headers, body) {
             return Ok(Verified::new(ep, index, None));
         }
         let idempotency_key = match &ep.idempotency_key {

@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use crate::answer::Reject;
-use crate::headers::HeaderRef;
+use crate::request::headers::HeaderRef;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TimestampSource {
@@ -21,7 +21,7 @@ impl TimestampSource {
     /// `header:NAME` or a JSON pointer (`/channel/time`).
     pub fn parse(text: &str) -> Option<TimestampSource> {
         if let Some(name) = text.strip_prefix("header:") {
-            return crate::signature::valid_header_name(name)
+            return crate::scheme::signature::valid_header_name(name)
                 .then(|| TimestampSource::Header(HeaderRef::new(&[name])));
         }
         text.starts_with('/')
@@ -55,7 +55,7 @@ impl TimestampFormat {
             TimestampFormat::UnixMs => digits(raw).map(|ms| ms / 1000),
             TimestampFormat::Rfc3339 => {
                 let text = std::str::from_utf8(raw).ok()?;
-                crate::rfc3339::rfc3339_to_unix_seconds(text)
+                crate::payload::rfc3339::rfc3339_to_unix_seconds(text)
             }
         }
     }
@@ -160,11 +160,11 @@ mod tests {
     #[test]
     fn formats_rfc3339_round_trip() {
         for t in [0, 951782400, 1749589385, 4102444800] {
-            let text = crate::rfc3339::unix_seconds_to_rfc3339(t);
+            let text = crate::payload::rfc3339::unix_seconds_to_rfc3339(t);
             assert_eq!(TimestampFormat::Rfc3339.seconds(text.as_bytes()), Some(t));
         }
         assert_eq!(
-            crate::rfc3339::unix_seconds_to_rfc3339(1749589385),
+            crate::payload::rfc3339::unix_seconds_to_rfc3339(1749589385),
             "2025-06-10T21:03:05Z"
         );
     }

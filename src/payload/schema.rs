@@ -240,7 +240,9 @@ impl Schema {
                 let ok = match r.format {
                     Format::Ignored => true,
                     Format::Uuid => is_uuid(s),
-                    Format::DateTime => crate::rfc3339::rfc3339_to_unix_seconds(s).is_some(),
+                    Format::DateTime => {
+                        crate::payload::rfc3339::rfc3339_to_unix_seconds(s).is_some()
+                    }
                 };
                 if !ok {
                     return Err(loc.violation("format"));

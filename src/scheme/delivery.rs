@@ -8,9 +8,8 @@
 //! answer `OPTIONS` themselves), the claim is committed, and the sender's real `POST` is then
 //! answered as a duplicate and never processed.
 
-use crate::config::Endpoint;
-use crate::headers::{CapturedHeaders, HeaderRef, Lookup};
-use crate::signature::METHOD;
+use crate::request::headers::{CapturedHeaders, HeaderRef, Lookup};
+use crate::scheme::template::METHOD;
 
 /// A request method an endpoint may accept. `HEAD`, `OPTIONS`, `TRACE` and `CONNECT` are no
 /// sender's: frameworks answer `HEAD` and `OPTIONS` themselves, without the handler.
@@ -146,7 +145,7 @@ impl Challenge {
     }
 
     /// Whether a request whose signature held is this challenge. `body`: `None` when it was
-    /// hashed as it came and not kept (`crate::stream`), where a body challenge is never
+    /// hashed as it came and not kept (`crate::verify::stream`), where a body challenge is never
     /// recognised (`BodyMac::start` keeps the body where that matters).
     pub fn recognises(&self, headers: &CapturedHeaders, body: Option<&[u8]>) -> bool {
         match self {
@@ -169,31 +168,6 @@ impl Challenge {
     }
 }
 
-/// Whether a request whose signature (and header timestamp) held is its endpoint's
-/// challenge: then it is forwarded unclaimed, and the payload rules of the deliveries (schema,
-/// key) are not applied to it. Looked for only where that changes anything (the endpoint
-/// deduplicates or has a schema), so no other endpoint pays for a parse.
-pub fn is_challenge(ep: &Endpoint, headers: &CapturedHeaders, body: Option<&[u8]>) -> bool {
-    (ep.idempotency_key.is_some() || ep.schema.is_some())
-        && ep
-            .scheme
-            .challenge
-            .as_ref()
-            .is_some_and(|c| c.recognises(headers, body))
-}
-
-/// Whether the glue must read a body that was hashed as it came, to look for a challenge
-/// in it: only a small one, and only where a challenge would change anything.
-pub fn challenge_body_wanted(ep: &Endpoint, body_size: usize) -> bool {
-    body_size <= MAX_CHALLENGE_BODY_BYTES
-        && ep.idempotency_key.is_some()
-        && ep
-            .scheme
-            .challenge
-            .as_ref()
-            .is_some_and(Challenge::reads_body)
-}
-
 fn body_has(body: &[u8], pointer: &str, value: BodyValue) -> bool {
     if body.len() > MAX_CHALLENGE_BODY_BYTES {
         return false;
@@ -209,7 +183,8 @@ fn body_has(body: &[u8], pointer: &str, value: BodyValue) -> bool {
     }
     // The same strict parser as every other read of a body: a repeated key is no challenge
     // (the receiver might read the other one).
-    let Some(json) = crate::json::parse_bounded(body, crate::json::MAX_DEPTH) else {
+    let Some(json) = crate::payload::json::parse_bounded(body, crate::payload::json::MAX_DEPTH)
+    else {
         return false;
     };
     match (json.pointer(pointer), value) {
@@ -325,7 +300,7 @@ pub fn allow_header(methods: Methods, challenge: Option<&Challenge>) -> String {
 pub enum Below {
     /// The endpoint's own path (`/hooks/github`, or with a trailing `/`).
     Exact,
-    /// A path below it, as lenient receivers route it (`crate::path::canonical` segments
+    /// A path below it, as lenient receivers route it (`crate::request::path::canonical` segments
     /// past the prefix's: `/hooks/github/Org;x` is `["org"]`).
     Path(Vec<String>),
     /// Another spelling of the endpoint's own path (`/hooks/github/;x`,
@@ -347,7 +322,7 @@ pub fn below_prefix(path_prefix: &str, canonical_prefix: &[String], path: &[u8])
     if bare == prefix || bare.strip_suffix(b"/") == Some(prefix) {
         return Below::Exact;
     }
-    let mut segments = crate::path::canonical(bare);
+    let mut segments = crate::request::path::canonical(bare);
     if segments.len() <= canonical_prefix.len() {
         return Below::Ambiguous;
     }
@@ -591,7 +566,7 @@ mod tests {
     #[test]
     fn the_path_below_the_prefix() {
         let prefix = "/hooks/github";
-        let canon = crate::path::canonical(prefix.as_bytes());
+        let canon = crate::request::path::canonical(prefix.as_bytes());
         let below = |p: &str| below_prefix(prefix, &canon, p.as_bytes());
         let path =
             |segments: &[&str]| Below::Path(segments.iter().map(|s| s.to_string()).collect());
@@ -624,7 +599,7 @@ mod tests {
             assert_eq!(below(ambiguous), Below::Ambiguous, "{ambiguous}");
         }
         // A prefix ending in '/', and the root.
-        let canon = crate::path::canonical(b"/hooks/");
+        let canon = crate::request::path::canonical(b"/hooks/");
         assert_eq!(below_prefix("/hooks/", &canon, b"/hooks/"), Below::Exact);
         assert_eq!(
             below_prefix("/hooks/", &canon, b"/hooks/x"),

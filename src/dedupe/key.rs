@@ -3,8 +3,8 @@
 
 use sha2::{Digest, Sha256};
 
-use crate::headers::{CapturedHeaders, HeaderRef, Lookup};
-use crate::json::raw_at;
+use crate::payload::json::raw_at;
+use crate::request::headers::{CapturedHeaders, HeaderRef, Lookup};
 
 /// Longest key text accepted before hashing; a longer "id" is not an id.
 pub const MAX_KEY_BYTES: usize = 1024;
@@ -31,7 +31,7 @@ pub enum KeySource {
 }
 
 /// The key of `KeySource::SignedContent`, from the SHA-256 of the signed content (computed
-/// whole, or as the body arrived: `crate::stream`).
+/// whole, or as the body arrived: `crate::verify::stream`).
 pub fn signed_content_key(digest: &[u8]) -> Vec<u8> {
     let mut k = Vec::with_capacity(1 + digest.len());
     k.push(DIGEST);
@@ -46,7 +46,7 @@ impl KeySource {
             return Some(KeySource::SignedContent);
         }
         if let Some(name) = text.strip_prefix("header:") {
-            return crate::signature::valid_header_name(name)
+            return crate::scheme::signature::valid_header_name(name)
                 .then(|| KeySource::Header(HeaderRef::new(&[name])));
         }
         text.starts_with('/')
@@ -127,7 +127,7 @@ pub fn hash_key(endpoint: &str, key: &[u8]) -> String {
 /// meet.
 const BELOW: u8 = 0xff;
 
-/// The key of a delivery sent to `below` (`crate::delivery::below_prefix`): the path below
+/// The key of a delivery sent to `below` (`crate::scheme::delivery::below_prefix`): the path below
 /// the endpoint's prefix is part of what the sender sent, so a copy sent elsewhere under the
 /// prefix is another delivery and can never mark this one processed. At the endpoint's own
 /// path (`below` empty) the key is `exact` as it is, byte for byte what earlier versions

@@ -148,6 +148,29 @@ impl CapturedHeaders {
     }
 }
 
+/// The headers this filter adds upstream. Any a client sends are removed first, so the
+/// upstream can trust them; so are `_` spellings (`x_webhook_guard_endpoint`), which CGI
+/// and WSGI receivers read as the same `HTTP_X_WEBHOOK_GUARD_ENDPOINT`.
+pub mod own {
+    const PREFIX: &str = "x-webhook-guard-";
+
+    /// The endpoint that verified the delivery.
+    pub const ENDPOINT: &str = "x-webhook-guard-endpoint";
+    /// The id of the secret that verified it.
+    pub const SECRET_ID: &str = "x-webhook-guard-secret-id";
+    /// The hash of its idempotency key, when the endpoint deduplicates.
+    pub const IDEMPOTENCY_KEY: &str = "x-webhook-guard-idempotency-key";
+
+    /// Whether `name` bears this filter's prefix, in any letter case, `-` or `_`.
+    pub fn is_own(name: &[u8]) -> bool {
+        name.len() >= PREFIX.len()
+            && name
+                .iter()
+                .zip(PREFIX.as_bytes())
+                .all(|(&n, &p)| n.to_ascii_lowercase() == p || (n == b'_' && p == b'-'))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
