@@ -517,6 +517,11 @@ pub struct EnvoyOptions {
     pub gateway_other_host: Option<(String, u16)>,
     /// The listener's `per_connection_buffer_limit_bytes`; `None`: as shipped (2 MiB).
     pub buffer_limit_bytes: Option<u64>,
+    /// `allow_on_headers_stop_iteration: true` in the plugin config, as shipped; `false`
+    /// leaves the field out (Envoy's default), as a config written without it does.
+    pub allow_on_headers_stop_iteration: bool,
+    /// The connection manager's `stream_idle_timeout`; `None`: Envoy's default (5 min).
+    pub stream_idle_timeout_ms: Option<u64>,
 }
 
 impl EnvoyOptions {
@@ -534,6 +539,8 @@ impl EnvoyOptions {
             lds_drain_seconds: None,
             gateway_other_host: None,
             buffer_limit_bytes: None,
+            allow_on_headers_stop_iteration: true,
+            stream_idle_timeout_ms: None,
         }
     }
 }
@@ -584,12 +591,21 @@ fn envoy_config(o: &EnvoyOptions) -> serde_yaml_ng::Value {
         serde_yaml_ng::from_str("{ enable_trailers: true }").expect("yaml");
     hcm["route_config"]["virtual_hosts"][0]["routes"][0]["route"]["timeout"] =
         Value::from(format!("{}s", o.route_timeout_ms as f64 / 1000.0));
+    if let Some(ms) = o.stream_idle_timeout_ms {
+        hcm["stream_idle_timeout"] = Value::from(format!("{}s", ms as f64 / 1000.0));
+    }
     let filters = hcm["http_filters"].as_sequence_mut().expect("http_filters");
     let guard = filters
         .iter_mut()
         .find(|f| f["name"].as_str() == Some("webhook_guard"))
         .expect("the webhook_guard filter in envoy.yaml");
     let config = &mut guard["typed_config"]["config"];
+    if !o.allow_on_headers_stop_iteration {
+        let plugin = config.as_mapping_mut().expect("plugin config");
+        plugin
+            .remove("allow_on_headers_stop_iteration")
+            .expect("envoy.yaml sets allow_on_headers_stop_iteration");
+    }
     config["vm_config"]["code"]["local"]["filename"] =
         Value::from(wasm_path().display().to_string());
     let env = &mut config["vm_config"]["environment_variables"];
