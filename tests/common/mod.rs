@@ -745,22 +745,40 @@ impl Envoy {
         }
         std::fs::write(&yaml, serde_yaml_ng::to_string(&config).expect("yaml"))
             .expect("write envoy.yaml");
+        let mut extra = vec!["--concurrency".to_string(), o.concurrency.to_string()];
+        if let Some(drain) = o.lds_drain_seconds {
+            extra.extend(["--drain-time-s".to_string(), drain.to_string()]);
+        }
+        Self::spawn(dir, &extra, &o.host_env)
+    }
+
+    /// An Envoy on a bootstrap that the test wrote whole (YAML or JSON text), with these
+    /// variables in its environment; its first listener is the one `port` names.
+    pub fn start_bootstrap(bootstrap: &str, host_env: &[(String, String)]) -> Envoy {
+        let dir = scratch_dir("envoy");
+        std::fs::write(dir.join("envoy.yaml"), bootstrap).expect("write envoy.yaml");
+        Self::spawn(
+            dir,
+            &["--concurrency".to_string(), "1".to_string()],
+            host_env,
+        )
+    }
+
+    /// Starts Envoy on `dir`/envoy.yaml and waits until its listener is up.
+    fn spawn(dir: PathBuf, extra: &[String], host_env: &[(String, String)]) -> Envoy {
         let admin_file = dir.join("admin-address");
         let log = std::fs::File::create(dir.join("envoy.log")).expect("log file");
         let mut cmd = Command::new(envoy_bin());
         cmd.arg("-c")
-            .arg(&yaml)
-            .args(["--concurrency", &o.concurrency.to_string()])
+            .arg(dir.join("envoy.yaml"))
+            .args(extra)
             .args(["--use-dynamic-base-id", "-l", "info"])
             .arg("--admin-address-path")
             .arg(&admin_file)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log);
-        if let Some(drain) = o.lds_drain_seconds {
-            cmd.args(["--drain-time-s", &drain.to_string()]);
-        }
-        for (k, v) in &o.host_env {
+        for (k, v) in host_env {
             cmd.env(k, v);
         }
         let child = cmd.spawn().expect("start envoy");
