@@ -416,3 +416,122 @@ fn the_patch_paths_find_what_they_patch_in_the_translator_output() {
         .iter()
         .any(|c| c["name"] == "webhook_guard_cache"));
 }
+
+fn yaml_docs(path: &str) -> Vec<Value> {
+    use serde::Deserialize;
+    let text = std::fs::read_to_string(repo_root().join(path)).expect(path);
+    serde_yaml_ng::Deserializer::from_str(&text)
+        .map(|d| Value::deserialize(d).unwrap_or_else(|e| panic!("{path}: {e}")))
+        .collect()
+}
+
+#[test]
+fn the_gateway_manifests_name_each_other() {
+    // What the patch names is what the other manifests make: the listener
+    // <namespace>/<gateway>/<listener>, the filter of the extension policy, the cache
+    // cluster the filter configuration calls, at the cache Service's address.
+    let gateway = &yaml_docs("envoy/gateway/gateway.yaml")[0];
+    let extension = read_yaml("envoy/gateway/envoyextensionpolicy.yaml");
+    let patch = read_yaml("envoy/gateway/envoypatchpolicy.yaml");
+    let listener_name = format!(
+        "{}/{}/{}",
+        gateway["metadata"]["namespace"]
+            .as_str()
+            .expect("namespace"),
+        gateway["metadata"]["name"].as_str().expect("name"),
+        gateway["spec"]["listeners"][0]["name"]
+            .as_str()
+            .expect("listener")
+    );
+    let filter = format!(
+        "envoy.filters.http.wasm/envoyextensionpolicy/{}/{}/wasm/0",
+        extension["metadata"]["namespace"]
+            .as_str()
+            .expect("namespace"),
+        extension["metadata"]["name"].as_str().expect("name")
+    );
+    assert_eq!(filter, FILTER);
+    for target in [
+        &extension["spec"]["targetRefs"][0],
+        &patch["spec"]["targetRef"],
+    ] {
+        assert_eq!(target["kind"], "Gateway");
+        assert_eq!(target["name"], gateway["metadata"]["name"]);
+    }
+    let config = &extension["spec"]["wasm"][0]["config"];
+    let cache_cluster = &config["idempotency"]["cluster"];
+    for p in patch["spec"]["jsonPatches"]
+        .as_array()
+        .expect("jsonPatches")
+    {
+        match p["type"].as_str() {
+            Some(LISTENER) => {
+                assert_eq!(p["name"], listener_name.as_str());
+                if let Some(query) = p["operation"]["jsonPath"].as_str() {
+                    assert!(
+                        query.contains(FILTER) || query.contains("http_connection_manager"),
+                        "{query}"
+                    );
+                }
+            }
+            Some(CLUSTER) => {
+                let cluster = &p["operation"]["value"];
+                assert_eq!(&cluster["name"], cache_cluster);
+                let cache = yaml_docs("envoy/istio/cache.yaml")
+                    .into_iter()
+                    .find(|d| d["kind"] == "Service")
+                    .expect("the cache Service");
+                let address = &cluster["load_assignment"]["endpoints"][0]["lb_endpoints"][0]
+                    ["endpoint"]["address"]["socket_address"];
+                assert_eq!(
+                    address["address"],
+                    format!(
+                        "{}.{}.svc.cluster.local",
+                        cache["metadata"]["name"].as_str().expect("name"),
+                        cache["metadata"]["namespace"].as_str().expect("namespace")
+                    )
+                    .as_str()
+                );
+                assert_eq!(config["idempotency"]["authority"], address["address"]);
+                assert_eq!(address["port_value"], cache["spec"]["ports"][0]["port"]);
+            }
+            other => panic!("a patch of {other:?}"),
+        }
+    }
+
+    // Every secret the filter reads is passed into the VM (hostKeys) and set in the
+    // proxy's environment from the Secret, optional exactly where the filter's is.
+    let secrets: Vec<&Value> = config["endpoints"]
+        .as_array()
+        .expect("endpoints")
+        .iter()
+        .flat_map(|e| e["secrets"].as_array().expect("secrets"))
+        .collect();
+    let host_keys = &extension["spec"]["wasm"][0]["env"]["hostKeys"];
+    let proxy = read_yaml("envoy/gateway/envoyproxy.yaml");
+    let env = proxy["spec"]["provider"]["kubernetes"]["envoyDeployment"]["container"]["env"]
+        .as_array()
+        .expect("env");
+    let example = &yaml_docs("envoy/istio/secret.yaml.example")[0];
+    assert_eq!(env.len(), secrets.len());
+    for secret in secrets {
+        let name = &secret["env"];
+        assert!(
+            host_keys.as_array().expect("hostKeys").contains(name),
+            "{name}"
+        );
+        let var = env
+            .iter()
+            .find(|v| &v["name"] == name)
+            .unwrap_or_else(|| panic!("{name} not in the proxy's environment"));
+        let from = &var["valueFrom"]["secretKeyRef"];
+        assert_eq!(from["name"], example["metadata"]["name"]);
+        let key = from["key"].as_str().expect("key");
+        assert!(!example["stringData"][key].is_null(), "{key}");
+        assert_eq!(
+            from["optional"] == true,
+            secret["optional"] == true,
+            "{name}"
+        );
+    }
+}
