@@ -249,8 +249,19 @@ fn delivery(id: &str, secret: &str) -> Delivery {
 
 /// POSTs `body` to `path` on the webhook host with these headers.
 fn post(port: u16, path: &str, headers: &[(String, Vec<u8>)], body: &[u8]) -> Response {
+    post_to(port, HOST, path, headers, body)
+}
+
+/// POSTs `body` to `path` with this Host and these headers.
+fn post_to(
+    port: u16,
+    host: &str,
+    path: &str,
+    headers: &[(String, Vec<u8>)],
+    body: &[u8],
+) -> Response {
     let mut req = format!(
-        "POST {path} HTTP/1.1\r\nhost: {HOST}\r\nconnection: close\r\ncontent-length: {}\r\n",
+        "POST {path} HTTP/1.1\r\nhost: {host}\r\nconnection: close\r\ncontent-length: {}\r\n",
         body.len()
     )
     .into_bytes();
@@ -313,6 +324,16 @@ fn with_the_patch_policy_every_route_of_the_listener_is_filtered() {
     let r = deliver(envoy.port, "/webhooks/genesys/v2", &forged);
     assert_eq!((r.status, r.error().as_str()), (401, "invalid_signature"));
     assert_eq!(other.heads(), 0, "{:?}", other.requests());
+
+    // A Host no virtual host serves: still filtered (the filter runs before routing).
+    let r = post_to(
+        envoy.port,
+        "other.example.com",
+        "/webhooks/genesys",
+        &forged.0,
+        forged.1.as_bytes(),
+    );
+    assert_eq!((r.status, r.error().as_str()), (401, "invalid_signature"));
 
     // The connection manager settings the patch guarantees: underscore names refused
     // (Envoy Gateway's default too; the patch keeps it whatever a ClientTrafficPolicy says),
@@ -431,6 +452,13 @@ fn the_gateway_manifests_name_each_other() {
     // <namespace>/<gateway>/<listener>, the filter of the extension policy, the cache
     // cluster the filter configuration calls, at the cache Service's address.
     let gateway = &yaml_docs("envoy/gateway/gateway.yaml")[0];
+    // One listener: the patch turns the filter on in that one. On another listener of the
+    // same Gateway the extension policy would install it disabled again, route by route.
+    assert_eq!(
+        gateway["spec"]["listeners"].as_array().map(Vec::len),
+        Some(1),
+        "a listener the patch does not name"
+    );
     let extension = read_yaml("envoy/gateway/envoyextensionpolicy.yaml");
     let patch = read_yaml("envoy/gateway/envoypatchpolicy.yaml");
     let listener_name = format!(
