@@ -555,6 +555,11 @@ pub struct EnvoyOptions {
     /// second); `None`: as shipped. Tests that send hundreds of requests from 127.0.0.1 in a
     /// second raise it (`new` does); the tests of the limit itself keep it as shipped.
     pub per_source_tokens: Option<u64>,
+    /// `allow_on_headers_stop_iteration: true` in the plugin config, as shipped; `false`
+    /// leaves the field out (Envoy's default), as a config written without it does.
+    pub allow_on_headers_stop_iteration: bool,
+    /// The connection manager's `stream_idle_timeout`; `None`: Envoy's default (5 min).
+    pub stream_idle_timeout_ms: Option<u64>,
 }
 
 impl EnvoyOptions {
@@ -574,6 +579,8 @@ impl EnvoyOptions {
             buffer_limit_bytes: None,
             wasm_file: None,
             per_source_tokens: Some(1_000_000),
+            allow_on_headers_stop_iteration: true,
+            stream_idle_timeout_ms: None,
         }
     }
 }
@@ -624,6 +631,9 @@ fn envoy_config(o: &EnvoyOptions) -> serde_yaml_ng::Value {
         serde_yaml_ng::from_str("{ enable_trailers: true }").expect("yaml");
     hcm["route_config"]["virtual_hosts"][0]["routes"][0]["route"]["timeout"] =
         Value::from(format!("{}s", o.route_timeout_ms as f64 / 1000.0));
+    if let Some(ms) = o.stream_idle_timeout_ms {
+        hcm["stream_idle_timeout"] = Value::from(format!("{}s", ms as f64 / 1000.0));
+    }
     let filters = hcm["http_filters"].as_sequence_mut().expect("http_filters");
     if let Some(tokens) = o.per_source_tokens {
         let limit = filters
@@ -640,6 +650,12 @@ fn envoy_config(o: &EnvoyOptions) -> serde_yaml_ng::Value {
         .find(|f| f["name"].as_str() == Some("webhook_guard"))
         .expect("the webhook_guard filter in envoy.yaml");
     let config = &mut guard["typed_config"]["config"];
+    if !o.allow_on_headers_stop_iteration {
+        let plugin = config.as_mapping_mut().expect("plugin config");
+        plugin
+            .remove("allow_on_headers_stop_iteration")
+            .expect("envoy.yaml sets allow_on_headers_stop_iteration");
+    }
     let wasm = o.wasm_file.clone().unwrap_or_else(wasm_path);
     config["vm_config"]["code"]["local"]["filename"] = Value::from(wasm.display().to_string());
     let env = &mut config["vm_config"]["environment_variables"];
@@ -779,22 +795,40 @@ impl Envoy {
         }
         std::fs::write(&yaml, serde_yaml_ng::to_string(&config).expect("yaml"))
             .expect("write envoy.yaml");
+        let mut extra = vec!["--concurrency".to_string(), o.concurrency.to_string()];
+        if let Some(drain) = o.lds_drain_seconds {
+            extra.extend(["--drain-time-s".to_string(), drain.to_string()]);
+        }
+        Self::spawn(dir, &extra, &o.host_env)
+    }
+
+    /// An Envoy on a bootstrap that the test wrote whole (YAML or JSON text), with these
+    /// variables in its environment; its first listener is the one `port` names.
+    pub fn start_bootstrap(bootstrap: &str, host_env: &[(String, String)]) -> Envoy {
+        let dir = scratch_dir("envoy");
+        std::fs::write(dir.join("envoy.yaml"), bootstrap).expect("write envoy.yaml");
+        Self::spawn(
+            dir,
+            &["--concurrency".to_string(), "1".to_string()],
+            host_env,
+        )
+    }
+
+    /// Starts Envoy on `dir`/envoy.yaml and waits until its listener is up.
+    fn spawn(dir: PathBuf, extra: &[String], host_env: &[(String, String)]) -> Envoy {
         let admin_file = dir.join("admin-address");
         let log = std::fs::File::create(dir.join("envoy.log")).expect("log file");
         let mut cmd = Command::new(envoy_bin());
         cmd.arg("-c")
-            .arg(&yaml)
-            .args(["--concurrency", &o.concurrency.to_string()])
+            .arg(dir.join("envoy.yaml"))
+            .args(extra)
             .args(["--use-dynamic-base-id", "-l", "info"])
             .arg("--admin-address-path")
             .arg(&admin_file)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log);
-        if let Some(drain) = o.lds_drain_seconds {
-            cmd.args(["--drain-time-s", &drain.to_string()]);
-        }
-        for (k, v) in &o.host_env {
+        for (k, v) in host_env {
             cmd.env(k, v);
         }
         let child = cmd.spawn().expect("start envoy");
