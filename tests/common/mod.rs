@@ -519,6 +519,11 @@ pub struct EnvoyOptions {
     pub buffer_limit_bytes: Option<u64>,
     /// The `.wasm` to load; `None`: the built one (`wasm_path`).
     pub wasm_file: Option<PathBuf>,
+    /// Changes the finished bootstrap (e.g. `application_log_config`, Istio's `stats_config`).
+    pub bootstrap_patch: Option<fn(&mut serde_yaml_ng::Value)>,
+    /// More command-line arguments (e.g. `--config-yaml`, as istio-agent passes a bootstrap
+    /// override).
+    pub extra_args: Vec<String>,
 }
 
 impl EnvoyOptions {
@@ -537,6 +542,8 @@ impl EnvoyOptions {
             gateway_other_host: None,
             buffer_limit_bytes: None,
             wasm_file: None,
+            bootstrap_patch: None,
+            extra_args: Vec::new(),
         }
     }
 }
@@ -730,6 +737,9 @@ impl Envoy {
         if o.gateway_other_host.is_some() {
             to_ecds(&mut config, &dir.join("ecds.yaml"));
         }
+        if let Some(patch) = o.bootstrap_patch {
+            patch(&mut config);
+        }
         std::fs::write(&yaml, serde_yaml_ng::to_string(&config).expect("yaml"))
             .expect("write envoy.yaml");
         let admin_file = dir.join("admin-address");
@@ -747,6 +757,7 @@ impl Envoy {
         if let Some(drain) = o.lds_drain_seconds {
             cmd.args(["--drain-time-s", &drain.to_string()]);
         }
+        cmd.args(&o.extra_args);
         for (k, v) in &o.host_env {
             cmd.env(k, v);
         }
