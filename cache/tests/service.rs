@@ -1161,3 +1161,49 @@ fn metrics_follow_prometheus_conventions() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// A Redis that wants a password: neither a wrong one nor the right one reaches a log line,
+/// whatever Redis answers (WRONGPASS, NOAUTH) and in either format.
+#[test]
+fn redis_passwords_never_reach_the_logs() {
+    if !redis_ready() {
+        return;
+    }
+    let port = free_port();
+    let dir = Scratch::new("auth");
+    let child = Command::new("redis-server")
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+        ])
+        .args(["--requirepass", "right-pass-1"])
+        .arg("--dir")
+        .arg(&dir.0)
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("redis-server");
+    let _redis = Proc(child);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "redis-server did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    for format in [&["--log-format", "json"][..], &["--log-format", "text"]] {
+        let wrong = format!("redis://:wrong-pass-2@127.0.0.1:{port}/");
+        let (mut cache, addr) =
+            start_cache_as(format, &["--redis", &wrong, "--log-level", "debug"]);
+        cache.never_log("wrong-pass-2");
+        cache.never_log("right-pass-1");
+        assert_eq!(claim(&addr, "k").0, 503);
+        drop(cache);
+        let right = format!("redis://:right-pass-1@127.0.0.1:{port}/");
+        let (mut cache, addr) =
+            start_cache_as(format, &["--redis", &right, "--log-level", "debug"]);
+        cache.never_log("right-pass-1");
+        assert_eq!(result(&addr, &format!("k-{}", format[1])), "claimed");
+    }
+}
