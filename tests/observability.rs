@@ -766,3 +766,37 @@ fn a_refused_filter_configuration_shows_in_envoy_stats() {
     );
     assert!(envoy.log().contains("invalid configuration"));
 }
+
+/// Through LDS, a listener update whose filter configuration is refused is rejected as a
+/// whole: `envoy_listener_manager_lds_update_rejected` counts it and the previous listener,
+/// filter included, keeps serving.
+#[test]
+fn a_refused_listener_update_keeps_the_previous_filter() {
+    if !e2e_ready() {
+        return;
+    }
+    let receiver = Upstream::start();
+    let mut opts = EnvoyOptions::new(&config(), receiver.port);
+    opts.lds_drain_seconds = Some(1);
+    let envoy = Envoy::start(&opts);
+    let bad = EnvoyOptions {
+        filter_config: r#"{ "endpoints": [ { "name": "genesys" } ] }"#.into(),
+        ..EnvoyOptions::new(&config(), receiver.port)
+    };
+    envoy.reload(&bad);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while envoy.metric("envoy_listener_manager_lds_update_rejected{}") < 1 {
+        assert!(
+            Instant::now() < deadline,
+            "the update was not rejected:\n{}",
+            envoy.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let r = send(envoy.port, "POST", "/webhooks/genesys", &[], b"{}");
+    assert_eq!(r.status, 401, "the previous filter still verifies");
+    assert_eq!(
+        envoy.metric(r#"webhook_guard_rejected{endpoint="genesys",reason="missing_signature"}"#),
+        1
+    );
+}
