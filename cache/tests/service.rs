@@ -1207,3 +1207,42 @@ fn redis_passwords_never_reach_the_logs() {
         assert_eq!(result(&addr, &format!("k-{}", format[1])), "claimed");
     }
 }
+
+/// A start that fails still writes JSON lines under `--log-format json` (and never the URL).
+#[test]
+fn start_failures_are_json_lines() {
+    let bin = env!("CARGO_BIN_EXE_webhook-guard-cache");
+    for (args, code) in [
+        (&["--listen", "127.0.0.1:0", "--redis-cluster", ","][..], 2),
+        (&["--listen", "256.0.0.1:1"], 1),
+        (
+            &[
+                "--listen",
+                "127.0.0.1:0",
+                "--redis",
+                "redis:/:S3CRET-7@host:1",
+            ],
+            1,
+        ),
+    ] {
+        let out = Command::new(bin)
+            .args(["--log-format", "json"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(code), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("S3CRET-7"), "{stderr}");
+        let lines: Vec<&str> = stderr.lines().collect();
+        assert!(!lines.is_empty(), "{args:?}: nothing on stderr");
+        for line in &lines {
+            check_json_line(line);
+        }
+        let last: serde_json::Value = serde_json::from_str(lines[lines.len() - 1]).unwrap();
+        assert_eq!(
+            (last["event"].as_str(), last["level"].as_str()),
+            (Some("start_failed"), Some("error")),
+            "{stderr}"
+        );
+    }
+}
