@@ -22,6 +22,7 @@ help:
 	@echo "make run    build, then start Envoy + the filter + a demo receiver on :10000"
 	@echo "make send   (while make run is up) send a signed delivery, its retry, a tampered one"
 	@echo "make test   lint, unit tests, end-to-end tests against a real Envoy"
+	@echo "make test-observability  promtool check and unit tests of observability/ (part of make test)"
 	@echo "make wasm   build $(WASM)"
 	@echo "make test-docker  the docker compose setup in a real Docker engine"
 	@echo "make bench  throughput and latency against bare Envoy (see BENCHMARKS.md; BENCH_ARGS=\"--seconds 2 --repeat 1\" for a short run)"

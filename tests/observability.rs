@@ -18,6 +18,14 @@ use std::time::{Duration, Instant};
 
 use common::*;
 
+/// Prints past libtest's output capture (which takes `println!`), so the table shows in
+/// `make test`'s output on success too.
+macro_rules! show {
+    ($($t:tt)*) => {{
+        let _ = writeln!(std::io::stderr().lock(), $($t)*);
+    }};
+}
+
 const SECRET: &str = "observability-secret-0123456789";
 
 fn config() -> String {
@@ -78,13 +86,13 @@ fn rules_pass_promtool_check_and_unit_tests() {
         "rules",
         "webhook-guard.rules.yaml",
     ]));
-    println!("{out}");
+    show!("{out}");
     let out = run(Command::new(&promtool).current_dir(&dir).args([
         "test",
         "rules",
         "webhook-guard.rules.test.yaml",
     ]));
-    println!("{out}");
+    show!("{out}");
     assert!(out.contains("SUCCESS"), "{out}");
     // Every alert has a unit test that sees it fire, and one that sees it quiet.
     let rules: serde_yaml_ng::Value = serde_yaml_ng::from_str(
@@ -563,7 +571,7 @@ fn envoy_json_application_logs() {
         std::thread::sleep(Duration::from_millis(50));
     };
     let (line, message) = refusal;
-    println!("Envoy's JSON line for a refusal:\n{line}");
+    show!("Envoy's JSON line for a refusal:\n{line}");
     assert_eq!(line["level"], "info");
     assert_eq!(line["tags"], "", "no tags extracted from a wasm message");
     let (prefix, object) = message.split_once(": {").expect("prefix: {object}");
@@ -687,22 +695,22 @@ scrape_configs:
         }
         std::thread::sleep(Duration::from_millis(500));
     };
-    println!("{:>6}  {:<52} expression", "series", "source");
+    show!("{:>6}  {:<52} expression", "series", "source");
     for ((what, expr), n) in checks.iter().zip(&counts) {
-        println!(
+        show!(
             "{n:>6}  {what:<52} {}",
             expr.split_whitespace().collect::<Vec<_>>().join(" ")
         );
     }
     // And the alerts' own expressions: quiet on this healthy setup.
-    println!("alert conditions now (series that would fire after their `for:`):");
+    show!("alert conditions now (series that would fire after their `for:`):");
     for (name, expr) in alerts(&rules) {
         let r = query(port, &expr).unwrap_or_default();
         let values: Vec<String> = r
             .iter()
             .map(|s| format!("{}={}", s["metric"], s["value"][1]))
             .collect();
-        println!("{:>6}  {name} {}", r.len(), values.join(" "));
+        show!("{:>6}  {name} {}", r.len(), values.join(" "));
     }
     let empty: Vec<&(String, String)> = checks
         .iter()
