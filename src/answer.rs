@@ -3,6 +3,13 @@
 //!
 //! Status codes follow Genesys' retry rules: 429 and 5xx are retried (5 tries, 5 s apart),
 //! other 4xx are not. A duplicate is answered 200 so a sender never fails a conversation over it.
+//!
+//! The checks answer in the order of `REFUSALS` (README, "Answers"): the path (404, 400),
+//! the source IP (403), the method (405 with `Allow`: after the source IP, so a source
+//! outside the allowlist learns no more than that the endpoint exists; before the body is
+//! buffered and before any claim, so a copy of a delivery sent with another method never
+//! reaches the receiver nor marks the delivery processed), the size (413), the signature and
+//! timestamp (401), the payload and key (400), then the claim (200 duplicate, 429, 503).
 
 /// Why a delivery does not reach the upstream.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -12,6 +19,11 @@ pub enum Reject {
     /// form matches (`crate::config::Route::Ambiguous`).
     AmbiguousPath,
     SourceIpDenied,
+    /// A method the endpoint's sender does not deliver with (`crate::delivery`); `allow` is
+    /// the `Allow` header (the endpoint's methods).
+    MethodNotAllowed {
+        allow: String,
+    },
     BodyTooLarge,
     MissingSignature,
     MalformedSignature,
@@ -33,10 +45,13 @@ pub enum Reject {
 
 /// Every reason a delivery can be refused for, in the answer table's order (a duplicate is
 /// answered, not refused).
-pub const REFUSALS: [Reject; 14] = [
+pub const REFUSALS: [Reject; 15] = [
     Reject::UnknownEndpoint,
     Reject::AmbiguousPath,
     Reject::SourceIpDenied,
+    Reject::MethodNotAllowed {
+        allow: String::new(),
+    },
     Reject::BodyTooLarge,
     Reject::MissingSignature,
     Reject::MalformedSignature,
@@ -71,6 +86,7 @@ impl Reject {
             Reject::UnknownEndpoint => 404,
             Reject::AmbiguousPath => 400,
             Reject::SourceIpDenied => 403,
+            Reject::MethodNotAllowed { .. } => 405,
             Reject::BodyTooLarge => 413,
             Reject::MissingSignature
             | Reject::MalformedSignature
@@ -92,6 +108,7 @@ impl Reject {
             Reject::UnknownEndpoint => "unknown_endpoint",
             Reject::AmbiguousPath => "ambiguous_path",
             Reject::SourceIpDenied => "source_ip_denied",
+            Reject::MethodNotAllowed { .. } => "method_not_allowed",
             Reject::BodyTooLarge => "body_too_large",
             Reject::MissingSignature => "missing_signature",
             Reject::MalformedSignature => "malformed_signature",
@@ -110,6 +127,14 @@ impl Reject {
     pub fn retry_after(&self) -> Option<&'static str> {
         match self {
             Reject::InFlight | Reject::IdempotencyUnavailable => Some(RETRY_AFTER_SECONDS),
+            _ => None,
+        }
+    }
+
+    /// The `Allow` header a `405` must carry (RFC 9110 15.5.6).
+    pub fn allow(&self) -> Option<&str> {
+        match self {
+            Reject::MethodNotAllowed { allow } => Some(allow),
             _ => None,
         }
     }
@@ -167,5 +192,17 @@ mod tests {
         assert_eq!(Reject::IdempotencyUnavailable.status(), 503);
         assert!(Reject::InvalidSignature.retry_after().is_none());
         assert_eq!(Reject::Duplicate.body(), r#"{"status":"duplicate"}"#);
+    }
+
+    #[test]
+    fn a_wrong_method_is_405_with_allow() {
+        let r = Reject::MethodNotAllowed {
+            allow: "POST, GET".to_string(),
+        };
+        assert_eq!(r.status(), 405);
+        assert_eq!(r.body(), r#"{"error":"method_not_allowed"}"#);
+        assert_eq!(r.allow(), Some("POST, GET"));
+        assert!(r.retry_after().is_none());
+        assert!(Reject::SourceIpDenied.allow().is_none());
     }
 }

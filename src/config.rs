@@ -101,6 +101,10 @@ pub struct Endpoint {
     pub delivery_id: Option<HeaderRef>,
     /// Optional secret slots left out because their variable is unset (for the log).
     pub skipped_secrets: Vec<String>,
+    /// The methods a delivery may come with (`crate::delivery`): the preset's, or `methods`.
+    pub methods: crate::delivery::Methods,
+    /// The `Allow` header of this endpoint's `405`.
+    pub allow: String,
 }
 
 /// Which endpoint a request path belongs to.
@@ -196,6 +200,9 @@ struct RawEndpoint {
     timestamp: Option<String>,
     timestamp_format: Option<String>,
     secret_encoding: Option<String>,
+    /// The methods the sender delivers with; absent = the preset's (`POST`). Read by
+    /// `parse_methods`, so that a value of the wrong shape is named by the field.
+    methods: Option<Value>,
 }
 
 #[derive(Deserialize)]
@@ -600,6 +607,9 @@ fn build_endpoint(
     }
     let mut wanted_headers: Vec<String> = wanted.iter().flat_map(|h| h.names.clone()).collect();
     wanted_headers.extend(scheme.signed_content.wanted_headers());
+    if let Some(c) = &scheme.challenge {
+        wanted_headers.extend(c.wanted_headers());
+    }
     wanted_headers.sort();
     wanted_headers.dedup();
 
@@ -609,7 +619,13 @@ fn build_endpoint(
         || scheme.signed_content.uses_json()
         || idempotency_key.as_ref().is_some_and(KeySource::needs_json);
 
+    let methods = match &raw.methods {
+        None => scheme.methods,
+        Some(list) => parse_methods(&format!("{field}.methods"), list)?,
+    };
     Ok(Endpoint {
+        allow: crate::delivery::allow_header(methods, scheme.challenge.as_ref()),
+        methods,
         name: raw.name,
         canonical_prefix: crate::path::canonical(raw.path_prefix.as_bytes()),
         delivery_id: scheme.delivery_id.clone(),
@@ -624,6 +640,45 @@ fn build_endpoint(
         wanted_headers,
         needs_json,
     })
+}
+
+/// An endpoint's `methods`: known, case-sensitive tokens, at least one.
+fn parse_methods(field: &str, value: &Value) -> Result<crate::delivery::Methods, ConfigError> {
+    use crate::delivery::{Method, Methods};
+    let shape = "must be a list of methods, e.g. [\"POST\"]";
+    let Value::Array(list) = value else {
+        return err(field, shape);
+    };
+    let mut parsed = Vec::with_capacity(list.len());
+    // The value is not quoted back (a secret pasted into the wrong field must not be logged).
+    for (i, item) in list.iter().enumerate() {
+        let Value::String(name) = item else {
+            return err(field, shape);
+        };
+        match Method::parse(name.as_bytes()) {
+            Some(m) => parsed.push(m),
+            None if ["HEAD", "OPTIONS"].contains(&name.to_ascii_uppercase().as_str()) => {
+                return err(
+                    format!("{field}[{i}]"),
+                    format!("HEAD and OPTIONS are no sender's methods: receivers' frameworks answer them themselves, so a copy of a delivery sent with one would be marked processed unseen; expected {}", Method::NAMES),
+                )
+            }
+            None => {
+                return err(
+                    format!("{field}[{i}]"),
+                    format!("unknown method; expected {} (upper case)", Method::NAMES),
+                )
+            }
+        }
+    }
+    let methods = Methods::of(&parsed);
+    if methods.is_empty() {
+        return err(
+            field,
+            "must list at least one method (absent: the preset's, POST)",
+        );
+    }
+    Ok(methods)
 }
 
 /// Applies the `custom` fields, which any preset accepts as overrides, then checks that the
@@ -1036,6 +1091,18 @@ fn build_secrets(
         return err(
             format!("{field}.secrets"),
             "every secret is optional and none is set: set at least one",
+        );
+    }
+    // Every offered public-key signature is verified against every public key: bounded
+    // here, so that a forged delivery's cost is known before any arrives.
+    let public = secrets.iter().filter(|s| s.is_public_key()).count();
+    if public > crate::signature::MAX_PUBLIC_KEYS {
+        return err(
+            format!("{field}.secrets"),
+            format!(
+                "lists {public} public keys; at most {} (a rotation needs two): each offered signature is verified against every one",
+                crate::signature::MAX_PUBLIC_KEYS
+            ),
         );
     }
     Ok(secrets)
@@ -1775,5 +1842,39 @@ mod tests {
             digest.endpoints[0].idempotency_key,
             Some(KeySource::SignedContent)
         );
+    }
+
+    #[test]
+    fn methods_are_the_presets_or_known_tokens_listed() {
+        use crate::delivery::{Method, Methods};
+        let c = one(r#","preset":"github""#).unwrap();
+        assert_eq!(c.endpoints[0].methods, Methods::POST);
+        assert_eq!(c.endpoints[0].allow, "POST");
+        let c = one(r#","preset":"okta""#).unwrap();
+        assert_eq!(c.endpoints[0].allow, "POST, GET", "Okta's verification GET");
+        let c =
+            one(r#","preset":"twilio","public_url":"https://h.example","methods":["GET","POST"]"#)
+                .unwrap();
+        assert_eq!(
+            c.endpoints[0].methods,
+            Methods::of(&[Method::Get, Method::Post])
+        );
+        assert_eq!(c.endpoints[0].allow, "POST, GET");
+        for (bad, says) in [
+            (r#"[]"#, "at least one"),
+            (r#"["post"]"#, "unknown method"),
+            (r#"["FETCH"]"#, "unknown method"),
+            (r#"["HEAD"]"#, "answer them themselves"),
+            (r#"["POST","options"]"#, "methods[1]: HEAD and OPTIONS"),
+            (r#""POST""#, "methods"),
+            (r#"[1]"#, "methods"),
+        ] {
+            let r = one(&format!(r#","preset":"github","methods":{bad}"#));
+            let text = error_of(r);
+            assert!(text.starts_with("endpoints[0]"), "{bad}: {text}");
+            assert!(text.contains("methods"), "{bad}: {text}");
+            assert!(text.contains(says), "{bad}: {text}");
+            assert!(!text.contains("FETCH") && !text.contains("post"), "{text}");
+        }
     }
 }

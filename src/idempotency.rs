@@ -122,6 +122,31 @@ pub fn hash_key(endpoint: &str, key: &[u8]) -> String {
     hex::encode(h.finalize())
 }
 
+/// Marks the key of a delivery sent below its endpoint's path. No endpoint name (what
+/// `hash_key`'s input starts with) starts with this byte, so the two kinds of input never
+/// meet.
+const BELOW: u8 = 0xff;
+
+/// The key of a delivery sent to `below` (`crate::delivery::below_prefix`): the path below
+/// the endpoint's prefix is part of what the sender sent, so a copy sent elsewhere under the
+/// prefix is another delivery and can never mark this one processed. At the endpoint's own
+/// path (`below` empty) the key is `exact` as it is, byte for byte what earlier versions
+/// stored: deliveries committed before an upgrade stay duplicates.
+pub fn scoped_key(exact: String, below: &[String]) -> String {
+    if below.is_empty() {
+        return exact;
+    }
+    let mut h = Sha256::new();
+    h.update([BELOW]);
+    // 64 hex digits, then the segments, each after a '/' (no segment holds one).
+    h.update(exact.as_bytes());
+    for segment in below {
+        h.update(b"/");
+        h.update(segment.as_bytes());
+    }
+    hex::encode(h.finalize())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -207,5 +232,46 @@ mod tests {
         assert_ne!(a, hash_key("github", b"id-1"));
         assert_ne!(a, hash_key("genesys", b"id-2"));
         assert_eq!(a, hash_key("genesys", b"id-1"));
+    }
+
+    /// The stored keys of earlier versions, pinned: an upgrade must not make a delivery
+    /// committed before it processable again.
+    #[test]
+    fn keys_at_the_endpoints_own_path_are_unchanged() {
+        // SHA-256 of "genesys", NUL, "id-1" (computed apart from this code).
+        let exact = hash_key("genesys", b"id-1");
+        assert_eq!(
+            exact,
+            "d76ec56f7374465d05652b41821053b044f87a146e956f21bea2e2446a085f95"
+        );
+        assert_eq!(scoped_key(exact.clone(), &[]), exact);
+        // GitHub's documented body, keyed on its signed content.
+        let digest = Sha256::digest(b"Hello, World!");
+        let exact = hash_key("github", &signed_content_key(&digest));
+        assert_eq!(
+            exact,
+            "6ebeb7a9e81244a4ce0fb2d6cede27267658b0b920a852df2c3d384e2336dd32"
+        );
+        assert_eq!(scoped_key(exact.clone(), &[]), exact);
+    }
+
+    #[test]
+    fn a_path_below_the_prefix_is_another_delivery() {
+        let exact = hash_key("github", b"\xfdabc");
+        let seg = |s: &[&str]| s.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        let a = scoped_key(exact.clone(), &seg(&["anything"]));
+        assert_eq!(a.len(), 64);
+        assert_ne!(a, exact);
+        assert_ne!(a, scoped_key(exact.clone(), &seg(&["other"])));
+        // Segment boundaries count: a/b is not ab, nor a and b reordered.
+        assert_ne!(
+            scoped_key(exact.clone(), &seg(&["a", "b"])),
+            scoped_key(exact.clone(), &seg(&["ab"]))
+        );
+        assert_ne!(
+            scoped_key(exact.clone(), &seg(&["a", "b"])),
+            scoped_key(exact.clone(), &seg(&["b", "a"]))
+        );
+        assert_eq!(a, scoped_key(exact, &seg(&["anything"])));
     }
 }

@@ -18,6 +18,7 @@ pub mod batch;
 pub mod cache_client;
 pub mod cidr;
 pub mod config;
+pub mod delivery;
 pub mod headers;
 pub mod idempotency;
 pub mod json;

@@ -2,6 +2,7 @@
 //! `custom` fields, so any of them can be overridden per endpoint. Every choice below (window,
 //! default key) is in the README's preset table, with the sender's documentation it follows.
 
+use crate::delivery::{BodyValue, Challenge, Method, Methods};
 use crate::headers::HeaderRef;
 use crate::idempotency::KeySource;
 use crate::secrets::SecretEncoding;
@@ -37,6 +38,12 @@ pub struct Scheme {
     pub delivery_id: Option<HeaderRef>,
     /// The endpoint's `public_url` (`https://hooks.example.com`), for `{url}`; empty if none.
     pub public_url: String,
+    /// The methods the sender delivers with (`crate::delivery`): `POST` for every preset;
+    /// an endpoint's `methods` overrides it (Twilio and Zendesk can be set to others).
+    pub methods: Methods,
+    /// How the sender's verification challenge is recognised, if it sends one: forwarded,
+    /// never deduplicated (README, "Presets").
+    pub challenge: Option<Challenge>,
 }
 
 pub const PRESET_NAMES: [&str; 27] = [
@@ -113,7 +120,17 @@ fn body_hmac(signature: &str, format: SignatureFormat) -> Scheme {
         default_key: Some(KeySource::SignedContent),
         delivery_id: None,
         public_url: String::new(),
+        methods: Methods::POST,
+        challenge: None,
     }
+}
+
+/// A challenge told by a string of the verified JSON body.
+fn body_says(pointer: &'static str, value: &'static str) -> Option<Challenge> {
+    Some(Challenge::Body {
+        pointer,
+        value: BodyValue::Str(value),
+    })
 }
 
 /// Signed `t=`/`ts=` item list headers (Stripe, Paddle, Calendly).
@@ -158,6 +175,8 @@ pub fn preset(name: &str) -> Option<Scheme> {
             signed_content: template("v0:{timestamp}:{body}"),
             timestamp: ts_header("x-slack-request-timestamp"),
             default_key: None,
+            // Events API: a signed POST, `{"type":"url_verification","challenge":...}`.
+            challenge: body_says("/type", "url_verification"),
             ..body_hmac("x-slack-signature", single("v0=", Hex))
         },
         "standard-webhooks" => {
@@ -205,8 +224,14 @@ pub fn preset(name: &str) -> Option<Scheme> {
             delivery_id: Some(HeaderRef::new(&["x-gitlab-event-uuid"])),
             ..body_hmac("x-gitlab-token", single("", Text))
         },
+        // The one-time verification is a GET with the challenge in a header and no body
+        // (signed content: empty, so every verification would have had one key).
         "okta" => Scheme {
             algorithm: Algorithm::Token,
+            challenge: Some(Challenge::MethodHeader {
+                method: Method::Get,
+                header: HeaderRef::new(&["x-okta-verification-challenge"]),
+            }),
             ..body_hmac("authorization", single("", Text))
         },
         "bitbucket" => Scheme {
@@ -264,6 +289,8 @@ pub fn preset(name: &str) -> Option<Scheme> {
         "zoom" => Scheme {
             signed_content: template("v0:{timestamp}:{body}"),
             timestamp: ts_header("x-zm-request-timestamp"),
+            // Sent signed when the URL is set and every 72 hours, with a new plainToken.
+            challenge: body_says("/event", "endpoint.url_validation"),
             ..body_hmac("x-zm-signature", single("v0=", Hex))
         },
         "zendesk" => Scheme {
@@ -282,6 +309,11 @@ pub fn preset(name: &str) -> Option<Scheme> {
             default_key: Some(KeySource::Header(HeaderRef::new(&[
                 "twitch-eventsub-message-id",
             ]))),
+            challenge: Some(Challenge::HeaderValue {
+                header: HeaderRef::new(&["twitch-eventsub-message-type"]),
+                value: "webhook_callback_verification",
+                body_string: "/challenge",
+            }),
             ..body_hmac("twitch-eventsub-message-signature", single("sha256=", Hex))
         },
         "linear" => Scheme {
@@ -327,6 +359,11 @@ pub fn preset(name: &str) -> Option<Scheme> {
             signed_content: template("{timestamp}{body}"),
             timestamp: ts_header("x-signature-timestamp"),
             default_key: Some(KeySource::Pointer("/id".into())),
+            // PING (interaction type 1), answered with a PONG.
+            challenge: Some(Challenge::Body {
+                pointer: "/type",
+                value: BodyValue::Int(1),
+            }),
             ..body_hmac("x-signature-ed25519", single("", Hex))
         },
         "sendgrid" => Scheme {
@@ -382,5 +419,22 @@ mod tests {
                 assert!(s.signed_content.uses_timestamp(), "{name}");
             }
         }
+    }
+
+    #[test]
+    fn every_sender_posts_and_challenges_are_where_the_senders_send_them() {
+        for name in PRESET_NAMES {
+            let s = preset(name).unwrap();
+            assert_eq!(s.methods, Methods::POST, "{name}");
+            let expected = matches!(name, "okta" | "slack" | "zoom" | "twitch" | "discord");
+            assert_eq!(s.challenge.is_some(), expected, "{name}");
+            // A challenge is recognised right after the signature and a header timestamp:
+            // none of these dates its body.
+            if s.challenge.is_some() {
+                assert!(!matches!(s.timestamp, TimestampSource::Body(_)), "{name}");
+            }
+        }
+        assert!(preset("custom").unwrap().challenge.is_none());
+        assert!(preset("linear").unwrap().challenge.is_none());
     }
 }

@@ -10,6 +10,8 @@ use hmac::digest::KeyInit;
 use hmac::{Hmac, Mac};
 use sha1::Sha1;
 use sha2::{Digest, Sha256, Sha512};
+use std::cell::{Cell, OnceCell};
+
 use subtle::{Choice, ConstantTimeEq};
 
 use crate::signature::{Algorithm, OfferedSig, SigKind};
@@ -181,47 +183,128 @@ impl Secret {
         Ok(Secret { id, key })
     }
 
-    /// Whether this key verifies one of the offered signatures over `pieces`.
+    /// Verified with the sender's public key: each costs a curve verification per offered
+    /// signature, which a MAC comparison does not (`MAX_PUBLIC_KEYS`).
+    pub fn is_public_key(&self) -> bool {
+        matches!(self.key, Key::Ed25519(_) | Key::EcdsaP256(_))
+    }
+
+    /// Whether this key verifies one of the offered signatures over the signed content.
     ///
     /// A MAC is computed once and compared with every offered signature in constant time;
     /// the public-key checks reveal nothing secret and stop at the first valid signature.
-    pub fn verifies(&self, pieces: &[&[u8]], offered: &[OfferedSig]) -> bool {
+    pub fn verifies(&self, signed: &ToVerify) -> bool {
         let for_mac = |s: &&OfferedSig| s.kind != SigKind::Ed25519;
+        let (pieces, offered) = (signed.pieces, signed.offered);
         match &self.key {
             Key::HmacSha256(k) => any_equal(&finish(k.clone(), pieces), offered, for_mac),
             Key::HmacSha1(k) => any_equal(&finish(k.clone(), pieces), offered, for_mac),
             Key::HmacSha512(k) => any_equal(&finish(k.clone(), pieces), offered, for_mac),
             Key::Token(digest) => {
                 let mut hit = Choice::from(0);
-                for s in offered {
-                    hit |= Sha256::digest(&s.bytes).as_slice().ct_eq(digest);
+                for d in signed.token_digests() {
+                    hit |= d.ct_eq(digest);
                 }
                 bool::from(hit)
             }
             Key::Ed25519(key) => {
-                // Ed25519 hashes the message twice over: it needs it in one piece.
-                let message = pieces.concat();
+                // Each (signature, key) pair hashes R || A || message: nothing of it can be
+                // shared between keys, so the pairs are capped instead (MAX_PUBLIC_KEYS).
+                let message = signed.whole();
                 offered
                     .iter()
                     .filter(|s| s.kind != SigKind::Mac)
                     .filter_map(|s| ed25519_dalek::Signature::from_slice(&s.bytes).ok())
-                    .any(|sig| key.verify_strict(&message, &sig).is_ok())
+                    .any(|sig| {
+                        signed.count_public_key_check();
+                        key.verify_strict(message, &sig).is_ok()
+                    })
             }
             Key::EcdsaP256(key) => {
-                use p256::ecdsa::signature::DigestVerifier;
-                let mut digest = Sha256::new();
-                for piece in pieces {
-                    digest.update(piece);
-                }
-                offered
-                    .iter()
-                    .filter_map(|s| p256::ecdsa::Signature::from_der(&s.bytes).ok())
-                    // A signer that does not normalise s (Java's, Go's) is as valid: (r, s)
-                    // and (r, n - s) verify alike, so both are accepted.
-                    .map(|sig| sig.normalize_s().unwrap_or(sig))
-                    .any(|sig| key.verify_digest(digest.clone(), &sig).is_ok())
+                use p256::ecdsa::signature::hazmat::PrehashVerifier;
+                // The message's SHA-256 and the decoded signatures are the delivery's, not
+                // the key's: computed once for every key.
+                let prehash = signed.sha256();
+                signed.ecdsa_signatures().iter().any(|sig| {
+                    signed.count_public_key_check();
+                    key.verify_prehash(prehash, sig).is_ok()
+                })
             }
         }
+    }
+}
+
+/// The signed content and the offered signatures of one delivery, with what every key of
+/// an endpoint would otherwise compute again (the message whole, its SHA-256, the decoded
+/// ECDSA signatures, the tokens' digests): each computed once, on first use.
+pub struct ToVerify<'a> {
+    pieces: &'a [&'a [u8]],
+    offered: &'a [OfferedSig],
+    whole: OnceCell<Vec<u8>>,
+    sha256: OnceCell<[u8; 32]>,
+    ecdsa: OnceCell<Vec<p256::ecdsa::Signature>>,
+    tokens: OnceCell<Vec<[u8; 32]>>,
+    public_key_checks: Cell<usize>,
+}
+
+impl<'a> ToVerify<'a> {
+    pub fn new(pieces: &'a [&'a [u8]], offered: &'a [OfferedSig]) -> ToVerify<'a> {
+        ToVerify {
+            pieces,
+            offered,
+            whole: OnceCell::new(),
+            sha256: OnceCell::new(),
+            ecdsa: OnceCell::new(),
+            tokens: OnceCell::new(),
+            public_key_checks: Cell::new(0),
+        }
+    }
+
+    /// The curve verifications run so far (each one a (signature, public key) pair).
+    pub fn public_key_checks(&self) -> usize {
+        self.public_key_checks.get()
+    }
+
+    fn count_public_key_check(&self) {
+        self.public_key_checks.set(self.public_key_checks.get() + 1);
+    }
+
+    /// Ed25519 needs the message in one piece.
+    fn whole(&self) -> &[u8] {
+        self.whole.get_or_init(|| self.pieces.concat())
+    }
+
+    fn sha256(&self) -> &[u8; 32] {
+        self.sha256.get_or_init(|| {
+            let mut digest = Sha256::new();
+            for piece in self.pieces {
+                digest.update(piece);
+            }
+            digest.finalize().into()
+        })
+    }
+
+    fn ecdsa_signatures(&self) -> &[p256::ecdsa::Signature] {
+        self.ecdsa.get_or_init(|| {
+            self.offered
+                .iter()
+                .filter_map(|s| p256::ecdsa::Signature::from_der(&s.bytes).ok())
+                // A signer that does not normalise s (Java's, Go's) is as valid: (r, s)
+                // and (r, n - s) verify alike, so both are accepted.
+                .map(|sig| sig.normalize_s().unwrap_or(sig))
+                .collect()
+        })
+    }
+
+    /// SHA-256 of each offered token: a token is compared digest to digest, so neither its
+    /// bytes nor its length show in the comparison's timing.
+    fn token_digests(&self) -> &[[u8; 32]] {
+        self.tokens.get_or_init(|| {
+            self.offered
+                .iter()
+                .map(|s| Sha256::digest(&s.bytes).into())
+                .collect()
+        })
     }
 }
 
@@ -496,14 +579,15 @@ mod tests {
                 kind: SigKind::Any,
             }]
         };
-        assert!(s.verifies(&[], &offer(b"gitlab-token-0123456789")));
+        let verifies = |b: &[u8]| s.verifies(&ToVerify::new(&[], &offer(b)));
+        assert!(verifies(b"gitlab-token-0123456789"));
         for bad in [
             &b"gitlab-token-012345678"[..],
             b"gitlab-token-01234567890",
             b"GITLAB-TOKEN-0123456789",
             b"",
         ] {
-            assert!(!s.verifies(&[], &offer(bad)), "{bad:?}");
+            assert!(!verifies(bad), "{bad:?}");
         }
     }
 }

@@ -275,7 +275,10 @@ pub fn sample(preset: &str, id: &str, now: i64) -> (String, String) {
         "typeform" | "paddle" | "square" => {
             format!(r#"{{"event_id":"{id}","event_type":"demo","data":{{}}}}"#)
         }
-        "discord" => format!(r#"{{"id":"{id}","type":1,"application_id":"0"}}"#),
+        // An APPLICATION_COMMAND: type 1 would be Discord's PING, a challenge, not a delivery.
+        "discord" => format!(
+            r#"{{"id":"{id}","type":2,"application_id":"0","data":{{"name":"demo"}}}}"#
+        ),
         "sendgrid" => format!(
             r#"[{{"email":"a@example.com","event":"delivered","sg_event_id":"{id}","timestamp":{now}}}]"#
         ),

@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::headers::{CapturedHeaders, HeaderRef, Lookup};
-use crate::secrets::Secret;
+use crate::secrets::{Secret, ToVerify};
 
 /// Most signatures one delivery may carry (Stripe, Paddle and Standard Webhooks send several
 /// during their own rotations, DocuSign one header per key); more is an attack on our CPU,
@@ -23,6 +23,14 @@ pub const MAX_SIGNATURES: usize = 8;
 /// MAC comparison does not (about 50-150 us for Ed25519, up to 1 ms for P-256, natively;
 /// BENCHMARKS.md), and no sender sends more than one per key, two mid-rotation.
 pub const MAX_PUBLIC_KEY_SIGNATURES: usize = 2;
+/// Most curve verifications one delivery may cost: every offered public-key signature is
+/// tried against every public key of the endpoint, and Ed25519 hashes the whole message
+/// again for each pair (R || A || M: nothing is shared between keys).
+pub const MAX_PUBLIC_KEY_CHECKS: usize = 4;
+/// Most public keys per endpoint (a rotation needs two), so that the pairs stay within
+/// `MAX_PUBLIC_KEY_CHECKS` however many signatures up to the cap a delivery offers: the
+/// bound is enforced when the configuration loads, never by refusing a live delivery.
+pub const MAX_PUBLIC_KEYS: usize = MAX_PUBLIC_KEY_CHECKS / MAX_PUBLIC_KEY_SIGNATURES;
 /// Longest decoded signature or token accepted (an ECDSA DER signature is at most 72 bytes,
 /// a shared token at most a secret's 1024).
 pub const MAX_SIGNATURE_BYTES: usize = 1024;
@@ -632,7 +640,8 @@ pub fn matching_secret(
     pieces: &[&[u8]],
     offered: &[OfferedSig],
 ) -> Option<usize> {
-    first_match(secrets.iter().map(|s| s.verifies(pieces, offered)))
+    let signed = ToVerify::new(pieces, offered);
+    first_match(secrets.iter().map(|s| s.verifies(&signed)))
 }
 
 /// The position of the first `true`, every item evaluated: no early exit, so which secret

@@ -59,6 +59,11 @@ pub fn verify(
     let offered = offered_signatures(scheme, headers, body)?;
 
     let raw_timestamp = raw_timestamp(scheme, headers, &offered)?;
+    // Cheap checks first: a header timestamp's window before any key is tried, so a stale
+    // delivery (a captured one replayed, a forged one) costs no MAC nor curve verification.
+    // Nothing leaks: the answer tells the sender whether the timestamp it chose itself is
+    // within the window of a clock that is no secret; the signature is not looked at.
+    check_header_timestamp(scheme, raw_timestamp, || now_unix)?;
 
     let request = Request {
         body,
@@ -77,7 +82,10 @@ pub fn verify(
     let index =
         matching_secret(&ep.secrets, &pieces, &offered.sigs).ok_or(Reject::InvalidSignature)?;
     // Only an authenticated body is read past this point.
-    check_header_timestamp(scheme, raw_timestamp, now_unix)?;
+    // The sender's verification challenge: forwarded, never claimed (`crate::delivery`).
+    if crate::delivery::is_challenge(ep, headers, Some(body)) {
+        return Ok(Verified::new(ep, index, None));
+    }
     let format = scheme.timestamp_format;
 
     let json: Option<Value> = match early_json {
@@ -135,12 +143,13 @@ pub(crate) fn raw_timestamp<'a>(
     Ok(raw)
 }
 
-/// The freshness window of a timestamp read from a header (or the signature header). Only
-/// once the signature held.
+/// The freshness window of a timestamp read from a header (or the signature header), before
+/// the signature is checked (a timestamp in the body is read only once it held).
+/// `now` reads the clock, only when there is a window to check.
 pub(crate) fn check_header_timestamp(
     scheme: &Scheme,
     raw: Option<&[u8]>,
-    now_unix: i64,
+    now: impl FnOnce() -> i64,
 ) -> Result<(), Reject> {
     if matches!(
         scheme.timestamp,
@@ -151,7 +160,7 @@ pub(crate) fn check_header_timestamp(
     let ts = raw
         .and_then(|raw| scheme.timestamp_format.seconds(raw))
         .ok_or(Reject::MissingTimestamp)?;
-    scheme.window.check(ts, now_unix)
+    scheme.window.check(ts, now())
 }
 
 /// Every signature the delivery offers: from each signature header present (all of them:
@@ -752,8 +761,8 @@ mod tests {
     #[test]
     fn discord_ed25519_rfc8032_vector() {
         // RFC 8032 section 7.1, TEST 2: message 0x72 ("r"). Signed as Discord does,
-        // timestamp + body, with an empty timestamp: the signature holds, then the empty
-        // timestamp is refused.
+        // timestamp + body, with an empty timestamp: the signature holds over "" + "r", and
+        // the delivery is refused for its empty timestamp, which is checked first.
         let public = "3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c";
         let sig = "92a009a9f0d4cab8720e820b5f642540a2b27b5416503f8fb3762223ebdb69da085ac1e43e15996e458f3613d0f11d8c387b2eaeb4302aeeb00d291612bb0c00";
         let json = format!(
@@ -762,13 +771,25 @@ mod tests {
         let c = Config::parse(json.as_bytes(), &|_| None).unwrap();
         let h = [("x-signature-ed25519", sig), ("x-signature-timestamp", "")];
         assert_eq!(run(&c, &h, "r", NOW), Err(Reject::MissingTimestamp));
-        assert_eq!(run(&c, &h, "s", NOW), Err(Reject::InvalidSignature));
+        assert_eq!(run(&c, &h, "s", NOW), Err(Reject::MissingTimestamp));
         let upper = sig.to_uppercase();
         let h2 = [
             ("x-signature-ed25519", upper.as_str()),
             ("x-signature-timestamp", ""),
         ];
         assert_eq!(run(&c, &h2, "r", NOW), Err(Reject::MissingTimestamp));
+        // The vector itself, through the same header parsing and key check.
+        let ep = &c.endpoints[0];
+        for header in [sig, upper.as_str()] {
+            let captured = CapturedHeaders::capture(
+                [("x-signature-ed25519", header.as_bytes())],
+                &ep.wanted_headers,
+            );
+            let offered = offered_signatures(&ep.scheme, &captured, b"").unwrap();
+            let check = |m: &[u8]| matching_secret(&ep.secrets, &[b"", m], &offered.sigs);
+            assert_eq!(check(b"r"), Some(0));
+            assert_eq!(check(b"s"), None);
+        }
         // A signature of the wrong length or alphabet is malformed, not a panic.
         for bad in [&sig[..126], "zz", &format!("{sig}00")] {
             let h3 = [("x-signature-ed25519", bad), ("x-signature-timestamp", "1")];
@@ -1179,5 +1200,165 @@ mod tests {
             &[b"x.", once.as_bytes()],
         ));
         assert_eq!(run(&c, &[("x-sig", &mac)], once, NOW), ok("s", 0));
+    }
+
+    /// `n` distinct public keys of a public-key preset: their configuration entries (public
+    /// key text) and the private keys that sign for them.
+    fn public_keys(name: &str, n: u8) -> (Vec<String>, Vec<crate::sign::SigningKey>) {
+        let scheme = crate::presets::preset(name).unwrap();
+        (1..=n)
+            .map(|i| {
+                let seed = format!("{:02x}", 0x10 + i).repeat(32);
+                let key = crate::sign::SigningKey::from_text(&scheme, &seed, true).unwrap();
+                let public = key.public_key_text(&scheme).unwrap();
+                (format!(r#"{{"id":"k{i}","public_key":"{public}"}}"#), key)
+            })
+            .unzip()
+    }
+
+    fn parse_error(name: &str, secrets: &[String]) -> crate::config::ConfigError {
+        let json = format!(
+            r#"{{"endpoints":[{{"name":"ep","path_prefix":"/h","preset":"{name}","secrets":[{}]}}]}}"#,
+            secrets.join(",")
+        );
+        match Config::parse(json.as_bytes(), &|_| None) {
+            Ok(_) => panic!("{name}: {} keys accepted", secrets.len()),
+            Err(e) => e,
+        }
+    }
+
+    /// Six shared Standard Webhooks secrets (`whsec_`), beside the public keys.
+    fn whsec_entries(n: usize) -> Vec<String> {
+        use base64::Engine;
+        (0..n)
+            .map(|i| {
+                let key = base64::engine::general_purpose::STANDARD.encode([b'a' + i as u8; 24]);
+                format!(r#"{{"id":"s{i}","value":"whsec_{key}"}}"#)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn keys_per_endpoint_are_capped_at_configuration_naming_the_field() {
+        use crate::signature::{MAX_PUBLIC_KEYS, MAX_PUBLIC_KEY_CHECKS, MAX_PUBLIC_KEY_SIGNATURES};
+        const { assert!(MAX_PUBLIC_KEYS * MAX_PUBLIC_KEY_SIGNATURES <= MAX_PUBLIC_KEY_CHECKS) };
+        const { assert!(MAX_PUBLIC_KEYS >= 2, "a rotation needs two keys") };
+        for name in ["discord", "sendgrid", "standard-webhooks"] {
+            let (entries, _) = public_keys(name, MAX_PUBLIC_KEYS as u8 + 1);
+            let e = parse_error(name, &entries);
+            assert_eq!(e.field, "endpoints[0] (ep).secrets", "{name}");
+            let text = e.to_string();
+            assert!(text.contains("at most 2"), "{name}: {text}");
+            for entry in &entries {
+                let public = entry.split('"').nth(7).unwrap();
+                assert!(!text.contains(public), "{name}: the error quotes a key");
+            }
+            // As many as the cap: accepted.
+            preset_config(
+                name,
+                &entries[..MAX_PUBLIC_KEYS]
+                    .iter()
+                    .map(String::as_str)
+                    .collect::<Vec<_>>(),
+            );
+        }
+        // The public keys are capped, not the endpoint's shared secrets beside them: two
+        // whpk_ and six whsec_ fill the eight slots of a Standard Webhooks endpoint.
+        let (mut entries, _) = public_keys("standard-webhooks", 2);
+        entries.extend(whsec_entries(6));
+        let refs: Vec<&str> = entries.iter().map(String::as_str).collect();
+        assert_eq!(
+            preset_config("standard-webhooks", &refs).endpoints[0]
+                .secrets
+                .len(),
+            8
+        );
+        // Nine secrets of any kind: refused, naming the field, quoting none.
+        let nine: Vec<String> = (0..9)
+            .map(|i| format!(r#"{{"id":"s{i}","value":"shared-secret-number-{i}"}}"#))
+            .collect();
+        let e = parse_error("github", &nine);
+        assert_eq!(e.field, "endpoints[0] (ep).secrets");
+        assert!(!e.to_string().contains("shared-secret-number"));
+    }
+
+    /// A Standard Webhooks endpoint with the most keys it may have (two public keys, six
+    /// shared secrets), and a forged delivery at `ts` offering `v1a` signatures and a `v1`.
+    fn forged_standard_webhooks(ts: i64, v1a: usize) -> (Config, Vec<(String, String)>) {
+        use base64::Engine;
+        let (mut entries, _) = public_keys("standard-webhooks", 2);
+        entries.extend(whsec_entries(6));
+        let refs: Vec<&str> = entries.iter().map(String::as_str).collect();
+        let c = preset_config("standard-webhooks", &refs);
+        let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+        let mut sigs: Vec<String> = (0..v1a)
+            .map(|i| format!("v1a,{}", b64(&[i as u8 + 1; 64])))
+            .collect();
+        sigs.push(format!("v1,{}", b64(&[9; 32])));
+        let h = vec![
+            ("webhook-id".to_string(), "msg_1".to_string()),
+            ("webhook-timestamp".to_string(), ts.to_string()),
+            ("webhook-signature".to_string(), sigs.join(" ")),
+        ];
+        (c, h)
+    }
+
+    #[test]
+    fn a_stale_forgery_is_refused_before_any_key_is_tried() {
+        let body = br#"{"type":"x"}"#;
+        // Fresh: every pair is tried, and none matches.
+        let (c, fresh) = forged_standard_webhooks(NOW, 2);
+        assert_eq!(deliver(&c, &fresh, body), Err(Reject::InvalidSignature));
+        // Stale (or too far ahead): refused for its timestamp, which is read before any key
+        // is tried (the answer was invalid_signature when the keys came first).
+        for ts in [NOW - 301, NOW + 301] {
+            let (c, stale) = forged_standard_webhooks(ts, 2);
+            assert_eq!(deliver(&c, &stale, body), Err(Reject::StaleTimestamp));
+        }
+        // Likewise an unreadable timestamp.
+        let (c, mut bad) = forged_standard_webhooks(NOW, 2);
+        bad[1].1 = "yesterday".into();
+        assert_eq!(deliver(&c, &bad, body), Err(Reject::MissingTimestamp));
+        // A genuine delivery of a while ago (captured, replayed) is stale too.
+        let (right, _, rk, _) = keys("standard-webhooks");
+        let c = preset_config("standard-webhooks", &[&right]);
+        let (h, b) = signed(&c, &rk, "standard-webhooks", NOW - 3600);
+        assert_eq!(deliver(&c, &h, &b), Err(Reject::StaleTimestamp));
+    }
+
+    #[test]
+    fn public_key_pairs_per_delivery_are_capped() {
+        use crate::secrets::ToVerify;
+        use crate::signature::{MAX_PUBLIC_KEY_CHECKS, MAX_PUBLIC_KEY_SIGNATURES};
+        let body = br#"{"type":"x"}"#;
+        // More v1a signatures than the cap: malformed, before any key is tried.
+        let (c, h) = forged_standard_webhooks(NOW, MAX_PUBLIC_KEY_SIGNATURES + 1);
+        assert_eq!(deliver(&c, &h, body), Err(Reject::MalformedSignature));
+        // At the cap, against the most public keys: every pair is tried once, no more.
+        let (c, h) = forged_standard_webhooks(NOW, MAX_PUBLIC_KEY_SIGNATURES);
+        let ep = &c.endpoints[0];
+        let all: Vec<(&str, &[u8])> = h.iter().map(|(n, v)| (n.as_str(), v.as_bytes())).collect();
+        let captured = CapturedHeaders::capture(all, &ep.wanted_headers);
+        let offered = offered_signatures(&ep.scheme, &captured, body).unwrap();
+        let pieces: [&[u8]; 2] = [b"msg_1.", body];
+        let to_verify = ToVerify::new(&pieces, &offered.sigs);
+        let hits: Vec<bool> = ep.secrets.iter().map(|s| s.verifies(&to_verify)).collect();
+        assert!(hits.iter().all(|h| !h));
+        assert_eq!(to_verify.public_key_checks(), MAX_PUBLIC_KEY_CHECKS);
+        // SendGrid (ECDSA): one signature per header, one header; two keys, two checks.
+        let (entries, _) = public_keys("sendgrid", 2);
+        let refs: Vec<&str> = entries.iter().map(String::as_str).collect();
+        let c = preset_config("sendgrid", &refs);
+        let ep = &c.endpoints[0];
+        let (_, _, rk, _) = keys("sendgrid");
+        let (h, b) = signed(&c, &rk, "sendgrid", NOW);
+        let all: Vec<(&str, &[u8])> = h.iter().map(|(n, v)| (n.as_str(), v.as_bytes())).collect();
+        let captured = CapturedHeaders::capture(all, &ep.wanted_headers);
+        let offered = offered_signatures(&ep.scheme, &captured, &b).unwrap();
+        let pieces: [&[u8]; 1] = [&b];
+        let to_verify = ToVerify::new(&pieces, &offered.sigs);
+        assert!(ep.secrets.iter().all(|s| !s.verifies(&to_verify)));
+        assert_eq!(to_verify.public_key_checks(), 2);
+        assert_eq!(deliver(&c, &h, &b), Err(Reject::InvalidSignature));
     }
 }

@@ -646,21 +646,37 @@ fn cases() -> Vec<Case> {
     );
     add("query string", "/gh?delivery=1", gh.clone(), b(), Ok);
     add("sub-path", "/gh/org/repo", gh.clone(), b(), Ok);
-    let mut put = Case {
-        name: "PUT with a valid signature".into(),
-        method: "PUT",
+    // A method the sender never uses is refused before anything is read, whatever the
+    // request carries (the copy of a delivery it may be would otherwise be answered by the
+    // receiver's framework and mark the delivery processed).
+    let mut upper = Case {
+        name: "the signature header's name in capitals".into(),
+        method: "POST",
         path: "/gh".into(),
         headers: gh.clone(),
         body: b(),
         expect: Ok,
     };
+    upper.headers = without(upper.headers, "x-hub-signature-256");
+    upper
+        .headers
+        .push(("X-Hub-Signature-256".into(), good_hex.clone().into_bytes()));
+    let put = Case {
+        name: "PUT with a valid signature".into(),
+        method: "PUT",
+        path: "/gh".into(),
+        headers: upper.headers.clone(),
+        body: b(),
+        expect: Answer(405, "method_not_allowed"),
+    };
+    cases.push(upper);
     cases.push(Case {
         name: "GET without a body".into(),
         method: "GET",
         path: "/gh".into(),
         headers: Vec::new(),
         body: Body::Plain(Vec::new()),
-        expect: Answer(401, "missing_signature"),
+        expect: Answer(405, "method_not_allowed"),
     });
     cases.push(Case {
         name: "DELETE without a signature".into(),
@@ -668,11 +684,19 @@ fn cases() -> Vec<Case> {
         path: "/gh".into(),
         headers: Vec::new(),
         body: b(),
-        expect: Answer(401, "missing_signature"),
+        expect: Answer(405, "method_not_allowed"),
     });
-    put.headers = without(put.headers, "x-hub-signature-256");
-    put.headers
-        .push(("X-Hub-Signature-256".into(), good_hex.clone().into_bytes()));
+    // (A lower-case `post` is refused by Envoy's HTTP/1 parser first; the filter refuses it too.)
+    for method in ["OPTIONS", "PATCH", "TRACE"] {
+        cases.push(Case {
+            name: format!("{method} with a valid signature"),
+            method,
+            path: "/gh".into(),
+            headers: gh.clone(),
+            body: b(),
+            expect: Answer(405, "method_not_allowed"),
+        });
+    }
     cases.push(put);
     cases
 }

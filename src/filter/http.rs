@@ -13,7 +13,9 @@ use crate::batch::Wake;
 use crate::cache_client::{claim_request, ClaimVerdict, Queued, Settlement};
 use crate::cidr::parse_source_address;
 use crate::config::{Config, Idempotency, Mode, OnUnavailable, Route};
+use crate::delivery;
 use crate::headers::CapturedHeaders;
+use crate::idempotency;
 use crate::lifecycle::{self, Fate};
 use crate::stream::BodyMac;
 use crate::timestamp::TimestampSource;
@@ -100,6 +102,9 @@ pub struct Guard<H: Host> {
     key_hash: Option<String>,
     /// The sender's unsigned delivery id (GitHub, Shopify), for the security log only.
     delivery_id: Option<String>,
+    /// The request's path below its endpoint's prefix (`crate::delivery::below_prefix`),
+    /// part of a claimed delivery's key; empty at the endpoint's own path.
+    below: Vec<String>,
     /// The request's `x-request-id` (Envoy sets one), cut to 128 bytes, for the security
     /// log: read when first needed, during the request only (the outer `None` is "not read
     /// yet"), since reading request headers later (response phase, on_log) is an error on
@@ -139,6 +144,14 @@ impl<H: Host> HttpContext for Guard<H> {
             // on 1.40): kept from the map already read, a host call saved. Other requests
             // read it only if refused (`request_id`).
             self.request_id = Some(header("x-request-id").map(cut_for_log));
+            // Where below the prefix is part of a claimed delivery's key.
+            match delivery::below_prefix(&endpoint.path_prefix, &endpoint.canonical_prefix, path) {
+                delivery::Below::Exact => {}
+                delivery::Below::Path(segments) => self.below = segments,
+                delivery::Below::Ambiguous => {
+                    return self.refuse(Some(index), Reject::AmbiguousPath)
+                }
+            }
         }
         if let Some(h) = &endpoint.delivery_id {
             self.delivery_id = h.names.iter().find_map(|n| header(n)).map(cut_for_log);
@@ -147,6 +160,22 @@ impl<H: Host> HttpContext for Guard<H> {
             if !self.source_ip().is_some_and(|ip| allowed.contains(ip)) {
                 return self.refuse(Some(index), Reject::SourceIpDenied);
             }
+        }
+        // After the source check (a source outside the allowlist learns no more than that
+        // the endpoint exists), before the body is buffered or anything is claimed.
+        let method = header(":method").unwrap_or_default();
+        let has = |h: &crate::headers::HeaderRef| h.names.iter().any(|n| header(n).is_some());
+        let overridden = delivery::overrides_method(all.iter().map(|(n, _)| *n), path);
+        if overridden
+            || !delivery::method_allowed(
+                endpoint.methods,
+                endpoint.scheme.challenge.as_ref(),
+                method,
+                has,
+            )
+        {
+            let allow = endpoint.allow.clone();
+            return self.refuse(Some(index), Reject::MethodNotAllowed { allow });
         }
         let declared = header("content-length")
             .and_then(|v| std::str::from_utf8(v).ok())
@@ -160,7 +189,7 @@ impl<H: Host> HttpContext for Guard<H> {
             .iter()
             .filter_map(|(n, v)| Some((std::str::from_utf8(n).ok()?, *v)));
         let headers = CapturedHeaders::capture(named, &endpoint.wanted_headers);
-        let stream = BodyMac::start(endpoint, &headers);
+        let stream = BodyMac::start(endpoint, &headers, || self.now_for(endpoint));
         self.state = State::Buffering {
             endpoint: index,
             headers,
@@ -269,6 +298,7 @@ impl<H: Host> Guard<H> {
             source: None,
             key_hash: None,
             delivery_id: None,
+            below: Vec::new(),
             request_id: None,
         }
     }
@@ -297,6 +327,16 @@ impl<H: Host> Guard<H> {
             .get_or_insert_with(|| parse_source_address(&host.property(&["source", "address"])))
     }
 
+    /// The clock only for an endpoint with a freshness window (GitHub, Shopify have none):
+    /// a host call saved per delivery (see the cost ladder in BENCHMARKS.md).
+    fn now_for(&self, ep: &crate::config::Endpoint) -> i64 {
+        if matches!(ep.scheme.timestamp, TimestampSource::None) {
+            0
+        } else {
+            i64::try_from(self.host.now().as_secs()).unwrap_or(i64::MAX)
+        }
+    }
+
     /// The whole body is buffered: verify it and forward or refuse.
     fn decide(&mut self, body_size: usize) -> Action {
         let config = Rc::clone(&self.config);
@@ -312,20 +352,25 @@ impl<H: Host> Guard<H> {
         let Some(ep) = config.endpoints.get(endpoint) else {
             return self.refuse(None, Reject::UnknownEndpoint);
         };
-        // The clock only for an endpoint with a freshness window (GitHub, Shopify have none):
-        // a host call saved per delivery (see the cost ladder in BENCHMARKS.md).
-        let now = if matches!(ep.scheme.timestamp, TimestampSource::None) {
-            0
-        } else {
-            i64::try_from(self.host.now().as_secs()).unwrap_or(i64::MAX)
-        };
+        let now = self.now_for(ep);
         let verdict = match stream {
             // Every byte was hashed as it came: the body is not read again.
-            Some(s) if s.fed() == body_size => s.finish(ep, &headers, now),
+            Some(s) if s.fed() == body_size => {
+                // A challenge told by its body (Zoom's) is small: only such a body is read.
+                let seen = delivery::challenge_body_wanted(ep, body_size)
+                    .then(|| self.host.request_body(body_size));
+                s.finish_seeing(ep, &headers, seen.as_deref(), now)
+            }
             _ => verify(ep, &headers, &self.host.request_body(body_size), now),
         };
         match verdict {
-            Ok(verified) => self.claim_and_forward(endpoint, verified),
+            Ok(mut verified) => {
+                // Where the delivery was sent is part of it: a copy sent below the prefix is
+                // claimed under another key (the endpoint's own path keeps its key).
+                let exact = verified.idempotency_key.take();
+                verified.idempotency_key = exact.map(|k| idempotency::scoped_key(k, &self.below));
+                self.claim_and_forward(endpoint, verified)
+            }
             Err(reject) => self.refuse(Some(endpoint), reject),
         }
     }
@@ -596,6 +641,9 @@ impl<H: Host> Guard<H> {
         let mut headers = vec![("content-type", "application/json")];
         if let Some(seconds) = reject.retry_after() {
             headers.push(("retry-after", seconds));
+        }
+        if let Some(allow) = reject.allow() {
+            headers.push(("allow", allow));
         }
         if let Err(e) = self
             .host

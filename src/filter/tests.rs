@@ -89,7 +89,20 @@ fn request(
     headers: Vec<(String, Vec<u8>)>,
     body: &str,
 ) -> (Guard, Action) {
+    request_with(root, fake, "POST", path, headers, body)
+}
+
+/// The same with another method.
+fn request_with(
+    root: &Root<Fake>,
+    fake: &Fake,
+    method: &str,
+    path: &str,
+    headers: Vec<(String, Vec<u8>)>,
+    body: &str,
+) -> (Guard, Action) {
     let mut all = vec![
+        (":method".to_string(), method.as_bytes().to_vec()),
         (":path".to_string(), path.as_bytes().to_vec()),
         ("x-request-id".to_string(), b"req-1".to_vec()),
         (
@@ -311,13 +324,17 @@ fn bodies_over_the_limit_are_refused_from_the_header_or_as_they_grow() {
     let (root, fake) = start(&config("reject"));
     let mut guard = new_guard(&root, &fake);
     fake.st().request_headers = vec![
+        (":method".into(), b"POST".to_vec()),
         (":path".into(), b"/hooks/strict".to_vec()),
         ("content-length".into(), b"99999999".to_vec()),
     ];
     assert_eq!(guard.on_http_request_headers(2, false), Action::Pause);
     assert_eq!(last_reply(&fake).0, 413);
     let mut guard = new_guard(&root, &fake);
-    fake.st().request_headers = vec![(":path".into(), b"/hooks/strict".to_vec())];
+    fake.st().request_headers = vec![
+        (":method".into(), b"POST".to_vec()),
+        (":path".into(), b"/hooks/strict".to_vec()),
+    ];
     assert_eq!(guard.on_http_request_headers(1, false), Action::Pause);
     assert_eq!(guard.on_http_request_body(1024, false), Action::Pause);
     assert_eq!(
@@ -334,7 +351,10 @@ fn bodies_over_the_limit_are_refused_from_the_header_or_as_they_grow() {
 fn a_body_ending_in_trailers_is_verified_at_the_trailers() {
     let (root, fake) = start(&config("reject"));
     let body = r#"{"action":"opened"}"#;
-    let mut all = vec![(":path".to_string(), b"/hooks/strict".to_vec())];
+    let mut all = vec![
+        (":method".to_string(), b"POST".to_vec()),
+        (":path".to_string(), b"/hooks/strict".to_vec()),
+    ];
     all.extend(signed(&root, "strict", body));
     fake.st().request_headers = all;
     fake.st().body = body.as_bytes().to_vec();
@@ -360,6 +380,7 @@ fn own_names_are_removed_from_the_trailers_and_by_their_bytes() {
     let (root, fake) = start(&config("reject"));
     let body = r#"{"action":"opened"}"#;
     let mut all = vec![
+        (":method".to_string(), b"POST".to_vec()),
         (":path".to_string(), b"/hooks/strict".to_vec()),
         ("x-webhook-guard-endpoint-2".to_string(), b"forged".to_vec()),
     ];
@@ -898,7 +919,10 @@ fn an_invalid_configuration_is_refused_and_serves_nothing() {
 fn a_body_that_needs_no_json_is_hashed_as_it_arrives_and_never_read_whole() {
     let (root, fake) = start(&config("reject"));
     let body = r#"{"action":"opened","number":1}"#.repeat(40);
-    let mut all = vec![(":path".to_string(), b"/hooks/strict".to_vec())];
+    let mut all = vec![
+        (":method".to_string(), b"POST".to_vec()),
+        (":path".to_string(), b"/hooks/strict".to_vec()),
+    ];
     all.extend(signed(&root, "strict", &body));
     fake.st().request_headers = all.clone();
     fake.st().body = body.as_bytes().to_vec();
@@ -938,7 +962,10 @@ fn a_body_that_needs_no_json_is_hashed_as_it_arrives_and_never_read_whole() {
     assert_eq!(guard.on_http_request_body(body.len(), true), Action::Pause);
     assert_eq!(last_reply(&fake).0, 401);
     // A host that hands over less than it said: the whole body is read and verified.
-    let mut all = vec![(":path".to_string(), b"/hooks/strict".to_vec())];
+    let mut all = vec![
+        (":method".to_string(), b"POST".to_vec()),
+        (":path".to_string(), b"/hooks/strict".to_vec()),
+    ];
     all.extend(signed(&root, "strict", &body));
     fake.st().request_headers = all;
     fake.st().body = body.as_bytes()[..50].to_vec();
@@ -967,4 +994,131 @@ fn a_claim_with_no_root_left_to_send_it_fails_closed_at_once() {
     );
     assert!(fake.st().calls.is_empty());
     assert_eq!(fake.waiting(wake_queue(&fake)), 0, "nothing to wake");
+}
+
+#[test]
+fn a_method_the_sender_does_not_use_is_a_405_before_the_body_or_a_claim() {
+    let (root, fake) = start(&config("reject"));
+    let body = genesys_body("m1");
+    let headers = signed(&root, "genesys", &body);
+    for method in [
+        "OPTIONS", "HEAD", "GET", "PUT", "PATCH", "DELETE", "post", "TRACE",
+    ] {
+        let (guard, action) =
+            request_with(&root, &fake, method, "/genesys", headers.clone(), &body);
+        assert_eq!(action, Action::Pause, "{method}");
+        assert!(matches!(*state(&guard), State::Done), "{method}");
+        assert_eq!(
+            last_reply(&fake),
+            (405, r#"{"error":"method_not_allowed"}"#.into()),
+            "{method}"
+        );
+        let st = fake.st();
+        let (_, reply_headers, _) = st.replies.last().unwrap();
+        assert!(reply_headers.contains(&("allow".to_string(), "POST".to_string())));
+        assert_eq!(st.body_reads, 0, "{method}: the body is never read");
+    }
+    // A POST that asks the receiver to take it for another method is that method.
+    let mut overridden = headers.clone();
+    overridden.push(("X-HTTP-Method-Override".into(), b"OPTIONS".to_vec()));
+    let (_, action) = request(&root, &fake, "/genesys", overridden, &body);
+    assert_eq!(action, Action::Pause);
+    assert_eq!(last_reply(&fake).0, 405);
+    let (_, action) = request(&root, &fake, "/genesys?_method=GET", headers.clone(), &body);
+    assert_eq!(action, Action::Pause);
+    assert_eq!(last_reply(&fake).0, 405);
+    assert!(fake.st().calls.is_empty());
+    assert_eq!(fake.waiting(wake_queue(&fake)), 0, "nothing claimed");
+    assert_eq!(
+        fake.count("webhook_guard.rejected.endpoint.genesys.reason.method_not_allowed"),
+        10
+    );
+    // The sender's POST afterwards is claimed as usual.
+    let _ = claiming(&root, &fake, "m1");
+}
+
+#[test]
+fn the_path_below_the_prefix_is_part_of_the_claimed_key() {
+    let claim_key = |path: &str| {
+        let (mut root, fake) = start(&config("reject"));
+        let body = genesys_body("m1");
+        let (guard, action) = request(&root, &fake, path, signed(&root, "genesys", &body), &body);
+        assert_eq!(action, Action::Pause, "{path}");
+        assert!(matches!(*state(&guard), State::Claiming { .. }), "{path}");
+        let token = wake(&mut root, &fake);
+        batch_ops(&fake, token)[0]["claim"]["key"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    // The endpoint's own path: SHA-256 of "genesys", NUL, "m1", as every earlier version
+    // stored it (computed apart from this code).
+    let exact = "3d1f10ae03298b1f66e6e74d55ffb6bc57cdd3f40dae6c69a28c11ac17c20469";
+    for same in ["/genesys", "/genesys/", "/genesys?x=1"] {
+        assert_eq!(claim_key(same), exact, "{same}");
+    }
+    let below = claim_key("/genesys/anything");
+    assert_ne!(below, exact);
+    assert_eq!(
+        below,
+        crate::idempotency::scoped_key(exact.to_string(), &["anything".to_string()])
+    );
+    assert_eq!(claim_key("/genesys/Anything"), below);
+    assert_ne!(claim_key("/genesys/other"), below);
+    // The endpoint's own path to a lenient receiver, a path below it to a strict one.
+    let (root, fake) = start(&config("reject"));
+    let body = genesys_body("m1");
+    let (_, action) = request(
+        &root,
+        &fake,
+        "/genesys/;x",
+        signed(&root, "genesys", &body),
+        &body,
+    );
+    assert_eq!(action, Action::Pause);
+    assert_eq!(
+        last_reply(&fake),
+        (400, r#"{"error":"ambiguous_path"}"#.into())
+    );
+}
+
+#[test]
+fn oktas_verification_get_is_forwarded_unclaimed_and_its_events_are_claimed() {
+    let config = format!(
+        r#"{{ "idempotency": {{ "cluster": "cache" }},
+  "endpoints": [ {{ "name": "okta", "path_prefix": "/okta", "preset": "okta",
+      "secrets": [ {{ "id": "current", "value": "{SECRET}" }} ] }} ] }}"#
+    );
+    let (root, fake) = start(&config);
+    let auth = signed(&root, "okta", "");
+    let mut challenge = auth.clone();
+    challenge.push(("x-okta-verification-challenge".into(), b"c-1".to_vec()));
+    for _ in 0..2 {
+        let (guard, action) = request_with(&root, &fake, "GET", "/okta", challenge.clone(), "");
+        assert_eq!(action, Action::Continue);
+        assert!(matches!(*state(&guard), State::Done));
+        assert_eq!(fake.header("x-webhook-guard-idempotency-key"), None);
+    }
+    assert_eq!(fake.waiting(wake_queue(&fake)), 0, "nothing claimed");
+    // Without the challenge header, or as HEAD: not Okta's.
+    for (method, headers) in [("GET", auth.clone()), ("HEAD", challenge.clone())] {
+        let (_, action) = request_with(&root, &fake, method, "/okta", headers, "");
+        assert_eq!(action, Action::Pause, "{method}");
+        assert_eq!(last_reply(&fake).0, 405, "{method}");
+        let st = fake.st();
+        let (_, reply_headers, _) = st.replies.last().unwrap();
+        assert!(reply_headers.contains(&("allow".to_string(), "POST, GET".to_string())));
+    }
+    // The wrong token on the challenge: refused like any delivery.
+    let forged = vec![
+        ("authorization".to_string(), b"not-the-secret-0123".to_vec()),
+        ("x-okta-verification-challenge".to_string(), b"c-2".to_vec()),
+    ];
+    let (_, action) = request_with(&root, &fake, "GET", "/okta", forged, "");
+    assert_eq!(action, Action::Pause);
+    assert_eq!(last_reply(&fake).0, 401);
+    // An event is a delivery: claimed.
+    let body = r#"{"eventType":"event_hook.verified","data":{"events":[]}}"#;
+    let (guard, _) = request(&root, &fake, "/okta", signed(&root, "okta", body), body);
+    assert!(matches!(*state(&guard), State::Claiming { .. }));
 }

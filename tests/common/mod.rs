@@ -444,7 +444,39 @@ pub fn exchange(port: u16, writes: &[&[u8]]) -> Response {
 
 /// Like `exchange`, with the pause given, and `None` when the server closed without answering.
 pub fn try_exchange(port: u16, writes: &[&[u8]], pause: Duration) -> Option<Response> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect to envoy");
+    let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect to envoy");
+    exchange_on(stream, writes, pause)
+}
+
+/// Sends one request from the loopback address `source` (127.0.0.2, ...: another client to
+/// Envoy's `source.address`) and reads the answer.
+pub fn send_from(
+    source: std::net::Ipv4Addr,
+    port: u16,
+    path: &str,
+    headers: &[(&str, &[u8])],
+    body: &[u8],
+) -> Response {
+    // std cannot bind a socket before connecting it; tokio's TcpSocket can.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()
+        .expect("runtime");
+    let stream = runtime
+        .block_on(async {
+            let socket = tokio::net::TcpSocket::new_v4()?;
+            socket.bind((source, 0).into())?;
+            socket.connect(([127, 0, 0, 1], port).into()).await
+        })
+        .and_then(|s| s.into_std())
+        .expect("connect to envoy from the source address");
+    stream.set_nonblocking(false).expect("blocking");
+    let mut req = request_head("POST", path, headers, Some(body.len()));
+    req.extend_from_slice(body);
+    exchange_on(stream, &[&req], Duration::ZERO).expect("an answer")
+}
+
+fn exchange_on(mut stream: TcpStream, writes: &[&[u8]], pause: Duration) -> Option<Response> {
     stream
         .set_read_timeout(Some(Duration::from_secs(20)))
         .expect("timeout");
@@ -519,6 +551,10 @@ pub struct EnvoyOptions {
     pub buffer_limit_bytes: Option<u64>,
     /// The `.wasm` to load; `None`: the built one (`wasm_path`).
     pub wasm_file: Option<PathBuf>,
+    /// Each source's token bucket in the shipped `local_ratelimit` (size and refill per
+    /// second); `None`: as shipped. Tests that send hundreds of requests from 127.0.0.1 in a
+    /// second raise it (`new` does); the tests of the limit itself keep it as shipped.
+    pub per_source_tokens: Option<u64>,
     /// Changes the finished bootstrap (e.g. `application_log_config`, Istio's `stats_config`).
     pub bootstrap_patch: Option<fn(&mut serde_yaml_ng::Value)>,
     /// More command-line arguments (e.g. `--config-yaml`, as istio-agent passes a bootstrap
@@ -542,6 +578,7 @@ impl EnvoyOptions {
             gateway_other_host: None,
             buffer_limit_bytes: None,
             wasm_file: None,
+            per_source_tokens: Some(1_000_000),
             bootstrap_patch: None,
             extra_args: Vec::new(),
         }
@@ -595,6 +632,16 @@ fn envoy_config(o: &EnvoyOptions) -> serde_yaml_ng::Value {
     hcm["route_config"]["virtual_hosts"][0]["routes"][0]["route"]["timeout"] =
         Value::from(format!("{}s", o.route_timeout_ms as f64 / 1000.0));
     let filters = hcm["http_filters"].as_sequence_mut().expect("http_filters");
+    if let Some(tokens) = o.per_source_tokens {
+        let limit = filters
+            .iter_mut()
+            .find(|f| f["name"].as_str() == Some("envoy.filters.http.local_ratelimit"))
+            .expect("the local_ratelimit filter in envoy.yaml");
+        let bucket = &mut limit["typed_config"]["descriptors"][0]["token_bucket"];
+        assert!(bucket.is_mapping(), "a per-source bucket in envoy.yaml");
+        bucket["max_tokens"] = Value::from(tokens);
+        bucket["tokens_per_fill"] = Value::from(tokens);
+    }
     let guard = filters
         .iter_mut()
         .find(|f| f["name"].as_str() == Some("webhook_guard"))

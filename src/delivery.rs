@@ -1,0 +1,639 @@
+//! What a delivery is beyond its signed content: the method its sender uses, the path it was
+//! sent to, and whether it is the sender's verification challenge rather than a delivery.
+//!
+//! A signature covers the body (and for a few senders the URL), almost never the method or
+//! the path. Without these rules a copy of a signed body sent as `OPTIONS`, `HEAD` or `GET`,
+//! or to a path below the endpoint's, is verified, claimed and forwarded; the receiver's
+//! framework answers it 2xx without the webhook handler (Express, Flask, Spring and Django
+//! answer `OPTIONS` themselves), the claim is committed, and the sender's real `POST` is then
+//! answered as a duplicate and never processed.
+
+use crate::config::Endpoint;
+use crate::headers::{CapturedHeaders, HeaderRef, Lookup};
+use crate::signature::METHOD;
+
+/// A request method an endpoint may accept. `HEAD`, `OPTIONS`, `TRACE` and `CONNECT` are no
+/// sender's: frameworks answer `HEAD` and `OPTIONS` themselves, without the handler.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    Post,
+    Put,
+    Patch,
+    Delete,
+    Get,
+}
+
+impl Method {
+    pub const ALL: [Method; 5] = [
+        Method::Post,
+        Method::Put,
+        Method::Patch,
+        Method::Delete,
+        Method::Get,
+    ];
+
+    /// What the configuration error lists.
+    pub const NAMES: &'static str = "\"POST\", \"PUT\", \"PATCH\", \"DELETE\" or \"GET\"";
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Method::Post => "POST",
+            Method::Put => "PUT",
+            Method::Patch => "PATCH",
+            Method::Delete => "DELETE",
+            Method::Get => "GET",
+        }
+    }
+
+    /// The method of `:method`, byte for byte: methods are case-sensitive (RFC 9110 9.1), and
+    /// `HEAD` is not `GET` (frameworks route one to the other, and answer it without a body).
+    pub fn parse(raw: &[u8]) -> Option<Method> {
+        Method::ALL.into_iter().find(|m| m.name().as_bytes() == raw)
+    }
+
+    fn bit(self) -> u8 {
+        1 << (self as u8)
+    }
+}
+
+/// A set of methods.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Methods(u8);
+
+impl Methods {
+    /// What every sender uses, unless the preset table says otherwise.
+    pub const POST: Methods = Methods(1);
+
+    pub fn of(list: &[Method]) -> Methods {
+        Methods(list.iter().fold(0, |acc, m| acc | m.bit()))
+    }
+
+    pub fn contains(self, m: Method) -> bool {
+        self.0 & m.bit() != 0
+    }
+
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    fn with(self, m: Method) -> Methods {
+        Methods(self.0 | m.bit())
+    }
+
+    /// The methods, in a fixed order (`POST` first).
+    pub fn iter(self) -> impl Iterator<Item = Method> {
+        Method::ALL.into_iter().filter(move |m| self.contains(*m))
+    }
+}
+
+/// The largest body a body-borne challenge is looked for in. Slack's, Zoom's and Discord's
+/// challenges are a few hundred bytes; a larger body is a delivery, and is never parsed for
+/// this (it would cost a parse per delivery).
+pub const MAX_CHALLENGE_BODY_BYTES: usize = 8 * 1024;
+
+/// A value a body-borne challenge carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyValue {
+    Str(&'static str),
+    Int(u64),
+    /// Any string (Twitch's `challenge`).
+    AnyStr,
+}
+
+/// How a sender's verification challenge (sent when a webhook is set up, or again later) is
+/// told from its deliveries. A challenge is verified like a delivery, then forwarded without
+/// a claim: never deduplicated, so each new challenge reaches the receiver, and never able
+/// to mark a delivery processed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Challenge {
+    /// A request of `method` carrying `header` (Okta: `GET` with
+    /// `x-okta-verification-challenge`). That method is accepted for the challenge only.
+    MethodHeader { method: Method, header: HeaderRef },
+    /// `header` is `value`, and the verified body has the string field `body_string`
+    /// (Twitch: `Twitch-Eventsub-Message-Type: webhook_callback_verification` and
+    /// `/challenge`). The header is not signed: without the body's field, a copy of a
+    /// notification relabelled as a challenge would be forwarded unclaimed, as often as sent.
+    HeaderValue {
+        header: HeaderRef,
+        value: &'static str,
+        body_string: &'static str,
+    },
+    /// The JSON body's value at `pointer` is `value`: Slack's `type: url_verification`,
+    /// Zoom's `event: endpoint.url_validation`, Discord's PING (`type: 1`). Only looked for
+    /// once the signature held, and in a body of at most `MAX_CHALLENGE_BODY_BYTES`.
+    Body {
+        pointer: &'static str,
+        value: BodyValue,
+    },
+}
+
+impl Challenge {
+    /// The headers recognising it reads (`:method` included), to capture with the others.
+    pub fn wanted_headers(&self) -> Vec<String> {
+        match self {
+            Challenge::MethodHeader { header, .. } => {
+                let mut names = header.names.clone();
+                names.push(METHOD.to_string());
+                names
+            }
+            Challenge::HeaderValue { header, .. } => header.names.clone(),
+            Challenge::Body { .. } => Vec::new(),
+        }
+    }
+
+    pub fn reads_body(&self) -> bool {
+        matches!(self, Challenge::Body { .. } | Challenge::HeaderValue { .. })
+    }
+
+    /// Whether a request whose signature held is this challenge. `body`: `None` when it was
+    /// hashed as it came and not kept (`crate::stream`), where a body challenge is never
+    /// recognised (`BodyMac::start` keeps the body where that matters).
+    pub fn recognises(&self, headers: &CapturedHeaders, body: Option<&[u8]>) -> bool {
+        match self {
+            Challenge::MethodHeader { method, header } => {
+                headers.get(&HeaderRef::new(&[METHOD])) == Lookup::One(method.name().as_bytes())
+                    && headers.get(header) != Lookup::Absent
+            }
+            Challenge::HeaderValue {
+                header,
+                value,
+                body_string,
+            } => {
+                headers.get(header) == Lookup::One(value.as_bytes())
+                    && body.is_some_and(|b| body_has(b, body_string, BodyValue::AnyStr))
+            }
+            Challenge::Body { pointer, value } => {
+                body.is_some_and(|b| body_has(b, pointer, *value))
+            }
+        }
+    }
+}
+
+/// Whether a request whose signature (and header timestamp) held is its endpoint's
+/// challenge: then it is forwarded unclaimed, and the payload rules of the deliveries (schema,
+/// key) are not applied to it. Looked for only where that changes anything (the endpoint
+/// deduplicates or has a schema), so no other endpoint pays for a parse.
+pub fn is_challenge(ep: &Endpoint, headers: &CapturedHeaders, body: Option<&[u8]>) -> bool {
+    (ep.idempotency_key.is_some() || ep.schema.is_some())
+        && ep
+            .scheme
+            .challenge
+            .as_ref()
+            .is_some_and(|c| c.recognises(headers, body))
+}
+
+/// Whether the glue must read a body that was hashed as it came, to look for a challenge
+/// in it: only a small one, and only where a challenge would change anything.
+pub fn challenge_body_wanted(ep: &Endpoint, body_size: usize) -> bool {
+    body_size <= MAX_CHALLENGE_BODY_BYTES
+        && ep.idempotency_key.is_some()
+        && ep
+            .scheme
+            .challenge
+            .as_ref()
+            .is_some_and(Challenge::reads_body)
+}
+
+fn body_has(body: &[u8], pointer: &str, value: BodyValue) -> bool {
+    if body.len() > MAX_CHALLENGE_BODY_BYTES {
+        return false;
+    }
+    // Most bodies are deliveries: a string challenge's text (or the field's name) must
+    // appear as it is (senders do not escape plain ASCII) before the body is parsed for it.
+    let text = match value {
+        BodyValue::Str(text) => text,
+        _ => pointer.rsplit('/').next().unwrap_or_default(),
+    };
+    if text.is_empty() || !body.windows(text.len()).any(|w| w == text.as_bytes()) {
+        return false;
+    }
+    // The same strict parser as every other read of a body: a repeated key is no challenge
+    // (the receiver might read the other one).
+    let Some(json) = crate::json::parse_bounded(body, crate::json::MAX_DEPTH) else {
+        return false;
+    };
+    match (json.pointer(pointer), value) {
+        (Some(serde_json::Value::String(s)), BodyValue::Str(want)) => s == want,
+        (Some(n @ serde_json::Value::Number(_)), BodyValue::Int(want)) => n.as_u64() == Some(want),
+        (Some(serde_json::Value::String(_)), BodyValue::AnyStr) => true,
+        _ => false,
+    }
+}
+
+/// Whether a request of method `raw` may go on to be verified, before its body is read: one
+/// of the endpoint's `methods`, or the method of its sender's challenge with the challenge's
+/// header (`has` tells whether the request carries a header).
+pub fn method_allowed(
+    methods: Methods,
+    challenge: Option<&Challenge>,
+    raw: &[u8],
+    has: impl Fn(&HeaderRef) -> bool,
+) -> bool {
+    let Some(m) = Method::parse(raw) else {
+        return false;
+    };
+    if methods.contains(m) {
+        return true;
+    }
+    matches!(challenge, Some(Challenge::MethodHeader { method, header }) if *method == m && has(header))
+}
+
+/// Headers through which receivers' frameworks route a `POST` as another method: Symfony
+/// and Laravel read `X-HTTP-Method-Override` by default, Rack's `MethodOverride` and
+/// Express's `method-override` when installed. A copy of a delivery carrying one would reach
+/// the handler of that method (or the framework's own `OPTIONS` answer), as a copy sent with
+/// the method would. No sender sends them.
+const OVERRIDE_HEADERS: [&[u8]; 3] = [
+    b"x-http-method-override",
+    b"x-http-method",
+    b"x-method-override",
+];
+
+/// Whether a request asks the receiver to take it for another method: one of
+/// `OVERRIDE_HEADERS` (`_` for `-`, as CGI and WSGI read names), or a `_method` query
+/// parameter (Laravel takes it on a `POST`) however PHP would read its name back
+/// (percent-escapes, `+`, `.` and spaces for `_`, an `[...]` suffix, any case).
+pub fn overrides_method<'a>(names: impl IntoIterator<Item = &'a [u8]>, path: &[u8]) -> bool {
+    let header = |name: &[u8]| {
+        OVERRIDE_HEADERS.iter().any(|o| {
+            o.len() == name.len()
+                && o.iter()
+                    .zip(name)
+                    .all(|(&o, &n)| n.to_ascii_lowercase() == o || (n == b'_' && o == b'-'))
+        })
+    };
+    if names.into_iter().any(header) {
+        return true;
+    }
+    let Some(q) = path.iter().position(|&b| b == b'?') else {
+        return false;
+    };
+    let query = &path[q + 1..];
+    let query = match query.iter().position(|&b| b == b'#') {
+        Some(end) => &query[..end],
+        None => query,
+    };
+    query
+        .split(|&b| b == b'&' || b == b';')
+        .any(|param| php_name(param.split(|&b| b == b'=').next().unwrap_or_default()) == b"_method")
+}
+
+/// A query parameter's name as PHP reads it back, lowercased.
+fn php_name(raw: &[u8]) -> Vec<u8> {
+    let hex = |b: u8| (b as char).to_digit(16);
+    let mut out = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while i < raw.len() {
+        let b = match raw[i] {
+            b'%' => match (
+                raw.get(i + 1).copied().and_then(hex),
+                raw.get(i + 2).copied().and_then(hex),
+            ) {
+                (Some(h), Some(l)) => {
+                    i += 2;
+                    // Both digits are below 16.
+                    (h * 16 + l) as u8
+                }
+                _ => b'%',
+            },
+            b'+' => b' ',
+            other => other,
+        };
+        i += 1;
+        if b == b'[' {
+            break;
+        }
+        out.push(match b {
+            b' ' | b'.' => b'_',
+            other => other.to_ascii_lowercase(),
+        });
+    }
+    out
+}
+
+/// The `Allow` header of a `405`: the endpoint's methods and its challenge's.
+pub fn allow_header(methods: Methods, challenge: Option<&Challenge>) -> String {
+    let all = match challenge {
+        Some(Challenge::MethodHeader { method, .. }) => methods.with(*method),
+        _ => methods,
+    };
+    all.iter().map(Method::name).collect::<Vec<_>>().join(", ")
+}
+
+/// Where below its endpoint's prefix a request was sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Below {
+    /// The endpoint's own path (`/hooks/github`, or with a trailing `/`).
+    Exact,
+    /// A path below it, as lenient receivers route it (`crate::path::canonical` segments
+    /// past the prefix's: `/hooks/github/Org;x` is `["org"]`).
+    Path(Vec<String>),
+    /// Another spelling of the endpoint's own path (`/hooks/github/;x`,
+    /// `/hooks/github/%2e%2e/github`): a lenient receiver serves it as the endpoint's path,
+    /// a strict one as a path below it, so it can be keyed as neither safely.
+    Ambiguous,
+}
+
+/// Where below the endpoint's prefix `path` is. The query is not part of it: receivers
+/// route without it, so a copy with a query added reaches the same handler as the delivery
+/// and must stay a duplicate of it.
+pub fn below_prefix(path_prefix: &str, canonical_prefix: &[String], path: &[u8]) -> Below {
+    let bare = match path.iter().position(|&b| b == b'?' || b == b'#') {
+        Some(end) => &path[..end],
+        None => path,
+    };
+    // The common case, with no work: the sender's own URL.
+    let prefix = path_prefix.as_bytes();
+    if bare == prefix || bare.strip_suffix(b"/") == Some(prefix) {
+        return Below::Exact;
+    }
+    let mut segments = crate::path::canonical(bare);
+    if segments.len() <= canonical_prefix.len() {
+        return Below::Ambiguous;
+    }
+    segments.drain(..canonical_prefix.len());
+    Below::Path(segments)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&str, &str)], wanted: &[String]) -> CapturedHeaders {
+        CapturedHeaders::capture(pairs.iter().map(|(n, v)| (*n, v.as_bytes())), wanted)
+    }
+
+    fn okta() -> Challenge {
+        Challenge::MethodHeader {
+            method: Method::Get,
+            header: HeaderRef::new(&["x-okta-verification-challenge"]),
+        }
+    }
+
+    #[test]
+    fn methods_are_exact_tokens() {
+        assert_eq!(Method::parse(b"POST"), Some(Method::Post));
+        assert_eq!(Method::parse(b"GET"), Some(Method::Get));
+        for other in [
+            &b"post"[..],
+            b"Post",
+            b"HEAD",
+            b"OPTIONS",
+            b"TRACE",
+            b"CONNECT",
+            b"POST ",
+            b" POST",
+            b"POSTX",
+            b"",
+            b"\xffPOST",
+        ] {
+            assert_eq!(Method::parse(other), None, "{other:?}");
+        }
+        let set = Methods::of(&[Method::Put, Method::Post]);
+        assert_eq!(set.iter().collect::<Vec<_>>(), [Method::Post, Method::Put]);
+        assert!(Methods::default().is_empty() && !set.is_empty());
+    }
+
+    #[test]
+    fn only_the_senders_methods_pass() {
+        let none = |_: &HeaderRef| false;
+        assert!(method_allowed(Methods::POST, None, b"POST", none));
+        for m in [
+            &b"GET"[..],
+            b"HEAD",
+            b"OPTIONS",
+            b"PUT",
+            b"PATCH",
+            b"DELETE",
+            b"post",
+        ] {
+            assert!(!method_allowed(Methods::POST, None, m, none), "{m:?}");
+        }
+        assert_eq!(allow_header(Methods::POST, None), "POST");
+        let set = Methods::of(&[Method::Get, Method::Post]);
+        assert!(method_allowed(set, None, b"GET", none));
+        assert!(!method_allowed(set, None, b"HEAD", none));
+        assert_eq!(allow_header(set, None), "POST, GET");
+    }
+
+    #[test]
+    fn oktas_get_passes_with_its_challenge_header_only() {
+        let ch = okta();
+        let with = |h: &HeaderRef| h.names == ["x-okta-verification-challenge"];
+        let without = |_: &HeaderRef| false;
+        assert!(method_allowed(Methods::POST, Some(&ch), b"GET", with));
+        assert!(!method_allowed(Methods::POST, Some(&ch), b"GET", without));
+        // HEAD is not GET, even with the header: frameworks answer it themselves.
+        assert!(!method_allowed(Methods::POST, Some(&ch), b"HEAD", with));
+        assert!(!method_allowed(Methods::POST, Some(&ch), b"OPTIONS", with));
+        assert!(method_allowed(Methods::POST, Some(&ch), b"POST", without));
+        assert_eq!(allow_header(Methods::POST, Some(&ch)), "POST, GET");
+    }
+
+    #[test]
+    fn a_method_override_is_another_method() {
+        let none: [&[u8]; 0] = [];
+        for path in [
+            "/h?_method=OPTIONS",
+            "/h?a=1&_method=GET",
+            "/h?_METHOD=head",
+            "/h?%5Fmethod=GET",
+            "/h?%5fmethod=GET",
+            "/h?.method=GET",
+            "/h?+method=GET",
+            "/h?%20method=GET",
+            "/h?_method[]=GET",
+            "/h?_method",
+            "/h?x=1;_method=PUT",
+        ] {
+            assert!(overrides_method(none, path.as_bytes()), "{path}");
+        }
+        for path in [
+            "/h",
+            "/h?method=GET",
+            "/h?x=_method",
+            "/h?_methods=GET",
+            "/h?a_method=GET",
+            "/h#_method=GET",
+            "/h?%5",
+            "/h?%",
+            "/_method",
+        ] {
+            assert!(!overrides_method(none, path.as_bytes()), "{path}");
+        }
+        for name in [
+            &b"x-http-method-override"[..],
+            b"X-HTTP-Method-Override",
+            b"x_http_method_override",
+            b"x-http-method",
+            b"X-Method-Override",
+        ] {
+            assert!(overrides_method([name], b"/h"), "{name:?}");
+        }
+        for name in [
+            &b"x-http-methods"[..],
+            b"x-method",
+            b"method",
+            b"x-http-method-\xff",
+        ] {
+            assert!(!overrides_method([name], b"/h"), "{name:?}");
+        }
+    }
+
+    #[test]
+    fn header_challenges_are_recognised() {
+        let ch = okta();
+        let wanted = ch.wanted_headers();
+        assert_eq!(wanted, ["x-okta-verification-challenge", ":method"]);
+        let get = headers(
+            &[(":method", "GET"), ("x-okta-verification-challenge", "c1")],
+            &wanted,
+        );
+        assert!(ch.recognises(&get, None));
+        let post = headers(
+            &[(":method", "POST"), ("x-okta-verification-challenge", "c1")],
+            &wanted,
+        );
+        assert!(!ch.recognises(&post, Some(b"{}")));
+        let bare = headers(&[(":method", "GET")], &wanted);
+        assert!(!ch.recognises(&bare, None));
+
+        let twitch = Challenge::HeaderValue {
+            header: HeaderRef::new(&["twitch-eventsub-message-type"]),
+            value: "webhook_callback_verification",
+            body_string: "/challenge",
+        };
+        let w = twitch.wanted_headers();
+        let challenge = Some(&br#"{"challenge":"pogchamp","subscription":{}}"#[..]);
+        let yes = headers(
+            &[(
+                "twitch-eventsub-message-type",
+                "webhook_callback_verification",
+            )],
+            &w,
+        );
+        assert!(twitch.recognises(&yes, challenge));
+        // A notification relabelled as a challenge (the header is not signed) is not one.
+        let notification = br#"{"subscription":{},"event":{"user_id":"1"}}"#;
+        assert!(!twitch.recognises(&yes, Some(notification)));
+        assert!(!twitch.recognises(&yes, Some(br#"{"challenge":1}"#)));
+        assert!(!twitch.recognises(&yes, None));
+        for other in [
+            "notification",
+            "revocation",
+            "Webhook_callback_verification",
+            "",
+        ] {
+            let h = headers(&[("twitch-eventsub-message-type", other)], &w);
+            assert!(!twitch.recognises(&h, challenge), "{other}");
+        }
+        let twice = headers(
+            &[
+                (
+                    "twitch-eventsub-message-type",
+                    "webhook_callback_verification",
+                ),
+                (
+                    "twitch-eventsub-message-type",
+                    "webhook_callback_verification",
+                ),
+            ],
+            &w,
+        );
+        assert!(!twitch.recognises(&twice, challenge));
+    }
+
+    #[test]
+    fn body_challenges_are_recognised_in_small_strict_json_only() {
+        let none = CapturedHeaders::default();
+        let slack = Challenge::Body {
+            pointer: "/type",
+            value: BodyValue::Str("url_verification"),
+        };
+        let body = br#"{"token":"t","challenge":"c","type":"url_verification"}"#;
+        assert!(slack.recognises(&none, Some(body)));
+        // The text is looked for before the parse: an escaped spelling no sender uses is
+        // a delivery (deduplicated, as before).
+        assert!(!slack.recognises(&none, Some(br#"{"type":"url\u005fverification"}"#)));
+        assert!(!slack.recognises(&none, None));
+        for not in [
+            &br#"{"type":"event_callback","event":{"type":"url_verification"}}"#[..],
+            br#"{"type":"url_verification","type":"event_callback"}"#,
+            br#"{"type":"url_verification""#,
+            br#"{"type":["url_verification"]}"#,
+            b"type=url_verification",
+            b"",
+        ] {
+            assert!(!slack.recognises(&none, Some(not)), "{not:?}");
+        }
+        let padded = format!(
+            r#"{{"type":"url_verification","pad":"{}"}}"#,
+            "x".repeat(MAX_CHALLENGE_BODY_BYTES)
+        );
+        assert!(!slack.recognises(&none, Some(padded.as_bytes())));
+
+        let discord = Challenge::Body {
+            pointer: "/type",
+            value: BodyValue::Int(1),
+        };
+        assert!(discord.recognises(&none, Some(br#"{"id":"1","type":1,"version":1}"#)));
+        for not in [
+            &br#"{"type":2}"#[..],
+            br#"{"type":"1"}"#,
+            br#"{"type":1.0}"#,
+            br#"{"type":-1}"#,
+            br#"{"type":true}"#,
+        ] {
+            assert!(!discord.recognises(&none, Some(not)), "{not:?}");
+        }
+    }
+
+    #[test]
+    fn the_path_below_the_prefix() {
+        let prefix = "/hooks/github";
+        let canon = crate::path::canonical(prefix.as_bytes());
+        let below = |p: &str| below_prefix(prefix, &canon, p.as_bytes());
+        let path =
+            |segments: &[&str]| Below::Path(segments.iter().map(|s| s.to_string()).collect());
+        for exact in [
+            "/hooks/github",
+            "/hooks/github?x=1",
+            "/hooks/github/",
+            "/hooks/github/?x=1",
+            "/hooks/github#f",
+        ] {
+            assert_eq!(below(exact), Below::Exact, "{exact}");
+        }
+        assert_eq!(below("/hooks/github/anything"), path(&["anything"]));
+        assert_eq!(below("/hooks/github/Anything/"), path(&["anything"]));
+        assert_eq!(below("/hooks/github/any;x=1"), path(&["any"]));
+        assert_eq!(below("/hooks/github/a/b?q=1"), path(&["a", "b"]));
+        assert_eq!(below("/hooks/github/a%2Fb"), path(&["a", "b"]));
+        // Spellings of the endpoint's own path that strict receivers route below it.
+        for ambiguous in [
+            "/hooks/github/;x",
+            "/hooks/github/%2e",
+            "/hooks/github/.",
+            "/hooks/github//",
+            "/hooks/github/x/..",
+            "/hooks/github/%2e%2e/github",
+            "/hooks/github/%2E%2E/GitHub;a",
+            "/hooks/github;x",
+            "/hooks/GitHub",
+        ] {
+            assert_eq!(below(ambiguous), Below::Ambiguous, "{ambiguous}");
+        }
+        // A prefix ending in '/', and the root.
+        let canon = crate::path::canonical(b"/hooks/");
+        assert_eq!(below_prefix("/hooks/", &canon, b"/hooks/"), Below::Exact);
+        assert_eq!(
+            below_prefix("/hooks/", &canon, b"/hooks/x"),
+            Below::Path(vec!["x".into()])
+        );
+        assert_eq!(
+            below_prefix("/", &[], b"/x/y"),
+            Below::Path(vec!["x".into(), "y".into()])
+        );
+        assert_eq!(below_prefix("/", &[], b"/"), Below::Exact);
+    }
+}
