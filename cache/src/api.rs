@@ -121,6 +121,11 @@ pub enum Body<'a> {
     Broken,
 }
 
+/// The memory backend's live entries and bound, for `/metrics`.
+fn memory_gauges<S: Store>(store: &S) -> Option<(usize, usize)> {
+    Some((store.entries()?, store.max_entries()?))
+}
+
 pub async fn handle<S: Store>(
     store: &S,
     metrics: &Metrics,
@@ -143,7 +148,7 @@ pub async fn handle<S: Store>(
         ("GET", METRICS_PATH) => Answer {
             status: 200,
             content_type: "text/plain; version=0.0.4",
-            body: metrics.render(store.entries()),
+            body: metrics.render(memory_gauges(store)),
         },
         ("POST", BATCH_PATH) => {
             let body = match body {
@@ -270,16 +275,16 @@ fn account(
     let (label, answer) = match result {
         Ok((outcome, token)) => (Label::Answered(outcome), Ok((outcome, token))),
         Err(StoreError::Capacity) => {
-            warn!("{name} refused: memory backend full (--memory-max-entries)");
+            warn!(event = "capacity_refused", op = name; "{name} refused: memory backend full (--memory-max-entries)");
             (Label::Capacity, Err(Error::Capacity))
         }
         Err(StoreError::Unavailable(why)) => {
             metrics.backend_error();
-            error!("{name} failed: backend unavailable: {why}");
+            error!(event = "backend_error", op = name, error = why.as_str(); "{name} failed: backend unavailable: {why}");
             (Label::Error, Err(Error::BackendUnavailable))
         }
     };
-    debug!("{name} key={key} -> {}", label.name());
+    debug!(event = "operation", op = name, key = key, result = label.name(); "{name} key={key} -> {}", label.name());
     metrics.request(op, label);
     answer
 }
@@ -653,7 +658,11 @@ mod tests {
             (a.status, a.body.as_str()),
             (503, r#"{"error":"capacity"}"#)
         );
-        let text = m.render(store.entries());
+        let text = m.render(memory_gauges(&store));
+        assert!(
+            text.contains("webhook_guard_cache_memory_max_entries 1\n"),
+            "{text}"
+        );
         assert!(
             text.contains(r#"webhook_guard_cache_requests_total{op="claim",result="capacity"} 1"#)
         );

@@ -11,7 +11,10 @@
 //! uses too. Every answer is `content-type: application/json`, except `/metrics`
 //! (`text/plain; version=0.0.4`): `webhook_guard_cache_requests_total{op,result}`,
 //! `webhook_guard_cache_backend_errors_total`, `webhook_guard_cache_backend_seconds`
-//! (histogram), `webhook_guard_cache_memory_entries` (memory backend).
+//! (histogram), `webhook_guard_cache_batch_ops` (histogram),
+//! `webhook_guard_cache_batch_bad_entries_total`, `webhook_guard_cache_build_info{version}`,
+//! `webhook_guard_cache_memory_entries` and `webhook_guard_cache_memory_max_entries` (memory
+//! backend). Logs: `--log-format text|json` (docs/operations.md).
 //!
 //! # Backends
 //!

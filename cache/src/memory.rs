@@ -337,6 +337,10 @@ impl Store for MemoryStore {
     fn entries(&self) -> Option<usize> {
         Some(self.len())
     }
+
+    fn max_entries(&self) -> Option<usize> {
+        Some(self.max_entries)
+    }
 }
 
 #[cfg(test)]

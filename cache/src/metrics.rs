@@ -115,9 +115,17 @@ impl Metrics {
             .fetch_add(d.as_micros() as u64, Ordering::Relaxed);
     }
 
-    pub fn render(&self, entries: Option<usize>) -> String {
+    /// The exposition; `memory`: the memory backend's (live entries, `--memory-max-entries`).
+    pub fn render(&self, memory: Option<(usize, usize)>) -> String {
         let mut out = String::new();
         let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        out.push_str("# HELP webhook_guard_cache_build_info The running version (always 1).\n");
+        out.push_str("# TYPE webhook_guard_cache_build_info gauge\n");
+        let _ = writeln!(
+            out,
+            "webhook_guard_cache_build_info{{version=\"{}\"}} 1",
+            env!("CARGO_PKG_VERSION")
+        );
         out.push_str("# HELP webhook_guard_cache_requests_total Claim, commit and release requests by result.\n");
         out.push_str("# TYPE webhook_guard_cache_requests_total counter\n");
         for op in Operation::ALL {
@@ -188,12 +196,16 @@ impl Metrics {
             "webhook_guard_cache_batch_bad_entries_total {}",
             get(&self.batch_bad_entries)
         );
-        if let Some(n) = entries {
+        if let Some((n, max)) = memory {
             out.push_str(
                 "# HELP webhook_guard_cache_memory_entries Live keys in the memory backend.\n",
             );
             out.push_str("# TYPE webhook_guard_cache_memory_entries gauge\n");
             let _ = writeln!(out, "webhook_guard_cache_memory_entries {n}");
+            // Named after the flag that sets it, as process_max_fds is to process_open_fds.
+            out.push_str("# HELP webhook_guard_cache_memory_max_entries --memory-max-entries: at this many live keys, new claims answer 503 capacity.\n");
+            out.push_str("# TYPE webhook_guard_cache_memory_max_entries gauge\n");
+            let _ = writeln!(out, "webhook_guard_cache_memory_max_entries {max}");
         }
         out
     }
@@ -212,7 +224,7 @@ mod tests {
         m.latency(Duration::from_micros(700));
         m.batch(3);
         m.batch(64);
-        let text = m.render(Some(3));
+        let text = m.render(Some((3, 10)));
         for line in [
             r#"webhook_guard_cache_requests_total{op="claim",result="claimed"} 1"#,
             r#"webhook_guard_cache_requests_total{op="commit",result="not_owner"} 1"#,
@@ -223,6 +235,12 @@ mod tests {
             r#"webhook_guard_cache_backend_seconds_bucket{le="+Inf"} 1"#,
             "webhook_guard_cache_backend_seconds_count 1",
             "webhook_guard_cache_memory_entries 3",
+            "webhook_guard_cache_memory_max_entries 10",
+            concat!(
+                r#"webhook_guard_cache_build_info{version=""#,
+                env!("CARGO_PKG_VERSION"),
+                r#""} 1"#
+            ),
             r#"webhook_guard_cache_batch_ops_bucket{le="2"} 0"#,
             r#"webhook_guard_cache_batch_ops_bucket{le="4"} 1"#,
             r#"webhook_guard_cache_batch_ops_bucket{le="64"} 2"#,

@@ -1,6 +1,5 @@
 //! The command line and the HTTP server around [`crate::api`].
 
-use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -72,6 +71,12 @@ struct Options {
     #[arg(long, env = "WEBHOOK_GUARD_CACHE_LOG_LEVEL", default_value = "info",
           value_parser = ["error", "warn", "info", "debug"])]
     log_level: String,
+    /// Log lines as `text` (the default: a person reads them, and `listening on ADDR` stays
+    /// the first line scripts wait for) or `json` (one object a line, for a log pipeline:
+    /// `ts`, `level`, a stable `event`, `msg`, and the event's fields).
+    #[arg(long, env = "WEBHOOK_GUARD_CACHE_LOG_FORMAT", default_value = "text",
+          value_parser = ["text", "json"])]
+    log_format: String,
 }
 
 /// A seed node: trimmed; empty entries (`a,,b`, a trailing comma) are dropped by `cluster`.
@@ -94,6 +99,10 @@ impl Options {
         self.log_level.parse().unwrap_or(LevelFilter::Info)
     }
 
+    fn format(&self) -> logging::Format {
+        logging::Format::parse(&self.log_format).unwrap_or(logging::Format::Text)
+    }
+
     fn max_entries(&self) -> usize {
         usize::try_from(self.memory_max_entries).unwrap_or(usize::MAX)
     }
@@ -102,15 +111,15 @@ impl Options {
 /// The command line entry point of `webhook-guard-cache`.
 pub fn main() {
     let options = Options::parse();
-    logging::init(options.level());
+    logging::init(options.level(), options.format());
     if !options.redis_cluster.is_empty() && options.cluster().is_none() {
-        error!("--redis-cluster needs at least one URL");
+        error!(event = "start_failed"; "--redis-cluster needs at least one URL");
         std::process::exit(2);
     }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
         Err(e) => {
-            error!("cannot start the runtime: {e}");
+            error!(event = "start_failed"; "cannot start the runtime: {e}");
             std::process::exit(1);
         }
     };
@@ -139,13 +148,13 @@ pub fn main() {
                         sweeper.sweep_tick(Instant::now(), memory::SWEEP_BUDGET);
                     }
                 });
-                info!("backend: memory, at most {} entries", options.max_entries());
+                info!(event = "backend_ready", backend = "memory", max_entries = options.max_entries(); "backend: memory, at most {} entries", options.max_entries());
                 serve(&options, store).await
             }
         }
     });
     if let Err(e) = result {
-        error!("{e}");
+        error!(event = "start_failed"; "{e}");
         std::process::exit(1);
     }
 }
@@ -153,8 +162,10 @@ pub fn main() {
 /// Logs whether Redis answers at start; the service starts either way.
 async fn check_redis(store: &RedisStore, name: &str) {
     match store.ping().await {
-        Ok(()) => info!("backend: {name}, reachable"),
-        Err(e) => warn!("backend: {name}, not reachable yet ({e}); answering 503 until it is"),
+        Ok(()) => info!(event = "backend_ready", backend = name; "backend: {name}, reachable"),
+        Err(e) => {
+            warn!(event = "backend_unreachable", backend = name, error:% = e; "backend: {name}, not reachable yet ({e}); answering 503 until it is")
+        }
     }
 }
 
@@ -165,7 +176,7 @@ async fn serve<S: Store>(o: &Options, store: S) -> Result<(), String> {
         .map_err(|e| format!("cannot listen on {}: {e}", o.listen))?;
     let addr: SocketAddr = listener.local_addr().map_err(|e| e.to_string())?;
     // The line scripts and tests wait for; printed whatever the log level.
-    let _ = writeln!(std::io::stderr(), "listening on {addr}");
+    logging::listening(&addr.to_string());
 
     let graceful = GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown_signal());
@@ -176,7 +187,7 @@ async fn serve<S: Store>(o: &Options, store: S) -> Result<(), String> {
                     Ok((stream, _)) => stream,
                     Err(e) => {
                         // Out of file descriptors and the like: back off instead of spinning.
-                        error!("accept failed: {e}");
+                        error!(event = "accept_failed", error:% = e; "accept failed: {e}");
                         tokio::time::sleep(Duration::from_millis(50)).await;
                         continue;
                     }
@@ -203,14 +214,14 @@ async fn serve<S: Store>(o: &Options, store: S) -> Result<(), String> {
         }
     }
     drop(listener);
-    info!("shutting down");
+    info!(event = "shutting_down"; "shutting down");
     if tokio::time::timeout(Duration::from_secs(5), graceful.shutdown())
         .await
         .is_err()
     {
-        warn!("connections still open after 5 s; stopping anyway");
+        warn!(event = "shutdown_timeout"; "connections still open after 5 s; stopping anyway");
     }
-    info!("stopped");
+    info!(event = "stopped"; "stopped");
     Ok(())
 }
 
@@ -285,6 +296,9 @@ mod tests {
         .unwrap();
         assert_eq!((o.listen.as_str(), o.max_entries()), ("127.0.0.1:0", 5));
         assert_eq!(o.level(), LevelFilter::Debug);
+        assert_eq!(o.format(), logging::Format::Text);
+        let o = parse(&["--listen", ":1", "--log-format", "json"]).unwrap();
+        assert_eq!(o.format(), logging::Format::Json);
         let o = parse(&["--listen", ":1"]).unwrap();
         assert_eq!((o.max_entries(), o.level()), (1_000_000, LevelFilter::Info));
         assert_eq!(o.redis_timeout_ms, 200);
@@ -312,6 +326,7 @@ mod tests {
             &["--listen", "a", "--redis", "r", "--redis-cluster", "c"],
             &["--listen", "a", "--redis-timeout-ms", "0"],
             &["--listen", "a", "--log-level", "loud"],
+            &["--listen", "a", "--log-format", "yaml"],
             &["--listen", "a", "--frobnicate"],
         ] {
             assert!(parse(bad).is_err(), "{bad:?}");

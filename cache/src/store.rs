@@ -163,6 +163,11 @@ pub trait Store: Send + Sync + 'static {
     fn entries(&self) -> Option<usize> {
         None
     }
+
+    /// The most entries the backend holds (`--memory-max-entries`); `None`: no bound here.
+    fn max_entries(&self) -> Option<usize> {
+        None
+    }
 }
 
 /// A shared store is a store (the memory backend is shared with its sweeper task).
@@ -199,6 +204,9 @@ impl<S: Store> Store for Arc<S> {
     }
     fn entries(&self) -> Option<usize> {
         (**self).entries()
+    }
+    fn max_entries(&self) -> Option<usize> {
+        (**self).max_entries()
     }
 }
 

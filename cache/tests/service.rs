@@ -9,6 +9,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// A child process killed (and reaped) when dropped, also when a test fails.
@@ -21,33 +22,167 @@ impl Drop for Proc {
     }
 }
 
-/// Starts the service and reads the bound address from its `listening on ADDR` line.
-fn start_cache(extra: &[&str]) -> (Proc, String) {
+/// A running service, its standard error read line by line. Dropping it stops the service
+/// and, unless the test already failed, checks every line it wrote: under `--log-format
+/// json` (what `start_cache` starts), each is a JSON object with a timestamp, a level, a
+/// known `event` and a message, and none holds a token or a secret the test named.
+struct Service {
+    proc: Proc,
+    lines: Arc<Mutex<Vec<String>>>,
+    drain: Option<std::thread::JoinHandle<()>>,
+    json: bool,
+    /// Strings no line may contain (tokens, passwords).
+    secrets: Vec<String>,
+}
+
+impl Service {
+    fn child(&mut self) -> &mut Child {
+        &mut self.proc.0
+    }
+
+    /// The lines written so far, parsed (json only).
+    fn events(&self) -> Vec<serde_json::Value> {
+        self.lines
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    }
+
+    /// Waits (10 s at most) for a line with this event, and returns it.
+    fn wait_event(&self, event: &str) -> serde_json::Value {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(e) = self.events().into_iter().find(|e| e["event"] == event) {
+                return e;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no {event} line in {:?}",
+                self.lines.lock().unwrap()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn never_log(&mut self, secret: &str) {
+        self.secrets.push(secret.to_string());
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.proc.0.kill();
+        let _ = self.proc.0.wait();
+        if let Some(drain) = self.drain.take() {
+            let _ = drain.join();
+        }
+        if std::thread::panicking() {
+            return;
+        }
+        let lines = self.lines.lock().unwrap();
+        assert!(!lines.is_empty(), "the service wrote nothing");
+        for line in lines.iter() {
+            for secret in &self.secrets {
+                assert!(!line.contains(secret.as_str()), "{secret:?} logged: {line}");
+            }
+            if self.json {
+                check_json_line(line);
+            }
+        }
+    }
+}
+
+/// One line of `--log-format json`.
+fn check_json_line(line: &str) {
+    let v: serde_json::Value =
+        serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+    let ts = v["ts"].as_str().unwrap_or_else(|| panic!("no ts: {line}"));
+    // 2026-12-07T04:37:00.123Z
+    let shape = ts.len() == 24
+        && ts.ends_with('Z')
+        && ts.char_indices().all(|(i, c)| match i {
+            4 | 7 => c == '-',
+            10 => c == 'T',
+            13 | 16 => c == ':',
+            19 => c == '.',
+            23 => c == 'Z',
+            _ => c.is_ascii_digit(),
+        });
+    assert!(shape, "ts {ts:?}: {line}");
+    let level = v["level"].as_str().unwrap_or_default();
+    assert!(
+        ["error", "warn", "info", "debug"].contains(&level),
+        "level {level:?}: {line}"
+    );
+    let event = v["event"].as_str().unwrap_or_default();
+    assert!(
+        webhook_guard_cache::logging::EVENTS.contains(&event),
+        "event {event:?} is not in EVENTS: {line}"
+    );
+    assert!(v["msg"].is_string(), "no msg: {line}");
+}
+
+/// Starts the service with `--log-format json` and reads the bound address from its
+/// `listening` line.
+fn start_cache(extra: &[&str]) -> (Service, String) {
+    start_cache_as(&["--log-format", "json"], extra)
+}
+
+fn start_cache_as(format: &[&str], extra: &[&str]) -> (Service, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_webhook-guard-cache"))
         .args(["--listen", "127.0.0.1:0"])
+        .args(format)
         .args(extra)
         .stdin(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .expect("start webhook-guard-cache");
+    let json = format.contains(&"json");
     let stderr = child.stderr.take().expect("stderr");
-    let proc = Proc(child);
-    let mut reader = BufReader::new(stderr);
-    let mut addr = None;
-    for _ in 0..20 {
+    let lines = Arc::new(Mutex::new(Vec::new()));
+    let (tx, rx) = std::sync::mpsc::channel();
+    let seen = Arc::clone(&lines);
+    // Keep draining, as a terminal would, and keep every line for the checks.
+    let drain = std::thread::spawn(move || {
+        let mut reader = BufReader::new(stderr);
         let mut line = String::new();
-        if reader.read_line(&mut line).expect("read stderr") == 0 {
-            break;
+        while reader.read_line(&mut line).unwrap_or(0) > 0 {
+            let l = line.trim_end().to_string();
+            let addr = if json {
+                serde_json::from_str::<serde_json::Value>(&l)
+                    .ok()
+                    .filter(|v| v["event"] == "listening")
+                    .and_then(|v| v["addr"].as_str().map(str::to_string))
+            } else {
+                l.strip_prefix("listening on ").map(str::to_string)
+            };
+            if let Some(a) = addr {
+                let _ = tx.send(a);
+            }
+            seen.lock().unwrap().push(l);
+            line.clear();
         }
-        if let Some(a) = line.trim_end().strip_prefix("listening on ") {
-            addr = Some(a.to_string());
-            break;
+    });
+    let mut service = Service {
+        proc: Proc(child),
+        lines,
+        drain: Some(drain),
+        json,
+        secrets: Vec::new(),
+    };
+    let addr = match rx.recv_timeout(Duration::from_secs(15)) {
+        Ok(a) => a,
+        Err(_) => {
+            let _ = service.proc.0.kill();
+            panic!(
+                "no `listening` line on stderr: {:?}",
+                service.lines.lock().unwrap()
+            );
         }
-    }
-    let addr = addr.expect("no `listening on ADDR` line on stderr");
-    // Keep draining, as a terminal would.
-    std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
-    (proc, addr)
+    };
+    (service, addr)
 }
 
 fn free_port() -> u16 {
@@ -657,13 +792,13 @@ fn sigterm_stops_it_cleanly() {
     let mut idle = connect(&addr);
     assert_eq!(exchange(&mut idle, "GET", "/healthz", "").0, 200);
     let status = Command::new("kill")
-        .args(["-TERM", &cache.0.id().to_string()])
+        .args(["-TERM", &cache.child().id().to_string()])
         .status()
         .expect("kill");
     assert!(status.success());
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
-        if let Some(status) = cache.0.try_wait().unwrap() {
+        if let Some(status) = cache.child().try_wait().unwrap() {
             assert!(status.success(), "{status}");
             break;
         }
@@ -671,6 +806,8 @@ fn sigterm_stops_it_cleanly() {
         std::thread::sleep(Duration::from_millis(20));
     }
     assert!(TcpStream::connect(&addr).is_err(), "still listening");
+    cache.wait_event("shutting_down");
+    assert_eq!(cache.wait_event("stopped")["level"], "info");
 }
 
 #[test]
@@ -808,4 +945,304 @@ fn redis_cluster_backend() {
         })
         .count();
     assert!(holding >= 2, "keys on {holding} node(s) only");
+}
+
+#[test]
+fn json_logs_name_every_line_and_hold_no_secret() {
+    let (mut cache, addr) = start_cache(&["--log-level", "debug"]);
+    // The tokens tombstones() sends: debug lines carry keys, never tokens.
+    cache.never_log("0123456789abcdef0123456789abcdef");
+    cache.never_log("fedcba9876543210fedcba9876543210");
+    full_cycle(&addr);
+    tombstones(&addr);
+    batches(&addr);
+    let (_, v) = claim(&addr, "logged");
+    let token = v["token"].as_str().unwrap().to_string();
+    cache.never_log(&token);
+    assert_eq!(commit(&addr, "logged", &token).0, 200);
+    let ready = cache.wait_event("backend_ready");
+    assert_eq!(
+        (ready["backend"].as_str(), ready["max_entries"].as_u64()),
+        (Some("memory"), Some(1_000_000))
+    );
+    let listening = cache.wait_event("listening");
+    assert_eq!(listening["addr"], addr.as_str());
+    let committed = cache
+        .events()
+        .into_iter()
+        .find(|e| e["event"] == "operation" && e["key"] == "logged" && e["op"] == "commit")
+        .expect("a debug line for the commit");
+    assert_eq!(
+        (committed["level"].as_str(), committed["result"].as_str()),
+        (Some("debug"), Some("committed"))
+    );
+}
+
+#[test]
+fn json_logs_never_show_the_redis_password() {
+    // No Redis on this port: the start line and each operation say the backend failed.
+    let url = format!("redis://:pw-s3cret-9@127.0.0.1:{}/", free_port());
+    let (mut cache, addr) = start_cache(&["--redis", &url, "--redis-timeout-ms", "50"]);
+    cache.never_log("pw-s3cret-9");
+    let unreachable = cache.wait_event("backend_unreachable");
+    assert_eq!(unreachable["level"], "warn");
+    assert_eq!(unreachable["backend"], "redis");
+    assert_eq!(claim(&addr, "k").0, 503);
+    let failed = cache.wait_event("backend_error");
+    assert_eq!(
+        (failed["level"].as_str(), failed["op"].as_str()),
+        (Some("error"), Some("claim"))
+    );
+    assert!(failed["error"].is_string(), "{failed}");
+}
+
+#[test]
+fn text_is_the_default_log_format() {
+    let (cache, addr) = start_cache_as(&[], &["--memory-max-entries", "1"]);
+    assert_eq!(claim(&addr, "a").0, 200);
+    assert_eq!(claim(&addr, "b").0, 503);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let lines = cache.lines.lock().unwrap().clone();
+        if lines
+            .iter()
+            .any(|l| l.starts_with("webhook-guard-cache warn: claim refused"))
+        {
+            assert!(
+                lines.iter().any(|l| l == &format!("listening on {addr}")),
+                "{lines:?}"
+            );
+            assert!(
+                lines
+                    .iter()
+                    .any(|l| l == "webhook-guard-cache info: backend: memory, at most 1 entries"),
+                "{lines:?}"
+            );
+            assert!(
+                lines
+                    .iter()
+                    .all(|l| serde_json::from_str::<serde_json::Value>(l).is_err()),
+                "{lines:?}"
+            );
+            break;
+        }
+        assert!(Instant::now() < deadline, "no capacity line: {lines:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// One metric family of an exposition: its `# TYPE`, whether it has a `# HELP`, its samples.
+#[derive(Default, Debug)]
+struct Family {
+    kind: String,
+    help: bool,
+    samples: Vec<String>,
+}
+
+/// The exposition's families by name; a sample line with no `# TYPE` before it fails.
+fn families(text: &str) -> std::collections::BTreeMap<String, Family> {
+    let mut out: std::collections::BTreeMap<String, Family> = Default::default();
+    let mut current = String::new();
+    for line in text.lines() {
+        let mut words = line.split_whitespace();
+        match (words.next(), words.next(), words.next()) {
+            (Some("#"), Some("HELP"), Some(name)) => {
+                out.entry(name.to_string()).or_default().help = true;
+            }
+            (Some("#"), Some("TYPE"), Some(name)) => {
+                current = name.to_string();
+                out.entry(name.to_string()).or_default().kind =
+                    words.next().unwrap_or_default().to_string();
+            }
+            (Some(sample), Some(_), None) => {
+                let name = sample.split('{').next().unwrap();
+                let family = ["_bucket", "_sum", "_count"]
+                    .iter()
+                    .find_map(|s| name.strip_suffix(s))
+                    .filter(|base| *base == current)
+                    .unwrap_or(name);
+                assert_eq!(family, current, "sample without its # TYPE: {line}");
+                out.get_mut(family).unwrap().samples.push(line.to_string());
+            }
+            _ => panic!("unexpected line: {line:?}"),
+        }
+    }
+    out
+}
+
+#[test]
+fn metrics_follow_prometheus_conventions() {
+    let (_cache, addr) = start_cache(&["--memory-max-entries", "50"]);
+    full_cycle(&addr);
+    batches(&addr);
+    let (status, metrics) = request(&addr, "GET", "/metrics", "");
+    assert_eq!(status, 200);
+    let families = families(&metrics);
+    for (name, family) in &families {
+        assert!(name.starts_with("webhook_guard_cache_"), "{name}");
+        assert!(family.help, "{name} has no # HELP");
+        assert!(!family.samples.is_empty(), "{name} has no sample");
+        match family.kind.as_str() {
+            "counter" => assert!(name.ends_with("_total"), "counter {name}"),
+            "gauge" => assert!(!name.ends_with("_total"), "gauge {name}"),
+            "histogram" => {
+                for part in ["_bucket{", "_sum ", "_count "] {
+                    assert!(
+                        family
+                            .samples
+                            .iter()
+                            .any(|s| s.starts_with(&format!("{name}{part}"))),
+                        "{name} has no {part}"
+                    );
+                }
+                assert!(
+                    family.samples.iter().any(|s| s.contains(r#"le="+Inf""#)),
+                    "{name}"
+                );
+            }
+            other => panic!("{name}: type {other:?}"),
+        }
+    }
+    let kinds: Vec<(&str, &str)> = families
+        .iter()
+        .map(|(n, f)| (n.as_str(), f.kind.as_str()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("webhook_guard_cache_backend_errors_total", "counter"),
+            ("webhook_guard_cache_backend_seconds", "histogram"),
+            ("webhook_guard_cache_batch_bad_entries_total", "counter"),
+            ("webhook_guard_cache_batch_ops", "histogram"),
+            ("webhook_guard_cache_build_info", "gauge"),
+            ("webhook_guard_cache_memory_entries", "gauge"),
+            ("webhook_guard_cache_memory_max_entries", "gauge"),
+            ("webhook_guard_cache_requests_total", "counter"),
+        ]
+    );
+    let version = env!("CARGO_PKG_VERSION");
+    assert!(metrics.contains(&format!(
+        "webhook_guard_cache_build_info{{version=\"{version}\"}} 1\n"
+    )));
+    assert!(
+        metrics.contains("webhook_guard_cache_memory_max_entries 50\n"),
+        "{metrics}"
+    );
+    // Prometheus's own linter.
+    let required = std::env::var("WEBHOOK_GUARD_E2E").is_ok_and(|v| v == "required");
+    let promtool = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn();
+    let mut promtool = match promtool {
+        Ok(p) => p,
+        Err(e) => {
+            assert!(
+                !required,
+                "promtool is required (make test installs it): {e}"
+            );
+            eprintln!("skipped promtool: {e}");
+            return;
+        }
+    };
+    promtool
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(metrics.as_bytes())
+        .unwrap();
+    let out = promtool.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "promtool check metrics:\n{}{}\n{metrics}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A Redis that wants a password: neither a wrong one nor the right one reaches a log line,
+/// whatever Redis answers (WRONGPASS, NOAUTH) and in either format.
+#[test]
+fn redis_passwords_never_reach_the_logs() {
+    if !redis_ready() {
+        return;
+    }
+    let port = free_port();
+    let dir = Scratch::new("auth");
+    let child = Command::new("redis-server")
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+        ])
+        .args(["--requirepass", "right-pass-1"])
+        .arg("--dir")
+        .arg(&dir.0)
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("redis-server");
+    let _redis = Proc(child);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "redis-server did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    for format in [&["--log-format", "json"][..], &["--log-format", "text"]] {
+        let wrong = format!("redis://:wrong-pass-2@127.0.0.1:{port}/");
+        let (mut cache, addr) =
+            start_cache_as(format, &["--redis", &wrong, "--log-level", "debug"]);
+        cache.never_log("wrong-pass-2");
+        cache.never_log("right-pass-1");
+        assert_eq!(claim(&addr, "k").0, 503);
+        drop(cache);
+        let right = format!("redis://:right-pass-1@127.0.0.1:{port}/");
+        let (mut cache, addr) =
+            start_cache_as(format, &["--redis", &right, "--log-level", "debug"]);
+        cache.never_log("right-pass-1");
+        assert_eq!(result(&addr, &format!("k-{}", format[1])), "claimed");
+    }
+}
+
+/// A start that fails still writes JSON lines under `--log-format json` (and never the URL).
+#[test]
+fn start_failures_are_json_lines() {
+    let bin = env!("CARGO_BIN_EXE_webhook-guard-cache");
+    for (args, code) in [
+        (&["--listen", "127.0.0.1:0", "--redis-cluster", ","][..], 2),
+        (&["--listen", "256.0.0.1:1"], 1),
+        (
+            &[
+                "--listen",
+                "127.0.0.1:0",
+                "--redis",
+                "redis:/:S3CRET-7@host:1",
+            ],
+            1,
+        ),
+    ] {
+        let out = Command::new(bin)
+            .args(["--log-format", "json"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(code), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("S3CRET-7"), "{stderr}");
+        let lines: Vec<&str> = stderr.lines().collect();
+        assert!(!lines.is_empty(), "{args:?}: nothing on stderr");
+        for line in &lines {
+            check_json_line(line);
+        }
+        let last: serde_json::Value = serde_json::from_str(lines[lines.len() - 1]).unwrap();
+        assert_eq!(
+            (last["event"].as_str(), last["level"].as_str()),
+            (Some("start_failed"), Some("error")),
+            "{stderr}"
+        );
+    }
 }

@@ -560,6 +560,11 @@ pub struct EnvoyOptions {
     pub allow_on_headers_stop_iteration: bool,
     /// The connection manager's `stream_idle_timeout`; `None`: Envoy's default (5 min).
     pub stream_idle_timeout_ms: Option<u64>,
+    /// Changes the finished bootstrap (e.g. `application_log_config`, Istio's `stats_config`).
+    pub bootstrap_patch: Option<fn(&mut serde_yaml_ng::Value)>,
+    /// More command-line arguments (e.g. `--config-yaml`, as istio-agent passes a bootstrap
+    /// override).
+    pub extra_args: Vec<String>,
 }
 
 impl EnvoyOptions {
@@ -581,6 +586,8 @@ impl EnvoyOptions {
             per_source_tokens: Some(1_000_000),
             allow_on_headers_stop_iteration: true,
             stream_idle_timeout_ms: None,
+            bootstrap_patch: None,
+            extra_args: Vec::new(),
         }
     }
 }
@@ -793,12 +800,16 @@ impl Envoy {
         if o.gateway_other_host.is_some() {
             to_ecds(&mut config, &dir.join("ecds.yaml"));
         }
+        if let Some(patch) = o.bootstrap_patch {
+            patch(&mut config);
+        }
         std::fs::write(&yaml, serde_yaml_ng::to_string(&config).expect("yaml"))
             .expect("write envoy.yaml");
         let mut extra = vec!["--concurrency".to_string(), o.concurrency.to_string()];
         if let Some(drain) = o.lds_drain_seconds {
             extra.extend(["--drain-time-s".to_string(), drain.to_string()]);
         }
+        extra.extend(o.extra_args.iter().cloned());
         Self::spawn(dir, &extra, &o.host_env)
     }
 
