@@ -505,7 +505,7 @@ fn the_gateway_manifests_name_each_other() {
             Some(CLUSTER) => {
                 let cluster = &p["operation"]["value"];
                 assert_eq!(&cluster["name"], cache_cluster);
-                let cache = yaml_docs("envoy/istio/cache.yaml")
+                let cache = yaml_docs("envoy/istio/base/cache.yaml")
                     .into_iter()
                     .find(|d| d["kind"] == "Service")
                     .expect("the cache Service");
