@@ -308,7 +308,7 @@ impl<'a> ToVerify<'a> {
     }
 }
 
-/// A keyed MAC fed piece by piece (src/stream.rs: a body hashed as it arrives). Only the
+/// A keyed MAC fed piece by piece (`crate::verify::stream`: a body hashed as it arrives). Only the
 /// HMAC keys have one: a token does not cover the body, and the public-key schemes need the
 /// message whole (Ed25519) or are not worth streaming (ECDSA's cost is the verification).
 #[derive(Clone)]

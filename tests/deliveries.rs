@@ -496,3 +496,220 @@ fn the_senders_challenges_reach_the_receiver_every_time() {
     assert_eq!(r.status, 401);
     s.envoy.assert_no_panic();
 }
+
+/// Found by a review of the rules above, as an attacker would try them: a Discord Webhook
+/// Event taken for the PING, PHP's own spellings of `_method`, a secret pasted into `env`,
+/// an encoded `?` below a child path (host-free, through the crate's own modules).
+mod review {
+
+    use webhook_guard::config::Config;
+    use webhook_guard::request::headers::CapturedHeaders;
+    use webhook_guard::scheme::delivery::overrides_method;
+    use webhook_guard::sign::{sign_message, Message, SigningKey};
+    use webhook_guard::verify::verify;
+
+    const ED_SEED: &str = "0202020202020202020202020202020202020202020202020202020202020202";
+    const NOW: i64 = 1_700_000_000;
+
+    fn discord_config(extra: &str) -> String {
+        let scheme = webhook_guard::scheme::presets::preset("discord").expect("preset");
+        let key = SigningKey::from_text(&scheme, ED_SEED, true).expect("key");
+        let public = key.public_key_text(&scheme).expect("public key");
+        format!(
+            r#"{{ "idempotency": {{ "cluster": "webhook_guard_cache" }}, "endpoints": [
+                {{ "name": "discord", "path_prefix": "/webhooks/discord", "preset": "discord",
+                   "secrets": [ {{ "id": "k", "public_key": "{public}" }} ]{extra} }} ] }}"#
+        )
+    }
+
+    /// Discord signs its Webhook Events (`APPLICATION_AUTHORIZED`, `ENTITLEMENT_CREATE`, ...)
+    /// exactly as its interactions, with the same headers and key, to an endpoint configured in
+    /// the same place. There, `type` 0 is the PING and `type` 1 is an event: the preset's
+    /// challenge (`{"type":1}`, the interactions' PING) takes every event for a challenge, so it
+    /// is forwarded unclaimed and each retry of it is processed again.
+    #[test]
+    fn a_discord_webhook_event_is_not_a_challenge() {
+        let config = discord_config(r#", "idempotency_key": "signed_content""#);
+        let parsed = Config::parse(config.as_bytes(), &|_| None).expect("config");
+        let ep = &parsed.endpoints[0];
+        let body = br#"{"version":1,"application_id":"1234560123453231555","type":1,"event":{"type":"ENTITLEMENT_CREATE","timestamp":"2024-10-18T18:41:21.109604","data":{"id":"1297","sku_id":"1","user_id":"2","type":8}}}"#;
+        let ts = NOW.to_string();
+        let m = Message {
+            body,
+            timestamp: &ts,
+            id: "",
+            method: "POST",
+            path: "/webhooks/discord",
+        };
+        let scheme = webhook_guard::scheme::presets::preset("discord").expect("preset");
+        let key = SigningKey::from_text(&scheme, ED_SEED, true).expect("key");
+        let signed = sign_message(&ep.scheme, &key, &m).expect("sign");
+        let headers = CapturedHeaders::capture(
+            signed
+                .headers
+                .iter()
+                .map(|(n, v)| (n.as_str(), v.as_bytes())),
+            &ep.wanted_headers,
+        );
+        let verified = verify(ep, &headers, &signed.body, NOW).expect("a signed event");
+        assert!(
+            verified.idempotency_key.is_some(),
+            "a signed event must be claimed, not forwarded as a challenge"
+        );
+    }
+
+    /// PHP (so Laravel, which turns `_method` overriding on, and Symfony with
+    /// `http_method_override`) reads a query parameter's name after dropping its leading
+    /// spaces (`+` or `%20`), and stops it at a NUL byte: `?%20_method=GET`, `?+_method=GET`
+    /// and `?_method%00x=GET` all set `$_GET['_method']`. Each is a copy of a delivery taken for
+    /// a `GET`, which `overrides_method` should refuse as it refuses `?_method=GET`.
+    #[test]
+    fn every_spelling_php_reads_as_method_is_an_override() {
+        let none: [&[u8]; 0] = [];
+        for path in [
+            "/h?%20_method=GET",
+            "/h?+_method=GET",
+            "/h?++_method=GET",
+            "/h?_method%00=GET",
+            "/h?_method%00x=GET",
+        ] {
+            assert!(overrides_method(none, path.as_bytes()), "{path}");
+        }
+    }
+
+    /// A secret pasted into `env` (instead of `value`) is shown in the error whenever it
+    /// looks like a variable name: letters, digits, `_`, not starting with a digit. Slack's
+    /// signing secret (32 hex digits) does whenever it starts with a letter (6 times in 16),
+    /// `openssl rand -hex` secrets likewise, a GitHub token (`ghp_` + 36 alphanumerics) always.
+    #[test]
+    fn a_secret_pasted_into_env_is_never_in_the_error() {
+        for secret in [
+            "a3f1c9e07b2d4f6a8c0e1b3d5f7a9c2e",
+            "ghp_Q8vZ2xT5nL9kR3mW7yB1cF4hJ6dS0aE2gP5u",
+            "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        ] {
+            for secrets in [
+                format!(r#"[ {{ "id": "k", "env": "{secret}" }} ]"#),
+                format!(
+                    r#"[ {{ "id": "k", "env": "{secret}", "optional": true }}, {{ "id": "j", "value": "0123456789abcdef0123" }} ]"#
+                ),
+            ] {
+                let config = format!(
+                    r#"{{ "endpoints": [ {{ "name": "e", "path_prefix": "/e", "preset": "slack", "secrets": {secrets} }} ] }}"#
+                );
+                let mut skipped = String::new();
+                match Config::parse(config.as_bytes(), &|_| None) {
+                    Err(e) => {
+                        let text = e.to_string();
+                        assert!(!text.contains(secret), "{text}");
+                    }
+                    Ok(c) => {
+                        for line in c.endpoints.iter().flat_map(|e| &e.skipped_secrets) {
+                            skipped.push_str(line);
+                        }
+                        assert!(!skipped.contains(secret), "{skipped}");
+                    }
+                }
+            }
+        }
+    }
+
+    /// The README's parent/child setup: `/hooks` in report mode, `/hooks/strict` enforcing.
+    fn parent_and_child() -> Config {
+        let secret = r#"[ { "id": "k", "value": "0123456789abcdef0123" } ]"#;
+        let config = format!(
+            r#"{{ "endpoints": [
+                {{ "name": "loose", "path_prefix": "/hooks", "preset": "github", "mode": "report", "secrets": {secret} }},
+                {{ "name": "strict", "path_prefix": "/hooks/strict", "preset": "github", "secrets": {secret} }} ] }}"#
+        );
+        Config::parse(config.as_bytes(), &|_| None).expect("config")
+    }
+
+    /// An encoded `?` or `#` ends the path for whatever decodes the path and parses it as a
+    /// URL again: nginx in front of the receiver with `proxy_pass http://app$uri` (`$uri` is
+    /// decoded), Apache's `mod_rewrite` substituting a decoded path, any gateway that
+    /// rebuilds the URL from the decoded path. `/hooks/strict%3Fx` is exactly under the
+    /// report-mode parent, so a forged delivery is forwarded, and reaches the receiver as
+    /// `/hooks/strict?x`: the strict endpoint's handler. It should be refused like the other
+    /// spellings no canonical form settles.
+    #[test]
+    fn an_encoded_query_or_fragment_mark_is_not_the_parents() {
+        use webhook_guard::config::Route;
+        let config = parent_and_child();
+        assert_eq!(config.route(b"/hooks/strict"), Route::Endpoint(1));
+        assert_eq!(config.route(b"/hooks/other"), Route::Endpoint(0));
+        for path in [
+            "/hooks/strict%3Fx",
+            "/hooks/strict%3f",
+            "/hooks/strict%23",
+            "/hooks/strict%3F/x",
+            "/hooks/strict%253F",
+        ] {
+            assert_ne!(config.route(path.as_bytes()), Route::Endpoint(0), "{path}");
+        }
+    }
+}
+
+/// The same review, end to end: copies that ask the receiver's framework for another path
+/// or method.
+mod review_e2e {
+    use super::common::*;
+
+    const SECRET: &str = "review-i21-secret-0123456789";
+
+    fn config() -> String {
+        format!(
+            r#"{{ "idempotency": {{ "cluster": "webhook_guard_cache", "timeout_ms": 1000,
+                                 "in_flight_ttl_seconds": 30, "done_ttl_seconds": 3600 }},
+                 "endpoints": [ {{ "name": "genesys", "path_prefix": "/webhooks/genesys",
+                     "preset": "genesys-open-messaging",
+                     "secrets": [ {{ "id": "current", "value": "{SECRET}" }} ] }} ] }}"#
+        )
+    }
+
+    /// A copy that asks the receiver to serve another path (`X-Original-URL`, `X-Rewrite-URL`:
+    /// IIS's URL Rewrite, Zend Framework, Symfony before CVE-2018-14773) or another method in
+    /// PHP's own spellings of `_method` (Laravel) is no delivery: the framework routes it to
+    /// another handler, whose 2xx would commit the sender's delivery unprocessed. It should be
+    /// refused before any claim, as the override headers of `crate::delivery` are; and the
+    /// sender's POST afterwards must be processed.
+    #[test]
+    fn copies_that_ask_for_another_path_or_method_do_not_mark_the_delivery() {
+        if !e2e_ready() {
+            return;
+        }
+        let cache = Cache::start(0, &[]);
+        let upstream = Upstream::start();
+        let config = config();
+        let mut opts = EnvoyOptions::new(&config, upstream.port);
+        opts.cache_port = Some(cache.port);
+        let envoy = Envoy::start(&opts);
+        let port = envoy.port;
+        let (headers, body) = genesys_delivery(&config, SECRET, "review-override-1");
+        let headers = as_refs(&headers);
+        let copies: [(&str, Option<(&str, &str)>); 4] = [
+            ("/webhooks/genesys", Some(("x-original-url", "/health"))),
+            ("/webhooks/genesys", Some(("x-rewrite-url", "/health"))),
+            ("/webhooks/genesys?%20_method=OPTIONS", None),
+            ("/webhooks/genesys?_method%00=OPTIONS", None),
+        ];
+        for (path, extra) in copies {
+            let mut with: Vec<(&str, &[u8])> = headers.clone();
+            if let Some((n, v)) = extra {
+                with.push((n, v.as_bytes()));
+            }
+            let r = send(port, "POST", path, &with, body.as_bytes());
+            assert!(
+                (400..500).contains(&r.status) && r.status != 429,
+                "{path} {extra:?}: {r:?}"
+            );
+        }
+        assert!(
+            upstream.requests().is_empty(),
+            "a copy reached the receiver"
+        );
+        let r = send(port, "POST", "/webhooks/genesys", &headers, body.as_bytes());
+        assert!(r.status == 200 && r.body == b"ok", "{r:?}");
+        envoy.assert_no_panic();
+    }
+}

@@ -1016,18 +1016,34 @@ fn raw_secrets(field: &str, v: &Value) -> Result<Vec<RawSecret>, ConfigError> {
 /// Whether a key or a variable name the configuration gave may be shown: a letter or `_`,
 /// then letters, digits, `_`. A secret pasted where a name belongs (into `env`, or as a key:
 /// YAML reads `{value:TOKEN}` as one) is rarely that.
+/// Whether an unknown key may be quoted in an error: it looks like a field name (lowercase
+/// letters and `_`, as every field of this configuration is), not like a token (most have
+/// digits or capitals: `ghp_...`, `whsec_...`, hex and base64).
 fn looks_like_name(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 128
-        && !s.starts_with(|c: char| c.is_ascii_digit())
-        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    (1..=32).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+}
+
+/// Whether an `env` value may be quoted: it looks like a conventional variable name, capitals
+/// and digits in words joined by `_` (`GENESYS_WEBHOOK_SECRET`), which no secret generator
+/// produces (hex, base64 and `whsec_`/`ghp_` tokens have lowercase letters; base32 has no
+/// `_`). Anything else may be a secret pasted into `env`.
+fn looks_like_variable(s: &str) -> bool {
+    s.len() <= 64
+        && s.starts_with(|c: char| c.is_ascii_uppercase())
+        && s.contains('_')
+        && s.split('_').all(|w| {
+            !w.is_empty()
+                && w.bytes()
+                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+        })
 }
 
 fn shown_var(var: &str) -> String {
-    if looks_like_name(var) {
+    if looks_like_variable(var) {
         var.to_string()
     } else {
-        "(not shown: not a variable name; a secret in \"env\"?)".to_string()
+        "(not shown: not a conventional variable name, and it may be a secret pasted into \"env\")"
+            .to_string()
     }
 }
 
@@ -1363,8 +1379,10 @@ mod tests {
         );
         assert!(!e.contains("tiny-secret"));
 
-        let missing = r#"{"endpoints":[{"name":"e","path_prefix":"/h","preset":"github","secrets":[{"id":"a","env":"NOPE"}]}]}"#;
-        assert!(error_of(parse(missing)).contains("secrets[0].env: environment variable NOPE"));
+        let missing = r#"{"endpoints":[{"name":"e","path_prefix":"/h","preset":"github","secrets":[{"id":"a","env":"NOPE_SECRET"}]}]}"#;
+        assert!(
+            error_of(parse(missing)).contains("secrets[0].env: environment variable NOPE_SECRET")
+        );
 
         let both = r#"{"endpoints":[{"name":"e","path_prefix":"/h","preset":"github","secrets":[{"id":"a","env":"X","value":"0123456789abcdef"}]}]}"#;
         assert!(error_of(parse(both)).contains("exactly one"));
@@ -1784,8 +1802,8 @@ mod tests {
     #[test]
     fn an_optional_secret_slot_may_be_unset() {
         let env = |k: &str| match k {
-            "CURRENT" => Some("a-long-enough-secret".to_string()),
-            "EMPTY" => Some(String::new()),
+            "CURRENT_SECRET" => Some("a-long-enough-secret".to_string()),
+            "EMPTY_SECRET" => Some(String::new()),
             _ => None,
         };
         let json = |secrets: &str| {
@@ -1795,7 +1813,7 @@ mod tests {
         };
         let parse_env = |j: String| Config::parse(j.as_bytes(), &env);
         let c = parse_env(json(
-            r#"[{"id":"current","env":"CURRENT"},{"id":"next","env":"NEXT","optional":true},{"id":"old","env":"EMPTY","optional":true}]"#,
+            r#"[{"id":"current","env":"CURRENT_SECRET"},{"id":"next","env":"NEXT_SECRET","optional":true},{"id":"old","env":"EMPTY_SECRET","optional":true}]"#,
         ))
         .unwrap();
         let ep = &c.endpoints[0];
@@ -1803,19 +1821,21 @@ mod tests {
         assert_eq!(ep.skipped_secrets.len(), 2);
         assert!(
             ep.skipped_secrets[0].contains("secrets[1] (next)")
-                && ep.skipped_secrets[0].contains("NEXT")
+                && ep.skipped_secrets[0].contains("NEXT_SECRET")
         );
         // Not optional: an error, as before.
         let e = parse_env(json(
-            r#"[{"id":"current","env":"CURRENT"},{"id":"next","env":"NEXT"}]"#,
+            r#"[{"id":"current","env":"CURRENT_SECRET"},{"id":"next","env":"NEXT_SECRET"}]"#,
         ))
         .err()
         .unwrap();
         assert_eq!(e.field, "endpoints[0] (e).secrets[1].env");
         // Every slot optional and unset: nothing to verify with.
-        let e = parse_env(json(r#"[{"id":"next","env":"NEXT","optional":true}]"#))
-            .err()
-            .unwrap();
+        let e = parse_env(json(
+            r#"[{"id":"next","env":"NEXT_SECRET","optional":true}]"#,
+        ))
+        .err()
+        .unwrap();
         assert_eq!(e.field, "endpoints[0] (e).secrets");
         // Optional applies to env slots only.
         let e = parse_env(json(

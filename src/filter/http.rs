@@ -1,6 +1,6 @@
 //! One request's life: the state machine behind the HTTP context callbacks. It reads what
 //! the host offers, asks the host-free modules for every decision (`verify`, `config`,
-//! `cache_client`, `lifecycle`, `answer`) and maps the verdict to an Envoy action.
+//! `dedupe`, `scheme::delivery`, `answer`) and maps the verdict to an Envoy action.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -157,6 +157,10 @@ impl<H: Host> HttpContext for Guard<H> {
         let method = header(":method").unwrap_or_default();
         let has =
             |h: &crate::request::headers::HeaderRef| h.names.iter().any(|n| header(n).is_some());
+        // A copy asking to be routed elsewhere could mark the delivery processed there.
+        if delivery::overrides_path(all.iter().map(|(n, _)| *n)) {
+            return self.refuse(Some(index), Reject::AmbiguousPath);
+        }
         let overridden = delivery::overrides_method(all.iter().map(|(n, _)| *n), path);
         if overridden
             || !delivery::method_allowed(

@@ -94,7 +94,8 @@ pub const MAX_CHALLENGE_BODY_BYTES: usize = 8 * 1024;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BodyValue {
     Str(&'static str),
-    Int(u64),
+    /// One of these integers (Discord's PINGs: `1` for interactions, `0` for Webhook Events).
+    Ints(&'static [u64]),
     /// Any string (Twitch's `challenge`).
     AnyStr,
 }
@@ -117,12 +118,14 @@ pub enum Challenge {
         value: &'static str,
         body_string: &'static str,
     },
-    /// The JSON body's value at `pointer` is `value`: Slack's `type: url_verification`,
-    /// Zoom's `event: endpoint.url_validation`, Discord's PING (`type: 1`). Only looked for
-    /// once the signature held, and in a body of at most `MAX_CHALLENGE_BODY_BYTES`.
+    /// The JSON body's value at `pointer` is `value`, and nothing is at `absent`: Slack's
+    /// `type: url_verification`, Zoom's `event: endpoint.url_validation`, Discord's PINGs
+    /// (`type` 1 or 0 with no `event`: a Webhook Event is `type` 1 with one). Only looked
+    /// for once the signature held, and in a body of at most `MAX_CHALLENGE_BODY_BYTES`.
     Body {
         pointer: &'static str,
         value: BodyValue,
+        absent: Option<&'static str>,
     },
 }
 
@@ -159,16 +162,18 @@ impl Challenge {
                 body_string,
             } => {
                 headers.get(header) == Lookup::One(value.as_bytes())
-                    && body.is_some_and(|b| body_has(b, body_string, BodyValue::AnyStr))
+                    && body.is_some_and(|b| body_has(b, body_string, BodyValue::AnyStr, None))
             }
-            Challenge::Body { pointer, value } => {
-                body.is_some_and(|b| body_has(b, pointer, *value))
-            }
+            Challenge::Body {
+                pointer,
+                value,
+                absent,
+            } => body.is_some_and(|b| body_has(b, pointer, *value, *absent)),
         }
     }
 }
 
-fn body_has(body: &[u8], pointer: &str, value: BodyValue) -> bool {
+fn body_has(body: &[u8], pointer: &str, value: BodyValue, absent: Option<&str>) -> bool {
     if body.len() > MAX_CHALLENGE_BODY_BYTES {
         return false;
     }
@@ -187,9 +192,14 @@ fn body_has(body: &[u8], pointer: &str, value: BodyValue) -> bool {
     else {
         return false;
     };
+    if absent.is_some_and(|a| json.pointer(a).is_some()) {
+        return false;
+    }
     match (json.pointer(pointer), value) {
         (Some(serde_json::Value::String(s)), BodyValue::Str(want)) => s == want,
-        (Some(n @ serde_json::Value::Number(_)), BodyValue::Int(want)) => n.as_u64() == Some(want),
+        (Some(n @ serde_json::Value::Number(_)), BodyValue::Ints(want)) => {
+            n.as_u64().is_some_and(|n| want.contains(&n))
+        }
         (Some(serde_json::Value::String(_)), BodyValue::AnyStr) => true,
         _ => false,
     }
@@ -224,20 +234,34 @@ const OVERRIDE_HEADERS: [&[u8]; 3] = [
     b"x-method-override",
 ];
 
+/// Headers with which a request asks the receiver to take it for another path: IIS's URL
+/// Rewrite, Zend Framework and Symfony before CVE-2018-14773 route by them. A copy of a
+/// delivery carrying one would reach another handler (`/health`, a framework's own `2xx`)
+/// and, answered `2xx`, commit the delivery. No sender sends them.
+const PATH_OVERRIDE_HEADERS: [&[u8]; 2] = [b"x-original-url", b"x-rewrite-url"];
+
+/// Whether `name` is one of `list`, in any letter case, `_` for `-` (as CGI and WSGI read
+/// names).
+fn named(list: &[&[u8]], name: &[u8]) -> bool {
+    list.iter().any(|o| {
+        o.len() == name.len()
+            && o.iter()
+                .zip(name)
+                .all(|(&o, &n)| n.to_ascii_lowercase() == o || (n == b'_' && o == b'-'))
+    })
+}
+
+/// Whether a request asks the receiver to take it for another path (`PATH_OVERRIDE_HEADERS`).
+pub fn overrides_path<'a>(mut names: impl Iterator<Item = &'a [u8]>) -> bool {
+    names.any(|n| named(&PATH_OVERRIDE_HEADERS, n))
+}
+
 /// Whether a request asks the receiver to take it for another method: one of
 /// `OVERRIDE_HEADERS` (`_` for `-`, as CGI and WSGI read names), or a `_method` query
 /// parameter (Laravel takes it on a `POST`) however PHP would read its name back
 /// (percent-escapes, `+`, `.` and spaces for `_`, an `[...]` suffix, any case).
 pub fn overrides_method<'a>(names: impl IntoIterator<Item = &'a [u8]>, path: &[u8]) -> bool {
-    let header = |name: &[u8]| {
-        OVERRIDE_HEADERS.iter().any(|o| {
-            o.len() == name.len()
-                && o.iter()
-                    .zip(name)
-                    .all(|(&o, &n)| n.to_ascii_lowercase() == o || (n == b'_' && o == b'-'))
-        })
-    };
-    if names.into_iter().any(header) {
+    if names.into_iter().any(|n| named(&OVERRIDE_HEADERS, n)) {
         return true;
     }
     let Some(q) = path.iter().position(|&b| b == b'?') else {
@@ -256,7 +280,7 @@ pub fn overrides_method<'a>(names: impl IntoIterator<Item = &'a [u8]>, path: &[u
 /// A query parameter's name as PHP reads it back, lowercased.
 fn php_name(raw: &[u8]) -> Vec<u8> {
     let hex = |b: u8| (b as char).to_digit(16);
-    let mut out = Vec::with_capacity(raw.len());
+    let mut decoded = Vec::with_capacity(raw.len());
     let mut i = 0;
     while i < raw.len() {
         let b = match raw[i] {
@@ -275,15 +299,22 @@ fn php_name(raw: &[u8]) -> Vec<u8> {
             other => other,
         };
         i += 1;
-        if b == b'[' {
-            break;
-        }
-        out.push(match b {
+        decoded.push(b);
+    }
+    // As PHP registers a variable: leading spaces dropped, the name ends at a NUL (C
+    // strings) or at `[`, and the spaces and dots left in it become `_`.
+    let start = decoded
+        .iter()
+        .position(|&b| b != b' ')
+        .unwrap_or(decoded.len());
+    decoded[start..]
+        .iter()
+        .take_while(|&&b| b != 0 && b != b'[')
+        .map(|&b| match b {
             b' ' | b'.' => b'_',
             other => other.to_ascii_lowercase(),
-        });
-    }
-    out
+        })
+        .collect()
 }
 
 /// The `Allow` header of a `405`: the endpoint's methods and its challenge's.
@@ -415,8 +446,12 @@ mod tests {
             "/h?%5Fmethod=GET",
             "/h?%5fmethod=GET",
             "/h?.method=GET",
-            "/h?+method=GET",
-            "/h?%20method=GET",
+            // PHP drops leading spaces, then ends the name at a NUL (found by review).
+            "/h?+_method=GET",
+            "/h?%20_method=GET",
+            "/h?%20%20.method=GET",
+            "/h?_method%00x=GET",
+            "/h?_method%00=GET",
             "/h?_method[]=GET",
             "/h?_method",
             "/h?x=1;_method=PUT",
@@ -452,6 +487,34 @@ mod tests {
             b"x-http-method-\xff",
         ] {
             assert!(!overrides_method([name], b"/h"), "{name:?}");
+        }
+        // PHP reads these as `method`, not `_method`.
+        for path in ["/h?+method=GET", "/h?%20method=GET"] {
+            assert!(!overrides_method(none, path.as_bytes()), "{path}");
+        }
+    }
+
+    /// IIS's URL Rewrite, Zend Framework and old Symfony route by these: a copy carrying one
+    /// reaches another handler. (Found by review: a copy with `X-Original-URL: /health` was
+    /// claimed, answered 2xx, and committed the delivery.)
+    #[test]
+    fn a_path_override_header_is_another_path() {
+        for name in [
+            &b"x-original-url"[..],
+            b"X-Original-URL",
+            b"x_original_url",
+            b"x-rewrite-url",
+            b"X-REWRITE-URL",
+        ] {
+            assert!(overrides_path([name].into_iter()), "{name:?}");
+        }
+        for name in [
+            &b"x-original"[..],
+            b"x-url",
+            b"x-forwarded-for",
+            b"original-url",
+        ] {
+            assert!(!overrides_path([name].into_iter()), "{name:?}");
         }
     }
 
@@ -524,6 +587,7 @@ mod tests {
         let slack = Challenge::Body {
             pointer: "/type",
             value: BodyValue::Str("url_verification"),
+            absent: None,
         };
         let body = br#"{"token":"t","challenge":"c","type":"url_verification"}"#;
         assert!(slack.recognises(&none, Some(body)));
@@ -547,13 +611,21 @@ mod tests {
         );
         assert!(!slack.recognises(&none, Some(padded.as_bytes())));
 
-        let discord = Challenge::Body {
-            pointer: "/type",
-            value: BodyValue::Int(1),
-        };
+        let discord = crate::scheme::presets::preset("discord")
+            .and_then(|s| s.challenge)
+            .expect("discord's challenge");
         assert!(discord.recognises(&none, Some(br#"{"id":"1","type":1,"version":1}"#)));
+        // The Webhook Events PING (no id, type 0).
+        assert!(discord.recognises(
+            &none,
+            Some(br#"{"version":1,"application_id":"1","type":0}"#)
+        ));
         for not in [
             &br#"{"type":2}"#[..],
+            // A Webhook Event (found by review: taken for the PING, it went unclaimed, and
+            // each retry was processed again).
+            br#"{"version":1,"application_id":"1","type":1,"event":{"type":"APPLICATION_AUTHORIZED"}}"#,
+            br#"{"version":1,"application_id":"1","type":0,"event":null}"#,
             br#"{"type":"1"}"#,
             br#"{"type":1.0}"#,
             br#"{"type":-1}"#,

@@ -95,6 +95,7 @@ fn body_says(pointer: &'static str, value: &'static str) -> Option<Challenge> {
     Some(Challenge::Body {
         pointer,
         value: BodyValue::Str(value),
+        absent: None,
     })
 }
 
@@ -324,10 +325,12 @@ pub fn preset(name: &str) -> Option<Scheme> {
             signed_content: template("{timestamp}{body}"),
             timestamp: ts_header("x-signature-timestamp"),
             default_key: Some(KeySource::Pointer("/id".into())),
-            // PING (interaction type 1), answered with a PONG.
+            // The PINGs, answered with a PONG: an interaction of type 1, and the Webhook
+            // Events PING (type 0); a Webhook Event (type 1 too) carries an `event`.
             challenge: Some(Challenge::Body {
                 pointer: "/type",
-                value: BodyValue::Int(1),
+                value: BodyValue::Ints(&[0, 1]),
+                absent: Some("/event"),
             }),
             ..body_hmac("x-signature-ed25519", single("", Hex))
         },
