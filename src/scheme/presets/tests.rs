@@ -22,6 +22,17 @@ fn every_default_key_is_covered_by_the_signature() {
     }
 }
 
+/// The rules every scheme obeys (`Scheme::check`, which configuration applies to overrides)
+/// hold for every preset as it is; `custom` alone needs fields to be whole.
+#[test]
+fn every_preset_passes_the_rules_every_scheme_obeys() {
+    for name in PRESET_NAMES {
+        assert_eq!(preset(name).unwrap().check(), Ok(()), "{name}");
+    }
+    let custom = preset("custom").unwrap().check().unwrap_err();
+    assert_eq!(custom.field, "signature_header");
+}
+
 #[test]
 fn a_header_timestamp_is_always_signed() {
     for name in PRESET_NAMES {
