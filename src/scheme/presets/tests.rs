@@ -108,3 +108,20 @@ fn the_readme_documents_the_presets_of_the_table() {
         .collect();
     assert_eq!(documented, names);
 }
+
+/// `docs/presets/` has one page per preset of the table, `custom` included, and no other
+/// (an index, `README.md`, aside).
+#[test]
+fn the_preset_pages_are_the_presets_of_the_table() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/presets");
+    let mut pages: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|file| file != "README.md")
+        .filter_map(|file| file.strip_suffix(".md").map(str::to_string))
+        .collect();
+    pages.sort();
+    let mut names: Vec<String> = PRESET_NAMES.iter().map(|n| n.to_string()).collect();
+    names.sort();
+    assert_eq!(pages, names);
+}
