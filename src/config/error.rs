@@ -20,15 +20,13 @@ impl ConfigError {
     }
 
     /// From the `field: reason` text of a module's own error (schema, CIDR, template).
+    /// A payload schema's error under the endpoint's `field`, by its typed location: never
+    /// by splitting its text, as a schema property may be named `a: b`.
     pub(super) fn under(
         field: impl std::fmt::Display,
-        text: impl std::fmt::Display,
+        e: crate::payload::schema::SchemaError,
     ) -> ConfigError {
-        let text = text.to_string();
-        match text.split_once(": ") {
-            Some((sub, reason)) => ConfigError::new(format!("{field}.{sub}"), reason),
-            None => ConfigError::new(field, text),
-        }
+        ConfigError::new(format!("{field}.{}", e.field()), e.reason)
     }
 }
 
