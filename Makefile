@@ -132,6 +132,8 @@ lint: rust-target
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(CARGO) clippy --target wasm32-wasip1 --lib -- -D warnings
 	$(CARGO) clippy --target wasm32-wasip1 -p floor-filter -- -D warnings
+	# The layers of src/ (the map in src/lib.rs): no import runs up, none goes in a circle.
+	$(CARGO) test --lib --quiet imports_point_down_the_layers
 
 # The alerting rules: valid, and each alert's unit tests (firing and quiet).
 .PHONY: test-observability
