@@ -17,9 +17,9 @@ use subtle::{Choice, ConstantTimeEq};
 use crate::scheme::signature::{Algorithm, OfferedSig, SigKind};
 
 /// Shortest key accepted. Genesys asks for more than 15 characters; shorter keys are guessable.
-pub const MIN_SECRET_BYTES: usize = 16;
+pub(crate) const MIN_SECRET_BYTES: usize = 16;
 /// Longest key accepted (a bound, not a recommendation).
-pub const MAX_SECRET_BYTES: usize = 1024;
+pub(crate) const MAX_SECRET_BYTES: usize = 1024;
 
 /// How a shared secret's configured text turns into HMAC key bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -185,7 +185,7 @@ impl Secret {
 
     /// Verified with the sender's public key: each costs a curve verification per offered
     /// signature, which a MAC comparison does not (`MAX_PUBLIC_KEYS`).
-    pub fn is_public_key(&self) -> bool {
+    pub(crate) fn is_public_key(&self) -> bool {
         matches!(self.key, Key::Ed25519(_) | Key::EcdsaP256(_))
     }
 
@@ -260,8 +260,9 @@ impl<'a> ToVerify<'a> {
         }
     }
 
+    #[cfg(test)]
     /// The curve verifications run so far (each one a (signature, public key) pair).
-    pub fn public_key_checks(&self) -> usize {
+    pub(crate) fn public_key_checks(&self) -> usize {
         self.public_key_checks.get()
     }
 
@@ -312,7 +313,7 @@ impl<'a> ToVerify<'a> {
 /// HMAC keys have one: a token does not cover the body, and the public-key schemes need the
 /// message whole (Ed25519) or are not worth streaming (ECDSA's cost is the verification).
 #[derive(Clone)]
-pub enum MacState {
+pub(crate) enum MacState {
     HmacSha256(Hmac<Sha256>),
     HmacSha1(Hmac<Sha1>),
     HmacSha512(Hmac<Sha512>),
@@ -341,7 +342,7 @@ impl MacState {
 
 impl Secret {
     /// A fresh MAC state for this key, when it is an HMAC key.
-    pub fn mac_state(&self) -> Option<MacState> {
+    pub(crate) fn mac_state(&self) -> Option<MacState> {
         match &self.key {
             Key::HmacSha256(k) => Some(MacState::HmacSha256(k.clone())),
             Key::HmacSha1(k) => Some(MacState::HmacSha1(k.clone())),
@@ -432,7 +433,7 @@ impl std::fmt::Debug for Secret {
 ///
 /// Every secret is tried against every offered signature (no early exit), so the time taken
 /// does not depend on which shared secret matched or how much of a MAC was right.
-pub fn matching_secret(
+pub(crate) fn matching_secret(
     secrets: &[Secret],
     pieces: &[&[u8]],
     offered: &[OfferedSig],
@@ -443,7 +444,7 @@ pub fn matching_secret(
 
 /// The position of the first `true`, every item evaluated: no early exit, so which secret
 /// matched shows in nothing timed (`stream.rs` uses it for its MAC states too).
-pub fn first_match(results: impl IntoIterator<Item = bool>) -> Option<usize> {
+pub(crate) fn first_match(results: impl IntoIterator<Item = bool>) -> Option<usize> {
     results
         .into_iter()
         .enumerate()

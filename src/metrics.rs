@@ -5,7 +5,7 @@
 //! Endpoint names and secret ids cannot contain dots (config.rs), so the names parse back.
 
 /// Requests for a path no endpoint serves carry this endpoint label.
-pub const NO_ENDPOINT: &str = "none";
+pub(crate) const NO_ENDPOINT: &str = "none";
 
 /// Deliveries forwarded, by the secret that verified them: when an old secret's counter
 /// stops moving, it can be retired.
@@ -25,12 +25,12 @@ pub fn duplicates(endpoint: &str) -> String {
 }
 
 /// Cache call-outs: claims, commits and releases that failed (no answer, timeout, error).
-pub fn cache_errors(op: &str) -> String {
+pub(crate) fn cache_errors(op: &str) -> String {
     format!("webhook_guard.cache_errors.op.{op}")
 }
 
 /// Commits and releases the cache recorded.
-pub fn cache_settled(op: &str) -> String {
+pub(crate) fn cache_settled(op: &str) -> String {
     format!("webhook_guard.cache_settled.op.{op}")
 }
 
@@ -43,10 +43,11 @@ pub fn claims(outcome: &str) -> String {
 /// receiver did not process it (non-2xx, or never sent); `kept`: the outcome is unknown, the
 /// claim lapses after its in-flight TTL; `abandoned`: the claim's answer was never used (too
 /// late, unusable, or the client left first), released with a tombstone.
-pub const CLAIM_OUTCOMES: [&str; 5] = ["claimed", "committed", "released", "kept", "abandoned"];
+pub(crate) const CLAIM_OUTCOMES: [&str; 5] =
+    ["claimed", "committed", "released", "kept", "abandoned"];
 
 /// Histogram of claim round trips, in milliseconds.
-pub const CLAIM_LATENCY_MS: &str = "webhook_guard.cache_claim_ms";
+pub(crate) const CLAIM_LATENCY_MS: &str = "webhook_guard.cache_claim_ms";
 
 #[cfg(test)]
 mod tests;

@@ -10,7 +10,7 @@ use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::Action;
 
 use crate::answer::Reject;
-use crate::config::{Config, Mode, OnUnavailable, Route};
+use crate::config::{Config, EndpointId, Mode, OnUnavailable, Route};
 use crate::dedupe::batch::Wake;
 use crate::dedupe::client::{claim_request, ClaimVerdict, Queued, Settlement};
 use crate::dedupe::fate::{self, Fate};
@@ -52,7 +52,7 @@ pub enum State {
     /// Headers read; the body is being buffered (and, when the endpoint allows it, its
     /// MACs updated as it arrives).
     Buffering {
-        endpoint: usize,
+        endpoint: EndpointId,
         headers: CapturedHeaders,
         stream: Option<BodyMac>,
     },
@@ -60,7 +60,7 @@ pub enum State {
     /// claim `id` of the root's batcher. Leaving this state any way but `Claimed` abandons
     /// the claim (or withdraws it, when it was not sent yet).
     Claiming {
-        endpoint: usize,
+        endpoint: EndpointId,
         verified: Verified,
         key: String,
         token: String,
@@ -121,14 +121,11 @@ impl<H: Host> HttpContext for Guard<H> {
         let config = Rc::clone(&self.config);
         let path = header(":path").unwrap_or_default();
         let index = match config.route(path) {
-            Route::Endpoint(i) => i,
+            Route::Endpoint(id) => id,
             Route::Unknown => return self.refuse(None, Reject::UnknownEndpoint),
             Route::Ambiguous => return self.refuse(None, Reject::AmbiguousPath),
         };
-        // Can't happen (route returns indexes of endpoints); refuse rather than forward.
-        let Some(endpoint) = config.endpoints.get(index) else {
-            return self.refuse(None, Reject::UnknownEndpoint);
-        };
+        let endpoint = config.endpoint(index);
         if config.idempotency.is_some() && endpoint.idempotency_key.is_some() {
             // A claimed delivery's fate may be logged from the response phase, where request
             // headers cannot be read (nor is Envoy's `request.id` property set there, checked
@@ -344,10 +341,7 @@ impl<H: Host> Guard<H> {
         else {
             return Action::Continue;
         };
-        // Can't happen (the index came from the configuration); refuse rather than forward.
-        let Some(ep) = config.endpoints.get(endpoint) else {
-            return self.refuse(None, Reject::UnknownEndpoint);
-        };
+        let ep = config.endpoint(endpoint);
         let now = self.now_for(ep);
         let verdict = match stream {
             // Every byte was hashed as it came: the body is not read again.
@@ -372,7 +366,7 @@ impl<H: Host> Guard<H> {
     }
 
     /// Forwards a verified delivery, after claiming it when the endpoint deduplicates.
-    fn claim_and_forward(&mut self, endpoint: usize, verified: Verified) -> Action {
+    fn claim_and_forward(&mut self, endpoint: EndpointId, verified: Verified) -> Action {
         self.key_hash.clone_from(&verified.idempotency_key);
         let config = Rc::clone(&self.config);
         let (Some(idem), Some(key)) = (&config.idempotency, &verified.idempotency_key) else {
@@ -488,7 +482,7 @@ impl<H: Host> Guard<H> {
     }
 
     /// The endpoint's failure policy when the cache cannot answer a claim.
-    fn cache_unavailable(&mut self, endpoint: usize, verified: &Verified) -> Action {
+    fn cache_unavailable(&mut self, endpoint: EndpointId, verified: &Verified) -> Action {
         let allow = self
             .config
             .idempotency
@@ -590,10 +584,8 @@ impl<H: Host> Guard<H> {
     }
 
     /// Marks a verified delivery for the upstream and counts it.
-    fn accept(&self, endpoint: usize, verified: &Verified) {
-        let Some(ep) = self.config.endpoints.get(endpoint) else {
-            return;
-        };
+    fn accept(&self, endpoint: EndpointId, verified: &Verified) {
+        let ep = self.config.endpoint(endpoint);
         // Every `x-webhook-guard-*` header the client sent was removed with the request
         // headers: adding is enough, and cheaper for Envoy than a replace.
         let set = |name: &str, value: &str| self.host.add_request_header(name, value.as_bytes());
@@ -603,7 +595,7 @@ impl<H: Host> Guard<H> {
             set(own::IDEMPOTENCY_KEY, key);
         }
         self.metrics
-            .accepted(&self.host, endpoint, verified.secret_index);
+            .accepted(&self.host, endpoint.index(), verified.secret_index);
         log::debug!(
             "webhook-guard: accepted endpoint={} secret_id={}",
             ep.name,
@@ -613,12 +605,13 @@ impl<H: Host> Guard<H> {
 
     /// The one place that refuses a request: counts it, logs it and answers (or, in report
     /// mode, counts and logs what would have been refused, and forwards).
-    fn refuse(&mut self, endpoint: Option<usize>, reject: Reject) -> Action {
+    fn refuse(&mut self, endpoint: Option<EndpointId>, reject: Reject) -> Action {
         self.state = State::Done;
         let config = Rc::clone(&self.config);
-        let ep = endpoint.and_then(|i| config.endpoints.get(i));
+        let ep = endpoint.map(|id| config.endpoint(id));
         let report = ep.is_some_and(|e| e.mode == Mode::Report);
-        self.metrics.rejected(&self.host, endpoint, &reject, report);
+        let index = endpoint.map(EndpointId::index);
+        self.metrics.rejected(&self.host, index, &reject, report);
         let line = serde_json::json!({
             "event": if report { "webhook_would_reject" } else { "webhook_rejected" },
             "endpoint": ep.map(|e| e.name.as_str()),

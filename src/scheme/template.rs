@@ -33,7 +33,7 @@ pub enum Part {
 }
 
 /// The pseudo-headers Envoy passes to the filter, read like any header.
-pub const METHOD: &str = ":method";
+pub(crate) const METHOD: &str = ":method";
 pub const PATH: &str = ":path";
 
 /// What was signed, e.g. `v0:{timestamp}:{body}`.
@@ -107,25 +107,25 @@ impl Template {
         Ok(Template { parts })
     }
 
-    pub fn uses_timestamp(&self) -> bool {
+    pub(crate) fn uses_timestamp(&self) -> bool {
         self.parts.contains(&Part::Timestamp)
     }
 
     /// Whether the body's bytes are covered: as they are, or as Twilio's form parameters
     /// (or `bodySHA256`).
-    pub fn covers_body(&self) -> bool {
+    pub(crate) fn covers_body(&self) -> bool {
         self.parts
             .iter()
             .any(|p| matches!(p, Part::Body | Part::FormParams))
     }
 
-    pub fn uses_url(&self) -> bool {
+    pub(crate) fn uses_url(&self) -> bool {
         self.parts
             .iter()
             .any(|p| matches!(p, Part::Url | Part::UrlDecoded | Part::FormParams))
     }
 
-    pub fn uses_json(&self) -> bool {
+    pub(crate) fn uses_json(&self) -> bool {
         self.parts.iter().any(|p| matches!(p, Part::Json(_)))
     }
 
@@ -206,7 +206,7 @@ impl Template {
 }
 
 /// A JSON string's decoded text, or a number's text as written.
-pub fn json_text(raw: &[u8]) -> Option<Vec<u8>> {
+pub(crate) fn json_text(raw: &[u8]) -> Option<Vec<u8>> {
     match raw.first()? {
         b'"' => serde_json::from_slice::<String>(raw)
             .ok()
@@ -300,7 +300,7 @@ pub fn sorted_form(body: &[u8]) -> Option<Vec<(Vec<u8>, Vec<u8>)>> {
 }
 
 /// Form parameters a `{form_params}` body may have.
-pub const MAX_FORM_PARAMS: usize = 512;
+pub(crate) const MAX_FORM_PARAMS: usize = 512;
 
 fn form_decode(text: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(text.len());
