@@ -52,6 +52,8 @@ impl fmt::Display for SchemaError {
     }
 }
 
+impl std::error::Error for SchemaError {}
+
 #[derive(Debug, PartialEq)]
 pub struct Violation {
     /// JSON pointer (RFC 6901) of the failing instance location, `""` for the root.

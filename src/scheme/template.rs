@@ -60,19 +60,29 @@ pub enum RenderError {
     BodyDigest,
 }
 
+/// Why a `signed_content` template cannot be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TemplateError {
+    #[error("has a '{{' without '}}'")]
+    Unclosed,
+    /// The configuration's own text (a placeholder's name), never a request's.
+    #[error("has an unknown placeholder {{{0}}}")]
+    UnknownPlaceholder(String),
+    #[error("is empty")]
+    Empty,
+}
+
 impl Template {
     /// Parses `{body}`, `{timestamp}`, `{header:NAME}`, `{method}`, `{url}`,
     /// `{url_decoded}`, `{form_params}`, `{json:/pointer}` and literal text. Which parts a
     /// scheme must contain is the configuration's rule (it depends on where the signature is).
-    pub fn parse(text: &str) -> Result<Template, String> {
+    pub fn parse(text: &str) -> Result<Template, TemplateError> {
         let mut parts = Vec::new();
         let mut rest = text;
         while !rest.is_empty() {
             match rest.find('{') {
                 Some(0) => {
-                    let end = rest
-                        .find('}')
-                        .ok_or_else(|| "has a '{' without '}'".to_string())?;
+                    let end = rest.find('}').ok_or(TemplateError::Unclosed)?;
                     let name = &rest[1..end];
                     parts.push(match name {
                         "body" => Part::Body,
@@ -86,7 +96,7 @@ impl Template {
                                 Part::Header(HeaderRef::new(&[h]))
                             }
                             (_, Some(p)) if p.starts_with('/') => Part::Json(p.to_string()),
-                            _ => return Err(format!("has an unknown placeholder {{{name}}}")),
+                            _ => return Err(TemplateError::UnknownPlaceholder(name.to_string())),
                         },
                     });
                     rest = &rest[end + 1..];
@@ -102,7 +112,7 @@ impl Template {
             }
         }
         if parts.is_empty() {
-            return Err("is empty".to_string());
+            return Err(TemplateError::Empty);
         }
         Ok(Template { parts })
     }
