@@ -16,6 +16,7 @@
 pub mod answer;
 pub mod config;
 pub mod dedupe;
+pub mod events;
 pub mod keys;
 pub mod metrics;
 pub mod payload;

@@ -43,7 +43,9 @@ fn assert_valid(name: &str, text: &str) {
     let (ok, out) = validate(&path, &DEMO_ENV);
     assert!(ok, "{name} does not validate:\n{out}");
     assert!(
-        out.contains("webhook-guard: configured endpoints"),
+        filter_events(&out)
+            .iter()
+            .any(|e| e["event"] == "config_loaded"),
         "{name}: filter not loaded:\n{out}"
     );
 }

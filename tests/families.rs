@@ -214,6 +214,10 @@ fn every_family_forwards_signed_and_refuses_tampered_wrong_key_and_stale() {
     assert_eq!(upstream.requests().len(), FAMILIES.len());
     let log = envoy.log();
     assert!(!log.contains(SHARED) && !log.contains(ED_SEED) && !log.contains(P256_SCALAR));
+    assert!(
+        !filter_events(&log).is_empty(),
+        "every filter line is a JSON object"
+    );
     envoy.assert_no_panic();
 }
 

@@ -271,7 +271,10 @@ fn every_preset_refuses_a_tampered_delivery_before_the_upstream() {
     // One JSON line per refusal, and never a secret, a signature or a payload byte.
     let log = envoy.log();
     assert_eq!(
-        log.matches(r#""event":"webhook_rejected""#).count(),
+        filter_events(&log)
+            .iter()
+            .filter(|e| e["event"] == "webhook_rejected")
+            .count(),
         3 * cases().len()
     );
     for c in cases() {
@@ -289,11 +292,15 @@ fn every_preset_refuses_a_tampered_delivery_before_the_upstream() {
         "payload in the log"
     );
     assert_eq!(
-        envoy.metric(r#"webhook_guard_rejected{endpoint="github",reason="invalid_signature"}"#),
+        envoy.metric(
+            r#"webhook_guard_filter_rejected_total{endpoint="github",reason="invalid_signature"}"#
+        ),
         2
     );
     assert_eq!(
-        envoy.metric(r#"webhook_guard_rejected{endpoint="stripe",reason="missing_signature"}"#),
+        envoy.metric(
+            r#"webhook_guard_filter_rejected_total{endpoint="stripe",reason="missing_signature"}"#
+        ),
         1
     );
     envoy.assert_no_panic();
@@ -326,7 +333,9 @@ fn rotation_accepts_both_secrets_from_the_vm_environment() {
     assert_eq!(upstream.requests().len(), 2);
     // The metric that tells when the old secret can be retired.
     for id in ["current", "previous"] {
-        let series = format!(r#"webhook_guard_accepted{{endpoint="genesys",secret_id="{id}"}}"#);
+        let series = format!(
+            r#"webhook_guard_filter_accepted_total{{endpoint="genesys",secret_id="{id}"}}"#
+        );
         assert_eq!(envoy.metric(&series), 1, "{series}");
     }
 }
