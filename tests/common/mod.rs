@@ -1411,3 +1411,22 @@ pub fn filter_events(log: &str) -> Vec<serde_json::Value> {
         })
         .collect()
 }
+
+/// Every string the filter's lines in `log` carry, decoded (JSON escapes undone), one per
+/// line: what a reader of the parsed events sees, for `contains` checks (a quote in an
+/// error, or a secret with one, is escaped in the raw log).
+pub fn filter_strings(log: &str) -> String {
+    fn walk(v: &serde_json::Value, out: &mut Vec<String>) {
+        match v {
+            serde_json::Value::String(s) => out.push(s.clone()),
+            serde_json::Value::Array(a) => a.iter().for_each(|v| walk(v, out)),
+            serde_json::Value::Object(m) => m.values().for_each(|v| walk(v, out)),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    for e in filter_events(log) {
+        walk(&e, &mut out);
+    }
+    out.join("\n")
+}
