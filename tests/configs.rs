@@ -43,7 +43,9 @@ fn assert_valid(name: &str, text: &str) {
     let (ok, out) = validate(&path, &DEMO_ENV);
     assert!(ok, "{name} does not validate:\n{out}");
     assert!(
-        out.contains("webhook-guard: configured endpoints"),
+        filter_events(&out)
+            .iter()
+            .any(|e| e["event"] == "config_loaded"),
         "{name}: filter not loaded:\n{out}"
     );
 }
@@ -83,7 +85,12 @@ fn shipped_envoy_configs_validate_with_the_real_filter() {
     let (ok, out) = validate(&path, &env);
     assert!(ok, "envoy.yaml without the previous secret:\n{out}");
     assert!(
-        out.contains("optional, and GENESYS_WEBHOOK_SECRET_PREVIOUS is not set: skipped"),
+        filter_events(&out)
+            .iter()
+            .any(|e| e["event"] == "secret_slot_skipped"
+                && e["detail"].as_str().is_some_and(|d| d.contains(
+                    "optional, and GENESYS_WEBHOOK_SECRET_PREVIOUS is not set: skipped"
+                ))),
         "{out}"
     );
 }

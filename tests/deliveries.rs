@@ -179,8 +179,9 @@ fn copies_sent_with_another_method_never_reach_the_receiver_nor_mark_the_deliver
         "a copy reached the receiver"
     );
     assert_eq!(
-        s.envoy
-            .metric(r#"webhook_guard_rejected{endpoint="genesys",reason="method_not_allowed"}"#),
+        s.envoy.metric(
+            r#"webhook_guard_filter_rejected_total{endpoint="genesys",reason="method_not_allowed"}"#
+        ),
         12
     );
 
