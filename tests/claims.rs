@@ -453,7 +453,21 @@ fn a_commit_waiting_for_its_retry_survives(updates: &[&dyn Fn(&mut EnvoyOptions)
         update(&mut options);
         envoy.reload(&options);
     }
-    thread::sleep(Duration::from_millis(1500));
+    // The cache stays away until a replaced root has handed the commit on (each one that
+    // held it did; how many depends on how the drains overlap), so that the commit goes
+    // through a hand-off whatever the machine's speed, not by luck of timing.
+    let handed = || {
+        envoy.events().iter().any(|e| {
+            e["event"] == "settlements_handed_on"
+                && e["handed_on"].as_u64() > Some(0)
+                && e["handed_on"] == e["pending"]
+        })
+    };
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !handed() && Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(100));
+    }
+    assert!(handed(), "no root handed the commit on:\n{}", envoy.log());
     let _cache = Cache::start(cache_port, &["--redis", &redis.url()]);
     upstream.set_delay(Duration::ZERO);
     // Past the in-flight TTL, the sender's retry must be a duplicate, not run again.
@@ -461,18 +475,6 @@ fn a_commit_waiting_for_its_retry_survives(updates: &[&dyn Fn(&mut EnvoyOptions)
     let again = deliver(envoy.port, &d);
     assert_eq!(again.body, br#"{"status":"duplicate"}"#, "{again:?}");
     assert_eq!(received(&upstream, &d), 1);
-    // Not by luck of timing: a replaced root handed the commit on (each one that held it;
-    // how many did depends on how the drains overlap).
-    assert!(
-        envoy
-            .events()
-            .iter()
-            .any(|e| e["event"] == "settlements_handed_on"
-                && e["handed_on"].as_u64() > Some(0)
-                && e["handed_on"] == e["pending"]),
-        "{}",
-        envoy.log()
-    );
     envoy.assert_no_panic();
 }
 
