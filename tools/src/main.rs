@@ -27,6 +27,8 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     Check(CheckArgs),
+    /// Lists each preset: its signature header, signed content, timestamp window, default
+    /// idempotency key and the kind of secret it wants.
     Presets,
     Send(Box<SendArgs>),
     Ipranges(IprangesArgs),
