@@ -888,14 +888,14 @@ fn istio_cache_cluster_and_images_are_set_in_one_place() {
             "newName: registry.example.com/",
             "newName: reg.test/team/",
         );
-        edit(&k, "newTag: \"0.1.0\"", "newTag: \"9.9.9\"");
+        edit(&k, "newTag: \"0.2.0\"", "newTag: \"9.9.9\"");
     }
     for name in kustomize::OVERLAYS {
         let Some(text) = kustomize::render(&dir.join("overlays").join(name)) else {
             return;
         };
         assert!(!text.contains("registry.example.com"), "{name}");
-        assert!(!text.contains("0.1.0"), "{name}");
+        assert!(!text.contains("0.2.0"), "{name}");
         let docs = parse(&text);
         let filter = of_kind(&docs, "EnvoyFilter")[0];
         let plugin = plugin_of(filter);

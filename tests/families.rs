@@ -3,7 +3,7 @@
 //! (gitlab), URL-signed (twilio, hubspot, square), a signature inside the body (mailgun),
 //! Ed25519 (discord; standard-webhooks v1a) and ECDSA P-256 (sendgrid). Each delivery is
 //! signed through the filter crate's own scheme definitions (`sign::sign_message`), as
-//! `webhook-guard-send` signs them.
+//! `webhook-guard send` signs them.
 
 mod common;
 

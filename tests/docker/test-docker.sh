@@ -114,7 +114,7 @@ else
 fi
 
 wasm=target/wasm32-wasip1/release/webhook_guard.wasm
-for f in "$wasm" target/release/webhook-guard-cache target/release/webhook-guard-demo-receiver; do
+for f in "$wasm" target/release/webhook-guard-cache target/release/webhook-guard; do
     [[ -f $f ]] || fail "$f is missing: run make wasm tools"
 done
 
