@@ -10,7 +10,7 @@
 //!
 //! | layer | modules | what they hold |
 //! |---|---|---|
-//! | 0 ground | `answer`, `metrics`, `events`, `request`, `payload` | the answers, metric names and log events; what a request carries before its body (headers and the filter's own, path spellings, source CIDRs); strict JSON, RFC 3339, payload schemas |
+//! | 0 ground | `answer`, `metrics`, `events`, `request`, `payload` | the answers, metric names and log events; what a request carries before its body (headers and the filter's own, path spellings, source CIDRs); strict JSON, RFC 3339, payload schemas; a configuration sent as a protobuf Struct (`payload::protobuf`) |
 //! | 1 vocabulary | `keys`, `scheme::signature`, `scheme::template`, `scheme::timestamp`, `scheme::delivery`, `dedupe::key` | secrets and public keys and matching them; signature formats, signed-content templates, timestamps, what a delivery is (methods, challenges, the path below a prefix); the idempotency key |
 //! | 2 cache client | `dedupe::client`, `dedupe::batch`, `dedupe::fate` | the cache protocol's client side, batching, what the receiver's answer means for a claim |
 //! | 3 schemes and configuration | `scheme`, `scheme::presets`, `config`, `sign` | the scheme and its rules (`Scheme::check`), the preset table, the configuration, the sender side |

@@ -5,6 +5,8 @@ mod endpoint;
 mod error;
 mod overrides;
 mod raw;
+#[cfg(feature = "schema")]
+pub mod schema;
 mod secrets;
 
 use endpoint::{build_endpoint, valid_name};
@@ -125,8 +127,7 @@ impl Config {
         bytes: &[u8],
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Config, ConfigError> {
-        let root: Value = serde_json::from_slice(bytes)
-            .map_err(|e| ConfigError::new("configuration", format!("not valid JSON ({e})")))?;
+        let root = configuration_value(bytes)?;
         let Value::Object(mut top) = root else {
             return err("configuration", "must be a JSON object");
         };
@@ -254,6 +255,31 @@ impl Config {
             .max_by_key(|(_, e)| e.path_prefix.len())
             .map(|(i, _)| i)
     }
+}
+
+/// The configuration as JSON: JSON text (a `google.protobuf.StringValue` in Envoy's
+/// configuration), or the serialized `google.protobuf.Struct` Envoy hands over when the
+/// configuration is written as YAML in place (the Any's bytes, not its JSON). A non-empty
+/// Struct starts with byte 0x0a (field 1, length-delimited), which is also JSON's `\n`: such
+/// bytes are read as a Struct first, then as JSON text.
+fn configuration_value(bytes: &[u8]) -> Result<Value, ConfigError> {
+    let mut struct_error = None;
+    if bytes.first() == Some(&0x0a) {
+        match crate::payload::protobuf::struct_to_json(bytes) {
+            Ok(v) => return Ok(v),
+            Err(e) => struct_error = Some(e),
+        }
+    }
+    serde_json::from_slice(bytes).map_err(|e| {
+        let reason = match struct_error {
+            Some(s) => format!("neither a google.protobuf.Struct ({s}) nor valid JSON ({e})"),
+            None if bytes.is_empty() => {
+                "empty: expected a JSON object, or a google.protobuf.Struct with endpoints".into()
+            }
+            None => format!("not valid JSON ({e})"),
+        };
+        ConfigError::new("configuration", reason)
+    })
 }
 
 /// The filter's `log_level`: proxy-wasm's levels, named here so that the configuration

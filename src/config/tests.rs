@@ -768,3 +768,59 @@ fn methods_are_the_presets_or_known_tokens_listed() {
         assert!(!text.contains("FETCH") && !text.contains("post"), "{text}");
     }
 }
+
+/// Envoy hands a configuration written as YAML in place (`google.protobuf.Struct`) to the
+/// plugin as the serialized message: it reads as the same configuration as its JSON text.
+#[test]
+fn a_serialized_struct_is_the_same_configuration_as_its_json() {
+    let json = format!(
+        r#"{{"max_body_bytes": 2048, "log_level": "warn",
+            "idempotency": {{"cluster": "c", "timeout_ms": 250, "on_unavailable": "allow"}},
+            "endpoints": [{{"name": "e", "path_prefix": "/h", "preset": "stripe",
+                            "secrets": {SECRET}, "max_age_seconds": 300,
+                            "payload_schema": {{"type": "object", "required": ["id"]}},
+                            "idempotency_key": null}}]}}"#
+    );
+    let v: Value = serde_json::from_str(&json).unwrap();
+    let bytes = crate::payload::protobuf::json_to_struct(v.as_object().unwrap());
+    assert_eq!(bytes[0], 0x0a);
+    let (a, b) = (
+        parse(&json).unwrap(),
+        Config::parse(&bytes, &no_env).unwrap(),
+    );
+    assert_eq!(
+        (a.max_body_bytes, a.log_level),
+        (b.max_body_bytes, b.log_level)
+    );
+    assert_eq!(a.idempotency, b.idempotency);
+    assert_eq!(a.endpoints[0].name, b.endpoints[0].name);
+    assert_eq!(
+        a.endpoints[0].idempotency_key,
+        b.endpoints[0].idempotency_key
+    );
+    assert!(b.endpoints[0].schema.is_some());
+    // The same rules: a Struct's error is the JSON text's.
+    let bad = serde_json::json!({"endpoints": [], "x": 1});
+    let bytes = crate::payload::protobuf::json_to_struct(bad.as_object().unwrap());
+    assert_eq!(
+        error_of(Config::parse(&bytes, &no_env)),
+        error_of(parse(&bad.to_string()))
+    );
+}
+
+#[test]
+fn a_configuration_neither_json_nor_struct_gets_a_clear_error() {
+    // JSON text starting with a newline is still JSON.
+    assert!(error_of(parse("\n{\"endpoints\":[]}")).contains("at least one"));
+    let e = error_of(Config::parse(&[0x0a, 0x05, 0x0a], &no_env));
+    assert!(
+        e.starts_with("configuration: neither a google.protobuf.Struct (truncated"),
+        "{e}"
+    );
+    assert!(e.contains("nor valid JSON"), "{e}");
+    // A google.protobuf.UInt32Value, say.
+    let e = error_of(Config::parse(&[0x08, 0x2a], &no_env));
+    assert!(e.starts_with("configuration: not valid JSON"), "{e}");
+    let e = error_of(Config::parse(b"", &no_env));
+    assert!(e.starts_with("configuration: empty"), "{e}");
+}
