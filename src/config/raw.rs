@@ -4,16 +4,24 @@
 use super::*;
 
 #[derive(Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawIdempotency {
     pub(super) cluster: String,
     pub(super) authority: Option<String>,
+    #[cfg_attr(feature = "schema", schemars(range(min = 20, max = 10000)))]
     #[serde(default = "default_timeout_ms")]
     pub(super) timeout_ms: u64,
+    #[cfg_attr(feature = "schema", schemars(range(min = 1, max = 3600)))]
     #[serde(default = "default_in_flight_ttl")]
     pub(super) in_flight_ttl_seconds: u64,
+    #[cfg_attr(feature = "schema", schemars(range(min = 1, max = 2592000)))]
     #[serde(default = "default_done_ttl")]
     pub(super) done_ttl_seconds: u64,
+    #[cfg_attr(
+        feature = "schema",
+        schemars(schema_with = "super::schema::on_unavailable")
+    )]
     #[serde(default = "default_on_unavailable")]
     pub(super) on_unavailable: String,
 }
@@ -46,20 +54,38 @@ pub(super) struct RawSecret {
 }
 
 #[derive(Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawEndpoint {
     pub(super) name: String,
     pub(super) path_prefix: String,
+    #[cfg_attr(feature = "schema", schemars(schema_with = "super::schema::preset"))]
     pub(super) preset: String,
+    #[cfg_attr(
+        feature = "schema",
+        schemars(default, schema_with = "super::schema::mode")
+    )]
     #[serde(default)]
     pub(super) mode: Option<String>,
     /// Any JSON, read by [`raw_secrets`]: serde's messages quote a mistyped value.
+    #[cfg_attr(
+        feature = "schema",
+        schemars(schema_with = "super::schema::secrets", description = "")
+    )]
     pub(super) secrets: Value,
     pub(super) source_ips: Option<Vec<String>>,
     pub(super) max_age_seconds: Option<u64>,
     pub(super) max_future_seconds: Option<u64>,
+    #[cfg_attr(
+        feature = "schema",
+        schemars(default, schema_with = "super::schema::payload_schema")
+    )]
     pub(super) payload_schema: Option<Value>,
     /// Absent = the preset's default; `null` = no deduplication.
+    #[cfg_attr(
+        feature = "schema",
+        schemars(schema_with = "super::schema::idempotency_key")
+    )]
     #[serde(default, deserialize_with = "present")]
     pub(super) idempotency_key: Option<Option<String>>,
     /// Accept a `header:NAME` key the signature does not cover (see the README).
@@ -72,20 +98,41 @@ pub(super) struct RawEndpoint {
     /// The header holds several items split at this character (`,` for `t=..,v1=..`).
     pub(super) signature_separator: Option<String>,
     pub(super) signature_prefix: Option<String>,
+    #[cfg_attr(
+        feature = "schema",
+        schemars(default, schema_with = "super::schema::algorithm")
+    )]
     pub(super) algorithm: Option<String>,
     /// The scheme, host and port senders call, for schemes that sign the URL.
     pub(super) public_url: Option<String>,
+    #[cfg_attr(
+        feature = "schema",
+        schemars(default, schema_with = "super::schema::encoding")
+    )]
     pub(super) encoding: Option<String>,
     pub(super) signed_content: Option<String>,
     pub(super) timestamp: Option<String>,
+    #[cfg_attr(
+        feature = "schema",
+        schemars(default, schema_with = "super::schema::timestamp_format")
+    )]
     pub(super) timestamp_format: Option<String>,
+    #[cfg_attr(
+        feature = "schema",
+        schemars(default, schema_with = "super::schema::secret_encoding")
+    )]
     pub(super) secret_encoding: Option<String>,
     /// The methods the sender delivers with; absent = the preset's (`POST`). Read by
     /// `parse_methods`, so that a value of the wrong shape is named by the field.
+    #[cfg_attr(
+        feature = "schema",
+        schemars(default, schema_with = "super::schema::methods", description = "")
+    )]
     pub(super) methods: Option<Value>,
 }
 
 #[derive(Deserialize)]
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(untagged)]
 pub(super) enum OneOrMany {
     One(String),

@@ -1,12 +1,21 @@
 //! The `webhook-guard` command line, as a library its binary (src/main.rs) and tests use:
 //! `check` (a configuration through the filter's own parser), `presets` (what each preset
-//! checks), `send` (sign and send a delivery), `receiver` (the demo upstream) and `ipranges`
+//! checks), `schema` (the configuration's JSON Schema), `send` (sign and send a delivery), `receiver` (the demo upstream) and `ipranges`
 //! (Genesys Cloud's IP ranges as a `source_ips` list).
 
 pub mod check;
 pub mod presets;
 pub mod receiver;
 pub mod send;
+
+/// The configuration's JSON Schema as `webhook-guard schema` prints it and
+/// `schema/config.schema.json` holds it: pretty JSON and a final newline.
+pub fn schema() -> String {
+    let v = webhook_guard::config::schema::json_schema();
+    let mut text = serde_json::to_string_pretty(&v).unwrap_or_default();
+    text.push('\n');
+    text
+}
 
 /// Turning Genesys Cloud's `GET /api/v2/ipranges` answer into a `source_ips` list.
 pub mod ipranges {

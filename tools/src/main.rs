@@ -30,6 +30,9 @@ enum Command {
     /// Lists each preset: its signature header, signed content, timestamp window, default
     /// idempotency key and the kind of secret it wants.
     Presets,
+    /// Prints the JSON Schema (draft 2020-12) of the filter configuration, as
+    /// schema/config.schema.json holds it: for editors (README, "Editing a configuration").
+    Schema,
     Send(Box<SendArgs>),
     Ipranges(IprangesArgs),
     DemoReceiver(ReceiverArgs),
@@ -170,6 +173,7 @@ fn main() {
     match Cli::parse().command {
         Command::Check(args) => run_check(&args),
         Command::Presets => print!("{}", presets::render(&presets::all())),
+        Command::Schema => print!("{}", webhook_guard_tools::schema()),
         Command::Send(args) => run_send(&args),
         Command::Ipranges(args) => run_ipranges(&args),
         Command::DemoReceiver(args) => {
