@@ -235,14 +235,19 @@ fn wasm_of(filter: &Value) -> &Value {
     &filter["spec"]["configPatches"][0]["patch"]["value"]["typed_config"]["config"]
 }
 
-/// The filter's own configuration: JSON text, which Envoy hands to the filter as is.
+/// The filter's own configuration: written as YAML, a `google.protobuf.Struct` (which Envoy
+/// hands to the filter serialized).
 fn plugin_of(filter: &Value) -> serde_json::Value {
     let configuration = &wasm_of(filter)["configuration"];
     assert_eq!(
         configuration["@type"].as_str(),
-        Some("type.googleapis.com/google.protobuf.StringValue")
+        Some("type.googleapis.com/google.protobuf.Struct")
     );
-    serde_json::from_str(configuration["value"].as_str().unwrap()).expect("JSON")
+    assert!(
+        configuration["value"].is_mapping(),
+        "a Struct's value: a mapping"
+    );
+    serde_json::to_value(&configuration["value"]).expect("JSON")
 }
 
 /// The cluster Istio makes in every proxy for this Service's first port, and its authority.
@@ -837,25 +842,32 @@ fn istio_cache_cluster_and_images_are_set_in_one_place() {
         );
     }
 
-    // Kustomize writes the parameters over the 6th and 10th "-delimited pieces of the
-    // configuration text: the values of "cluster" and "authority" only while they come
-    // first, in that order.
+    // Kustomize writes the parameters at their paths in the configuration (a Struct): each
+    // replacement names the field, and the overlays hold a placeholder there.
+    let component = &yaml_docs("envoy/istio/components/filter/kustomization.yaml")[0];
+    let paths: Vec<&str> = component["replacements"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            assert!(
+                r["targets"][0]["options"].is_null(),
+                "a replacement by position in the text: {r:?}"
+            );
+            r["targets"][0]["fieldPaths"][0].as_str().unwrap()
+        })
+        .collect();
+    let at = "spec.configPatches.0.patch.value.typed_config.config.configuration.value.idempotency";
+    assert_eq!(paths, [format!("{at}.cluster"), format!("{at}.authority")]);
     for variant in ["sidecar", "gateway"] {
         let path = format!("envoy/istio/overlays/{variant}/envoyfilter.yaml");
-        let filter = &yaml_docs(&path)[0];
-        let text = wasm_of(filter)["configuration"]["value"].as_str().unwrap();
-        let pieces: Vec<&str> = text.split('"').collect();
-        assert_eq!(
-            [pieces[1], pieces[3], pieces[5], pieces[7], pieces[9]],
-            [
-                "idempotency",
-                "cluster",
-                "from components/filter/params.yaml",
-                "authority",
-                "from components/filter/params.yaml"
-            ],
-            "{path}"
-        );
+        let plugin = plugin_of(&yaml_docs(&path)[0]);
+        for key in ["cluster", "authority"] {
+            assert_eq!(
+                plugin["idempotency"][key], "from components/filter/params.yaml",
+                "{path}"
+            );
+        }
     }
 
     // A user's edit: another cluster name, another registry and version.
@@ -1041,4 +1053,44 @@ fn istio_as_envoy(wasm: &Value, entry: &str, hcm_patch: &Value, cache_cluster: &
         }
     }
     serde_yaml_ng::to_string(&config).unwrap()
+}
+
+/// The configuration written as YAML (a `google.protobuf.Struct`, as shipped) and as JSON
+/// text (a `google.protobuf.StringValue`) load in a real Envoy and behave the same: a signed
+/// delivery is forwarded, a forged one answered 401. Envoy hands the filter a Struct as the
+/// serialized message, not JSON: before the filter read that, the Struct form failed to load.
+#[test]
+fn both_configuration_forms_behave_the_same_in_envoy() {
+    if !e2e_ready() {
+        return;
+    }
+    const SECRET: &str = "config-forms-secret-0123456789";
+    let config = format!(
+        r#"{{ "max_body_bytes": 65536, "log_level": "info",
+             "endpoints": [ {{ "name": "genesys", "path_prefix": "/webhooks/genesys",
+                              "preset": "genesys-open-messaging", "max_age_seconds": 300,
+                              "secrets": [ {{ "id": "current", "value": "{SECRET}" }} ] }} ] }}"#
+    );
+    for (form, kind) in [
+        (ConfigForm::Struct, "google.protobuf.Struct"),
+        (ConfigForm::Text, "google.protobuf.StringValue"),
+    ] {
+        let upstream = Upstream::start();
+        let mut o = EnvoyOptions::new(&config, upstream.port);
+        o.config_form = form;
+        assert!(envoy_yaml(&o).contains(kind), "{form:?}");
+        let envoy = Envoy::start(&o);
+        let signed = genesys_delivery(&config, SECRET, &format!("forms-{form:?}"));
+        let r = deliver(envoy.port, &signed);
+        assert_eq!(r.status, 200, "{form:?}: {}", envoy.log());
+        let forged = genesys_delivery(&config, "not-the-secret-0123456789abc", "forms-forged");
+        let r = deliver(envoy.port, &forged);
+        assert_eq!(r.status, 401, "{form:?}");
+        assert_eq!(upstream.requests().len(), 1, "{form:?}");
+        assert!(
+            envoy.events().iter().any(|e| e["event"] == "config_loaded"),
+            "{form:?}"
+        );
+        envoy.assert_no_panic();
+    }
 }

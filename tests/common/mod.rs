@@ -565,6 +565,19 @@ pub struct EnvoyOptions {
     /// More command-line arguments (e.g. `--config-yaml`, as istio-agent passes a bootstrap
     /// override).
     pub extra_args: Vec<String>,
+    /// How `filter_config` is written into the plugin's `configuration`.
+    pub config_form: ConfigForm,
+}
+
+/// The two forms of the plugin's `configuration` the filter reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConfigForm {
+    /// As shipped: the configuration as YAML, a `google.protobuf.Struct` (Envoy hands the
+    /// filter the serialized message). A `filter_config` a Struct cannot carry as it is (not
+    /// a JSON object, or numbers that are no doubles) is written as `Text` instead.
+    Struct,
+    /// JSON text, a `google.protobuf.StringValue`: handed to the filter as is.
+    Text,
 }
 
 impl EnvoyOptions {
@@ -588,6 +601,7 @@ impl EnvoyOptions {
             stream_idle_timeout_ms: None,
             bootstrap_patch: None,
             extra_args: Vec::new(),
+            config_form: ConfigForm::Struct,
         }
     }
 }
@@ -677,7 +691,7 @@ fn envoy_config(o: &EnvoyOptions) -> serde_yaml_ng::Value {
         key_values.insert(Value::from(k.as_str()), Value::from(val.as_str()));
     }
     env["key_values"] = Value::Mapping(key_values);
-    config["configuration"]["value"] = Value::from(o.filter_config.as_str());
+    config["configuration"] = configuration(o);
     if let Some((host, other_port)) = &o.gateway_other_host {
         let vhosts = &mut hcm["route_config"]["virtual_hosts"];
         let mut other = vhosts[0].clone();
@@ -726,6 +740,34 @@ fn envoy_config(o: &EnvoyOptions) -> serde_yaml_ng::Value {
     }
     port_zero(&mut v["admin"]["address"]);
     v
+}
+
+/// The plugin's `configuration` for `o.filter_config`, in the form `o.config_form` asks for.
+fn configuration(o: &EnvoyOptions) -> serde_yaml_ng::Value {
+    use webhook_guard::payload::protobuf::{json_to_struct, struct_to_json};
+    let text = o.filter_config.as_str();
+    let as_struct = match serde_json::from_str::<serde_json::Value>(text) {
+        // Only what a Struct carries unchanged: an object whose numbers are doubles.
+        Ok(serde_json::Value::Object(map)) if o.config_form == ConfigForm::Struct => {
+            let same = struct_to_json(&json_to_struct(&map)).ok() == Some(map.clone().into());
+            same.then_some(map)
+        }
+        _ => None,
+    };
+    let (kind, value) = match as_struct {
+        Some(map) => (
+            "Struct",
+            serde_yaml_ng::to_value(serde_json::Value::Object(map)).expect("yaml"),
+        ),
+        None => ("StringValue", serde_yaml_ng::Value::from(text)),
+    };
+    let mut any = serde_yaml_ng::Mapping::new();
+    any.insert(
+        "@type".into(),
+        format!("type.googleapis.com/google.protobuf.{kind}").into(),
+    );
+    any.insert("value".into(), value);
+    serde_yaml_ng::Value::Mapping(any)
 }
 
 /// Moves the webhook_guard filter's configuration into an ECDS file, as Istio delivers it: the

@@ -320,13 +320,20 @@ fn extract(config: &Value, place: &str) -> Result<Found, String> {
                     s.as_bytes().to_vec()
                 }
                 ("type.googleapis.com/google.protobuf.StringValue", None) => Vec::new(),
-                // Envoy hands a Struct to the plugin as its JSON.
-                ("type.googleapis.com/google.protobuf.Struct", Some(v)) => {
-                    serde_json::to_vec(v).map_err(|e| e.to_string())?
+                // Envoy hands a Struct to the plugin as the serialized message (numbers as
+                // doubles), not as JSON: given here the same way.
+                ("type.googleapis.com/google.protobuf.Struct", Some(Value::Object(map))) => {
+                    webhook_guard::payload::protobuf::json_to_struct(map)
+                }
+                ("type.googleapis.com/google.protobuf.Struct", None) => Vec::new(),
+                ("type.googleapis.com/google.protobuf.Struct", Some(_)) => {
+                    return Err(format!(
+                        "{place}: configuration: a google.protobuf.Struct's value must be a mapping (the configuration written as YAML)"
+                    ))
                 }
                 _ => {
                     return Err(format!(
-                        "{place}: configuration: must be a google.protobuf.StringValue holding the JSON configuration"
+                        "{place}: configuration: must be a google.protobuf.Struct holding the configuration as YAML, or a google.protobuf.StringValue holding it as JSON text"
                     ))
                 }
             }
