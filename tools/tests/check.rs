@@ -171,6 +171,31 @@ fn bad_input_is_one_clear_line_and_exit_1() {
         &write("truncated.json", r#"{"endpoints": ["#),
         ": not valid JSON: EOF while parsing a list at line 1 column 15",
     );
+    // A Struct configuration that is no mapping: Envoy could not make a Struct of it.
+    let wasm = "static_resources:\n  listeners:\n  - filter_chains:\n    - filters:\n      - typed_config:\n          '@type': type.googleapis.com/envoy.extensions.filters.http.wasm.v3.Wasm\n          config:\n            name: webhook_guard\n            configuration:\n";
+    assert_refused(
+        &write(
+            "struct-list.yaml",
+            &format!("{wasm}              '@type': type.googleapis.com/google.protobuf.Struct\n              value: [1, 2]\n"),
+        ),
+        ": configuration: a google.protobuf.Struct's value must be a mapping",
+    );
+    // Another wrapper type: neither form.
+    assert_refused(
+        &write(
+            "bytes-value.yaml",
+            &format!("{wasm}              '@type': type.googleapis.com/google.protobuf.BytesValue\n              value: e30=\n"),
+        ),
+        ": configuration: must be a google.protobuf.Struct holding the configuration as YAML, or a google.protobuf.StringValue",
+    );
+    // In a Struct, a secret written as a number is named by its type, never shown.
+    assert_refused(
+        &write(
+            "struct-number-secret.yaml",
+            &format!("{wasm}              '@type': type.googleapis.com/google.protobuf.Struct\n              value:\n                endpoints:\n                - {{ name: gh, path_prefix: /gh, preset: github, secrets: [ {{ id: a, value: 918273645501928374 }} ] }}\n"),
+        ),
+        ": endpoints[0] (gh).secrets[0].value: must be a string, not a number (not shown)",
+    );
     assert_refused(
         &write(
             "no-filter.yaml",
