@@ -1,6 +1,7 @@
 //! The end-to-end suite, one test binary: each module is one concern (what used to be one
 //! `tests/*.rs` file, and its own binary linking the crate, tokio, h2 and p256 again), and
-//! `common` is the harness. Every port is chosen at run time, so the tests of all modules run
+//! `common` is the harness, split by what it starts (Envoy, the upstream, the cache service
+//! and its fakes, Redis). Every port is chosen at run time, so the tests of all modules run
 //! side by side in this one process.
 //!
 //! Run a part by module: `cargo test --test e2e -- answers:: claims::`. Without Envoy, the
