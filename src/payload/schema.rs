@@ -7,7 +7,8 @@
 //! fixed, deterministic order: see [`Schema::validate`].
 
 use regex_lite::Regex;
-use serde_json::Value;
+use serde_json::{Map, Value};
+use std::cell::Cell;
 use std::fmt;
 
 /// Nesting limit for both the schema (at compile time) and subschema applications (at
@@ -28,6 +29,8 @@ pub struct Schema {
     nodes: Vec<Node>,
 }
 
+/// A schema that does not compile: where, and why. The two stay separate fields (a
+/// property may be named `a: b`, so the displayed text cannot be split back into them).
 #[derive(Debug, PartialEq)]
 pub struct SchemaError {
     /// JSON pointer inside the schema, e.g. `/properties/id/type`.
@@ -35,9 +38,17 @@ pub struct SchemaError {
     pub reason: String,
 }
 
+impl SchemaError {
+    /// The configuration field it is about, relative to the endpoint:
+    /// `payload_schema/properties/id/type`.
+    pub fn field(&self) -> String {
+        format!("payload_schema{}", self.at)
+    }
+}
+
 impl fmt::Display for SchemaError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "payload_schema{}: {}", self.at, self.reason)
+        write!(f, "{}: {}", self.field(), self.reason)
     }
 }
 
@@ -172,7 +183,7 @@ impl Schema {
             parent: None,
         };
         // Counts up from what the budget leaves unspent, so `check` compares with MAX_WORK.
-        let work = std::cell::Cell::new(MAX_WORK.saturating_sub(budget));
+        let work = Cell::new(MAX_WORK.saturating_sub(budget));
         let verdict = match self.nodes.first() {
             Some(node) => self.check(node, instance, &root, 1, &work),
             // Unreachable (compile always pushes the root); fail closed all the same.
@@ -186,13 +197,15 @@ impl Schema {
         verdict
     }
 
+    /// One schema applied to one value: the keywords of every type, then those of the
+    /// value's type, then the applicators that apply other schemas to the same value.
     fn check(
         &self,
         node: &Node,
         v: &Value,
         loc: &Loc<'_>,
         depth: usize,
-        work: &std::cell::Cell<u64>,
+        work: &Cell<u64>,
     ) -> Result<(), Violation> {
         work.set(work.get() + 1);
         if work.get() > MAX_WORK {
@@ -207,119 +220,96 @@ impl Schema {
             Node::Rules(r) => r,
         };
         let sub = depth + 1;
-
-        if r.types != 0 && r.types & type_bits(v) == 0 {
-            return Err(loc.violation("type"));
-        }
-        if let Some(options) = &r.enum_ {
-            if !options.iter().any(|o| json_eq(o, v)) {
-                return Err(loc.violation("enum"));
-            }
-        }
-        if let Some(c) = &r.const_ {
-            if !json_eq(c, v) {
-                return Err(loc.violation("const"));
-            }
-        }
-
+        r.check_any(v, loc)?;
         match v {
-            Value::String(s) => {
-                // Lengths count code points, as the spec says (not bytes, not UTF-16 units).
-                if r.min_length.is_some() || r.max_length.is_some() {
-                    let n = s.chars().count() as u64;
-                    if r.min_length.is_some_and(|m| n < m) {
-                        return Err(loc.violation("minLength"));
-                    }
-                    if r.max_length.is_some_and(|m| n > m) {
-                        return Err(loc.violation("maxLength"));
-                    }
-                }
-                if r.pattern.as_ref().is_some_and(|re| !re.is_match(s)) {
-                    return Err(loc.violation("pattern"));
-                }
-                let ok = match r.format {
-                    Format::Ignored => true,
-                    Format::Uuid => is_uuid(s),
-                    Format::DateTime => {
-                        crate::payload::rfc3339::rfc3339_to_unix_seconds(s).is_some()
-                    }
-                };
-                if !ok {
-                    return Err(loc.violation("format"));
-                }
-            }
-            Value::Number(n) => {
-                // f64 comparison: exact for every integer up to 2^53, enough for payloads.
-                // serde_json numbers are always finite f64-representable; fail closed if not.
-                let Some(x) = n.as_f64() else {
-                    return Err(loc.violation("type"));
-                };
-                if r.minimum.is_some_and(|m| x < m) {
-                    return Err(loc.violation("minimum"));
-                }
-                if r.maximum.is_some_and(|m| x > m) {
-                    return Err(loc.violation("maximum"));
-                }
-                if r.exclusive_minimum.is_some_and(|m| x <= m) {
-                    return Err(loc.violation("exclusiveMinimum"));
-                }
-                if r.exclusive_maximum.is_some_and(|m| x >= m) {
-                    return Err(loc.violation("exclusiveMaximum"));
-                }
-            }
-            Value::Array(a) => {
-                let n = a.len() as u64;
-                if r.min_items.is_some_and(|m| n < m) {
-                    return Err(loc.violation("minItems"));
-                }
-                if r.max_items.is_some_and(|m| n > m) {
-                    return Err(loc.violation("maxItems"));
-                }
-                for (i, item) in a.iter().enumerate() {
-                    // prefixItems covers the first items; `items` the rest.
-                    let schema = match r.prefix_items.get(i) {
-                        Some(s) => s,
-                        None => match &r.items {
-                            Some(s) => s,
-                            None => continue,
-                        },
-                    };
-                    let child = loc.child(Seg::Index(i));
-                    // `items: false` past the prefix means "no more items": say so.
-                    if i >= r.prefix_items.len() && matches!(schema, Node::Bool(false)) {
-                        return Err(child.violation("items"));
-                    }
-                    self.check(schema, item, &child, sub, work)?;
-                }
-            }
-            Value::Object(m) => {
-                for name in &r.required {
-                    if !m.contains_key(name) {
-                        return Err(loc.child(Seg::Key(name)).violation("required"));
-                    }
-                }
-                for (name, schema) in &r.properties {
-                    if let Some(value) = m.get(name) {
-                        self.check(schema, value, &loc.child(Seg::Key(name)), sub, work)?;
-                    }
-                }
-                if let Some(extra) = &r.additional_properties {
-                    for (name, value) in m {
-                        if r.properties.iter().any(|(p, _)| p == name) {
-                            continue;
-                        }
-                        let child = loc.child(Seg::Key(name));
-                        // `additionalProperties: false` is reported as that keyword.
-                        if matches!(extra, Node::Bool(false)) {
-                            return Err(child.violation("additionalProperties"));
-                        }
-                        self.check(extra, value, &child, sub, work)?;
-                    }
-                }
-            }
+            Value::String(s) => r.check_string(s, loc)?,
+            Value::Number(n) => r.check_number(n, loc)?,
+            Value::Array(a) => self.check_array(r, a, loc, sub, work)?,
+            Value::Object(m) => self.check_object(r, m, loc, sub, work)?,
             _ => {}
         }
+        self.check_applicators(r, v, loc, sub, work)
+    }
 
+    /// `minItems`, `maxItems`, then each item against `prefixItems` or `items`.
+    fn check_array(
+        &self,
+        r: &Rules,
+        a: &[Value],
+        loc: &Loc<'_>,
+        sub: usize,
+        work: &Cell<u64>,
+    ) -> Result<(), Violation> {
+        let n = a.len() as u64;
+        if r.min_items.is_some_and(|m| n < m) {
+            return Err(loc.violation("minItems"));
+        }
+        if r.max_items.is_some_and(|m| n > m) {
+            return Err(loc.violation("maxItems"));
+        }
+        for (i, item) in a.iter().enumerate() {
+            // prefixItems covers the first items; `items` the rest.
+            let schema = match r.prefix_items.get(i) {
+                Some(s) => s,
+                None => match &r.items {
+                    Some(s) => s,
+                    None => continue,
+                },
+            };
+            let child = loc.child(Seg::Index(i));
+            // `items: false` past the prefix means "no more items": say so.
+            if i >= r.prefix_items.len() && matches!(schema, Node::Bool(false)) {
+                return Err(child.violation("items"));
+            }
+            self.check(schema, item, &child, sub, work)?;
+        }
+        Ok(())
+    }
+
+    /// `required` in its listed order, `properties` by name, `additionalProperties` by name.
+    fn check_object(
+        &self,
+        r: &Rules,
+        m: &Map<String, Value>,
+        loc: &Loc<'_>,
+        sub: usize,
+        work: &Cell<u64>,
+    ) -> Result<(), Violation> {
+        for name in &r.required {
+            if !m.contains_key(name) {
+                return Err(loc.child(Seg::Key(name)).violation("required"));
+            }
+        }
+        for (name, schema) in &r.properties {
+            if let Some(value) = m.get(name) {
+                self.check(schema, value, &loc.child(Seg::Key(name)), sub, work)?;
+            }
+        }
+        if let Some(extra) = &r.additional_properties {
+            for (name, value) in m {
+                if r.properties.iter().any(|(p, _)| p == name) {
+                    continue;
+                }
+                let child = loc.child(Seg::Key(name));
+                // `additionalProperties: false` is reported as that keyword.
+                if matches!(extra, Node::Bool(false)) {
+                    return Err(child.violation("additionalProperties"));
+                }
+                self.check(extra, value, &child, sub, work)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// `$ref`, `allOf`, `anyOf`, `oneOf`, `not`: other schemas applied to the same value.
+    fn check_applicators(
+        &self,
+        r: &Rules,
+        v: &Value,
+        loc: &Loc<'_>,
+        sub: usize,
+        work: &Cell<u64>,
+    ) -> Result<(), Violation> {
         if let Some(i) = r.ref_ {
             match self.nodes.get(i) {
                 Some(target) => self.check(target, v, loc, sub, work)?,
@@ -355,6 +345,74 @@ impl Schema {
             if self.check(s, v, loc, sub, work).is_ok() {
                 return Err(loc.violation("not"));
             }
+        }
+        Ok(())
+    }
+}
+
+impl Rules {
+    /// `type`, `enum`, `const`: the keywords of every instance type.
+    fn check_any(&self, v: &Value, loc: &Loc<'_>) -> Result<(), Violation> {
+        if self.types != 0 && self.types & type_bits(v) == 0 {
+            return Err(loc.violation("type"));
+        }
+        if let Some(options) = &self.enum_ {
+            if !options.iter().any(|o| json_eq(o, v)) {
+                return Err(loc.violation("enum"));
+            }
+        }
+        if let Some(c) = &self.const_ {
+            if !json_eq(c, v) {
+                return Err(loc.violation("const"));
+            }
+        }
+        Ok(())
+    }
+
+    /// `minLength`, `maxLength`, `pattern`, `format`.
+    fn check_string(&self, s: &str, loc: &Loc<'_>) -> Result<(), Violation> {
+        // Lengths count code points, as the spec says (not bytes, not UTF-16 units).
+        if self.min_length.is_some() || self.max_length.is_some() {
+            let n = s.chars().count() as u64;
+            if self.min_length.is_some_and(|m| n < m) {
+                return Err(loc.violation("minLength"));
+            }
+            if self.max_length.is_some_and(|m| n > m) {
+                return Err(loc.violation("maxLength"));
+            }
+        }
+        if self.pattern.as_ref().is_some_and(|re| !re.is_match(s)) {
+            return Err(loc.violation("pattern"));
+        }
+        let ok = match self.format {
+            Format::Ignored => true,
+            Format::Uuid => is_uuid(s),
+            Format::DateTime => crate::payload::rfc3339::rfc3339_to_unix_seconds(s).is_some(),
+        };
+        if !ok {
+            return Err(loc.violation("format"));
+        }
+        Ok(())
+    }
+
+    /// `minimum`, `maximum`, `exclusiveMinimum`, `exclusiveMaximum`.
+    fn check_number(&self, n: &serde_json::Number, loc: &Loc<'_>) -> Result<(), Violation> {
+        // f64 comparison: exact for every integer up to 2^53, enough for payloads.
+        // serde_json numbers are always finite f64-representable; fail closed if not.
+        let Some(x) = n.as_f64() else {
+            return Err(loc.violation("type"));
+        };
+        if self.minimum.is_some_and(|m| x < m) {
+            return Err(loc.violation("minimum"));
+        }
+        if self.maximum.is_some_and(|m| x > m) {
+            return Err(loc.violation("maximum"));
+        }
+        if self.exclusive_minimum.is_some_and(|m| x <= m) {
+            return Err(loc.violation("exclusiveMinimum"));
+        }
+        if self.exclusive_maximum.is_some_and(|m| x >= m) {
+            return Err(loc.violation("exclusiveMaximum"));
         }
         Ok(())
     }

@@ -52,3 +52,98 @@ pub struct Scheme {
     /// never deduplicated (README, "Presets").
     pub challenge: Option<Challenge>,
 }
+
+/// Why a scheme cannot verify what it must: the field (a `custom` field name) that breaks a
+/// rule, and the rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SchemeError {
+    pub field: &'static str,
+    pub reason: &'static str,
+}
+
+impl Scheme {
+    /// The rules every scheme obeys, preset or custom: what the signature must cover. A
+    /// configuration's overrides are checked by it (`crate::config`), and every preset by
+    /// its tests.
+    pub fn check(&self) -> Result<(), SchemeError> {
+        if self.signature == SignatureSource::Headers(Vec::new()) {
+            return Err(SchemeError {
+                field: "signature_header",
+                reason: "required with preset custom (or signature_field)",
+            });
+        }
+        // What the signature must cover.
+        match &self.signature {
+            SignatureSource::Body(_)
+                if self
+                    .signed_content
+                    .parts
+                    .contains(&crate::scheme::template::Part::Body) =>
+            {
+                return Err(SchemeError {
+                    field: "signed_content",
+                    reason: "cannot contain {body}: the body holds the signature",
+                })
+            }
+            SignatureSource::Headers(_)
+                if self.algorithm != Algorithm::Token && !self.signed_content.covers_body() =>
+            {
+                return Err(SchemeError {
+                    field: "signed_content",
+                    reason: "must contain {body} (or {form_params})",
+                })
+            }
+            _ => {}
+        }
+        if self.signed_content.uses_timestamp() {
+            match self.timestamp {
+                TimestampSource::Header(_) | TimestampSource::SignatureHeader => {}
+                _ => {
+                    return Err(SchemeError {
+                        field: "signed_content",
+                        reason: "uses {timestamp}, which needs a timestamp read from a header",
+                    })
+                }
+            }
+        }
+        // A timestamp outside the signed bytes could be rewritten on a captured delivery to
+        // pass the window forever; a body timestamp is covered by the body's MAC already (or,
+        // Mailgun, by its own {json:...} part).
+        let header_timestamp = matches!(
+            self.timestamp,
+            TimestampSource::Header(_) | TimestampSource::SignatureHeader
+        );
+        if header_timestamp && !self.signed_content.uses_timestamp() {
+            return Err(SchemeError { field: "timestamp", reason: "a timestamp read from a header must be signed: add {timestamp} to signed_content" });
+        }
+        if let (TimestampSource::Body(p), SignatureSource::Body(_)) =
+            (&self.timestamp, &self.signature)
+        {
+            if !self
+                .signed_content
+                .parts
+                .contains(&crate::scheme::template::Part::Json(p.clone()))
+            {
+                return Err(SchemeError {
+                    field: "timestamp",
+                    reason: "must be signed: add {json:POINTER} of it to signed_content",
+                });
+            }
+        }
+        if self.timestamp == TimestampSource::SignatureHeader
+            && self.format.timestamp_item.is_none()
+        {
+            return Err(SchemeError {
+                field: "timestamp",
+                reason: "this signature header carries no timestamp item",
+            });
+        }
+        if self.algorithm == Algorithm::Token && self.timestamp != TimestampSource::None {
+            return Err(SchemeError {
+                field: "timestamp",
+                reason: "a shared token signs nothing, so a timestamp beside it protects nothing",
+            });
+        }
+        Ok(())
+    }
+}

@@ -689,3 +689,45 @@ fn conversation_event_preset() {
     // Genesys example (a different shape) is refused at the first listed required field.
     assert_eq!(run(&s, genesys_example()), fails("/event", "required"));
 }
+
+/// The configuration names a schema error's field from its typed location, never from its
+/// text: a property named `a: b` (or a `$defs` entry so named) is not cut at its `": "`.
+#[test]
+fn the_configuration_names_the_field_of_a_property_named_with_a_colon() {
+    let parse = |schema: &str| {
+        let json = format!(
+            r#"{{"endpoints":[{{"name":"e","path_prefix":"/h","preset":"github","secrets":[{{"id":"a","value":"0123456789abcdef"}}],"payload_schema":{schema}}}]}}"#
+        );
+        match crate::config::Config::parse(json.as_bytes(), &|_| None) {
+            Ok(_) => panic!("{schema} compiled"),
+            Err(e) => (e.field, e.reason),
+        }
+    };
+    let cases = [
+        (
+            r#"{"properties":{"a: b":{"type":"strng"}}}"#,
+            "endpoints[0] (e).payload_schema/properties/a: b/type",
+            r#"unknown type "strng""#,
+        ),
+        (
+            r#"{"properties":{"a: b/c: d":{"pattern":"(unclosed"}}}"#,
+            "endpoints[0] (e).payload_schema/properties/a: b~1c: d/pattern",
+            "invalid regex: ",
+        ),
+        (
+            r##"{"$defs":{": ":{"$ref":"#/$defs/%3A%20"}}}"##,
+            "endpoints[0] (e).payload_schema/$defs/: ",
+            "a $ref cycle that never moves",
+        ),
+        (
+            r#"{"requried: yes":[]}"#,
+            "endpoints[0] (e).payload_schema/requried: yes",
+            r#"unknown or unsupported keyword "requried: yes""#,
+        ),
+    ];
+    for (schema, field, reason) in cases {
+        let (f, r) = parse(schema);
+        assert_eq!(f, field, "{schema}");
+        assert!(r.starts_with(reason), "{schema}: {r}");
+    }
+}
