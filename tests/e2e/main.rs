@@ -32,3 +32,33 @@ mod observability;
 mod sdks;
 mod signatures;
 mod trailers;
+
+/// `make test-hosts` runs modules of this binary by name filter (HOST_TESTS in the Makefile).
+/// A filter that names no module matches no test and passes silently on every Envoy, where
+/// `--test NAME` used to fail: so each name must be a module declared here.
+#[test]
+fn make_test_hosts_names_modules_of_this_binary() {
+    let makefile = std::fs::read_to_string(common::repo_root().join("Makefile")).expect("Makefile");
+    let names: Vec<&str> = makefile
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("HOST_TESTS")?
+                .trim_start()
+                .strip_prefix(":=")
+        })
+        .expect("HOST_TESTS in the Makefile")
+        .split_whitespace()
+        .collect();
+    assert!(!names.is_empty(), "HOST_TESTS names no module");
+    let declared = include_str!("main.rs");
+    for name in names {
+        assert!(
+            declared.lines().any(|l| l == format!("mod {name};")),
+            "HOST_TESTS names {name:?}, which is no module of tests/e2e/main.rs"
+        );
+    }
+    assert!(
+        makefile.contains("--test e2e -- $(foreach t,$(HOST_TESTS),$(t)::)"),
+        "make test-hosts filters the e2e binary by module"
+    );
+}
