@@ -5,6 +5,8 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
+# The release: crates, images and manifests carry this version (tools/tests/release.rs checks).
+VERSION       := 0.2.0
 ENVOY_VERSION := 1.40.0
 VENV          := .venv
 ENVOY         := $(VENV)/bin/envoy-bin
@@ -28,6 +30,7 @@ help:
 	@echo "make test-hosts   the end-to-end core against every Envoy a supported Istio ships (docs/hosts.md)"
 	@echo "make bench  throughput and latency against bare Envoy (see BENCHMARKS.md; BENCH_ARGS=\"--seconds 2 --repeat 1\" for a short run)"
 	@echo "make fuzz   every fuzz target for FUZZ_SECONDS (default 300) each"
+	@echo "make dist   the release: dist/webhook_guard.wasm and its .sha256, the images tagged $(VERSION)"
 
 # --- what the targets need ------------------------------------------------------------
 
@@ -45,7 +48,7 @@ $(ENVOY):
 envoy: $(ENVOY)
 
 # The senders' own SDKs, for tests/e2e/sdks.rs only (the filter depends on none of them):
-# deliveries they sign go through Envoy, and they verify what webhook-guard-send signs.
+# deliveries they sign go through Envoy, and they verify what `webhook-guard send` signs.
 SDKS := twilio==9.13.0 standardwebhooks==1.1.0 sendgrid==6.12.5 PyNaCl==1.6.2 \
         paddle-python-sdk==1.16.1 squareup==46.0.0.20260916 hubspot-api-client==12.0.0 \
         stripe==16.1.0 slack_sdk==3.47.0
@@ -110,13 +113,13 @@ run: wasm tools envoy $(DEMO_SECRETS)
 	@echo "starting the demo receiver on :8080, the cache on :8081 and Envoy on :10000 (admin :9901); Ctrl-C stops them"
 	@echo "in another terminal: make send"
 	@trap 'kill 0' EXIT INT TERM; $(LOAD_DEMO_SECRETS); \
-	target/release/webhook-guard-demo-receiver --listen 127.0.0.1:8080 & \
+	target/release/webhook-guard demo-receiver --listen 127.0.0.1:8080 & \
 	target/release/webhook-guard-cache --listen 127.0.0.1:8081 & \
 	$(ENVOY) -c envoy/envoy.yaml --concurrency 2 -l warn --component-log-level wasm:info & \
 	wait
 
 .PHONY: send
-SEND := target/release/webhook-guard-send --url http://127.0.0.1:10000/webhooks/genesys \
+SEND := target/release/webhook-guard send --url http://127.0.0.1:10000/webhooks/genesys \
         --preset genesys-open-messaging --secret-env GENESYS_WEBHOOK_SECRET
 send: tools $(DEMO_SECRETS)
 	@$(LOAD_DEMO_SECRETS); id=demo-$$(date +%s%N); \
@@ -132,6 +135,8 @@ lint: rust-target
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(CARGO) clippy --target wasm32-wasip1 --lib -- -D warnings
 	$(CARGO) clippy --target wasm32-wasip1 -p floor-filter -- -D warnings
+	# The layers of src/ (the map in src/lib.rs): no import runs up, none goes in a circle.
+	$(CARGO) test --lib --quiet imports_point_down_the_layers
 
 # The alerting rules: valid, and each alert's unit tests (firing and quiet).
 .PHONY: test-observability
@@ -189,13 +194,35 @@ fuzz:
 .PHONY: clean
 clean:
 	$(CARGO) clean
-	rm -rf $(VENV) $(HOSTS_VENV) .docker-test
+	rm -rf $(VENV) $(HOSTS_VENV) .docker-test $(DIST)
 
 # --- the docker compose setup in a real engine (README, "Docker compose") ----------------
 
 .PHONY: test-docker
 test-docker: wasm tools envoy
 	bash tests/docker/test-docker.sh $(abspath $(ENVOY))
+
+# --- the release ---------------------------------------------------------------------------
+
+# dist/webhook_guard.wasm (release build) with its SHA-256 beside it, and both images tagged
+# $(VERSION): webhook-guard (the filter, OCI "compat" layout: envoy/istio/Dockerfile) and
+# webhook-guard-cache (cache/Dockerfile, from the host-built binary). DIST_REGISTRY prefixes
+# the image names (default: none; push them yourself). Where the engine cannot pull
+# debian:bookworm-slim (no registry, as on the test machines), the docker test's stand-in,
+# built by tests/docker/standins.sh from a debootstrap root, takes its place.
+DIST          := dist
+DIST_REGISTRY ?=
+.PHONY: dist
+dist: wasm tools
+	mkdir -p $(DIST)
+	cp $(WASM) $(DIST)/webhook_guard.wasm
+	cd $(DIST) && sha256sum webhook_guard.wasm > webhook_guard.wasm.sha256 && cat webhook_guard.wasm.sha256
+	docker build -q -f envoy/istio/Dockerfile -t $(DIST_REGISTRY)webhook-guard:$(VERSION) .
+	@docker image inspect debian:bookworm-slim >/dev/null 2>&1 || docker pull -q debian:bookworm-slim || \
+	  tests/docker/standins.sh "$(abspath $(ENVOY))" .docker-test/dist-standins
+	docker build -q -f cache/Dockerfile --target cache --build-arg BINARIES=prebuilt \
+	  -t $(DIST_REGISTRY)webhook-guard-cache:$(VERSION) .
+	@echo "built $(DIST_REGISTRY)webhook-guard:$(VERSION) and $(DIST_REGISTRY)webhook-guard-cache:$(VERSION)"
 
 # --- the host matrix (docs/hosts.md) -------------------------------------------------------
 

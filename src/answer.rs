@@ -45,7 +45,7 @@ pub enum Reject {
 
 /// Every reason a delivery can be refused for, in the answer table's order (a duplicate is
 /// answered, not refused).
-pub const REFUSALS: [Reject; 15] = [
+pub(crate) const REFUSALS: [Reject; 15] = [
     Reject::UnknownEndpoint,
     Reject::AmbiguousPath,
     Reject::SourceIpDenied,
@@ -70,7 +70,7 @@ pub const REFUSALS: [Reject; 15] = [
 const RETRY_AFTER_SECONDS: &str = "5";
 
 /// Longest `at` pointer put in an answer.
-pub const MAX_POINTER_BYTES: usize = 256;
+pub(crate) const MAX_POINTER_BYTES: usize = 256;
 
 fn truncate(s: &str, max: usize) -> &str {
     let mut end = s.len().min(max);
@@ -124,7 +124,7 @@ impl Reject {
         }
     }
 
-    pub fn retry_after(&self) -> Option<&'static str> {
+    pub(crate) fn retry_after(&self) -> Option<&'static str> {
         match self {
             Reject::InFlight | Reject::IdempotencyUnavailable => Some(RETRY_AFTER_SECONDS),
             _ => None,

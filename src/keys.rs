@@ -17,9 +17,51 @@ use subtle::{Choice, ConstantTimeEq};
 use crate::scheme::signature::{Algorithm, OfferedSig, SigKind};
 
 /// Shortest key accepted. Genesys asks for more than 15 characters; shorter keys are guessable.
-pub const MIN_SECRET_BYTES: usize = 16;
+pub(crate) const MIN_SECRET_BYTES: usize = 16;
 /// Longest key accepted (a bound, not a recommendation).
-pub const MAX_SECRET_BYTES: usize = 1024;
+pub(crate) const MAX_SECRET_BYTES: usize = 1024;
+
+/// Why a text is not a key of its kind. Its message never quotes the text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum KeyError {
+    #[error("is not valid base64")]
+    NotBase64,
+    #[error("does not start with whsec_")]
+    NotWhsec,
+    #[error("is not whsec_ + base64")]
+    NotWhsecBase64,
+    #[error("is shorter than 16 bytes")]
+    TooShort,
+    #[error("is longer than 1024 bytes")]
+    TooLong,
+    #[error("is not whpk_ + base64")]
+    NotWhpkBase64,
+    #[error("is not hex")]
+    NotHex,
+    #[error("is neither hex nor base64")]
+    NotHexNorBase64,
+    #[error("is not 32 bytes (an Ed25519 public key)")]
+    NotEd25519Length,
+    #[error("is not a point of Ed25519")]
+    NotEd25519Point,
+    #[error("is a weak Ed25519 key")]
+    WeakEd25519,
+    #[error("is not base64 (or PEM)")]
+    NotBase64OrPem,
+    #[error("is not a P-256 public key")]
+    NotP256,
+}
+
+/// Why a configured secret cannot be used: its key, or the kind the endpoint wants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SecretError {
+    #[error("is a \"public_key\", but this endpoint wants {0}")]
+    PublicKeyWhereShared(&'static str),
+    #[error("is a public key given as \"value\": this endpoint wants {0}")]
+    PublicKeyAsValue(&'static str),
+    #[error("{key}: this endpoint wants {want}")]
+    Unreadable { key: KeyError, want: &'static str },
+}
 
 /// How a shared secret's configured text turns into HMAC key bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,25 +86,25 @@ impl SecretEncoding {
     }
 
     /// Key bytes, or why the text cannot be one (the reason never quotes the text).
-    pub fn decode(self, text: &str) -> Result<Vec<u8>, &'static str> {
+    pub fn decode(self, text: &str) -> Result<Vec<u8>, KeyError> {
         let key = match self {
             SecretEncoding::Utf8 => text.as_bytes().to_vec(),
             SecretEncoding::Base64 => STANDARD
                 .decode(text.trim())
-                .map_err(|_| "is not valid base64")?,
+                .map_err(|_| KeyError::NotBase64)?,
             SecretEncoding::Whsec => {
                 let b64 = text
                     .trim()
                     .strip_prefix("whsec_")
-                    .ok_or("does not start with whsec_")?;
-                STANDARD.decode(b64).map_err(|_| "is not whsec_ + base64")?
+                    .ok_or(KeyError::NotWhsec)?;
+                STANDARD.decode(b64).map_err(|_| KeyError::NotWhsecBase64)?
             }
         };
         if key.len() < MIN_SECRET_BYTES {
-            return Err("is shorter than 16 bytes");
+            return Err(KeyError::TooShort);
         }
         if key.len() > MAX_SECRET_BYTES {
-            return Err("is longer than 1024 bytes");
+            return Err(KeyError::TooLong);
         }
         Ok(key)
     }
@@ -151,33 +193,26 @@ impl Secret {
         encoding: SecretEncoding,
         text: &str,
         field: Field,
-    ) -> Result<Secret, String> {
-        let want = || format!("this endpoint wants {}", wanted(algorithm, encoding));
+    ) -> Result<Secret, SecretError> {
+        let want = wanted(algorithm, encoding);
+        let unreadable = |key| SecretError::Unreadable { key, want };
         // Standard Webhooks: a whpk_ key verifies the v1a (Ed25519) signatures beside v1.
         let whpk = encoding == SecretEncoding::Whsec && text.trim().starts_with("whpk_");
         let asymmetric = algorithm.is_asymmetric() || whpk;
         match field {
-            Field::PublicKey if !asymmetric => {
-                return Err(format!("is a \"public_key\", but {}", want()))
-            }
-            Field::Value if asymmetric => {
-                return Err(format!("is a public key given as \"value\": {}", want()))
-            }
+            Field::PublicKey if !asymmetric => return Err(SecretError::PublicKeyWhereShared(want)),
+            Field::Value if asymmetric => return Err(SecretError::PublicKeyAsValue(want)),
             _ => {}
         }
         let key = if whpk || algorithm == Algorithm::Ed25519 {
-            Key::Ed25519(ed25519_public(text).map_err(|why| format!("{why}: {}", want()))?)
+            Key::Ed25519(ed25519_public(text).map_err(unreadable)?)
         } else if algorithm == Algorithm::EcdsaP256Sha256 {
-            Key::EcdsaP256(p256_public(text).map_err(|why| format!("{why}: {}", want()))?)
+            Key::EcdsaP256(p256_public(text).map_err(unreadable)?)
         } else if algorithm == Algorithm::Token {
-            let bytes = encoding
-                .decode(text)
-                .map_err(|why| format!("{why}: {}", want()))?;
+            let bytes = encoding.decode(text).map_err(unreadable)?;
             Key::Token(Sha256::digest(&bytes).into())
         } else {
-            let bytes = encoding
-                .decode(text)
-                .map_err(|why| format!("{why}: {}", want()))?;
+            let bytes = encoding.decode(text).map_err(unreadable)?;
             return Ok(Secret::hmac(id, algorithm, &bytes));
         };
         Ok(Secret { id, key })
@@ -185,7 +220,7 @@ impl Secret {
 
     /// Verified with the sender's public key: each costs a curve verification per offered
     /// signature, which a MAC comparison does not (`MAX_PUBLIC_KEYS`).
-    pub fn is_public_key(&self) -> bool {
+    pub(crate) fn is_public_key(&self) -> bool {
         matches!(self.key, Key::Ed25519(_) | Key::EcdsaP256(_))
     }
 
@@ -260,8 +295,9 @@ impl<'a> ToVerify<'a> {
         }
     }
 
+    #[cfg(test)]
     /// The curve verifications run so far (each one a (signature, public key) pair).
-    pub fn public_key_checks(&self) -> usize {
+    pub(crate) fn public_key_checks(&self) -> usize {
         self.public_key_checks.get()
     }
 
@@ -312,7 +348,7 @@ impl<'a> ToVerify<'a> {
 /// HMAC keys have one: a token does not cover the body, and the public-key schemes need the
 /// message whole (Ed25519) or are not worth streaming (ECDSA's cost is the verification).
 #[derive(Clone)]
-pub enum MacState {
+pub(crate) enum MacState {
     HmacSha256(Hmac<Sha256>),
     HmacSha1(Hmac<Sha1>),
     HmacSha512(Hmac<Sha512>),
@@ -341,7 +377,7 @@ impl MacState {
 
 impl Secret {
     /// A fresh MAC state for this key, when it is an HMAC key.
-    pub fn mac_state(&self) -> Option<MacState> {
+    pub(crate) fn mac_state(&self) -> Option<MacState> {
         match &self.key {
             Key::HmacSha256(k) => Some(MacState::HmacSha256(k.clone())),
             Key::HmacSha1(k) => Some(MacState::HmacSha1(k.clone())),
@@ -375,24 +411,22 @@ fn any_equal(
 
 /// An Ed25519 public key: `whpk_` + base64 (Standard Webhooks), 64 hex digits (Discord), or
 /// base64 of the 32 bytes. Weak (small-order) keys are refused: any signature would do.
-pub fn ed25519_public(text: &str) -> Result<ed25519_dalek::VerifyingKey, &'static str> {
+pub fn ed25519_public(text: &str) -> Result<ed25519_dalek::VerifyingKey, KeyError> {
     let text = text.trim();
     let bytes = if let Some(b64) = text.strip_prefix("whpk_") {
-        STANDARD.decode(b64).map_err(|_| "is not whpk_ + base64")?
+        STANDARD.decode(b64).map_err(|_| KeyError::NotWhpkBase64)?
     } else if text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
-        hex::decode(text).map_err(|_| "is not hex")?
+        hex::decode(text).map_err(|_| KeyError::NotHex)?
     } else {
         STANDARD
             .decode(text)
-            .map_err(|_| "is neither hex nor base64")?
+            .map_err(|_| KeyError::NotHexNorBase64)?
     };
-    let bytes: [u8; 32] = bytes
-        .try_into()
-        .map_err(|_| "is not 32 bytes (an Ed25519 public key)")?;
+    let bytes: [u8; 32] = bytes.try_into().map_err(|_| KeyError::NotEd25519Length)?;
     let key =
-        ed25519_dalek::VerifyingKey::from_bytes(&bytes).map_err(|_| "is not a point of Ed25519")?;
+        ed25519_dalek::VerifyingKey::from_bytes(&bytes).map_err(|_| KeyError::NotEd25519Point)?;
     if key.is_weak() {
-        return Err("is a weak Ed25519 key");
+        return Err(KeyError::WeakEd25519);
     }
     Ok(key)
 }
@@ -409,14 +443,14 @@ pub(crate) fn pem_body(text: &str) -> String {
 
 /// A P-256 public key: base64 of its DER SubjectPublicKeyInfo (SendGrid's "verification
 /// key"), the same as PEM, or base64 of a SEC1 point.
-pub fn p256_public(text: &str) -> Result<p256::ecdsa::VerifyingKey, &'static str> {
+pub fn p256_public(text: &str) -> Result<p256::ecdsa::VerifyingKey, KeyError> {
     use p256::pkcs8::DecodePublicKey;
     let der = STANDARD
         .decode(pem_body(text))
-        .map_err(|_| "is not base64 (or PEM)")?;
+        .map_err(|_| KeyError::NotBase64OrPem)?;
     p256::ecdsa::VerifyingKey::from_public_key_der(&der)
         .or_else(|_| p256::ecdsa::VerifyingKey::from_sec1_bytes(&der))
-        .map_err(|_| "is not a P-256 public key")
+        .map_err(|_| KeyError::NotP256)
 }
 
 impl std::fmt::Debug for Secret {
@@ -432,7 +466,7 @@ impl std::fmt::Debug for Secret {
 ///
 /// Every secret is tried against every offered signature (no early exit), so the time taken
 /// does not depend on which shared secret matched or how much of a MAC was right.
-pub fn matching_secret(
+pub(crate) fn matching_secret(
     secrets: &[Secret],
     pieces: &[&[u8]],
     offered: &[OfferedSig],
@@ -443,7 +477,7 @@ pub fn matching_secret(
 
 /// The position of the first `true`, every item evaluated: no early exit, so which secret
 /// matched shows in nothing timed (`stream.rs` uses it for its MAC states too).
-pub fn first_match(results: impl IntoIterator<Item = bool>) -> Option<usize> {
+pub(crate) fn first_match(results: impl IntoIterator<Item = bool>) -> Option<usize> {
     results
         .into_iter()
         .enumerate()

@@ -119,6 +119,7 @@ pub fn public_keys(data: &[u8]) {
                 // character found in one was quoted. (A text made of a message's own
                 // words, which the fuzzer found, is not a leak.)
                 if let Err(why) = Secret::from_text("k".into(), algorithm, encoding, text, field) {
+                    let why = why.to_string();
                     let foreign = text.chars().any(|c| !c.is_ascii_graphic() && c != ' ');
                     assert!(!foreign || text.len() < 4 || !why.contains(text), "{why}");
                     assert!(why.len() < 400, "{why}");

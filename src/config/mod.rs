@@ -27,13 +27,13 @@ use crate::scheme::{Scheme, SignatureSource};
 use serde::Deserialize;
 use serde_json::Value;
 
-pub const DEFAULT_MAX_BODY_BYTES: u64 = 1024 * 1024;
+pub(crate) const DEFAULT_MAX_BODY_BYTES: u64 = 1024 * 1024;
 
 /// Envoy buffers the whole body in memory; beyond this a webhook is not a webhook.
-pub const MAX_MAX_BODY_BYTES: u64 = 64 * 1024 * 1024;
+pub(crate) const MAX_MAX_BODY_BYTES: u64 = 64 * 1024 * 1024;
 
 /// A replay window longer than a week protects nothing.
-pub const MAX_WINDOW_SECONDS: u64 = 7 * 24 * 3600;
+pub(crate) const MAX_WINDOW_SECONDS: u64 = 7 * 24 * 3600;
 
 pub const MAX_SECRETS: usize = 8;
 
@@ -87,10 +87,23 @@ pub struct Endpoint {
     pub allow: String,
 }
 
+/// One endpoint of one configuration. Only `Config::route` makes one, so it always names an
+/// endpoint of the configuration that made it (`Config::endpoint`): the glue carries it
+/// instead of an index it would have to look up again, with a branch that cannot run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EndpointId(usize);
+
+impl EndpointId {
+    /// Its position in the configuration's `endpoints` (metrics are kept by it).
+    pub fn index(self) -> usize {
+        self.0
+    }
+}
+
 /// Which endpoint a request path belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Route {
-    Endpoint(usize),
+    Endpoint(EndpointId),
     /// No endpoint serves it, however a receiver spells it.
     Unknown,
     /// Its exact spelling and the spelling a receiver would route disagree on the endpoint
@@ -196,6 +209,11 @@ impl Config {
     /// The endpoint of a request path: the exact match (`endpoint_for`), provided the path
     /// as a lenient receiver would route it (`crate::request::path::canonical`) matches the same one
     /// and holds nothing that no canonical form settles (`crate::request::path::unsettled`).
+    /// The endpoint `id` names (made by this configuration's `route`).
+    pub fn endpoint(&self, id: EndpointId) -> &Endpoint {
+        &self.endpoints[id.0]
+    }
+
     pub fn route(&self, path: &[u8]) -> Route {
         let exact = self.endpoint_for(path);
         let canonical = crate::request::path::canonical(path);
@@ -210,7 +228,7 @@ impl Config {
             (None, None) => Route::Unknown,
             // Where an endpoint could serve it, a spelling no canonical form settles.
             _ if crate::request::path::unsettled(path) => Route::Ambiguous,
-            (Some(a), Some(b)) if a == b => Route::Endpoint(a),
+            (Some(a), Some(b)) if a == b => Route::Endpoint(EndpointId(a)),
             _ => Route::Ambiguous,
         }
     }
@@ -218,7 +236,7 @@ impl Config {
     /// The endpoint whose `path_prefix` is the longest match for the request path (query
     /// ignored), matching whole segments: `/hooks/a` serves `/hooks/a` and `/hooks/a/x`, not
     /// `/hooks/ab`.
-    pub fn endpoint_for(&self, path: &[u8]) -> Option<usize> {
+    pub(crate) fn endpoint_for(&self, path: &[u8]) -> Option<usize> {
         let path = match path.iter().position(|&b| b == b'?' || b == b'#') {
             Some(q) => &path[..q],
             None => path,

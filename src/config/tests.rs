@@ -508,10 +508,13 @@ fn a_spelling_routed_elsewhere_by_a_receiver_is_ambiguous() {
           {{"name":"strict","path_prefix":"/hooks/strict","preset":"github","secrets":{SECRET}}}]}}"#
     );
     let c = parse(&json).unwrap();
-    assert_eq!(c.route(b"/hooks/strict"), Route::Endpoint(1));
-    assert_eq!(c.route(b"/hooks/strict/x?y=1"), Route::Endpoint(1));
-    assert_eq!(c.route(b"/hooks/other"), Route::Endpoint(0));
-    assert_eq!(c.route(b"/hooks/other;x=1"), Route::Endpoint(0));
+    assert_eq!(c.route(b"/hooks/strict"), Route::Endpoint(EndpointId(1)));
+    assert_eq!(
+        c.route(b"/hooks/strict/x?y=1"),
+        Route::Endpoint(EndpointId(1))
+    );
+    assert_eq!(c.route(b"/hooks/other"), Route::Endpoint(EndpointId(0)));
+    assert_eq!(c.route(b"/hooks/other;x=1"), Route::Endpoint(EndpointId(0)));
     assert_eq!(c.route(b"/elsewhere"), Route::Unknown);
     for spelling in [
         "/hooks/strict;x=1",
@@ -587,13 +590,19 @@ fn unsettled_spellings_are_refused_wherever_an_endpoint_could_serve_them() {
     assert_eq!(c.route(b"/else%2573where"), Route::Unknown);
     assert_eq!(
         c.route(b"/hooks/strict?x=%09%2573%C3%A9"),
-        Route::Endpoint(1)
+        Route::Endpoint(EndpointId(1))
     );
-    assert_eq!(c.route(b"/hooks/other?x=%0a"), Route::Endpoint(0));
+    assert_eq!(
+        c.route(b"/hooks/other?x=%0a"),
+        Route::Endpoint(EndpointId(0))
+    );
     // Printable escapes where they change no route: as before.
-    assert_eq!(c.route(b"/hooks/other%41"), Route::Endpoint(0));
-    assert_eq!(c.route(b"/hooks/strict/a%20b%7e"), Route::Endpoint(1));
-    assert_eq!(c.route(b"/hooks/100%25"), Route::Endpoint(0));
+    assert_eq!(c.route(b"/hooks/other%41"), Route::Endpoint(EndpointId(0)));
+    assert_eq!(
+        c.route(b"/hooks/strict/a%20b%7e"),
+        Route::Endpoint(EndpointId(1))
+    );
+    assert_eq!(c.route(b"/hooks/100%25"), Route::Endpoint(EndpointId(0)));
 }
 
 #[test]

@@ -23,12 +23,12 @@ use crate::dedupe::client::{
 
 /// Claims that may wait for a batch; more are answered at once as if the cache were
 /// unavailable (fail closed), so a cache that stalls cannot grow the VM's memory.
-pub const MAX_PENDING_CLAIMS: usize = 1024;
+pub(crate) const MAX_PENDING_CLAIMS: usize = 1024;
 /// Commits, releases and abandons that may wait; more are dropped with a warning, and their
 /// claims lapse after their in-flight TTL (as when a send fails for good).
-pub const MAX_PENDING_SETTLEMENTS: usize = 4096;
+pub(crate) const MAX_PENDING_SETTLEMENTS: usize = 4096;
 /// Shortest timeout a batch is sent with: below it, the claims in it fail unsent.
-pub const MIN_BATCH_TIMEOUT_MS: u64 = 5;
+pub(crate) const MIN_BATCH_TIMEOUT_MS: u64 = 5;
 
 /// A claim waiting for its batch's answer.
 #[derive(Debug)]
@@ -68,13 +68,13 @@ pub enum Answered<W> {
 
 /// A batch to send now.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Outgoing {
+pub(crate) struct Outgoing {
     pub body: Vec<u8>,
     pub timeout_ms: u64,
 }
 
 #[derive(Debug)]
-pub struct Batcher<W> {
+pub(crate) struct Batcher<W> {
     claims: VecDeque<PendingClaim<W>>,
     settlements: VecDeque<Queued>,
     /// Taken for the batch being dispatched, until `dispatched` says how it went.
@@ -101,7 +101,7 @@ impl<W> Default for Batcher<W> {
 
 /// Whether the root context must be woken to send what was just added.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Wake {
+pub(crate) enum Wake {
     /// Nothing is in flight and no wake-up is on its way: wake the root.
     Ring,
     /// A batch in flight or a wake-up on its way will pick it up.
@@ -110,7 +110,7 @@ pub enum Wake {
 
 impl<W> Batcher<W> {
     /// Queues a claim; `Err` gives it back when too many wait already.
-    pub fn submit(
+    pub(crate) fn submit(
         &mut self,
         token: String,
         body: Vec<u8>,
@@ -134,12 +134,12 @@ impl<W> Batcher<W> {
 
     /// Queues a commit, release or abandon from a request context: whether to wake the
     /// root; `None` when too many wait already.
-    pub fn offer_settlement(&mut self, queued: Queued) -> Option<Wake> {
+    pub(crate) fn offer_settlement(&mut self, queued: Queued) -> Option<Wake> {
         self.push_settlement(queued).then(|| self.wake())
     }
 
     /// Queues a commit, release or abandon; `false` when too many wait already.
-    pub fn push_settlement(&mut self, queued: Queued) -> bool {
+    pub(crate) fn push_settlement(&mut self, queued: Queued) -> bool {
         if self.settlements.len() >= MAX_PENDING_SETTLEMENTS {
             return false;
         }
@@ -156,14 +156,14 @@ impl<W> Batcher<W> {
     }
 
     /// The wake-up arrived.
-    pub fn rang(&mut self) {
+    pub(crate) fn rang(&mut self) {
         self.rung = false;
     }
 
     /// Takes back a claim whose request went away: `true` when it was never sent (nothing
     /// to give up), `false` when it may have reached the cache (it is in flight or was
     /// answered).
-    pub fn withdraw(&mut self, id: u32) -> bool {
+    pub(crate) fn withdraw(&mut self, id: u32) -> bool {
         match self.claims.iter().position(|c| c.id == id) {
             Some(i) => {
                 self.claims.remove(i);
@@ -173,21 +173,18 @@ impl<W> Batcher<W> {
         }
     }
 
+    #[cfg(test)]
     /// Nothing waits and nothing is in flight.
-    pub fn is_idle(&self) -> bool {
+    pub(crate) fn is_idle(&self) -> bool {
         self.claims.is_empty()
             && self.settlements.is_empty()
             && self.staged.is_empty()
             && self.in_flight.is_none()
     }
 
-    pub fn in_flight(&self) -> bool {
-        self.in_flight.is_some()
-    }
-
     /// The settlements waiting for a batch (for tests of the glue).
     #[cfg(test)]
-    pub fn waiting_settlements(&self) -> Vec<Queued> {
+    pub(crate) fn waiting_settlements(&self) -> Vec<Queued> {
         self.settlements.iter().cloned().collect()
     }
 
@@ -271,7 +268,7 @@ impl<W> Batcher<W> {
 
     /// How sending the batch from `take` went: `Ok(token)`, it is in flight; `Err`, it was
     /// not sent, and every op in it is answered as such.
-    pub fn dispatched(&mut self, result: Result<u32, ()>) -> Vec<Answered<W>> {
+    pub(crate) fn dispatched(&mut self, result: Result<u32, ()>) -> Vec<Answered<W>> {
         let items = std::mem::take(&mut self.staged);
         match result {
             Ok(token) => {
@@ -284,7 +281,7 @@ impl<W> Batcher<W> {
 
     /// Every claim still waiting, answered unavailable and unsent (the cache cannot be
     /// reached at all, so waiting for the next batch would only delay the same answer).
-    pub fn fail_waiting_claims(&mut self) -> Vec<Answered<W>> {
+    pub(crate) fn fail_waiting_claims(&mut self) -> Vec<Answered<W>> {
         self.claims
             .drain(..)
             .map(|c| unsent(Item::Claim(c)))
@@ -297,7 +294,7 @@ impl<W> Batcher<W> {
     /// counts as a failed send (its answer will never come): it goes on as its next attempt,
     /// never past `MAX_ATTEMPTS`, since sending it again is harmless (commit and release are
     /// idempotent for their token).
-    pub fn hand_off(&mut self) -> (Vec<Answered<W>>, Vec<Queued>) {
+    pub(crate) fn hand_off(&mut self) -> (Vec<Answered<W>>, Vec<Queued>) {
         let mut claims = self.fail_waiting_claims();
         let mut settlements: Vec<Queued> = self.settlements.drain(..).collect();
         let staged = std::mem::take(&mut self.staged)

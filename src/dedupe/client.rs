@@ -30,7 +30,7 @@ pub enum ClaimVerdict {
 }
 
 /// The claim's body, with the filter's own token.
-pub fn claim_request(key: &str, token: &str, ttl_seconds: u64) -> Vec<u8> {
+pub(crate) fn claim_request(key: &str, token: &str, ttl_seconds: u64) -> Vec<u8> {
     to_json(&ClaimRequest {
         key: key.to_string(),
         ttl_ms: ttl_seconds * 1000,
@@ -89,7 +89,7 @@ pub fn parse_claim(status: Option<&[u8]>, body: &[u8], ours: &str) -> ClaimVerdi
 }
 
 /// The claim verdict a batch entry gives (`None`: the answer had no usable entry for it).
-pub fn claim_verdict(entry: Option<&BatchResult>, ours: &str) -> ClaimVerdict {
+pub(crate) fn claim_verdict(entry: Option<&BatchResult>, ours: &str) -> ClaimVerdict {
     let Some(entry) = entry.filter(|e| e.error.is_none()) else {
         return ClaimVerdict::Unavailable;
     };
@@ -119,7 +119,7 @@ pub enum SettleResult {
 }
 
 /// The result a batch entry gives a settlement sent as `op`.
-pub fn settle_result(op: Operation, entry: Option<&BatchResult>) -> SettleResult {
+pub(crate) fn settle_result(op: Operation, entry: Option<&BatchResult>) -> SettleResult {
     let Some(entry) = entry else {
         return SettleResult::Retry;
     };
@@ -278,12 +278,12 @@ pub struct Queued {
 }
 
 /// Sends of one commit, release or abandon before the claim is left to its in-flight TTL.
-pub const MAX_ATTEMPTS: u8 = 5;
+pub(crate) const MAX_ATTEMPTS: u8 = 5;
 
 /// How long to wait before send `attempt + 1` after send `attempt` failed: 250 ms, doubling
 /// (250 ms, 0.5 s, 1 s, 2 s: about 4 s in all, enough for a cache restart or a Redis
 /// failover, where sends back to back would all fail within milliseconds).
-pub fn retry_delay_ms(attempt: u8) -> u64 {
+pub(crate) fn retry_delay_ms(attempt: u8) -> u64 {
     250u64 << attempt.saturating_sub(1).min(6)
 }
 
@@ -332,7 +332,7 @@ impl Queued {
     }
 
     /// This settlement as a batch entry with id `id`: its body under its operation's name.
-    pub fn batch_entry(&self, id: usize, out: &mut Vec<u8>) {
+    pub(crate) fn batch_entry(&self, id: usize, out: &mut Vec<u8>) {
         out.extend_from_slice(b"{\"id\":");
         out.extend_from_slice(id.to_string().as_bytes());
         out.extend_from_slice(b",\"");
@@ -348,9 +348,10 @@ impl Queued {
         matches!(status, Some(b"200") | Some(b"409"))
     }
 
+    #[cfg(test)]
     /// Whether sending it again may help: no answer, a 5xx, or 429. Any other answer (400:
     /// the cache refused the request) would be the same next time.
-    pub fn retryable(status: Option<&[u8]>) -> bool {
+    pub(crate) fn retryable(status: Option<&[u8]>) -> bool {
         match status {
             None => true,
             Some(s) => s.first() == Some(&b'5') || s == b"429",

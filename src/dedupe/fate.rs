@@ -11,7 +11,7 @@
 
 /// What to do with a held claim.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Fate {
+pub(crate) enum Fate {
     Commit,
     Release,
     /// Leave it to lapse after `in_flight_ttl_seconds`.
@@ -20,22 +20,27 @@ pub enum Fate {
 
 /// Envoy's `response.flags` bits (the legacy bitmask of `StreamInfo::CoreResponseFlag`).
 pub mod flags {
-    pub const NO_HEALTHY_UPSTREAM: u64 = 0x2;
-    pub const UPSTREAM_REQUEST_TIMEOUT: u64 = 0x4;
-    pub const LOCAL_RESET: u64 = 0x8;
-    pub const UPSTREAM_REMOTE_RESET: u64 = 0x10;
-    pub const UPSTREAM_CONNECTION_FAILURE: u64 = 0x20;
-    pub const UPSTREAM_CONNECTION_TERMINATION: u64 = 0x40;
-    pub const UPSTREAM_OVERFLOW: u64 = 0x80;
-    pub const NO_ROUTE_FOUND: u64 = 0x100;
-    pub const RATE_LIMITED: u64 = 0x800;
-    pub const DOWNSTREAM_CONNECTION_TERMINATION: u64 = 0x4000;
-    pub const NO_CLUSTER_FOUND: u64 = 0x100_0000;
-    pub const DNS_RESOLUTION_FAILED: u64 = 0x400_0000;
+    pub(crate) const NO_HEALTHY_UPSTREAM: u64 = 0x2;
+    #[cfg(test)]
+    pub(crate) const UPSTREAM_REQUEST_TIMEOUT: u64 = 0x4;
+    #[cfg(test)]
+    pub(crate) const LOCAL_RESET: u64 = 0x8;
+    #[cfg(test)]
+    pub(crate) const UPSTREAM_REMOTE_RESET: u64 = 0x10;
+    pub(crate) const UPSTREAM_CONNECTION_FAILURE: u64 = 0x20;
+    #[cfg(test)]
+    pub(crate) const UPSTREAM_CONNECTION_TERMINATION: u64 = 0x40;
+    pub(crate) const UPSTREAM_OVERFLOW: u64 = 0x80;
+    pub(crate) const NO_ROUTE_FOUND: u64 = 0x100;
+    pub(crate) const RATE_LIMITED: u64 = 0x800;
+    #[cfg(test)]
+    pub(crate) const DOWNSTREAM_CONNECTION_TERMINATION: u64 = 0x4000;
+    pub(crate) const NO_CLUSTER_FOUND: u64 = 0x100_0000;
+    pub(crate) const DNS_RESOLUTION_FAILED: u64 = 0x400_0000;
 
     /// Each of these says the request was refused before any byte of it was sent upstream:
     /// no host, no connection, no route, a circuit breaker or a rate limit.
-    pub const NEVER_SENT: u64 = NO_HEALTHY_UPSTREAM
+    pub(crate) const NEVER_SENT: u64 = NO_HEALTHY_UPSTREAM
         | UPSTREAM_CONNECTION_FAILURE
         | UPSTREAM_OVERFLOW
         | NO_ROUTE_FOUND
@@ -45,12 +50,12 @@ pub mod flags {
 }
 
 /// `response.code_details` of an answer that came from the receiver.
-pub const VIA_UPSTREAM: &[u8] = b"via_upstream";
+pub(crate) const VIA_UPSTREAM: &[u8] = b"via_upstream";
 
 /// Response headers arrived for a forwarded, claimed delivery. `response_flags` is asked
 /// only when the answer is not the receiver's 2xx (reading it is a host call, and the 2xx
 /// is the common case).
-pub fn on_response(
+pub(crate) fn on_response(
     status: &[u8],
     code_details: &[u8],
     response_flags: impl FnOnce() -> u64,
@@ -74,7 +79,7 @@ pub fn on_response(
 
 /// The stream ended while the claim was held and no response headers were seen (the client
 /// went away, or the stream was reset).
-pub fn on_end(response_flags: u64) -> Fate {
+pub(crate) fn on_end(response_flags: u64) -> Fate {
     from_flags(response_flags)
 }
 
@@ -91,7 +96,7 @@ fn from_flags(response_flags: u64) -> Fate {
 
 /// `response.flags` as the host gives it: a little-endian 64-bit integer (0 when absent or
 /// of another size).
-pub fn parse_flags(raw: &[u8]) -> u64 {
+pub(crate) fn parse_flags(raw: &[u8]) -> u64 {
     <[u8; 8]>::try_from(raw).map_or(0, u64::from_le_bytes)
 }
 

@@ -7,7 +7,7 @@ use crate::payload::json::raw_at;
 use crate::request::headers::{CapturedHeaders, HeaderRef, Lookup};
 
 /// Longest key text accepted before hashing; a longer "id" is not an id.
-pub const MAX_KEY_BYTES: usize = 1024;
+pub(crate) const MAX_KEY_BYTES: usize = 1024;
 
 /// Bytes that never occur in UTF-8 text, so they can mark what a key is made of: a decoded
 /// JSON string is the key as it is (as in earlier versions), anything else starts with a
@@ -32,7 +32,7 @@ pub enum KeySource {
 
 /// The key of `KeySource::SignedContent`, from the SHA-256 of the signed content (computed
 /// whole, or as the body arrived: `crate::verify::stream`).
-pub fn signed_content_key(digest: &[u8]) -> Vec<u8> {
+pub(crate) fn signed_content_key(digest: &[u8]) -> Vec<u8> {
     let mut k = Vec::with_capacity(1 + digest.len());
     k.push(DIGEST);
     k.extend_from_slice(digest);
@@ -53,7 +53,7 @@ impl KeySource {
             .then(|| KeySource::Pointer(text.to_string()))
     }
 
-    pub fn needs_json(&self) -> bool {
+    pub(crate) fn needs_json(&self) -> bool {
         matches!(self, KeySource::Pointer(_) | KeySource::GenesysTutorial)
     }
 
@@ -114,7 +114,7 @@ fn identity(body: &[u8], pointer: &str) -> Option<Vec<u8>> {
 
 /// SHA-256 hex of the endpoint name and the key: the same id sent to two endpoints is two
 /// deliveries, and the hash reveals neither.
-pub fn hash_key(endpoint: &str, key: &[u8]) -> String {
+pub(crate) fn hash_key(endpoint: &str, key: &[u8]) -> String {
     let mut h = Sha256::new();
     h.update(endpoint.as_bytes());
     h.update([0u8]);
@@ -132,7 +132,7 @@ const BELOW: u8 = 0xff;
 /// prefix is another delivery and can never mark this one processed. At the endpoint's own
 /// path (`below` empty) the key is `exact` as it is, byte for byte what earlier versions
 /// stored: deliveries committed before an upgrade stay duplicates.
-pub fn scoped_key(exact: String, below: &[String]) -> String {
+pub(crate) fn scoped_key(exact: String, below: &[String]) -> String {
     if below.is_empty() {
         return exact;
     }

@@ -268,7 +268,7 @@ impl Host for Fake {
     }
 
     /// As in Envoy, a name defined again (by another root) is the same metric.
-    fn define_metric(&self, _histogram: bool, name: &str) -> u32 {
+    fn define_metric(&self, _kind: crate::metrics::Kind, name: &str) -> u32 {
         let mut st = self.0.borrow_mut();
         if let Some(i) = st.metric_names.iter().position(|n| n == name) {
             return i as u32 + 1;
@@ -281,7 +281,10 @@ impl Host for Fake {
         *self.0.borrow_mut().counts.entry(metric).or_insert(0) += 1;
     }
 
-    fn record(&self, _metric: u32, _value: u64) {}
+    /// A gauge's value (a histogram's last sample), read with `count`.
+    fn record(&self, metric: u32, value: u64) {
+        self.0.borrow_mut().counts.insert(metric, value);
+    }
 
     fn set_tick_period(&self, period: Duration) {
         self.0.borrow_mut().tick_period = period;

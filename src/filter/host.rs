@@ -67,8 +67,8 @@ pub trait Host {
     fn register_queue(&self, name: &str) -> Option<u32>;
     fn enqueue(&self, queue: u32, message: &[u8]) -> bool;
     fn dequeue(&self, queue: u32) -> Option<Vec<u8>>;
-    /// Defines a counter (or a histogram); 0 when it cannot (incrementing 0 does nothing).
-    fn define_metric(&self, histogram: bool, name: &str) -> u32;
+    /// Defines a metric; 0 when it cannot (incrementing 0 does nothing).
+    fn define_metric(&self, kind: crate::metrics::Kind, name: &str) -> u32;
     fn increment(&self, metric: u32);
     fn record(&self, metric: u32, value: u64);
     /// Calls the root context's `on_tick` every `period` (zero: stops).
@@ -257,11 +257,11 @@ mod envoy {
             hostcalls::dequeue_shared_queue(queue).ok().flatten()
         }
 
-        fn define_metric(&self, histogram: bool, name: &str) -> u32 {
-            let kind = if histogram {
-                MetricType::Histogram
-            } else {
-                MetricType::Counter
+        fn define_metric(&self, kind: crate::metrics::Kind, name: &str) -> u32 {
+            let kind = match kind {
+                crate::metrics::Kind::Counter => MetricType::Counter,
+                crate::metrics::Kind::Gauge => MetricType::Gauge,
+                crate::metrics::Kind::Histogram => MetricType::Histogram,
             };
             hostcalls::define_metric(kind, name).unwrap_or(0)
         }

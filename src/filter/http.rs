@@ -10,11 +10,13 @@ use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::Action;
 
 use crate::answer::Reject;
-use crate::config::{Config, Mode, OnUnavailable, Route};
+use crate::config::{Config, EndpointId, Mode, OnUnavailable, Route};
 use crate::dedupe::batch::Wake;
 use crate::dedupe::client::{claim_request, ClaimVerdict, Queued, Settlement};
 use crate::dedupe::fate::{self, Fate};
 use crate::dedupe::key;
+use crate::events::{self, Event};
+use crate::metrics::GiveUp;
 use crate::request::cidr::parse_source_address;
 use crate::request::headers::{own, CapturedHeaders};
 use crate::scheme::delivery;
@@ -52,7 +54,7 @@ pub enum State {
     /// Headers read; the body is being buffered (and, when the endpoint allows it, its
     /// MACs updated as it arrives).
     Buffering {
-        endpoint: usize,
+        endpoint: EndpointId,
         headers: CapturedHeaders,
         stream: Option<BodyMac>,
     },
@@ -60,7 +62,7 @@ pub enum State {
     /// claim `id` of the root's batcher. Leaving this state any way but `Claimed` abandons
     /// the claim (or withdraws it, when it was not sent yet).
     Claiming {
-        endpoint: usize,
+        endpoint: EndpointId,
         verified: Verified,
         key: String,
         token: String,
@@ -121,14 +123,11 @@ impl<H: Host> HttpContext for Guard<H> {
         let config = Rc::clone(&self.config);
         let path = header(":path").unwrap_or_default();
         let index = match config.route(path) {
-            Route::Endpoint(i) => i,
+            Route::Endpoint(id) => id,
             Route::Unknown => return self.refuse(None, Reject::UnknownEndpoint),
             Route::Ambiguous => return self.refuse(None, Reject::AmbiguousPath),
         };
-        // Can't happen (route returns indexes of endpoints); refuse rather than forward.
-        let Some(endpoint) = config.endpoints.get(index) else {
-            return self.refuse(None, Reject::UnknownEndpoint);
-        };
+        let endpoint = config.endpoint(index);
         if config.idempotency.is_some() && endpoint.idempotency_key.is_some() {
             // A claimed delivery's fate may be logged from the response phase, where request
             // headers cannot be read (nor is Envoy's `request.id` property set there, checked
@@ -266,6 +265,12 @@ impl<H: Host> HttpContext for Guard<H> {
             State::Claiming { key, token, id, .. } => {
                 if self.link.batcher.borrow_mut().withdraw(id) {
                     self.metrics.claim(&self.host, ClaimOutcome::Abandoned);
+                    let fields = serde_json::json!({
+                        "reason": "the client left before the claim was sent: withdrawn",
+                        "request_id": self.request_id.clone().flatten(),
+                        "idempotency_key": key,
+                    });
+                    log::info!("{}", events::line(Event::ClaimAbandoned, fields));
                 } else {
                     self.abandon(key, token);
                 }
@@ -344,10 +349,7 @@ impl<H: Host> Guard<H> {
         else {
             return Action::Continue;
         };
-        // Can't happen (the index came from the configuration); refuse rather than forward.
-        let Some(ep) = config.endpoints.get(endpoint) else {
-            return self.refuse(None, Reject::UnknownEndpoint);
-        };
+        let ep = config.endpoint(endpoint);
         let now = self.now_for(ep);
         let verdict = match stream {
             // Every byte was hashed as it came: the body is not read again.
@@ -372,7 +374,7 @@ impl<H: Host> Guard<H> {
     }
 
     /// Forwards a verified delivery, after claiming it when the endpoint deduplicates.
-    fn claim_and_forward(&mut self, endpoint: usize, verified: Verified) -> Action {
+    fn claim_and_forward(&mut self, endpoint: EndpointId, verified: Verified) -> Action {
         self.key_hash.clone_from(&verified.idempotency_key);
         let config = Rc::clone(&self.config);
         let (Some(idem), Some(key)) = (&config.idempotency, &verified.idempotency_key) else {
@@ -381,7 +383,7 @@ impl<H: Host> Guard<H> {
         };
         // Our own token: whatever becomes of the claim's answer, we can release the claim.
         let Some(token) = self.link.tokens.next(|| self.host.random()) else {
-            log::warn!("webhook-guard: no random source for a claim token");
+            self.claim_not_sent(endpoint, "no_random_source");
             self.metrics.cache_error(&self.host, Operation::Claim);
             return self.cache_unavailable(endpoint, &verified);
         };
@@ -413,14 +415,14 @@ impl<H: Host> Guard<H> {
                     batcher.withdraw(id);
                     batcher.rang();
                     drop(batcher);
-                    log::warn!("webhook-guard: cannot wake the root context to send a claim");
+                    self.claim_not_sent(endpoint, "root_not_woken");
                     self.metrics.cache_error(&self.host, Operation::Claim);
                     return self.cache_unavailable(endpoint, &verified);
                 }
                 id
             }
             Err(_) => {
-                log::warn!("webhook-guard: too many claims waiting for the cache");
+                self.claim_not_sent(endpoint, "queue_full");
                 self.metrics.cache_error(&self.host, Operation::Claim);
                 return self.cache_unavailable(endpoint, &verified);
             }
@@ -488,7 +490,7 @@ impl<H: Host> Guard<H> {
     }
 
     /// The endpoint's failure policy when the cache cannot answer a claim.
-    fn cache_unavailable(&mut self, endpoint: usize, verified: &Verified) -> Action {
+    fn cache_unavailable(&mut self, endpoint: EndpointId, verified: &Verified) -> Action {
         let allow = self
             .config
             .idempotency
@@ -497,7 +499,13 @@ impl<H: Host> Guard<H> {
         if !allow {
             return self.refuse(Some(endpoint), Reject::IdempotencyUnavailable);
         }
-        log::warn!("webhook-guard: cache unavailable, forwarding without deduplication (on_unavailable: allow)");
+        let fields = serde_json::json!({
+            "endpoint": self.config.endpoint(endpoint).name,
+            "on_unavailable": "allow",
+            "effect": "forwarded without deduplication",
+            "request_id": self.request_id.clone().flatten(),
+        });
+        log::warn!("{}", events::line(Event::CacheUnavailable, fields));
         self.accept(endpoint, verified);
         Action::Continue
     }
@@ -513,14 +521,13 @@ impl<H: Host> Guard<H> {
             Fate::Release => (Settlement::Release, ClaimOutcome::Released),
             Fate::Keep => {
                 self.metrics.claim(&self.host, ClaimOutcome::Kept);
-                let line = serde_json::json!({
-                    "event": "webhook_claim_kept",
+                let fields = serde_json::json!({
                     "reason": "outcome unknown: the receiver may have the delivery",
                     "response_flags": self.response_flags(),
                     "request_id": self.request_id.clone().flatten(),
                     "idempotency_key": key,
                 });
-                log::info!("{line}");
+                log::info!("{}", events::line(Event::ClaimKept, fields));
                 return;
             }
         };
@@ -532,6 +539,12 @@ impl<H: Host> Guard<H> {
     /// the claim has not reached the cache yet.
     fn abandon(&mut self, key: String, token: String) {
         self.metrics.claim(&self.host, ClaimOutcome::Abandoned);
+        let fields = serde_json::json!({
+            "reason": "the claim's answer is not used: released with a tombstone",
+            "request_id": self.request_id.clone().flatten(),
+            "idempotency_key": key,
+        });
+        log::info!("{}", events::line(Event::ClaimAbandoned, fields));
         self.send(Settlement::Abandon, &key, &token);
     }
 
@@ -571,7 +584,13 @@ impl<H: Host> Guard<H> {
                     }
                     // Not woken: it goes with the root's next batch (next claim or retry).
                     self.link.batcher.borrow_mut().rang();
-                    log::warn!("webhook-guard: cannot wake the root context; a {} waits for the next batch", settlement.name());
+                    let fields = serde_json::json!({
+                        "op": settlement.operation().name(),
+                        "settlement": settlement.name(),
+                        "reason": "root_not_woken",
+                        "effect": "sent with the next batch",
+                    });
+                    log::warn!("{}", events::line(Event::SettlementDelayed, fields));
                     return;
                 }
                 // Too many waiting here: the shared queue may reach another worker's root.
@@ -582,18 +601,22 @@ impl<H: Host> Guard<H> {
             .queue
             .is_some_and(|q| self.host.enqueue(q, &queued.encode()));
         if !sent {
-            log::warn!(
-                "webhook-guard: could not queue a claim's {}; it lapses after its in-flight TTL",
-                settlement.name()
-            );
+            super::root::give_up(&self.host, &self.metrics, &queued, GiveUp::QueueFull);
         }
     }
 
+    /// A verified delivery's claim could not be sent: the failure policy follows.
+    fn claim_not_sent(&self, endpoint: EndpointId, reason: &str) {
+        let fields = serde_json::json!({
+            "endpoint": self.config.endpoint(endpoint).name,
+            "reason": reason,
+        });
+        log::warn!("{}", events::line(Event::ClaimNotSent, fields));
+    }
+
     /// Marks a verified delivery for the upstream and counts it.
-    fn accept(&self, endpoint: usize, verified: &Verified) {
-        let Some(ep) = self.config.endpoints.get(endpoint) else {
-            return;
-        };
+    fn accept(&self, endpoint: EndpointId, verified: &Verified) {
+        let ep = self.config.endpoint(endpoint);
         // Every `x-webhook-guard-*` header the client sent was removed with the request
         // headers: adding is enough, and cheaper for Envoy than a replace.
         let set = |name: &str, value: &str| self.host.add_request_header(name, value.as_bytes());
@@ -603,24 +626,37 @@ impl<H: Host> Guard<H> {
             set(own::IDEMPOTENCY_KEY, key);
         }
         self.metrics
-            .accepted(&self.host, endpoint, verified.secret_index);
+            .accepted(&self.host, endpoint.index(), verified.secret_index);
+        // Built only when debug is on (log's macros check the level first).
         log::debug!(
-            "webhook-guard: accepted endpoint={} secret_id={}",
-            ep.name,
-            verified.secret_id
+            "{}",
+            events::line(
+                Event::Accepted,
+                serde_json::json!({
+                    "endpoint": ep.name,
+                    "secret_id": verified.secret_id,
+                    "idempotency_key": verified.idempotency_key,
+                    "delivery_id": self.delivery_id,
+                }),
+            )
         );
     }
 
     /// The one place that refuses a request: counts it, logs it and answers (or, in report
     /// mode, counts and logs what would have been refused, and forwards).
-    fn refuse(&mut self, endpoint: Option<usize>, reject: Reject) -> Action {
+    fn refuse(&mut self, endpoint: Option<EndpointId>, reject: Reject) -> Action {
         self.state = State::Done;
         let config = Rc::clone(&self.config);
-        let ep = endpoint.and_then(|i| config.endpoints.get(i));
+        let ep = endpoint.map(|id| config.endpoint(id));
         let report = ep.is_some_and(|e| e.mode == Mode::Report);
-        self.metrics.rejected(&self.host, endpoint, &reject, report);
-        let line = serde_json::json!({
-            "event": if report { "webhook_would_reject" } else { "webhook_rejected" },
+        let index = endpoint.map(EndpointId::index);
+        self.metrics.rejected(&self.host, index, &reject, report);
+        let event = if report {
+            Event::WouldReject
+        } else {
+            Event::Rejected
+        };
+        let fields = serde_json::json!({
             "endpoint": ep.map(|e| e.name.as_str()),
             "reason": reject.code(),
             "status": reject.status(),
@@ -629,7 +665,7 @@ impl<H: Host> Guard<H> {
             "idempotency_key": self.key_hash,
             "delivery_id": self.delivery_id,
         });
-        log::info!("{line}");
+        log::info!("{}", events::line(event, fields));
         if report {
             return Action::Continue;
         }
@@ -645,7 +681,8 @@ impl<H: Host> Guard<H> {
             .host
             .send_reply(reject.status(), &headers, body.as_bytes())
         {
-            log::warn!("webhook-guard: could not send the local reply: {e}");
+            let fields = serde_json::json!({ "status": reject.status(), "error": e });
+            log::warn!("{}", events::line(Event::LocalReplyFailed, fields));
         }
         Action::Pause
     }

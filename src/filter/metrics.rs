@@ -3,7 +3,7 @@
 
 use crate::answer::{Reject, REFUSALS};
 use crate::config::Config;
-use crate::metrics;
+use crate::metrics::{self, GiveUp, Kind};
 use webhook_guard_protocol::Operation;
 
 use super::host::Host;
@@ -17,6 +17,8 @@ pub struct Metrics {
     cache_settled: [u32; 3],
     /// By `metrics::CLAIM_OUTCOMES`.
     claims: [u32; 5],
+    /// By `metrics::SETTLEMENT_OPS`, then `GiveUp::ALL`.
+    given_up: [[u32; 3]; 2],
     pub claim_latency: u32,
 }
 
@@ -42,7 +44,7 @@ pub enum ClaimOutcome {
 
 impl Metrics {
     pub fn define_all(host: &impl Host, config: &Config) -> Metrics {
-        let counter = |name: String| host.define_metric(false, &name);
+        let counter = |name: String| host.define_metric(Kind::Counter, &name);
         let reasons = |ep: &str, report: bool| -> Vec<u32> {
             REFUSALS
                 .iter()
@@ -73,8 +75,16 @@ impl Metrics {
             cache_errors: ops(metrics::cache_errors),
             cache_settled: ops(metrics::cache_settled),
             claims: metrics::CLAIM_OUTCOMES.map(|o| counter(metrics::claims(o))),
-            claim_latency: host.define_metric(true, metrics::CLAIM_LATENCY_MS),
+            given_up: metrics::SETTLEMENT_OPS
+                .map(|op| GiveUp::ALL.map(|r| counter(metrics::settlements_given_up(op, r)))),
+            claim_latency: host.define_metric(Kind::Histogram, metrics::CLAIM_DURATION_MS),
         }
+    }
+
+    /// Sets `build_info{version}` to 1 (a gauge: every root sets it, none adds).
+    pub fn build_info(host: &impl Host) {
+        let id = host.define_metric(Kind::Gauge, &metrics::build_info(metrics::VERSION));
+        host.record(id, 1);
     }
 
     fn endpoint(&self, index: Option<usize>) -> Option<&EndpointMetrics> {
@@ -124,6 +134,17 @@ impl Metrics {
 
     pub fn cache_settled(&self, host: &impl Host, op: Operation) {
         host.increment(self.cache_settled[op as usize]);
+    }
+
+    /// A commit or release the filter stopped trying to send.
+    pub fn given_up(&self, host: &impl Host, op: Operation, reason: GiveUp) {
+        let slot = metrics::SETTLEMENT_OPS
+            .iter()
+            .position(|o| *o == op.name())
+            .and_then(|i| self.given_up.get(i));
+        if let Some(ids) = slot {
+            host.increment(ids[reason as usize]);
+        }
     }
 }
 

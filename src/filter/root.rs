@@ -35,7 +35,11 @@ use proxy_wasm::types::{Action, ContextType};
 
 use crate::config::{Config, Idempotency};
 use crate::dedupe::batch::{Answered, MAX_PENDING_SETTLEMENTS};
-use crate::dedupe::client::{retry_delay_ms, Queued, SettleResult, BATCH_PATH, MAX_ATTEMPTS};
+use crate::dedupe::client::{
+    retry_delay_ms, Queued, SettleResult, Settlement, BATCH_PATH, MAX_ATTEMPTS,
+};
+use crate::events::{self, Event};
+use crate::metrics::GiveUp;
 
 use super::host::Host;
 use super::http::{Guard, Waiter};
@@ -92,10 +96,7 @@ impl<H: Host + Clone + 'static> Root<H> {
     /// Queues `queued` for a send at `due` (host ms), on the tick.
     fn schedule(&mut self, due: u64, queued: Queued) {
         if self.retries.len() >= MAX_PENDING_SETTLEMENTS {
-            log::warn!(
-                "webhook-guard: too many commits and releases waiting; a {} is dropped and its claim lapses after its in-flight TTL",
-                queued.settlement.name()
-            );
+            give_up(&self.host, &self.metrics, &queued, GiveUp::QueueFull);
             return;
         }
         if self.retries.is_empty() {
@@ -160,10 +161,8 @@ impl<H: Host + Clone + 'static> Root<H> {
         let failed = match sent {
             Ok(token) => self.link.batcher.borrow_mut().dispatched(Ok(token)),
             Err(e) => {
-                log::warn!(
-                    "webhook-guard: cannot reach the cache cluster {}: {e}",
-                    idem.cluster
-                );
+                let fields = serde_json::json!({ "cluster": idem.cluster, "error": e });
+                log::warn!("{}", events::line(Event::CacheClusterUnreachable, fields));
                 let mut b = self.link.batcher.borrow_mut();
                 let mut failed = b.dispatched(Err(()));
                 failed.extend(b.fail_waiting_claims());
@@ -215,10 +214,7 @@ impl<H: Host + Clone + 'static> Root<H> {
             }
             SettleResult::Refused => {
                 self.metrics.cache_error(&self.host, op);
-                log::warn!(
-                    "webhook-guard: the cache refused a {}; the claim lapses after its in-flight TTL",
-                    queued.settlement.name()
-                );
+                give_up(&self.host, &self.metrics, &queued, GiveUp::Refused);
                 return;
             }
             SettleResult::Retry => self.metrics.cache_error(&self.host, op),
@@ -237,19 +233,17 @@ impl<H: Host + Clone + 'static> Root<H> {
             );
         } else {
             // The claim now lapses after in_flight_ttl_seconds: the last safety net.
-            log::warn!(
-                "webhook-guard: {} failed {MAX_ATTEMPTS} times; the claim lapses after its in-flight TTL",
-                queued.settlement.name()
-            );
+            give_up(&self.host, &self.metrics, &queued, GiveUp::RetriesExhausted);
         }
     }
 
     fn push_settlement(&self, queued: Queued) {
-        let name = queued.settlement.name();
+        let (settlement, attempt) = (queued.settlement, queued.attempt);
         if !self.link.batcher.borrow_mut().push_settlement(queued) {
-            log::warn!(
-                "webhook-guard: too many commits and releases waiting; a {name} is dropped and its claim lapses after its in-flight TTL"
-            );
+            let fields = given_up_fields(settlement, attempt, GiveUp::QueueFull);
+            self.metrics
+                .given_up(&self.host, settlement.operation(), GiveUp::QueueFull);
+            log::warn!("{}", events::line(Event::SettlementGivenUp, fields));
         }
     }
 }
@@ -304,23 +298,19 @@ impl<H: Host + Clone + 'static> Context for Root<H> {
             return true;
         }
         let total = handed.len();
-        let queued = handed
-            .iter()
-            .filter(|q| {
-                self.queue
-                    .is_some_and(|id| self.host.enqueue(id, &q.encode()))
-            })
-            .count();
-        if queued == total {
-            log::info!(
-                "webhook-guard: configuration replaced; {queued} pending commits and releases handed to the next configuration"
-            );
-        } else {
-            log::warn!(
-                "webhook-guard: configuration replaced; {} of {total} pending commits and releases could not be handed on, and their claims lapse after their in-flight TTL",
-                total - queued
-            );
+        let mut queued = 0;
+        for q in &handed {
+            if self
+                .queue
+                .is_some_and(|id| self.host.enqueue(id, &q.encode()))
+            {
+                queued += 1;
+            } else {
+                give_up(&self.host, &self.metrics, q, GiveUp::QueueFull);
+            }
         }
+        let fields = serde_json::json!({ "handed_on": queued, "pending": total });
+        log::info!("{}", events::line(Event::SettlementsHandedOn, fields));
         true
     }
 }
@@ -332,9 +322,17 @@ impl<H: Host + Clone + 'static> RootContext for Root<H> {
         match Config::parse(&bytes, &|name| host.env(name)) {
             Ok(config) => {
                 let names: Vec<&str> = config.endpoints.iter().map(|e| e.name.as_str()).collect();
-                log::info!("webhook-guard: configured endpoints {}", names.join(", "));
-                for slot in config.endpoints.iter().flat_map(|e| &e.skipped_secrets) {
-                    log::info!("webhook-guard: secret {slot}");
+                let fields = serde_json::json!({
+                    "endpoints": names,
+                    "version": crate::metrics::VERSION,
+                });
+                log::info!("{}", events::line(Event::ConfigLoaded, fields));
+                for e in &config.endpoints {
+                    for slot in &e.skipped_secrets {
+                        // The slot's text names the field and the variable, never a value.
+                        let fields = serde_json::json!({ "endpoint": e.name, "detail": slot });
+                        log::info!("{}", events::line(Event::SecretSlotSkipped, fields));
+                    }
                 }
                 if config.idempotency.is_some() && self.queue.is_none() {
                     self.queue = self.host.register_queue(OUTCOME_QUEUE);
@@ -357,11 +355,14 @@ impl<H: Host + Clone + 'static> RootContext for Root<H> {
                 #[cfg(target_arch = "wasm32")]
                 proxy_wasm::set_log_level(super::host::log_level(config.log_level));
                 self.metrics = Rc::new(Metrics::define_all(&self.host, &config));
+                Metrics::build_info(&self.host);
                 self.config = Some(Rc::new(config));
                 true
             }
             Err(e) => {
-                log::error!("webhook-guard: invalid configuration: {e}");
+                // The error names the field and what is wrong with it, never a secret.
+                let fields = serde_json::json!({ "error": e.to_string() });
+                log::error!("{}", events::line(Event::ConfigRejected, fields));
                 false
             }
         }
@@ -465,4 +466,24 @@ pub fn cache_call(
         body,
         timeout,
     )
+}
+
+/// What a given-up settlement's line says.
+fn given_up_fields(settlement: Settlement, attempt: u8, reason: GiveUp) -> serde_json::Value {
+    serde_json::json!({
+        "op": settlement.operation().name(),
+        "settlement": settlement.name(),
+        "reason": reason.name(),
+        "attempt": attempt,
+        "effect": "the claim lapses after its in-flight TTL",
+    })
+}
+
+/// Counts and logs a commit or release the filter stops trying to send: its claim lapses
+/// after its in-flight TTL (a retry of a processed delivery within it is answered in_flight,
+/// one after it is processed again).
+pub fn give_up(host: &impl Host, metrics: &Metrics, queued: &Queued, reason: GiveUp) {
+    metrics.given_up(host, queued.settlement.operation(), reason);
+    let fields = given_up_fields(queued.settlement, queued.attempt, reason);
+    log::warn!("{}", events::line(Event::SettlementGivenUp, fields));
 }

@@ -226,7 +226,9 @@ fn claimed_answer() -> String {
 }
 
 fn claims(fake: &Fake, outcome: &str) -> u64 {
-    fake.count(&format!("webhook_guard.claims.outcome.{outcome}"))
+    fake.count(&format!(
+        "webhook_guard_filter.claims_total.outcome.{outcome}"
+    ))
 }
 
 fn last_reply(fake: &Fake) -> (u32, String) {
@@ -268,7 +270,7 @@ fn paths_no_endpoint_serves_or_that_a_receiver_would_route_elsewhere_are_refused
         );
     }
     assert_eq!(
-        fake.count("webhook_guard.rejected.endpoint.none.reason.ambiguous_path"),
+        fake.count("webhook_guard_filter.rejected_total.endpoint.none.reason.ambiguous_path"),
         3
     );
 }
@@ -300,7 +302,7 @@ fn a_verified_delivery_is_forwarded_with_only_the_filters_own_headers() {
     assert_eq!(fake.header("x_webhook_guard_secret_id"), None);
     assert_eq!(fake.header("X-Webhook-Guard_X"), None);
     assert_eq!(
-        fake.count("webhook_guard.accepted.endpoint.strict.secret_id.current"),
+        fake.count("webhook_guard_filter.accepted_total.endpoint.strict.secret_id.current"),
         1
     );
     assert!(fake.st().calls.is_empty(), "no claim without deduplication");
@@ -314,7 +316,9 @@ fn report_mode_counts_and_forwards_what_it_would_refuse() {
     assert_eq!(action, Action::Continue);
     assert!(fake.st().replies.is_empty());
     assert_eq!(
-        fake.count("webhook_guard.would_reject.endpoint.loose.reason.malformed_signature"),
+        fake.count(
+            "webhook_guard_filter.would_reject_total.endpoint.loose.reason.malformed_signature"
+        ),
         1
     );
 }
@@ -570,7 +574,10 @@ fn a_claim_whose_answer_is_not_used_is_abandoned() {
             "{queued:?}"
         );
         assert_eq!(claims(&fake, "abandoned"), 1);
-        assert_eq!(fake.count("webhook_guard.cache_errors.op.claim"), 1);
+        assert_eq!(
+            fake.count("webhook_guard_filter.cache_errors_total.op.claim"),
+            1
+        );
     }
     // The client goes away while the claim is on its way.
     let (mut root, fake) = start(&config("reject"));
@@ -692,7 +699,13 @@ fn the_root_sends_queued_outcomes_and_retries_failures_backing_off() {
     fake.st().now += Duration::from_secs(60);
     root.on_tick();
     assert_eq!(calls(&fake), sent, "no sixth send");
-    assert_eq!(fake.count("webhook_guard.cache_errors.op.commit"), 5);
+    assert_eq!(
+        fake.count("webhook_guard_filter.cache_errors_total.op.commit"),
+        5
+    );
+    let given_up = "webhook_guard_filter.settlements_given_up_total.op.commit.reason.";
+    assert_eq!(fake.count(&format!("{given_up}retries_exhausted")), 1);
+    assert_eq!(fake.count(&format!("{given_up}refused")), 0);
     let bodies: Vec<Vec<u8>> = fake.st().calls[1..].iter().map(|c| c.1.clone()).collect();
     assert!(
         bodies.windows(2).all(|w| w[0] == w[1]),
@@ -712,7 +725,10 @@ fn the_root_sends_queued_outcomes_and_retries_failures_backing_off() {
         Some("200"),
         r#"{"results":[{"id":0,"result":"not_owner"}]}"#,
     );
-    assert_eq!(fake.count("webhook_guard.cache_settled.op.release"), 1);
+    assert_eq!(
+        fake.count("webhook_guard_filter.cache_settled_total.op.release"),
+        1
+    );
     // An unknown call token, or a message that is not an outcome, changes nothing.
     root.on_http_call_response(999, 1, 0, 0);
     fake.st()
@@ -833,8 +849,14 @@ fn a_replaced_root_hands_what_it_still_has_to_send_to_the_next_and_ends_at_once(
         Some("200"),
         r#"{"results":[{"id":0,"result":"committed"}]}"#,
     );
-    assert_eq!(fake.count("webhook_guard.cache_settled.op.commit"), 1);
-    assert_eq!(fake.count("webhook_guard.cache_settled.op.release"), 1);
+    assert_eq!(
+        fake.count("webhook_guard_filter.cache_settled_total.op.commit"),
+        1
+    );
+    assert_eq!(
+        fake.count("webhook_guard_filter.cache_settled_total.op.release"),
+        1
+    );
 }
 
 #[test]
@@ -908,6 +930,27 @@ fn a_request_the_cache_refuses_is_not_sent_again() {
     root.on_tick();
     assert_eq!(fake.st().calls.len(), 2, "the claim and one release");
     assert_eq!(fake.st().tick_period, Duration::ZERO);
+    let given_up = "webhook_guard_filter.settlements_given_up_total.op.release.reason.";
+    assert_eq!(fake.count(&format!("{given_up}refused")), 1);
+    assert_eq!(fake.count(&format!("{given_up}retries_exhausted")), 0);
+}
+
+#[test]
+fn build_info_is_one_with_the_crate_version() {
+    let (_root, fake) = start(&config("reject"));
+    let name = format!(
+        "webhook_guard_filter.build_info.version.{}",
+        env!("CARGO_PKG_VERSION")
+    );
+    assert_eq!(fake.count(&name), 1);
+    // Every given-up series exists from the start, at 0, for commit and release only.
+    let names = fake.st().metric_names.clone();
+    let given_up: Vec<&String> = names
+        .iter()
+        .filter(|n| n.contains(".settlements_given_up_total."))
+        .collect();
+    assert_eq!(given_up.len(), 6, "{given_up:?}");
+    assert!(given_up.iter().all(|n| !n.contains(".op.claim.")));
 }
 
 #[test]
@@ -1034,7 +1077,9 @@ fn a_method_the_sender_does_not_use_is_a_405_before_the_body_or_a_claim() {
     assert!(fake.st().calls.is_empty());
     assert_eq!(fake.waiting(wake_queue(&fake)), 0, "nothing claimed");
     assert_eq!(
-        fake.count("webhook_guard.rejected.endpoint.genesys.reason.method_not_allowed"),
+        fake.count(
+            "webhook_guard_filter.rejected_total.endpoint.genesys.reason.method_not_allowed"
+        ),
         10
     );
     // The sender's POST afterwards is claimed as usual.
@@ -1125,4 +1170,24 @@ fn oktas_verification_get_is_forwarded_unclaimed_and_its_events_are_claimed() {
     let body = r#"{"eventType":"event_hook.verified","data":{"events":[]}}"#;
     let (guard, _) = request(&root, &fake, "/okta", signed(&root, "okta", body), body);
     assert!(matches!(*state(&guard), State::Claiming { .. }));
+}
+
+#[test]
+fn a_settlement_that_cannot_be_handed_on_is_counted_given_up() {
+    let (mut root, fake) = start(&config("reject"));
+    let mut guard = claiming(&root, &fake, "m15");
+    answer(&mut root, &fake, Some("200"), &claimed_answer());
+    respond(&mut guard, &fake, "200", "via_upstream", 0);
+    wake(&mut root, &fake);
+    // The commit fails once: it waits for its retry.
+    fake.st().call_status = Some(b"503".to_vec());
+    let token = fake.st().calls.len() as u32;
+    root.on_http_call_response(token, 1, 0, 0);
+    assert_eq!(fake.st().tick_period, Duration::from_millis(50));
+    // Replaced with no shared queue to hand it to.
+    root.queue = None;
+    assert!(root.on_done());
+    let given_up = "webhook_guard_filter.settlements_given_up_total.op.commit.reason.";
+    assert_eq!(fake.count(&format!("{given_up}queue_full")), 1);
+    assert_eq!(fake.count(&format!("{given_up}retries_exhausted")), 0);
 }

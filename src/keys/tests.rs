@@ -95,7 +95,8 @@ fn a_key_in_the_wrong_field_says_what_the_endpoint_wants() {
         "0123456789abcdef",
         Field::PublicKey,
     )
-    .unwrap_err();
+    .unwrap_err()
+    .to_string();
     assert!(e.contains("shared secret in \"value\" or \"env\""), "{e}");
     let e = Secret::from_text(
         "a".into(),
@@ -104,7 +105,8 @@ fn a_key_in_the_wrong_field_says_what_the_endpoint_wants() {
         RFC8032_PUBLIC,
         Field::Value,
     )
-    .unwrap_err();
+    .unwrap_err()
+    .to_string();
     assert!(e.contains("Ed25519 public key"), "{e}");
     let e = Secret::from_text(
         "a".into(),
@@ -113,7 +115,8 @@ fn a_key_in_the_wrong_field_says_what_the_endpoint_wants() {
         "not a key",
         Field::PublicKey,
     )
-    .unwrap_err();
+    .unwrap_err()
+    .to_string();
     assert!(e.contains("P-256 public key (base64 DER"), "{e}");
     assert!(!e.contains("not a key"), "{e}");
     // A whpk_ key is a Standard Webhooks endpoint's public key.

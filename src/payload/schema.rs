@@ -20,7 +20,7 @@ const MAX_DEPTH: usize = 64;
 /// work: `anyOf` of two branches that both recurse into a child doubles it at every level
 /// (2^64 at the depth limit). Past the budget the payload is refused (`budget`); an honest
 /// webhook payload needs a small fraction of it.
-pub const MAX_WORK: u64 = 1_000_000;
+pub(crate) const MAX_WORK: u64 = 1_000_000;
 
 /// A compiled schema.
 #[derive(Debug)]
@@ -51,6 +51,8 @@ impl fmt::Display for SchemaError {
         write!(f, "{}: {}", self.field(), self.reason)
     }
 }
+
+impl std::error::Error for SchemaError {}
 
 #[derive(Debug, PartialEq)]
 pub struct Violation {

@@ -1,7 +1,6 @@
 //! Source-IP allowlists: a list of IPv4/IPv6 networks matched with integer masks, and the
 //! parser for Envoy's `source.address` property.
 
-use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// IPv4 and IPv6 networks, each stored as (network, mask) with host bits already cleared.
@@ -11,17 +10,13 @@ pub struct CidrList {
     v6: Vec<(u128, u128)>,
 }
 
-#[derive(Debug, PartialEq)]
+/// A `source_ips` entry that is no network. `{:?}` quotes the entry (no secret: an
+/// address) and escapes control characters, so logs stay one line.
+#[derive(Debug, PartialEq, thiserror::Error)]
+#[error("invalid CIDR {entry:?}: {reason}")]
 pub struct CidrError {
     pub entry: String,
     pub reason: &'static str,
-}
-
-impl fmt::Display for CidrError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // `{:?}` quotes the entry and escapes control characters, so logs stay one line.
-        write!(f, "invalid CIDR {:?}: {}", self.entry, self.reason)
-    }
 }
 
 impl CidrList {

@@ -9,9 +9,10 @@
 /// a NUL. Read in place: one buffer per request instead of a `String` and a `Vec` per header
 /// (the SDK's `get_map_bytes`, which also panics on a name that is not UTF-8).
 #[derive(Debug, Default, Clone)]
-pub struct SerializedMap(pub Vec<u8>);
+pub(crate) struct SerializedMap(pub Vec<u8>);
 
 impl SerializedMap {
+    #[cfg(test)]
     /// Serialises `pairs` as the host does (for tests and the fake host).
     pub fn encode<'a, I>(pairs: I) -> SerializedMap
     where
@@ -104,7 +105,7 @@ pub enum Lookup<'a> {
 
 /// Longest header value the filter keeps; longer ones are treated as repeated (unusable).
 /// Envoy's own limit (60 KiB of headers by default) is far above any signature header.
-pub const MAX_HEADER_VALUE_BYTES: usize = 8 * 1024;
+pub(crate) const MAX_HEADER_VALUE_BYTES: usize = 8 * 1024;
 
 #[derive(Debug, Default, Clone)]
 pub struct CapturedHeaders {
@@ -155,14 +156,14 @@ pub mod own {
     const PREFIX: &str = "x-webhook-guard-";
 
     /// The endpoint that verified the delivery.
-    pub const ENDPOINT: &str = "x-webhook-guard-endpoint";
+    pub(crate) const ENDPOINT: &str = "x-webhook-guard-endpoint";
     /// The id of the secret that verified it.
-    pub const SECRET_ID: &str = "x-webhook-guard-secret-id";
+    pub(crate) const SECRET_ID: &str = "x-webhook-guard-secret-id";
     /// The hash of its idempotency key, when the endpoint deduplicates.
-    pub const IDEMPOTENCY_KEY: &str = "x-webhook-guard-idempotency-key";
+    pub(crate) const IDEMPOTENCY_KEY: &str = "x-webhook-guard-idempotency-key";
 
     /// Whether `name` bears this filter's prefix, in any letter case, `-` or `_`.
-    pub fn is_own(name: &[u8]) -> bool {
+    pub(crate) fn is_own(name: &[u8]) -> bool {
         name.len() >= PREFIX.len()
             && name
                 .iter()

@@ -93,7 +93,7 @@ fn cut_parameters(segment: &[u8]) -> &[u8] {
 ///   receivers that decode twice read another path than the one compared;
 /// - an encoded `?` or `#` (`%3F`, `%23`): whatever decodes the path and parses it again (a
 ///   proxy rewriting to `$uri`, Apache's `mod_rewrite` substitutions) cuts the path there.
-pub fn unsettled(path: &[u8]) -> bool {
+pub(crate) fn unsettled(path: &[u8]) -> bool {
     let once = percent_decode(without_query(path));
     once.iter()
         .any(|&b| b.is_ascii_control() || !b.is_ascii() || b == b'?' || b == b'#')

@@ -32,7 +32,7 @@ impl Method {
     ];
 
     /// What the configuration error lists.
-    pub const NAMES: &'static str = "\"POST\", \"PUT\", \"PATCH\", \"DELETE\" or \"GET\"";
+    pub(crate) const NAMES: &'static str = "\"POST\", \"PUT\", \"PATCH\", \"DELETE\" or \"GET\"";
 
     pub fn name(self) -> &'static str {
         match self {
@@ -88,7 +88,7 @@ impl Methods {
 /// The largest body a body-borne challenge is looked for in. Slack's, Zoom's and Discord's
 /// challenges are a few hundred bytes; a larger body is a delivery, and is never parsed for
 /// this (it would cost a parse per delivery).
-pub const MAX_CHALLENGE_BODY_BYTES: usize = 8 * 1024;
+pub(crate) const MAX_CHALLENGE_BODY_BYTES: usize = 8 * 1024;
 
 /// A value a body-borne challenge carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -143,14 +143,14 @@ impl Challenge {
         }
     }
 
-    pub fn reads_body(&self) -> bool {
+    pub(crate) fn reads_body(&self) -> bool {
         matches!(self, Challenge::Body { .. } | Challenge::HeaderValue { .. })
     }
 
     /// Whether a request whose signature held is this challenge. `body`: `None` when it was
     /// hashed as it came and not kept (`crate::verify::stream`), where a body challenge is never
     /// recognised (`BodyMac::start` keeps the body where that matters).
-    pub fn recognises(&self, headers: &CapturedHeaders, body: Option<&[u8]>) -> bool {
+    pub(crate) fn recognises(&self, headers: &CapturedHeaders, body: Option<&[u8]>) -> bool {
         match self {
             Challenge::MethodHeader { method, header } => {
                 headers.get(&HeaderRef::new(&[METHOD])) == Lookup::One(method.name().as_bytes())
@@ -208,7 +208,7 @@ fn body_has(body: &[u8], pointer: &str, value: BodyValue, absent: Option<&str>) 
 /// Whether a request of method `raw` may go on to be verified, before its body is read: one
 /// of the endpoint's `methods`, or the method of its sender's challenge with the challenge's
 /// header (`has` tells whether the request carries a header).
-pub fn method_allowed(
+pub(crate) fn method_allowed(
     methods: Methods,
     challenge: Option<&Challenge>,
     raw: &[u8],
@@ -252,7 +252,7 @@ fn named(list: &[&[u8]], name: &[u8]) -> bool {
 }
 
 /// Whether a request asks the receiver to take it for another path (`PATH_OVERRIDE_HEADERS`).
-pub fn overrides_path<'a>(mut names: impl Iterator<Item = &'a [u8]>) -> bool {
+pub(crate) fn overrides_path<'a>(mut names: impl Iterator<Item = &'a [u8]>) -> bool {
     names.any(|n| named(&PATH_OVERRIDE_HEADERS, n))
 }
 
@@ -318,7 +318,7 @@ fn php_name(raw: &[u8]) -> Vec<u8> {
 }
 
 /// The `Allow` header of a `405`: the endpoint's methods and its challenge's.
-pub fn allow_header(methods: Methods, challenge: Option<&Challenge>) -> String {
+pub(crate) fn allow_header(methods: Methods, challenge: Option<&Challenge>) -> String {
     let all = match challenge {
         Some(Challenge::MethodHeader { method, .. }) => methods.with(*method),
         _ => methods,
@@ -343,7 +343,7 @@ pub enum Below {
 /// Where below the endpoint's prefix `path` is. The query is not part of it: receivers
 /// route without it, so a copy with a query added reaches the same handler as the delivery
 /// and must stay a duplicate of it.
-pub fn below_prefix(path_prefix: &str, canonical_prefix: &[String], path: &[u8]) -> Below {
+pub(crate) fn below_prefix(path_prefix: &str, canonical_prefix: &[String], path: &[u8]) -> Below {
     let bare = match path.iter().position(|&b| b == b'?' || b == b'#') {
         Some(end) => &path[..end],
         None => path,

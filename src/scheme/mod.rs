@@ -55,7 +55,8 @@ pub struct Scheme {
 
 /// Why a scheme cannot verify what it must: the field (a `custom` field name) that breaks a
 /// rule, and the rule.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {reason}")]
 pub struct SchemeError {
     pub field: &'static str,
     pub reason: &'static str,

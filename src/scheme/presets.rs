@@ -13,7 +13,7 @@ use crate::scheme::timestamp::{TimestampFormat, TimestampSource, Window};
 use crate::scheme::{Scheme, SignatureSource};
 
 /// One preset: its name (the `preset` field's value) and the scheme it stands for.
-pub struct Preset {
+pub(crate) struct Preset {
     pub name: &'static str,
     pub scheme: fn() -> Scheme,
 }
@@ -24,7 +24,7 @@ const fn entry(name: &'static str, scheme: fn() -> Scheme) -> Preset {
 
 /// Every preset, `custom` last: the one list that lookups, the configuration's error for an
 /// unknown name and the tests (which compare it with the README's table) read.
-pub const PRESETS: [Preset; 28] = [
+pub(crate) const PRESETS: [Preset; 28] = [
     entry("genesys-open-messaging", genesys_open_messaging),
     entry("genesys-signature-header", genesys_signature_header),
     entry("github", github),

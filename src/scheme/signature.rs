@@ -1,13 +1,11 @@
-//! Signature headers, signed-content templates, and the check of offered signatures against
-//! the configured keys.
+//! Signature algorithms and headers: how a sender writes its signatures, and reading the
+//! ones a delivery offers (bounded: `MAX_SIGNATURES`).
 //!
 //! Every MAC is compared as decoded bytes with `subtle`, never as text: case, padding and
 //! encoding differences cannot make a valid signature fail, and timing reveals nothing.
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
 
 /// Most signatures one delivery may carry (Stripe, Paddle and Standard Webhooks send several
 /// during their own rotations, DocuSign one header per key); more is an attack on our CPU,
@@ -20,14 +18,14 @@ pub const MAX_PUBLIC_KEY_SIGNATURES: usize = 2;
 /// Most curve verifications one delivery may cost: every offered public-key signature is
 /// tried against every public key of the endpoint, and Ed25519 hashes the whole message
 /// again for each pair (R || A || M: nothing is shared between keys).
-pub const MAX_PUBLIC_KEY_CHECKS: usize = 4;
+pub(crate) const MAX_PUBLIC_KEY_CHECKS: usize = 4;
 /// Most public keys per endpoint (a rotation needs two), so that the pairs stay within
 /// `MAX_PUBLIC_KEY_CHECKS` however many signatures up to the cap a delivery offers: the
 /// bound is enforced when the configuration loads, never by refusing a live delivery.
 pub const MAX_PUBLIC_KEYS: usize = MAX_PUBLIC_KEY_CHECKS / MAX_PUBLIC_KEY_SIGNATURES;
 /// Longest decoded signature or token accepted (an ECDSA DER signature is at most 72 bytes,
 /// a shared token at most a secret's 1024).
-pub const MAX_SIGNATURE_BYTES: usize = 1024;
+pub(crate) const MAX_SIGNATURE_BYTES: usize = 1024;
 
 /// How a delivery is authenticated: the `custom` field `algorithm`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,7 +40,7 @@ pub enum Algorithm {
 }
 
 impl Algorithm {
-    pub const NAMES: &'static str =
+    pub(crate) const NAMES: &'static str =
         "\"hmac-sha256\", \"hmac-sha1\", \"hmac-sha512\", \"token\", \"ed25519\" or \"ecdsa-p256-sha256\"";
 
     pub fn parse(s: &str) -> Option<Algorithm> {
@@ -64,7 +62,7 @@ impl Algorithm {
 
     /// Whether a decoded signature of `len` bytes can be one of this algorithm's: a wrong
     /// length is `malformed_signature`, as a wrong alphabet is.
-    pub fn accepts_len(self, len: usize) -> bool {
+    pub(crate) fn accepts_len(self, len: usize) -> bool {
         match self {
             Algorithm::HmacSha256 => len == 32,
             Algorithm::HmacSha1 => len == 20,
@@ -199,7 +197,7 @@ impl Offered {
 
 impl SignatureFormat {
     /// Adds the signatures of one header value (or body field) to `offered`.
-    pub fn parse_into(
+    pub(crate) fn parse_into(
         &self,
         raw: &[u8],
         algorithm: Algorithm,
@@ -286,15 +284,18 @@ impl SignatureFormat {
     }
 }
 
-pub fn valid_header_name(name: &str) -> bool {
+pub(crate) fn valid_header_name(name: &str) -> bool {
     !name.is_empty()
         && name
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"-_.!#$%&'*+^`|~".contains(&b))
 }
 
-/// HMAC-SHA256 of the concatenated pieces (tests, benchmarks, documented vectors).
-pub fn hmac_sha256(key: &[u8], pieces: &[&[u8]]) -> [u8; 32] {
+/// HMAC-SHA256 of the concatenated pieces (the tests' documented vectors).
+#[cfg(test)]
+pub(crate) fn hmac_sha256(key: &[u8], pieces: &[&[u8]]) -> [u8; 32] {
+    use hmac::{Hmac, Mac};
+    use sha2::Sha256;
     // new_from_slice accepts keys of any length for HMAC; the Err arm cannot happen.
     let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(key) else {
         return [0; 32];

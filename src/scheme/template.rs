@@ -33,7 +33,7 @@ pub enum Part {
 }
 
 /// The pseudo-headers Envoy passes to the filter, read like any header.
-pub const METHOD: &str = ":method";
+pub(crate) const METHOD: &str = ":method";
 pub const PATH: &str = ":path";
 
 /// What was signed, e.g. `v0:{timestamp}:{body}`.
@@ -60,19 +60,29 @@ pub enum RenderError {
     BodyDigest,
 }
 
+/// Why a `signed_content` template cannot be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TemplateError {
+    #[error("has a '{{' without '}}'")]
+    Unclosed,
+    /// The configuration's own text (a placeholder's name), never a request's.
+    #[error("has an unknown placeholder {{{0}}}")]
+    UnknownPlaceholder(String),
+    #[error("is empty")]
+    Empty,
+}
+
 impl Template {
     /// Parses `{body}`, `{timestamp}`, `{header:NAME}`, `{method}`, `{url}`,
     /// `{url_decoded}`, `{form_params}`, `{json:/pointer}` and literal text. Which parts a
     /// scheme must contain is the configuration's rule (it depends on where the signature is).
-    pub fn parse(text: &str) -> Result<Template, String> {
+    pub fn parse(text: &str) -> Result<Template, TemplateError> {
         let mut parts = Vec::new();
         let mut rest = text;
         while !rest.is_empty() {
             match rest.find('{') {
                 Some(0) => {
-                    let end = rest
-                        .find('}')
-                        .ok_or_else(|| "has a '{' without '}'".to_string())?;
+                    let end = rest.find('}').ok_or(TemplateError::Unclosed)?;
                     let name = &rest[1..end];
                     parts.push(match name {
                         "body" => Part::Body,
@@ -86,7 +96,7 @@ impl Template {
                                 Part::Header(HeaderRef::new(&[h]))
                             }
                             (_, Some(p)) if p.starts_with('/') => Part::Json(p.to_string()),
-                            _ => return Err(format!("has an unknown placeholder {{{name}}}")),
+                            _ => return Err(TemplateError::UnknownPlaceholder(name.to_string())),
                         },
                     });
                     rest = &rest[end + 1..];
@@ -102,30 +112,30 @@ impl Template {
             }
         }
         if parts.is_empty() {
-            return Err("is empty".to_string());
+            return Err(TemplateError::Empty);
         }
         Ok(Template { parts })
     }
 
-    pub fn uses_timestamp(&self) -> bool {
+    pub(crate) fn uses_timestamp(&self) -> bool {
         self.parts.contains(&Part::Timestamp)
     }
 
     /// Whether the body's bytes are covered: as they are, or as Twilio's form parameters
     /// (or `bodySHA256`).
-    pub fn covers_body(&self) -> bool {
+    pub(crate) fn covers_body(&self) -> bool {
         self.parts
             .iter()
             .any(|p| matches!(p, Part::Body | Part::FormParams))
     }
 
-    pub fn uses_url(&self) -> bool {
+    pub(crate) fn uses_url(&self) -> bool {
         self.parts
             .iter()
             .any(|p| matches!(p, Part::Url | Part::UrlDecoded | Part::FormParams))
     }
 
-    pub fn uses_json(&self) -> bool {
+    pub(crate) fn uses_json(&self) -> bool {
         self.parts.iter().any(|p| matches!(p, Part::Json(_)))
     }
 
@@ -206,7 +216,7 @@ impl Template {
 }
 
 /// A JSON string's decoded text, or a number's text as written.
-pub fn json_text(raw: &[u8]) -> Option<Vec<u8>> {
+pub(crate) fn json_text(raw: &[u8]) -> Option<Vec<u8>> {
     match raw.first()? {
         b'"' => serde_json::from_slice::<String>(raw)
             .ok()
@@ -300,7 +310,7 @@ pub fn sorted_form(body: &[u8]) -> Option<Vec<(Vec<u8>, Vec<u8>)>> {
 }
 
 /// Form parameters a `{form_params}` body may have.
-pub const MAX_FORM_PARAMS: usize = 512;
+pub(crate) const MAX_FORM_PARAMS: usize = 512;
 
 fn form_decode(text: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(text.len());

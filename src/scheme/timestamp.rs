@@ -39,7 +39,7 @@ pub enum TimestampFormat {
 }
 
 impl TimestampFormat {
-    pub fn parse_name(s: &str) -> Option<TimestampFormat> {
+    pub(crate) fn parse_name(s: &str) -> Option<TimestampFormat> {
         match s {
             "unix" => Some(TimestampFormat::Unix),
             "unix_ms" => Some(TimestampFormat::UnixMs),
@@ -61,7 +61,7 @@ impl TimestampFormat {
     }
 
     /// A timestamp found in the JSON body: a string, or a number for the unix formats.
-    pub fn seconds_from_json(self, value: &Value) -> Option<i64> {
+    pub(crate) fn seconds_from_json(self, value: &Value) -> Option<i64> {
         match value {
             Value::String(s) => self.seconds(s.as_bytes()),
             Value::Number(n) if self != TimestampFormat::Rfc3339 => {

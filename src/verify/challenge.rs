@@ -9,7 +9,7 @@ use crate::scheme::delivery::{Challenge, MAX_CHALLENGE_BODY_BYTES};
 /// challenge: then it is forwarded unclaimed, and the payload rules of the deliveries (schema,
 /// key) are not applied to it. Looked for only where that changes anything (the endpoint
 /// deduplicates or has a schema), so no other endpoint pays for a parse.
-pub fn is_challenge(ep: &Endpoint, headers: &CapturedHeaders, body: Option<&[u8]>) -> bool {
+pub(crate) fn is_challenge(ep: &Endpoint, headers: &CapturedHeaders, body: Option<&[u8]>) -> bool {
     (ep.idempotency_key.is_some() || ep.schema.is_some())
         && ep
             .scheme
@@ -20,7 +20,7 @@ pub fn is_challenge(ep: &Endpoint, headers: &CapturedHeaders, body: Option<&[u8]
 
 /// Whether the glue must read a body that was hashed as it came, to look for a challenge
 /// in it: only a small one, and only where a challenge would change anything.
-pub fn challenge_body_wanted(ep: &Endpoint, body_size: usize) -> bool {
+pub(crate) fn challenge_body_wanted(ep: &Endpoint, body_size: usize) -> bool {
     body_size <= MAX_CHALLENGE_BODY_BYTES
         && ep.idempotency_key.is_some()
         && ep

@@ -23,7 +23,7 @@ use crate::scheme::SignatureSource;
 use crate::verify::{check_header_timestamp, offered_signatures, raw_timestamp, Verified};
 
 /// Each secret's HMAC (and the signed content's digest) over what arrived so far.
-pub struct BodyMac {
+pub(crate) struct BodyMac {
     /// One per configured secret, in order.
     macs: Vec<MacState>,
     /// SHA-256 of the signed content, when the key is `signed_content`.
@@ -114,7 +114,7 @@ impl BodyMac {
     }
 
     /// Body bytes fed so far: the next chunk starts here.
-    pub fn fed(&self) -> usize {
+    pub(crate) fn fed(&self) -> usize {
         self.fed
     }
 
@@ -124,6 +124,7 @@ impl BodyMac {
         self.fed = self.fed.saturating_add(chunk.len());
     }
 
+    #[cfg(test)]
     /// The verdict once the whole body was fed.
     pub fn finish(
         self,
@@ -137,7 +138,7 @@ impl BodyMac {
     /// The same, given the body when a challenge may be told by it
     /// (`crate::verify::challenge::challenge_body_wanted`: a small body of such an endpoint), so that
     /// the endpoint still streams its deliveries.
-    pub fn finish_seeing(
+    pub(crate) fn finish_seeing(
         self,
         ep: &Endpoint,
         headers: &CapturedHeaders,

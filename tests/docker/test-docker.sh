@@ -114,7 +114,7 @@ else
 fi
 
 wasm=target/wasm32-wasip1/release/webhook_guard.wasm
-for f in "$wasm" target/release/webhook-guard-cache target/release/webhook-guard-demo-receiver; do
+for f in "$wasm" target/release/webhook-guard-cache target/release/webhook-guard; do
     [[ -f $f ]] || fail "$f is missing: run make wasm tools"
 done
 
@@ -217,10 +217,10 @@ metric() {
     [[ -n $v && $v -ge $2 && $v -le ${3:-$v} ]] ||
         { echo "$metrics" >&2; fail "$1 is '${v:-absent}', expected $2 to ${3:-any}"; }
 }
-metric 'webhook_guard_accepted{endpoint="genesys",secret_id="current"}' 1
-metric 'webhook_guard_rejected{endpoint="genesys",reason="invalid_signature"}' 1 1
-metric 'webhook_guard_duplicates{endpoint="genesys"}' 2
-metric 'webhook_guard_cache_errors{op="claim"}' 1
+metric 'webhook_guard_filter_accepted_total{endpoint="genesys",secret_id="current"}' 1
+metric 'webhook_guard_filter_rejected_total{endpoint="genesys",reason="invalid_signature"}' 1 1
+metric 'webhook_guard_filter_duplicates_total{endpoint="genesys"}' 2
+metric 'webhook_guard_filter_cache_errors_total{op="claim"}' 1
 
 log "compose down"
 compose down -v --remove-orphans --timeout 10 >/dev/null

@@ -96,14 +96,14 @@ fn refusals_before_and_after_the_signature() {
     assert_answer(&r, 403, "source_ip_denied");
     // The security log line: who, where, which request; no payload.
     let line = envoy
-        .log()
-        .lines()
-        .find(|l| l.contains(r#""reason":"source_ip_denied""#))
-        .map(str::to_string)
+        .events()
+        .into_iter()
+        .find(|e| e["reason"] == "source_ip_denied")
         .expect("a security log line");
-    assert!(line.contains(r#""source_ip":"127.0.0.1""#), "{line}");
-    assert!(line.contains(r#""request_id":""#), "{line}");
-    assert!(line.contains(r#""endpoint":"office""#), "{line}");
+    assert_eq!(line["event"], "webhook_rejected", "{line}");
+    assert_eq!(line["source_ip"], "127.0.0.1", "{line}");
+    assert!(line["request_id"].is_string(), "{line}");
+    assert_eq!(line["endpoint"], "office", "{line}");
 
     let big = "x".repeat(2049);
     let r = post(&envoy, "/webhooks/genesys", &[], &big);
@@ -225,7 +225,9 @@ fn refusals_before_and_after_the_signature() {
     assert_eq!(r.status, 200);
     assert_eq!(upstream.requests().len(), 2);
     assert_eq!(
-        envoy.metric(r#"webhook_guard_rejected{endpoint="genesys",reason="schema_violation"}"#),
+        envoy.metric(
+            r#"webhook_guard_filter_rejected_total{endpoint="genesys",reason="schema_violation"}"#
+        ),
         2
     );
     envoy.assert_no_panic();
@@ -319,8 +321,11 @@ fn report_mode_forwards_and_counts_what_it_would_refuse() {
     assert_eq!(r.status, 200);
     assert_eq!(upstream.requests().len(), 1);
     assert_eq!(
-        envoy.metric(r#"webhook_guard_would_reject{endpoint="shadow",reason="missing_signature"}"#),
+        envoy.metric(r#"webhook_guard_filter_would_reject_total{endpoint="shadow",reason="missing_signature"}"#),
         1
     );
-    assert!(envoy.log().contains(r#""event":"webhook_would_reject""#));
+    assert!(envoy
+        .events()
+        .iter()
+        .any(|e| e["event"] == "webhook_would_reject"));
 }

@@ -157,7 +157,11 @@ fn an_unsigned_delivery_id_neither_replays_nor_loses_a_delivery() {
     forged[0].1 =
         b"sha256=0000000000000000000000000000000000000000000000000000000000000000".to_vec();
     assert_eq!(post(port, path, &forged, next).status, 401);
-    assert!(s.envoy.log().contains(r#""delivery_id":"log-me-7""#));
+    assert!(s
+        .envoy
+        .events()
+        .iter()
+        .any(|e| e["event"] == "webhook_rejected" && e["delivery_id"] == "log-me-7"));
     s.envoy.assert_no_panic();
 }
 
@@ -248,9 +252,9 @@ fn other_spellings_of_a_path_never_reach_a_weaker_endpoint() {
         assert_eq!(s.upstream.heads(), 2, "{spelling} was forwarded");
     }
     assert!(
-        s.envoy
-            .metric(r#"webhook_guard_rejected{endpoint="none",reason="ambiguous_path"}"#)
-            >= 8
+        s.envoy.metric(
+            r#"webhook_guard_filter_rejected_total{endpoint="none",reason="ambiguous_path"}"#
+        ) >= 8
     );
     s.envoy.assert_no_panic();
 }
@@ -361,9 +365,9 @@ fn trimmed_folded_and_double_encoded_spellings_never_reach_a_weaker_endpoint() {
         assert_eq!(s.upstream.heads(), 2, "{path:?} was forwarded");
     }
     assert!(
-        s.envoy
-            .metric(r#"webhook_guard_rejected{endpoint="none",reason="ambiguous_path"}"#)
-            >= encoded.len() as u64 - 2
+        s.envoy.metric(
+            r#"webhook_guard_filter_rejected_total{endpoint="none",reason="ambiguous_path"}"#
+        ) >= encoded.len() as u64 - 2
     );
     s.envoy.assert_no_panic();
 }
@@ -445,8 +449,9 @@ fn a_flood_from_one_source_leaves_other_sources_their_tokens() {
         )
     });
     // What the limit refused never reached the filter: it refused only the rest.
-    let refused =
-        envoy.metric(r#"webhook_guard_rejected{endpoint="github",reason="invalid_signature"}"#);
+    let refused = envoy.metric(
+        r#"webhook_guard_filter_rejected_total{endpoint="github",reason="invalid_signature"}"#,
+    );
     assert_eq!(refused, sent - limited, "{limited} of {sent} were limited");
     // Another source, right after: its own bucket is full.
     let sender = std::net::Ipv4Addr::new(127, 0, 0, 2);

@@ -42,7 +42,9 @@ fn assert_valid(name: &str, text: &str) {
     let (ok, out) = validate(&path, &DEMO_ENV);
     assert!(ok, "{name} does not validate:\n{out}");
     assert!(
-        out.contains("webhook-guard: configured endpoints"),
+        filter_events(&out)
+            .iter()
+            .any(|e| e["event"] == "config_loaded"),
         "{name}: filter not loaded:\n{out}"
     );
 }
@@ -82,7 +84,12 @@ fn shipped_envoy_configs_validate_with_the_real_filter() {
     let (ok, out) = validate(&path, &env);
     assert!(ok, "envoy.yaml without the previous secret:\n{out}");
     assert!(
-        out.contains("optional, and GENESYS_WEBHOOK_SECRET_PREVIOUS is not set: skipped"),
+        filter_events(&out)
+            .iter()
+            .any(|e| e["event"] == "secret_slot_skipped"
+                && e["detail"].as_str().is_some_and(|d| d.contains(
+                    "optional, and GENESYS_WEBHOOK_SECRET_PREVIOUS is not set: skipped"
+                ))),
         "{out}"
     );
 }
@@ -880,14 +887,14 @@ fn istio_cache_cluster_and_images_are_set_in_one_place() {
             "newName: registry.example.com/",
             "newName: reg.test/team/",
         );
-        edit(&k, "newTag: \"0.1.0\"", "newTag: \"9.9.9\"");
+        edit(&k, "newTag: \"0.2.0\"", "newTag: \"9.9.9\"");
     }
     for name in kustomize::OVERLAYS {
         let Some(text) = kustomize::render(&dir.join("overlays").join(name)) else {
             return;
         };
         assert!(!text.contains("registry.example.com"), "{name}");
-        assert!(!text.contains("0.1.0"), "{name}");
+        assert!(!text.contains("0.2.0"), "{name}");
         let docs = parse(&text);
         let filter = of_kind(&docs, "EnvoyFilter")[0];
         let plugin = plugin_of(filter);

@@ -177,8 +177,9 @@ fn copies_sent_with_another_method_never_reach_the_receiver_nor_mark_the_deliver
         "a copy reached the receiver"
     );
     assert_eq!(
-        s.envoy
-            .metric(r#"webhook_guard_rejected{endpoint="genesys",reason="method_not_allowed"}"#),
+        s.envoy.metric(
+            r#"webhook_guard_filter_rejected_total{endpoint="genesys",reason="method_not_allowed"}"#
+        ),
         12
     );
 
@@ -634,8 +635,8 @@ mod review {
     fn an_encoded_query_or_fragment_mark_is_not_the_parents() {
         use webhook_guard::config::Route;
         let config = parent_and_child();
-        assert_eq!(config.route(b"/hooks/strict"), Route::Endpoint(1));
-        assert_eq!(config.route(b"/hooks/other"), Route::Endpoint(0));
+        assert!(matches!(config.route(b"/hooks/strict"), Route::Endpoint(id) if id.index() == 1));
+        assert!(matches!(config.route(b"/hooks/other"), Route::Endpoint(id) if id.index() == 0));
         for path in [
             "/hooks/strict%3Fx",
             "/hooks/strict%3f",
@@ -643,7 +644,10 @@ mod review {
             "/hooks/strict%3F/x",
             "/hooks/strict%253F",
         ] {
-            assert_ne!(config.route(path.as_bytes()), Route::Endpoint(0), "{path}");
+            assert!(
+                !matches!(config.route(path.as_bytes()), Route::Endpoint(id) if id.index() == 0),
+                "{path}"
+            );
         }
     }
 }

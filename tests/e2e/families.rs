@@ -3,7 +3,7 @@
 //! (gitlab), URL-signed (twilio, hubspot, square), a signature inside the body (mailgun),
 //! Ed25519 (discord; standard-webhooks v1a) and ECDSA P-256 (sendgrid). Each delivery is
 //! signed through the filter crate's own scheme definitions (`sign::sign_message`), as
-//! `webhook-guard-send` signs them.
+//! `webhook-guard send` signs them.
 
 use crate::common::*;
 use webhook_guard::sign::{sample, sign_message, Message, SigningKey};
@@ -211,7 +211,12 @@ fn every_family_forwards_signed_and_refuses_tampered_wrong_key_and_stale() {
     // Nothing but the valid deliveries reached the upstream, and no key reached the log.
     assert_eq!(upstream.requests().len(), FAMILIES.len());
     let log = envoy.log();
+    let log = format!("{log}\n{}", filter_strings(&log));
     assert!(!log.contains(SHARED) && !log.contains(ED_SEED) && !log.contains(P256_SCALAR));
+    assert!(
+        !filter_events(&log).is_empty(),
+        "every filter line is a JSON object"
+    );
     envoy.assert_no_panic();
 }
 
@@ -231,10 +236,11 @@ fn a_public_key_in_the_wrong_field_stops_envoy_with_what_the_preset_wants() {
     std::fs::write(&path, envoy_yaml(&EnvoyOptions::new(&bad, upstream.port))).expect("write");
     let (ok, out) = validate(&path, &[]);
     assert!(!ok);
+    let said = filter_strings(&out);
     assert!(
-        out.contains(
+        said.contains(
             "endpoints[9] (sendgrid).secrets[0]: the key is a public key given as \"value\""
-        ) && out.contains("P-256 public key (base64 DER"),
+        ) && said.contains("P-256 public key (base64 DER"),
         "{out}"
     );
 }

@@ -86,7 +86,7 @@ fn a_cache_answering_garbage_fails_closed() {
     assert_eq!(upstream.heads(), 0);
     // The claim it may have made is given up (released with a tombstone).
     assert_eq!(
-        envoy.metric(r#"webhook_guard_claims{outcome="abandoned"}"#),
+        envoy.metric(r#"webhook_guard_filter_claims_total{outcome="abandoned"}"#),
         1
     );
     envoy.assert_no_panic();
@@ -262,7 +262,7 @@ fn half_answered_and_reset_batches_lose_nothing_and_run_nothing_twice() {
     assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
     assert_each_processed_once(&upstream, &deliveries);
     assert!(
-        envoy.metric(r#"webhook_guard_claims{outcome="abandoned"}"#) > 0,
+        envoy.metric(r#"webhook_guard_filter_claims_total{outcome="abandoned"}"#) > 0,
         "no answer was lost: the test proves nothing ({} requests)",
         flaky.requests()
     );
@@ -304,12 +304,12 @@ fn batches_that_time_out_fail_closed_and_leave_no_orphan_claim() {
     assert_eq!(first, vec![503; copies]);
     assert_eq!(upstream.heads(), 0, "nothing forwarded without its claim");
     assert_eq!(
-        envoy.metric(r#"webhook_guard_cache_errors{op="claim"}"#),
+        envoy.metric(r#"webhook_guard_filter_cache_errors_total{op="claim"}"#),
         copies as u64
     );
     // Those sent are given up; one that waited out the timeout behind the slow batch was
     // never sent and has nothing to give up.
-    let abandoned = envoy.metric(r#"webhook_guard_claims{outcome="abandoned"}"#);
+    let abandoned = envoy.metric(r#"webhook_guard_filter_claims_total{outcome="abandoned"}"#);
     assert!((1..=copies as u64).contains(&abandoned), "{abandoned}");
     // The late claims land; the retries are not blocked by them.
     thread::sleep(Duration::from_millis(1500));

@@ -238,3 +238,34 @@ fn the_schema_check_refuses_what_kubectl_would() {
     let unknown = json!({"apiVersion": "networking.istio.io/v1", "kind": "EnvoyFilterX"});
     assert!(!errors(&s, &unknown).is_empty(), "unknown kind");
 }
+
+/// Every overlay's cache logs JSON (one object per line with its `event`), what a log
+/// pipeline in a cluster reads.
+#[test]
+fn every_cache_logs_json() {
+    let Some(docs) = manifests() else { return };
+    let caches: Vec<&(String, Value)> = docs
+        .iter()
+        .filter(|(_, d)| {
+            d["kind"] == "Deployment" && d["metadata"]["name"] == "webhook-guard-cache"
+        })
+        .collect();
+    assert_eq!(
+        caches.len(),
+        kustomize::OVERLAYS.len(),
+        "one cache per overlay"
+    );
+    for (file, d) in caches {
+        let env = &d["spec"]["template"]["spec"]["containers"][0]["env"];
+        let format = env
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|e| e["name"] == "WEBHOOK_GUARD_CACHE_LOG_FORMAT");
+        assert_eq!(
+            format.map(|e| &e["value"]),
+            Some(&Value::from("json")),
+            "{file}: the cache's log format"
+        );
+    }
+}

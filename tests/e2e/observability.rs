@@ -476,8 +476,8 @@ fn istio_stats_tags_recipe() {
     assert_eq!(unsigned.status, 401);
     let text = prometheus_text(&istio);
     assert!(
-        text.lines()
-            .any(|l| l == "webhook_guard_rejected_endpoint_genesys_reason_missing_signature{} 1"),
+        text.lines().any(|l| l
+            == "webhook_guard_filter_rejected_total_endpoint_genesys_reason_missing_signature{} 1"),
         "labels in the name:\n{}",
         text.lines()
             .filter(|l| l.contains("webhook_guard"))
@@ -485,9 +485,18 @@ fn istio_stats_tags_recipe() {
             .collect::<Vec<_>>()
             .join("\n")
     );
-    assert!(!text.contains("webhook_guard_rejected{"), "no tag applied");
-    assert!(text.contains("webhook_guard_claims_outcome_kept{} 0"));
-    assert!(text.contains("webhook_guard_accepted_endpoint_genesys_secret_id_current{} 0"));
+    assert!(
+        !text.contains("webhook_guard_filter_rejected_total{"),
+        "no tag applied"
+    );
+    assert!(text.contains("webhook_guard_filter_claims_total_outcome_kept{} 0"));
+    assert!(
+        text.contains("webhook_guard_filter_accepted_total_endpoint_genesys_secret_id_current{} 0")
+    );
+    let version = env!("CARGO_PKG_VERSION").replace('.', "_");
+    assert!(text.contains(&format!(
+        "webhook_guard_filter_build_info_version_{version}{{}} 1"
+    )));
 
     opts.extra_args = vec!["--config-yaml".into(), stats_tags_override()];
     let fixed = Envoy::start(&opts);
@@ -495,11 +504,13 @@ fn istio_stats_tags_recipe() {
     assert_eq!(unsigned.status, 401);
     let text = prometheus_text(&fixed);
     for line in [
-        r#"webhook_guard_rejected{endpoint="genesys",reason="missing_signature"} 1"#,
-        r#"webhook_guard_accepted{endpoint="genesys",secret_id="current"} 0"#,
-        r#"webhook_guard_claims{outcome="kept"} 0"#,
-        r#"webhook_guard_cache_errors{op="commit"} 0"#,
-        r#"webhook_guard_duplicates{endpoint="genesys"} 0"#,
+        r#"webhook_guard_filter_rejected_total{endpoint="genesys",reason="missing_signature"} 1"#.to_string(),
+        r#"webhook_guard_filter_accepted_total{endpoint="genesys",secret_id="current"} 0"#.into(),
+        r#"webhook_guard_filter_claims_total{outcome="kept"} 0"#.into(),
+        r#"webhook_guard_filter_cache_errors_total{op="commit"} 0"#.into(),
+        r#"webhook_guard_filter_duplicates_total{endpoint="genesys"} 0"#.into(),
+        r#"webhook_guard_filter_settlements_given_up_total{reason="retries_exhausted",op="commit"} 0"#.into(),
+        format!(r#"webhook_guard_filter_build_info{{version="{}"}} 1"#, env!("CARGO_PKG_VERSION")),
     ] {
         assert!(
             text.lines().any(|l| l == line),
@@ -511,7 +522,7 @@ fn istio_stats_tags_recipe() {
                 .join("\n")
         );
     }
-    assert!(!text.contains("webhook_guard_rejected_endpoint_"));
+    assert!(!text.contains("webhook_guard_filter_rejected_total_endpoint_"));
 }
 
 /// Envoy's `application_log_config.json_format`: every line Envoy writes once the bootstrap
@@ -558,6 +569,13 @@ fn envoy_json_application_logs() {
                 assert!(v[k].is_string(), "{k} in {l}");
             }
             let message = v["message"].as_str().unwrap();
+            // Every line of the filter's carries one JSON object with its event.
+            if let Some(rest) = message.strip_prefix("wasm log ") {
+                let object = rest.split_once(": ").map_or("", |(_, o)| o);
+                let inner: serde_json::Value = serde_json::from_str(object)
+                    .unwrap_or_else(|e| panic!("a filter message that is not JSON ({e}): {l}"));
+                assert!(inner["event"].is_string(), "{l}");
+            }
             if v["component"] == "wasm" && message.contains("webhook_rejected") {
                 found = Some((v.clone(), message.to_string()));
             }
@@ -674,12 +692,21 @@ scrape_configs:
     // The relabelled Istio series.
     checks.push((
         "istio relabel".into(),
-        r#"webhook_guard_rejected{job="istio-envoy",endpoint="genesys",reason="invalid_signature"} >= 1"#.into(),
+        r#"webhook_guard_filter_rejected_total{job="istio-envoy",endpoint="genesys",reason="invalid_signature"} >= 1"#.into(),
     ));
     checks.push((
         "istio relabel".into(),
-        r#"webhook_guard_accepted{job="istio-envoy",endpoint="genesys",secret_id="current"} >= 1"#
+        r#"webhook_guard_filter_accepted_total{job="istio-envoy",endpoint="genesys",secret_id="current"} >= 1"#
             .into(),
+    ));
+    checks.push((
+        "istio relabel".into(),
+        r#"webhook_guard_filter_settlements_given_up_total{job="istio-envoy",op="commit",reason="queue_full"}"#
+            .into(),
+    ));
+    checks.push((
+        "istio relabel".into(),
+        r#"webhook_guard_filter_build_info{job="istio-envoy",version!=""} == 1"#.into(),
     ));
 
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -720,7 +747,7 @@ scrape_configs:
     // Nothing relabelled was left with the labels in its name.
     let left = query(
         port,
-        r#"{job="istio-envoy",__name__=~"webhook_guard_.*_(endpoint|op|outcome)_.*"}"#,
+        r#"{job="istio-envoy",__name__=~"webhook_guard_.*_(endpoint|op|outcome|version)_.*"}"#,
     )
     .unwrap();
     assert!(left.is_empty(), "{left:?}");
@@ -770,7 +797,15 @@ fn a_refused_filter_configuration_shows_in_envoy_stats() {
         !text.lines().any(|l| l.starts_with("webhook_guard_")),
         "the filter's series exist without a configuration"
     );
-    assert!(envoy.log().contains("invalid configuration"));
+    let refused = envoy.events();
+    let refused = refused
+        .iter()
+        .find(|e| e["event"] == "config_rejected")
+        .expect("a config_rejected line");
+    assert!(
+        refused["error"].as_str().unwrap().contains("path_prefix"),
+        "{refused}"
+    );
 }
 
 /// Through LDS, a listener update whose filter configuration is refused is rejected as a
@@ -802,7 +837,9 @@ fn a_refused_listener_update_keeps_the_previous_filter() {
     let r = send(envoy.port, "POST", "/webhooks/genesys", &[], b"{}");
     assert_eq!(r.status, 401, "the previous filter still verifies");
     assert_eq!(
-        envoy.metric(r#"webhook_guard_rejected{endpoint="genesys",reason="missing_signature"}"#),
+        envoy.metric(
+            r#"webhook_guard_filter_rejected_total{endpoint="genesys",reason="missing_signature"}"#
+        ),
         1
     );
 }

@@ -1,6 +1,6 @@
 //! The senders' own SDKs against the filter, both ways: deliveries signed by the SDK (or,
 //! where the SDK only verifies, by the library it verifies with) go through a real Envoy;
-//! and what webhook-guard-send's signing code produces is accepted by the SDK's verifier.
+//! and what `webhook-guard send`'s signing code produces is accepted by the SDK's verifier.
 //! twilio (form and JSON bodies), standardwebhooks, PyNaCl (what Discord's documentation
 //! verifies with), sendgrid's EventWebhook; and, verifying only, paddle-python-sdk's
 //! Verifier, squareup's verify_signature and hubspot-api-client's Signature (v3); stripe's

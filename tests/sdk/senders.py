@@ -71,7 +71,7 @@ SIGN = {"twilio-form": twilio_form, "twilio-json": twilio_json, "standard-webhoo
 
 
 def verify(a):
-    """Whether the sender's SDK accepts a delivery webhook-guard-send's code signed."""
+    """Whether the sender's SDK accepts a delivery `webhook-guard send`'s code signed."""
     h = {k.lower(): v for k, v in a["headers"].items()}
     body = a["body"]
     kind = a["kind"]

@@ -1,32 +1,12 @@
-//! Small shared pieces of the command-line tools: the sender's HTTP POST, and the Genesys IP
-//! ranges selection.
+//! The `webhook-guard` command line, as a library its binary (src/main.rs) and tests use:
+//! `check` (a configuration through the filter's own parser), `presets` (what each preset
+//! checks), `send` (sign and send a delivery), `receiver` (the demo upstream) and `ipranges`
+//! (Genesys Cloud's IP ranges as a `source_ips` list).
 
-use std::time::Duration;
-
-/// Sends a POST and returns (status, body), whatever the status.
-pub fn post(
-    url: &str,
-    content_type: &str,
-    headers: &[(String, String)],
-    body: &[u8],
-) -> Result<(u16, String), String> {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(15)))
-        .build()
-        .into();
-    let mut request = agent.post(url).header("content-type", content_type);
-    for (name, value) in headers {
-        request = request.header(name, value);
-    }
-    let mut answer = request.send(body).map_err(|e| e.to_string())?;
-    let status = answer.status().as_u16();
-    let text = answer
-        .body_mut()
-        .read_to_string()
-        .map_err(|e| e.to_string())?;
-    Ok((status, text))
-}
+pub mod check;
+pub mod presets;
+pub mod receiver;
+pub mod send;
 
 /// Turning Genesys Cloud's `GET /api/v2/ipranges` answer into a `source_ips` list.
 pub mod ipranges {

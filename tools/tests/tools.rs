@@ -14,8 +14,8 @@ struct Receiver {
 
 impl Receiver {
     fn start(extra: &[&str]) -> Receiver {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_webhook-guard-demo-receiver"))
-            .args(["--listen", "127.0.0.1:0"])
+        let mut child = Command::new(env!("CARGO_BIN_EXE_webhook-guard"))
+            .args(["demo-receiver", "--listen", "127.0.0.1:0"])
             .args(extra)
             .stdout(Stdio::piped())
             .spawn()
@@ -58,8 +58,12 @@ fn the_sender_signs_and_the_receiver_answers() {
     let mut receiver = Receiver::start(&["--fail", "1"]);
     let port = receiver.port;
     let send = |extra: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_webhook-guard-send"))
-            .args(["--url", &format!("http://127.0.0.1:{port}/webhooks/github")])
+        Command::new(env!("CARGO_BIN_EXE_webhook-guard"))
+            .args([
+                "send",
+                "--url",
+                &format!("http://127.0.0.1:{port}/webhooks/github"),
+            ])
             .args(["--preset", "github", "--secret", "a-demo-secret-0123456789"])
             .args(extra)
             .output()
@@ -113,8 +117,8 @@ fn the_sender_signs_for_every_preset() {
     let receiver = Receiver::start(&[]);
     let url = format!("http://127.0.0.1:{}/webhooks/x?tenant=1", receiver.port);
     let run = |args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_webhook-guard-send"))
-            .args(["--url", &url])
+        Command::new(env!("CARGO_BIN_EXE_webhook-guard"))
+            .args(["send", "--url", &url])
             .args(args)
             .output()
             .expect("run the sender")

@@ -2,7 +2,7 @@ use super::*;
 use crate::keys::{matching_secret, Secret};
 use crate::request::headers::CapturedHeaders;
 use crate::scheme::template::*;
-use sha2::Digest;
+use sha2::{Digest, Sha256};
 
 fn secret(id: &str, key: &[u8]) -> Secret {
     Secret::new(id.to_string(), key.to_vec())

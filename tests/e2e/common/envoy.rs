@@ -279,7 +279,7 @@ fn to_ecds(config: &mut serde_yaml_ng::Value, file: &Path) {
 
 impl Envoy {
     /// A Prometheus sample from `/stats/prometheus`, e.g.
-    /// `webhook_guard_rejected{endpoint="github",reason="invalid_signature"}`; 0 if absent.
+    /// `webhook_guard_filter_rejected_total{endpoint="github",reason="invalid_signature"}`; 0 if absent.
     pub fn metric(&self, series: &str) -> u64 {
         let r = self.admin("/stats/prometheus").expect("admin answers");
         let text = String::from_utf8_lossy(&r.body).into_owned();
@@ -424,6 +424,11 @@ impl Envoy {
         std::fs::read_to_string(self.dir.join("envoy.log")).unwrap_or_default()
     }
 
+    /// The filter's lines in this Envoy's log, each parsed (`filter_events`).
+    pub fn events(&self) -> Vec<serde_json::Value> {
+        filter_events(&self.log())
+    }
+
     fn log_tail(&self) -> String {
         let log = self.log();
         let lines: Vec<&str> = log.lines().collect();
@@ -472,4 +477,46 @@ pub fn validate(config: &Path, env: &[(&str, &str)]) -> (bool, String) {
         String::from_utf8_lossy(&out.stderr)
     );
     (out.status.success(), text)
+}
+
+/// The filter's lines in an Envoy text log (or `--mode validate` output), in order: the
+/// message after Envoy's `wasm log <plugin> <root_id> <vm_id>: ` prefix, parsed. Fails the
+/// test on a filter line that is not one JSON object with a string `event` (docs/operations.md,
+/// "Logs": every line the filter writes is one).
+pub fn filter_events(log: &str) -> Vec<serde_json::Value> {
+    log.lines()
+        .filter_map(|line| {
+            let (_, rest) = line.split_once("] wasm log ")?;
+            // The plugin, root and VM names hold no ':' (the shipped configurations).
+            let (_, message) = rest
+                .split_once(": ")
+                .unwrap_or_else(|| panic!("a filter line without a message: {line}"));
+            let v: serde_json::Value = serde_json::from_str(message)
+                .unwrap_or_else(|e| panic!("a filter line that is not JSON ({e}): {line}"));
+            assert!(
+                v.is_object() && v["event"].is_string(),
+                "a filter line without an event: {line}"
+            );
+            Some(v)
+        })
+        .collect()
+}
+
+/// Every string the filter's lines in `log` carry, decoded (JSON escapes undone), one per
+/// line: what a reader of the parsed events sees, for `contains` checks (a quote in an
+/// error, or a secret with one, is escaped in the raw log).
+pub fn filter_strings(log: &str) -> String {
+    fn walk(v: &serde_json::Value, out: &mut Vec<String>) {
+        match v {
+            serde_json::Value::String(s) => out.push(s.clone()),
+            serde_json::Value::Array(a) => a.iter().for_each(|v| walk(v, out)),
+            serde_json::Value::Object(m) => m.values().for_each(|v| walk(v, out)),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    for e in filter_events(log) {
+        walk(&e, &mut out);
+    }
+    out.join("\n")
 }

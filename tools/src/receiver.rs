@@ -1,4 +1,4 @@
-//! The demo upstream of `make run`: prints every request that gets past the filter (this is
+//! `webhook-guard demo-receiver`, the demo upstream of `make run`: prints every request that gets past the filter (this is
 //! a demo of what arrives, so it does print the payload) and answers 200.
 //! `--fail N` answers 500 to the first N requests, to watch a sender's retry go through.
 //! Stops on SIGTERM or Ctrl-C (docker compose down does not have to kill it).
@@ -8,7 +8,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
-use clap::Parser;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
@@ -17,36 +16,25 @@ use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
-#[derive(Parser)]
-#[command(
-    name = "webhook-guard-demo-receiver",
-    about = "Prints what reaches it and answers 200."
-)]
-struct Args {
-    /// Address to listen on.
-    #[arg(long, default_value = "127.0.0.1:8080")]
-    listen: SocketAddr,
-    /// Answer 500 to the first N requests.
-    #[arg(long, default_value_t = 0)]
-    fail: u64,
-}
-
 /// Largest body read (the filter's own limit is far below).
 const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
 
-#[tokio::main(flavor = "current_thread")]
-async fn main() {
-    let args = Args::parse();
-    let listener = match TcpListener::bind(args.listen).await {
-        Ok(l) => l,
-        Err(e) => {
-            eprintln!("error: cannot listen on {}: {e}", args.listen);
-            std::process::exit(2);
-        }
-    };
-    let bound = listener.local_addr().map_or(args.listen, |a| a);
+/// Serves until SIGTERM or Ctrl-C; `fail` requests are answered 500 first.
+pub fn run(listen: SocketAddr, fail: u64) -> Result<(), String> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    runtime.block_on(serve(listen, fail))
+}
+
+async fn serve(listen: SocketAddr, fail: u64) -> Result<(), String> {
+    let listener = TcpListener::bind(listen)
+        .await
+        .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+    let bound = listener.local_addr().map_or(listen, |a| a);
     println!("demo receiver listening on {bound}");
-    let left = Arc::new(AtomicU64::new(args.fail));
+    let left = Arc::new(AtomicU64::new(fail));
     let mut stop = std::pin::pin!(stop_signal());
     loop {
         tokio::select! {
@@ -68,7 +56,7 @@ async fn main() {
             }
             _ = &mut stop => {
                 println!("demo receiver stopping");
-                return;
+                return Ok(());
             }
         }
     }
