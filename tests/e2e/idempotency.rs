@@ -1,12 +1,10 @@
 //! Exactly-once processing, end to end: a real Envoy with the built filter, the real cache
 //! service (memory and Redis backends, Redis a real redis-server) and a real upstream.
 
-mod common;
-
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 
 const SECRET: &str = "idempotency-secret-0123";
 
