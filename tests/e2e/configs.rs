@@ -1093,3 +1093,56 @@ fn both_configuration_forms_behave_the_same_in_envoy() {
         envoy.assert_no_panic();
     }
 }
+
+/// What Envoy (1.40) does with unquoted YAML numbers in a Struct configuration, which the
+/// README tells operators: a 32-bit whole number arrives as a number, any other number
+/// (larger, or with a fraction) as a string of its digits. So a secret must be quoted; an
+/// unquoted one is refused as a number (never shown) or read as the text it was written as.
+#[test]
+fn envoy_reads_unquoted_yaml_numbers_into_a_struct_as_small_integers_or_strings() {
+    if !e2e_ready() {
+        return;
+    }
+    let config = r#"{"endpoints":[{"name":"gh","path_prefix":"/gh","preset":"github",
+        "secrets":[{"id":"a","value":"stand-in-secret-0123456789"}]}]}"#;
+    let o = EnvoyOptions::new(config, 9);
+    let text = envoy_yaml(&o);
+    assert!(text.contains("google.protobuf.Struct"));
+    let dir = scratch_dir("yaml-numbers");
+    let cases: [(&str, Option<&str>); 4] = [
+        ("1234", Some("secrets[0].value: must be a string, not a number (not shown)")),
+        ("2147483647", Some("secrets[0].value: must be a string, not a number (not shown)")),
+        // 10 digits as text: a key, too short.
+        ("2147483648", Some("secrets[0]: the key is shorter than 16 bytes")),
+        // The digits, as text: a valid key.
+        ("918273645501928374", None),
+    ];
+    for (i, (number, expected)) in cases.iter().enumerate() {
+        let edited = text.replacen("stand-in-secret-0123456789", number, 1);
+        assert_ne!(edited, text);
+        let path = dir.join(format!("n{i}.yaml"));
+        std::fs::write(&path, edited).expect("write");
+        let (ok, out) = validate(&path, &[]);
+        let events = filter_events(&out);
+        match expected {
+            None => {
+                assert!(ok, "{number}:\n{out}");
+                assert!(events.iter().any(|e| e["event"] == "config_loaded"));
+            }
+            Some(reason) => {
+                assert!(!ok, "{number}: Envoy loaded it");
+                let error = events
+                    .iter()
+                    .find(|e| e["event"] == "config_rejected")
+                    .and_then(|e| e["error"].as_str())
+                    .unwrap_or_else(|| panic!("{number}: no refusal in\n{out}"))
+                    .to_string();
+                assert!(
+                    error.starts_with(&format!("endpoints[0] (gh).{reason}")),
+                    "{number}: {error}"
+                );
+                assert!(!error.contains(number), "{number}: {error}");
+            }
+        }
+    }
+}

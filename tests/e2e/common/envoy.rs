@@ -88,8 +88,10 @@ pub struct EnvoyOptions {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConfigForm {
     /// As shipped: the configuration as YAML, a `google.protobuf.Struct` (Envoy hands the
-    /// filter the serialized message). A `filter_config` a Struct cannot carry as it is (not
-    /// a JSON object, or numbers that are no doubles) is written as `Text` instead.
+    /// filter the serialized message). A `filter_config` that would not reach the filter
+    /// unchanged that way is written as `Text` instead: not a JSON object, or holding a
+    /// number other than a 32-bit whole number (Envoy 1.40 reads any other unquoted YAML
+    /// number into a Struct as a string: README, "Configuration reference").
     Struct,
     /// JSON text, a `google.protobuf.StringValue`: handed to the filter as is.
     Text,
@@ -262,10 +264,10 @@ fn configuration(o: &EnvoyOptions) -> serde_yaml_ng::Value {
     use webhook_guard::payload::protobuf::{json_to_struct, struct_to_json};
     let text = o.filter_config.as_str();
     let as_struct = match serde_json::from_str::<serde_json::Value>(text) {
-        // Only what a Struct carries unchanged: an object whose numbers are doubles.
+        // Only what reaches the filter unchanged as a Struct written in YAML.
         Ok(serde_json::Value::Object(map)) if o.config_form == ConfigForm::Struct => {
             let same = struct_to_json(&json_to_struct(&map)).ok() == Some(map.clone().into());
-            same.then_some(map)
+            (same && small_numbers_only(&serde_json::Value::Object(map.clone()))).then_some(map)
         }
         _ => None,
     };
@@ -283,6 +285,18 @@ fn configuration(o: &EnvoyOptions) -> serde_yaml_ng::Value {
     );
     any.insert("value".into(), value);
     serde_yaml_ng::Value::Mapping(any)
+}
+
+/// Whether every number in `v` is a 32-bit whole number: what Envoy reads from YAML into a
+/// Struct as a number (anything else, `1.5` or `3000000000`, as a string).
+fn small_numbers_only(v: &serde_json::Value) -> bool {
+    use serde_json::Value;
+    match v {
+        Value::Number(n) => n.as_i64().is_some_and(|i| i32::try_from(i).is_ok()),
+        Value::Array(list) => list.iter().all(small_numbers_only),
+        Value::Object(map) => map.values().all(small_numbers_only),
+        _ => true,
+    }
 }
 
 /// Moves the webhook_guard filter's configuration into an ECDS file, as Istio delivers it: the
