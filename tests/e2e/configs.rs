@@ -1110,10 +1110,19 @@ fn envoy_reads_unquoted_yaml_numbers_into_a_struct_as_small_integers_or_strings(
     assert!(text.contains("google.protobuf.Struct"));
     let dir = scratch_dir("yaml-numbers");
     let cases: [(&str, Option<&str>); 4] = [
-        ("1234", Some("secrets[0].value: must be a string, not a number (not shown)")),
-        ("2147483647", Some("secrets[0].value: must be a string, not a number (not shown)")),
+        (
+            "1234",
+            Some("secrets[0].value: must be a string, not a number (not shown)"),
+        ),
+        (
+            "2147483647",
+            Some("secrets[0].value: must be a string, not a number (not shown)"),
+        ),
         // 10 digits as text: a key, too short.
-        ("2147483648", Some("secrets[0]: the key is shorter than 16 bytes")),
+        (
+            "2147483648",
+            Some("secrets[0]: the key is shorter than 16 bytes"),
+        ),
         // The digits, as text: a valid key.
         ("918273645501928374", None),
     ];
