@@ -96,15 +96,15 @@ fn an_unknown_preset_is_answered_with_every_preset_including_custom() {
     assert!(listed.contains(&"custom"));
 }
 
-/// The README's preset table documents every preset of the table but `custom` (documented
-/// by the fields it is made of), in the table's order.
+/// The configuration reference's preset table (docs/configuration.md) documents every preset
+/// of the table but `custom` (documented by the fields it is made of), in the table's order.
 #[test]
-fn the_readme_documents_the_presets_of_the_table() {
-    let readme = include_str!("../../../README.md");
-    let section = readme
-        .split_once("\n### Presets\n")
+fn the_configuration_reference_documents_the_presets_of_the_table() {
+    let reference = include_str!("../../../docs/configuration.md");
+    let section = reference
+        .split_once("\n## Presets\n")
         .map(|(_, rest)| rest)
-        .expect("the README's Presets section");
+        .expect("docs/configuration.md's Presets section");
     let documented: Vec<&str> = section
         .lines()
         .skip_while(|l| !l.starts_with("| preset |"))
