@@ -209,7 +209,7 @@ clean:
 	$(CARGO) clean
 	rm -rf $(VENV) $(HOSTS_VENV) .docker-test $(DIST)
 
-# --- the docker compose setup in a real engine (README, "Docker compose") ----------------
+# --- the docker compose setup in a real engine (docs/deploy/docker-compose.md) ----------------
 
 .PHONY: test-docker
 test-docker: wasm tools envoy

@@ -793,7 +793,7 @@ fn mailgun_signs_its_token_not_the_event() {
     let (h, body) = signed(&c, &rk, "mailgun", NOW);
     let text = String::from_utf8(body).unwrap();
     assert!(deliver(&c, &h, text.as_bytes()).is_ok());
-    // What Mailgun does not sign: the event. README says so; the token dedupes it.
+    // What Mailgun does not sign: the event. docs/configuration.md says so; the token dedupes it.
     let other_event = text.replace("delivered", "failed");
     let a = deliver(&c, &h, text.as_bytes()).unwrap();
     let b = deliver(&c, &h, other_event.as_bytes()).unwrap();

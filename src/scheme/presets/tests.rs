@@ -5,8 +5,8 @@ fn every_named_preset_exists_and_covers_the_body() {
     for name in PRESET_NAMES {
         let s = preset(name).unwrap();
         assert!(!s.signed_content.parts.is_empty(), "{name}");
-        // The documented exception: Mailgun signs its timestamp and token only (README,
-        // "Presets"). A shared token signs nothing, whatever its template says.
+        // The documented exception: Mailgun signs its timestamp and token only
+        // (docs/configuration.md, "Presets"). A shared token signs nothing, whatever its template says.
         assert_eq!(s.signed_content.covers_body(), name != "mailgun", "{name}");
     }
     assert!(preset("gitlab-ee").is_none());
