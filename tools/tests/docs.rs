@@ -8,7 +8,7 @@
 //!   configuration that holds only it;
 //! - `<!-- fragment: WHY -->`: not a configuration at all (log lines), not checked.
 //!
-//! The send examples are run by tests/docs.rs at the workspace root, the links by
+//! The send examples are run by tests/e2e/docs.rs at the workspace root, the links by
 //! `make test-docs`.
 
 use std::path::{Path, PathBuf};

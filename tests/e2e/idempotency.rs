@@ -1,12 +1,10 @@
 //! Exactly-once processing, end to end: a real Envoy with the built filter, the real cache
 //! service (memory and Redis backends, Redis a real redis-server) and a real upstream.
 
-mod common;
-
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 
 const SECRET: &str = "idempotency-secret-0123";
 
@@ -230,6 +228,36 @@ fn cache_down_or_slow_fails_closed() {
             .metric(r#"webhook_guard_filter_cache_errors_total{op="claim"}"#)
             >= 1
     );
+}
+
+/// A cache cluster the configuration names but Envoy does not have (a changed Service port
+/// or namespace, a `Sidecar` egress scope that prunes it): every claim is a 503, and the log
+/// says which cluster is missing, so the operator can find why (docs/troubleshooting.md).
+#[test]
+fn a_missing_cache_cluster_fails_closed_and_is_named_in_the_log() {
+    if !e2e_ready() {
+        return;
+    }
+    let cache = Cache::start(0, &[]);
+    let upstream = Upstream::start();
+    let config = config(250, "reject").replace(
+        r#""cluster": "webhook_guard_cache""#,
+        r#""cluster": "outbound|8081||webhook-guard-cache.elsewhere.svc.cluster.local""#,
+    );
+    let mut opts = EnvoyOptions::new(&config, upstream.port);
+    opts.cache_port = Some(cache.port);
+    let envoy = Envoy::start(&opts);
+    let r = deliver(envoy.port, &delivery(&config, "no-cluster-1"));
+    assert_eq!(
+        (r.status, r.error()),
+        (503, "idempotency_unavailable".into())
+    );
+    assert_eq!(upstream.heads(), 0, "nothing forwarded");
+    let named = envoy.events().iter().any(|e| {
+        e["event"] == "cache_cluster_unreachable"
+            && e["cluster"] == "outbound|8081||webhook-guard-cache.elsewhere.svc.cluster.local"
+    });
+    assert!(named, "{}", envoy.log());
 }
 
 #[test]

@@ -2,14 +2,12 @@
 //! timeout or resets, and a soak of concurrent deliveries with duplicates and failures in
 //! which every delivery is processed exactly once in the end.
 
-mod common;
-
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 
 const SECRET: &str = "faults-secret-0123456789";
 
@@ -95,7 +93,7 @@ fn a_cache_answering_garbage_fails_closed() {
 }
 
 // An upstream that hangs past the route timeout or resets after reading the request keeps
-// its claim until the in-flight TTL: tests/claims.rs.
+// its claim until the in-flight TTL: tests/e2e/claims.rs.
 
 #[test]
 fn soak_every_delivery_is_processed_exactly_once() {

@@ -4,14 +4,12 @@
 //! deduplicated; deliveries still are. A real Envoy with the built filter, the real cache
 //! service and a receiver that answers 2xx to anything (as a framework answers `OPTIONS`).
 
-mod common;
-
 use std::io::{BufRead, BufReader, Write};
 use std::net::{Shutdown, TcpStream};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use webhook_guard::sign::{sign_message, Message, SigningKey};
 
 const SECRET: &str = "deliveries-secret-0123456789";
@@ -657,7 +655,7 @@ mod review {
 /// The same review, end to end: copies that ask the receiver's framework for another path
 /// or method.
 mod review_e2e {
-    use super::common::*;
+    use crate::common::*;
 
     const SECRET: &str = "review-i21-secret-0123456789";
 

@@ -5,9 +5,9 @@
 //! errors, as they are for `kubectl apply` (strict field validation, the default since
 //! Kubernetes 1.27): a misspelt field would otherwise be dropped silently. What no schema can
 //! say (CEL rules of the CRDs, what istiod makes of an EnvoyFilter patch) is checked in
-//! tests/configs.rs and by `envoy --mode validate`.
+//! tests/e2e/configs.rs and by `envoy --mode validate`.
 
-mod kustomize;
+use crate::common::kustomize;
 
 use serde_json::{json, Map, Value};
 use std::path::{Path, PathBuf};

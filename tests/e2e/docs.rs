@@ -7,15 +7,13 @@
 //! and reach the receiver as that page's endpoint.
 //!
 //! The configuration blocks themselves are checked by tools/tests/docs.rs, the links by
-//! `make test-docs`.
-
-mod common;
+//! `make test-docs`. Run alone: `cargo test --test e2e -- docs::`.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::Command;
 
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 use webhook_guard::scheme::presets::preset;
 use webhook_guard::sign::SigningKey;

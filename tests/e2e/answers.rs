@@ -1,9 +1,7 @@
 //! End to end: every row of the answer table (but the cache's) produced by a real Envoy,
 //! with the status, the error code, and an upstream that saw nothing.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 const SECRET: &str = "answers-secret-0123456789";
 

@@ -4,10 +4,9 @@
 //! them, have the kinds and fields the deployment relies on (their Wasm configuration also
 //! goes through Envoy's validation).
 
-mod common;
-mod kustomize;
+use crate::common::kustomize;
 
-use common::*;
+use crate::common::*;
 use serde_yaml_ng::Value;
 
 const DEMO_ENV: [(&str, &str); 3] = [

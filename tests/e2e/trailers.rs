@@ -4,9 +4,7 @@
 //! A client's `x-webhook-guard-*` trailer must not reach the receiver, any more than such a
 //! header does.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 const SECRET: &str = "trailers-github-secret-01";
 

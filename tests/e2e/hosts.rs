@@ -11,9 +11,7 @@
 //! retry waiting as long); a forged one holds a connection just as long. A host config
 //! without the flag fails closed, but nothing is ever processed.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 const SECRET: &str = "hosts-secret-0123456789";
 

@@ -1,11 +1,9 @@
 //! End to end: every preset's signature checked by the built filter inside a real Envoy,
 //! with a real upstream that records what reaches it.
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 
 const GENESYS_CURRENT: &str = "genesys-current-secret-0001";
 const GENESYS_PREVIOUS: &str = "genesys-previous-secret-0001";

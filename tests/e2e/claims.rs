@@ -6,14 +6,12 @@
 //! any claim whose answer the filter never used.
 //!
 //! Paths covered elsewhere: receiver 2xx and 5xx, cache down and slow-to-503
-//! (tests/idempotency.rs), cache answering garbage (tests/faults.rs).
-
-mod common;
+//! (tests/e2e/idempotency.rs), cache answering garbage (tests/e2e/faults.rs).
 
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 
 const SECRET: &str = "claims-secret-0123456789";
 /// Short, so that the tests can see a kept claim lapse and its delivery get through.

@@ -4,9 +4,7 @@
 //! host nobody listed is filtered, never passed: whatever Host an attacker writes, the
 //! webhook receiver gets nothing unverified.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 const SECRET: &str = "gateway-secret-0123456789";
 const HOOKS: &str = "hooks.example.com";

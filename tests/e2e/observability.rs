@@ -7,8 +7,6 @@
 //!
 //! Needs `promtool` and `prometheus` (Debian's `prometheus` package; `make test` installs it).
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -16,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 
 /// Prints past libtest's output capture (which takes `println!`), so the table shows in
 /// `make test`'s output on success too.

@@ -9,12 +9,10 @@
 //! sdks` installs them into .venv; the
 //! filter depends on none of them.
 
-mod common;
-
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use common::*;
+use crate::common::*;
 use serde_json::{json, Value};
 use webhook_guard::sign::{sample, sign_message, Message, SigningKey};
 

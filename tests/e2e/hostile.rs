@@ -3,11 +3,9 @@
 //! answer, the upstream sees nothing unverified, Envoy logs no panic, and a valid delivery
 //! is still answered afterwards.
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 
 const GITHUB: &str = "hostile-github-secret-01";
 const GENESYS: &str = "hostile-genesys-secret-01";

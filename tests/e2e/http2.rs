@@ -3,10 +3,8 @@
 //! frame instead of END_STREAM on the last DATA frame; the filter must still buffer the
 //! whole body, verify it, and let nothing unverified through.
 
-mod common;
-
+use crate::common::*;
 use bytes::Bytes;
-use common::*;
 
 const SECRET: &str = "http2-github-secret-0001";
 

@@ -1,20 +1,16 @@
 //! The Istio manifests as `kubectl kustomize` renders each overlay of envoy/istio/overlays/
-//! (offline: no cluster). Used by tests/manifests.rs (schemas) and tests/configs.rs (what the
+//! (offline: no cluster). Used by tests/e2e/manifests.rs (schemas) and tests/e2e/configs.rs (what the
 //! deployment relies on). `make kubectl` provides a kubectl with Kustomize v5; KUBECTL names
 //! it, else `kubectl` on PATH. Without one the tests that render skip, unless
 //! WEBHOOK_GUARD_E2E=required (as `make test` sets).
 
-#![allow(dead_code)] // each test file uses part of it
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use super::repo_root;
+
 /// Every overlay a user applies with `kubectl apply -k`.
 pub const OVERLAYS: [&str; 3] = ["sidecar", "gateway", "demo"];
-
-pub fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
 
 fn kubectl() -> Option<PathBuf> {
     if let Some(k) = std::env::var_os("KUBECTL") {

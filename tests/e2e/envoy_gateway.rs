@@ -7,12 +7,10 @@
 //! upstreams. The point: a route the extension policy does not cover is filtered too, never
 //! passed; and without the patch it is passed (the control).
 
-mod common;
-
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use serde_json::{json, Value};
 
 const SECRET: &str = "gateway-genesys-secret-0123456789";

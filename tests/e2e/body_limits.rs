@@ -5,9 +5,7 @@
 //! envoy/envoy.yaml (1 MiB under a 2 MiB buffer) and the Istio manifests (512 KiB under the
 //! proxies' default 1 MiB).
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 const SECRET: &str = "limits-secret-0123456789";
 

@@ -4,12 +4,10 @@
 //! merge two ids into one key, reach a weaker endpoint by another spelling of the path, or
 //! hand the receiver the filter's own headers spelt with `_`.
 
-mod common;
-
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 
 const SECRET: &str = "attacks-secret-0123456789";
 

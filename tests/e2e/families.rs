@@ -5,9 +5,7 @@
 //! signed through the filter crate's own scheme definitions (`sign::sign_message`), as
 //! `webhook-guard send` signs them.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use webhook_guard::sign::{sample, sign_message, Message, SigningKey};
 
 const SHARED: &str = "families-shared-secret-0123";
