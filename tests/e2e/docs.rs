@@ -41,20 +41,29 @@ fn docs_pages() -> Vec<PathBuf> {
     out
 }
 
-/// The fenced blocks of a page with the given info string, as text.
-fn blocks<'a>(page: &'a str, info: &str) -> Vec<String> {
+/// The fenced blocks of a page, as (info string, text).
+fn fenced(page: &str) -> Vec<(String, String)> {
     let mut out = Vec::new();
     let mut lines = page.lines();
     while let Some(line) = lines.next() {
-        if line.trim_start().strip_prefix("```") == Some(info) {
-            let body: Vec<&'a str> = lines
+        if let Some(info) = line.trim_start().strip_prefix("```") {
+            let body: Vec<&str> = lines
                 .by_ref()
                 .take_while(|l| !l.trim_start().starts_with("```"))
                 .collect();
-            out.push(body.join("\n"));
+            out.push((info.trim().to_string(), body.join("\n")));
         }
     }
     out
+}
+
+/// The fenced blocks of a page with the given info string, as text.
+fn blocks(page: &str, info: &str) -> Vec<String> {
+    fenced(page)
+        .into_iter()
+        .filter(|(i, _)| i == info)
+        .map(|(_, text)| text)
+        .collect()
 }
 
 /// The `webhook-guard send` commands of a shell block, continuation lines joined.
@@ -157,9 +166,12 @@ fn the_docs_send_examples_are_answered_200_by_the_endpoints_they_document() {
             .unwrap_or(&path)
             .display()
             .to_string();
-        let commands: Vec<String> = blocks(&page, "sh")
+        // Every code block but the configurations: a command in a ```bash or ```console
+        // block is run as well as one in ```sh.
+        let commands: Vec<String> = fenced(&page)
             .iter()
-            .flat_map(|b| send_commands(b))
+            .filter(|(info, _)| info != "json")
+            .flat_map(|(_, b)| send_commands(b))
             .collect();
         if commands.is_empty() {
             continue;
@@ -285,6 +297,12 @@ fn the_docs_send_examples_are_answered_200_by_the_endpoints_they_document() {
 
 #[test]
 fn the_command_reader_takes_words_and_refuses_expansions() {
+    let page = "a\n```json\n{}\n```\n  ```console\n  webhook-guard send --url u\n  ```\n";
+    let found: Vec<(String, String)> = fenced(page);
+    assert_eq!(found.len(), 2);
+    assert_eq!(found[1].0, "console");
+    assert_eq!(send_commands(&found[1].1).len(), 1);
+    assert_eq!(blocks(page, "json"), ["{}"]);
     let sh = "set -a; . .run/demo.env; set +a\nwebhook-guard send --url http://x/a --preset github \\\n  --secret-env GITHUB_WEBHOOK_SECRET\n";
     let commands = send_commands(sh);
     assert_eq!(commands.len(), 1);

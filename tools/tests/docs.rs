@@ -72,6 +72,13 @@ fn json_blocks(page: &str) -> Vec<Block> {
             i += 1;
         }
         i += 1;
+        // `json5`, `jsonc`, `JSON`: a configuration under another name would escape the
+        // check; it is `json` (checked, or marked) or it is not JSON.
+        assert!(
+            info == "json" || !info.to_ascii_lowercase().starts_with("json"),
+            "line {}: a ```{info} block: write ```json",
+            start + 1
+        );
         if info != "json" {
             continue;
         }
@@ -168,6 +175,12 @@ fn the_block_reader_sees_markers_and_indented_fences() {
 }
 
 /// A broken block is caught: the check is not vacuous.
+#[test]
+#[should_panic(expected = "write ```json")]
+fn a_json_block_under_another_info_string_is_refused() {
+    json_blocks("```jsonc\n{}\n```\n");
+}
+
 #[test]
 fn a_configuration_the_parser_refuses_fails_the_check() {
     let bad = r#"{"endpoints":[{"name":"x","path_prefix":"/x","preset":"github","secrets":[{"id":"a","env":"A"}],"max_age_seconds":5}]}"#;

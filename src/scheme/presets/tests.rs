@@ -136,3 +136,18 @@ fn the_preset_pages_are_the_presets_of_the_table() {
     names.sort();
     assert_eq!(pages, names);
 }
+
+/// The index of `docs/presets/` links every preset's page, in the table's order.
+#[test]
+fn the_preset_index_links_every_page() {
+    let index = include_str!("../../../docs/presets/README.md");
+    let linked: Vec<&str> = index
+        .lines()
+        .filter_map(|l| l.strip_prefix("| [`"))
+        .filter_map(|l| l.split_once('`').map(|(name, _)| name))
+        .collect();
+    assert_eq!(linked, PRESET_NAMES);
+    for name in PRESET_NAMES {
+        assert!(index.contains(&format!("]({name}.md)")), "{name}");
+    }
+}
