@@ -1,6 +1,6 @@
-//! Every `webhook-guard send` command of a ```sh block in docs/ runs against a real Envoy
-//! with the built filter and the cache: one Envoy serving the endpoint of each page that has
-//! a command (the page's own ```json configuration, as written but for its `source_ips`,
+//! Every `webhook-guard send` command of a code block in docs/ (and the README's) runs
+//! against a real Envoy with the built filter and the cache: one Envoy serving the endpoint
+//! of each page that has a command (the page's own ```json configuration, as written but for its `source_ips`,
 //! since the test sends from 127.0.0.1), each secret a stand-in of the kind the preset wants
 //! (a private key for the commands of the public-key presets, its public key for the
 //! filter). Each command, run as written but for the port of `--url`, must be answered 200
@@ -66,12 +66,14 @@ fn blocks(page: &str, info: &str) -> Vec<String> {
         .collect()
 }
 
-/// The `webhook-guard send` commands of a shell block, continuation lines joined.
+/// The `webhook-guard send` commands of a shell block (also spelt with the binary's path,
+/// `target/release/webhook-guard send`, as the README does), continuation lines joined.
 fn send_commands(sh: &str) -> Vec<String> {
     let joined = sh.replace("\\\n", " ");
     joined
         .lines()
         .map(str::trim)
+        .map(|l| l.strip_prefix("target/release/").unwrap_or(l))
         .filter(|l| l.starts_with("webhook-guard send "))
         .map(str::to_string)
         .collect()
@@ -226,8 +228,32 @@ fn the_docs_send_examples_are_answered_200_by_the_endpoints_they_document() {
             endpoints.push(endpoint);
         }
     }
+    // The README's command signs a file of the reader's (`--body my-message.json`): sent to
+    // the endpoint a docs page configures for its path, with a Genesys message written there.
+    let readme = std::fs::read_to_string(repo_root().join("README.md")).expect("README");
+    for command in fenced(&readme)
+        .iter()
+        .filter(|(info, _)| info != "json")
+        .flat_map(|(_, b)| send_commands(b))
+    {
+        let args = words(&command).unwrap_or_else(|| panic!("README: {command}"));
+        let url = flag(&args, "--url").expect("--url");
+        let path = url
+            .strip_prefix("http://127.0.0.1:10000")
+            .expect("README: --url");
+        let endpoint = endpoints
+            .iter()
+            .filter(|e| path.starts_with(e["path_prefix"].as_str().unwrap_or("\0")))
+            .max_by_key(|e| e["path_prefix"].as_str().map_or(0, str::len))
+            .unwrap_or_else(|| panic!("README: no docs page configures {path}"));
+        examples.push(Example {
+            page: "README.md".into(),
+            endpoint: endpoint["name"].as_str().expect("name").to_string(),
+            args: args[1..].to_vec(),
+        });
+    }
     assert!(
-        examples.len() >= 27,
+        examples.len() >= 28,
         "only {} send examples found",
         examples.len()
     );
@@ -250,6 +276,24 @@ fn the_docs_send_examples_are_answered_200_by_the_endpoints_they_document() {
     opts.cache_port = Some(cache.port);
     opts.host_env = env.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
     let envoy = Envoy::start(&opts);
+    // The commands run here, where the files their `--body` names are written.
+    let cwd = scratch_dir("docs-send");
+    for example in &examples {
+        if let Some(file) = flag(&example.args, "--body") {
+            assert_eq!(
+                flag(&example.args, "--preset"),
+                Some("genesys-open-messaging"),
+                "{}: a --body example needs a sample written here",
+                example.page
+            );
+            let message = format!(
+                r#"{{"id":"docs-{}","channel":{{"time":"{}"}},"type":"Text","text":"Hi"}}"#,
+                std::process::id(),
+                rfc3339(now_unix())
+            );
+            std::fs::write(cwd.join(file), message).expect("write the body");
+        }
+    }
     let mut failures = Vec::new();
     for example in &examples {
         let before = upstream.requests().len();
@@ -259,6 +303,7 @@ fn the_docs_send_examples_are_answered_200_by_the_endpoints_they_document() {
             .map(|a| a.replace("127.0.0.1:10000", &format!("127.0.0.1:{}", envoy.port)))
             .collect();
         let out = Command::new(bin())
+            .current_dir(&cwd)
             .args(&args)
             .env_clear()
             .envs(&env)
