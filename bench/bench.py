@@ -125,8 +125,8 @@ def filter_config(kind, max_body):
     config = {"max_body_bytes": max_body, "endpoints": [endpoint]}
     if kind.startswith("dedupe"):
         # Unique per request without re-signing: the key comes from a header wrk varies. The
-        # signature does not cover it, which a real endpoint must not accept (README,
-        # allow_unsigned_idempotency_key); for measuring the call-out's cost it is what we want.
+        # signature does not cover it, which a real endpoint must not accept
+        # (docs/configuration.md, allow_unsigned_idempotency_key); for measuring the call-out's cost it is what we want.
         endpoint["idempotency_key"] = "header:x-delivery-id"
         endpoint["allow_unsigned_idempotency_key"] = True
         config["idempotency"] = {"cluster": "webhook_guard_cache", "timeout_ms": 1000}

@@ -4,7 +4,7 @@
 //! Status codes follow Genesys' retry rules: 429 and 5xx are retried (5 tries, 5 s apart),
 //! other 4xx are not. A duplicate is answered 200 so a sender never fails a conversation over it.
 //!
-//! The checks answer in the order of `REFUSALS` (README, "Answers"): the path (404, 400),
+//! The checks answer in the order of `REFUSALS` (docs/answers.md): the path (404, 400),
 //! the source IP (403), the method (405 with `Allow`: after the source IP, so a source
 //! outside the allowlist learns no more than that the endpoint exists; before the body is
 //! buffered and before any claim, so a copy of a delivery sent with another method never

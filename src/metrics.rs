@@ -56,7 +56,7 @@ pub(crate) fn cache_settled(op: &str) -> String {
     format!("{PREFIX}.cache_settled_total.op.{op}")
 }
 
-/// What became of claims, by `outcome`: see `CLAIM_OUTCOMES` and the README's claim table.
+/// What became of claims, by `outcome`: see `CLAIM_OUTCOMES` and the claim table of docs/deduplication.md.
 pub fn claims(outcome: &str) -> String {
     format!("{PREFIX}.claims_total.outcome.{outcome}")
 }

@@ -9,12 +9,8 @@
 //! HTTP/1.1 with keep-alive. The protocol (paths, bodies, answers, the rules for keys,
 //! tokens and TTLs) is written once, in the `webhook-guard-protocol` crate, which the filter
 //! uses too. Every answer is `content-type: application/json`, except `/metrics`
-//! (`text/plain; version=0.0.4`): `webhook_guard_cache_requests_total{op,result}`,
-//! `webhook_guard_cache_backend_errors_total`, `webhook_guard_cache_backend_seconds`
-//! (histogram), `webhook_guard_cache_batch_ops` (histogram),
-//! `webhook_guard_cache_batch_bad_entries_total`, `webhook_guard_cache_build_info{version}`,
-//! `webhook_guard_cache_memory_entries` and `webhook_guard_cache_memory_max_entries` (memory
-//! backend). Logs: `--log-format text|json` (docs/operations.md).
+//! (`text/plain; version=0.0.4`). Every metric the service serves, and its log format
+//! (`--log-format text|json`), are listed once, in docs/operations.md.
 //!
 //! # Backends
 //!

@@ -88,7 +88,7 @@ pub(super) struct RawEndpoint {
     )]
     #[serde(default, deserialize_with = "present")]
     pub(super) idempotency_key: Option<Option<String>>,
-    /// Accept a `header:NAME` key the signature does not cover (see the README).
+    /// Accept a `header:NAME` key the signature does not cover (docs/configuration.md says what it gives up).
     #[serde(default)]
     pub(super) allow_unsigned_idempotency_key: bool,
     /// One header, or several that are all read (DocuSign's one per key).

@@ -11,7 +11,7 @@ use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
 #[derive(JsonSchema)]
 #[schemars(
     title = "webhook-guard configuration",
-    description = "The webhook-guard filter's configuration (README, \"Configuration reference\")."
+    description = "The webhook-guard filter's configuration (docs/configuration.md)."
 )]
 #[serde(deny_unknown_fields)]
 #[allow(dead_code)]

@@ -536,7 +536,7 @@ fn a_spelling_routed_elsewhere_by_a_receiver_is_ambiguous() {
     }
 }
 
-/// The README's parent/child setup: what a receiver trims or folds, or decodes twice,
+/// The parent/child setup of docs/configuration.md's path spellings: what a receiver trims or folds, or decodes twice,
 /// never reaches the report-mode parent instead of the enforcing child.
 #[test]
 fn unsettled_spellings_are_refused_wherever_an_endpoint_could_serve_them() {

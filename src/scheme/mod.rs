@@ -49,7 +49,7 @@ pub struct Scheme {
     /// an endpoint's `methods` overrides it (Twilio and Zendesk can be set to others).
     pub methods: Methods,
     /// How the sender's verification challenge is recognised, if it sends one: forwarded,
-    /// never deduplicated (README, "Presets").
+    /// never deduplicated (docs/configuration.md, "Presets").
     pub challenge: Option<Challenge>,
 }
 

@@ -1,6 +1,6 @@
-//! The named signature schemes (README, "Presets"). Each preset is nothing but a set of the
+//! The named signature schemes (docs/configuration.md, "Presets"; a page each in docs/presets/). Each preset is nothing but a set of the
 //! `custom` fields, so any of them can be overridden per endpoint. Every choice below (window,
-//! default key) is in the README's preset table, with the sender's documentation it follows.
+//! default key) is in docs/configuration.md's preset table, with the sender's documentation it follows.
 
 use crate::dedupe::key::KeySource;
 use crate::keys::SecretEncoding;
@@ -23,7 +23,7 @@ const fn entry(name: &'static str, scheme: fn() -> Scheme) -> Preset {
 }
 
 /// Every preset, `custom` last: the one list that lookups, the configuration's error for an
-/// unknown name and the tests (which compare it with the README's table) read.
+/// unknown name and the tests (which compare it with docs/configuration.md's table) read.
 pub(crate) const PRESETS: [Preset; 28] = [
     entry("genesys-open-messaging", genesys_open_messaging),
     entry("genesys-signature-header", genesys_signature_header),

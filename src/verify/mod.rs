@@ -1,4 +1,4 @@
-//! The checks between a buffered body and the upstream, in the README's order: signature,
+//! The checks between a buffered body and the upstream, in the order of docs/answers.md: signature,
 //! timestamp, JSON, schema, idempotency key. Host-free: the proxy-wasm glue hands in the
 //! captured headers, the body and the clock, and gets back a verdict.
 

@@ -793,7 +793,7 @@ fn mailgun_signs_its_token_not_the_event() {
     let (h, body) = signed(&c, &rk, "mailgun", NOW);
     let text = String::from_utf8(body).unwrap();
     assert!(deliver(&c, &h, text.as_bytes()).is_ok());
-    // What Mailgun does not sign: the event. README says so; the token dedupes it.
+    // What Mailgun does not sign: the event. docs/configuration.md says so; the token dedupes it.
     let other_event = text.replace("delivered", "failed");
     let a = deliver(&c, &h, text.as_bytes()).unwrap();
     let b = deliver(&c, &h, other_event.as_bytes()).unwrap();
@@ -926,13 +926,15 @@ fn more_signatures_than_a_rotation_needs_are_refused() {
 
 #[test]
 fn readme_custom_example() {
-    // The README's guide to a custom configuration: its example block, as written.
-    let readme = include_str!("../../README.md");
-    let block = readme
-        .split("<!-- custom-example -->\n```json\n")
+    // The guide to a custom configuration (docs/configuration.md): its example block, as
+    // written.
+    let reference = include_str!("../../docs/configuration.md");
+    let block = reference
+        .split("<!-- custom-example -->\n")
         .nth(1)
-        .and_then(|rest| rest.split("```\n<!-- /custom-example -->").next())
-        .expect("the README's custom example");
+        .and_then(|rest| rest.split_once("```json\n"))
+        .and_then(|(_, rest)| rest.split("```\n<!-- /custom-example -->").next())
+        .expect("docs/configuration.md's custom example");
     let json = format!(r#"{{"idempotency":{{"cluster":"c"}},"endpoints":[{block}]}}"#);
     let env = |k: &str| {
         (k == "ACME_WEBHOOK_SECRET").then(|| "YWNtZS1zZWNyZXQta2V5LTAxMjM0NTY3".to_string())

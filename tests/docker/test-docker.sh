@@ -13,8 +13,8 @@
 # When no engine answers, it starts a dockerd of its own, with its state, images and socket
 # under .docker-test/ (so stand-ins never shadow the official images in another engine), and
 # stops it and everything it started at the end. Public images that are missing and cannot
-# be pulled are replaced by local stand-ins (tests/docker/standins.sh; README, "Docker
-# compose"). The native binaries are built on the
+# be pulled are replaced by local stand-ins (tests/docker/standins.sh;
+# docs/development.md, "The docker test"). The native binaries are built on the
 # host (`make tools`) and copied into the images (cache/Dockerfile, BINARIES=prebuilt),
 # so nothing inside a container needs the network.
 #

@@ -200,7 +200,7 @@ fn a_client_gone_after_forwarding_keeps_the_claim() {
     let retry = deliver(envoy.port, &d);
     assert!(is_in_flight(&retry), "{retry:?}");
     assert_eq!(received(&upstream, &d), 1, "processed twice");
-    // The TTL is the bound: a sender retrying past it is served (README: pick the TTL).
+    // The TTL is the bound: a sender retrying past it is served (docs/deduplication.md: choosing the timeouts).
     upstream.set_delay(Duration::ZERO);
     let r = retry_until(envoy.port, &d, |r| !is_in_flight(r));
     assert!(is_processed(&r), "{r:?}");

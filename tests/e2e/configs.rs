@@ -937,12 +937,12 @@ fn istio_cache_cluster_and_images_are_set_in_one_place() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// README's install: one overlay per code block, each after creating the Secret in the
+/// The Istio install (docs/deploy/istio.md): one overlay per code block, each after creating the Secret in the
 /// namespace where that overlay's filter proxy reads it (the gateway's pod would otherwise
 /// never start: its secretKeyRef names a Secret that is not there).
 #[test]
 fn readme_installs_each_overlay_with_its_secret_where_it_is_read() {
-    let readme = read("README.md");
+    let readme = read("docs/deploy/istio.md");
     let blocks: Vec<&str> = readme.split("```").skip(1).step_by(2).collect();
     let mut installed = Vec::new();
     for block in &blocks {

@@ -613,7 +613,7 @@ mod review {
         }
     }
 
-    /// The README's parent/child setup: `/hooks` in report mode, `/hooks/strict` enforcing.
+    /// The parent/child setup of docs/configuration.md's path spellings: `/hooks` in report mode, `/hooks/strict` enforcing.
     fn parent_and_child() -> Config {
         let secret = r#"[ { "id": "k", "value": "0123456789abcdef0123" } ]"#;
         let config = format!(

@@ -1,6 +1,6 @@
 //! The filter on an ingress gateway (envoy/istio/overlays/gateway/), against a real Envoy, loaded the
 //! way Istio loads it (ECDS): on in the whole chain, and turned off only on the virtual host
-//! of another host name (how README's "shared gateway" note lets other hosts through). A
+//! of another host name (how docs/deploy/istio.md's "shared gateway" note lets other hosts through). A
 //! host nobody listed is filtered, never passed: whatever Host an attacker writes, the
 //! webhook receiver gets nothing unverified.
 

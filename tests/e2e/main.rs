@@ -19,6 +19,7 @@ mod body_limits;
 mod claims;
 mod configs;
 mod deliveries;
+mod docs;
 mod envoy_gateway;
 mod families;
 mod faults;

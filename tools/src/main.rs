@@ -31,7 +31,7 @@ enum Command {
     /// idempotency key and the kind of secret it wants.
     Presets,
     /// Prints the JSON Schema (draft 2020-12) of the filter configuration, as
-    /// schema/config.schema.json holds it: for editors (README, "Editing a configuration").
+    /// schema/config.schema.json holds it: for editors (docs/configuration.md, "Editing a configuration").
     Schema,
     Send(Box<SendArgs>),
     Ipranges(IprangesArgs),

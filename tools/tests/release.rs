@@ -72,6 +72,8 @@ fn the_makefile_changelog_and_manifests_say_the_same_version() {
     // No manifest, image build or document is left at another version of these images.
     for path in [
         "README.md",
+        "docs/deploy/istio.md",
+        "docs/deploy/docker-compose.md",
         "envoy/istio/Dockerfile",
         "envoy/gateway/envoyextensionpolicy.yaml",
         "envoy/istio/components/filter/images.yaml",

@@ -5,8 +5,8 @@ fn every_named_preset_exists_and_covers_the_body() {
     for name in PRESET_NAMES {
         let s = preset(name).unwrap();
         assert!(!s.signed_content.parts.is_empty(), "{name}");
-        // The documented exception: Mailgun signs its timestamp and token only (README,
-        // "Presets"). A shared token signs nothing, whatever its template says.
+        // The documented exception: Mailgun signs its timestamp and token only
+        // (docs/configuration.md, "Presets"). A shared token signs nothing, whatever its template says.
         assert_eq!(s.signed_content.covers_body(), name != "mailgun", "{name}");
     }
     assert!(preset("gitlab-ee").is_none());
@@ -96,15 +96,15 @@ fn an_unknown_preset_is_answered_with_every_preset_including_custom() {
     assert!(listed.contains(&"custom"));
 }
 
-/// The README's preset table documents every preset of the table but `custom` (documented
-/// by the fields it is made of), in the table's order.
+/// The configuration reference's preset table (docs/configuration.md) documents every preset
+/// of the table but `custom` (documented by the fields it is made of), in the table's order.
 #[test]
-fn the_readme_documents_the_presets_of_the_table() {
-    let readme = include_str!("../../../README.md");
-    let section = readme
-        .split_once("\n### Presets\n")
+fn the_configuration_reference_documents_the_presets_of_the_table() {
+    let reference = include_str!("../../../docs/configuration.md");
+    let section = reference
+        .split_once("\n## Presets\n")
         .map(|(_, rest)| rest)
-        .expect("the README's Presets section");
+        .expect("docs/configuration.md's Presets section");
     let documented: Vec<&str> = section
         .lines()
         .skip_while(|l| !l.starts_with("| preset |"))
@@ -135,4 +135,19 @@ fn the_preset_pages_are_the_presets_of_the_table() {
     let mut names: Vec<String> = PRESET_NAMES.iter().map(|n| n.to_string()).collect();
     names.sort();
     assert_eq!(pages, names);
+}
+
+/// The index of `docs/presets/` links every preset's page, in the table's order.
+#[test]
+fn the_preset_index_links_every_page() {
+    let index = include_str!("../../../docs/presets/README.md");
+    let linked: Vec<&str> = index
+        .lines()
+        .filter_map(|l| l.strip_prefix("| [`"))
+        .filter_map(|l| l.split_once('`').map(|(name, _)| name))
+        .collect();
+    assert_eq!(linked, PRESET_NAMES);
+    for name in PRESET_NAMES {
+        assert!(index.contains(&format!("]({name}.md)")), "{name}");
+    }
 }

@@ -91,7 +91,7 @@ pub enum ConfigForm {
     /// filter the serialized message). A `filter_config` that would not reach the filter
     /// unchanged that way is written as `Text` instead: not a JSON object, or holding a
     /// number other than a 32-bit whole number (Envoy 1.40 reads any other unquoted YAML
-    /// number into a Struct as a string: README, "Configuration reference").
+    /// number into a Struct as a string: docs/configuration.md).
     Struct,
     /// JSON text, a `google.protobuf.StringValue`: handed to the filter as is.
     Text,
