@@ -100,7 +100,13 @@ pub fn find(text: &str) -> Result<Vec<Found>, String> {
         }
         if let Ok(root) = parsed {
             let mut found = Vec::new();
-            walk(&root, "", &mut String::new(), &mut found)?;
+            walk(
+                &root,
+                "",
+                Numbers::AsWritten,
+                &mut String::new(),
+                &mut found,
+            )?;
             if found.is_empty() && !looks_like_envoy(&root) {
                 found.push(Found {
                     place: String::new(),
@@ -130,7 +136,12 @@ pub fn find(text: &str) -> Result<Vec<Found>, String> {
         let n = documents - 1;
         let doc = document_name(&value, n);
         let before = found.len();
-        walk(&value, &doc, &mut String::new(), &mut found)?;
+        // Envoy reads its own YAML bootstrap; Kubernetes objects reach it through istiod.
+        let numbers = match looks_like_kubernetes(&value) {
+            true => Numbers::AsWritten,
+            false => Numbers::EnvoyYaml,
+        };
+        walk(&value, &doc, numbers, &mut String::new(), &mut found)?;
         if found.len() == before && is_filter_config(&value) {
             let bytes = serde_json::to_vec(&value).map_err(|e| e.to_string())?;
             found.push(Found {
@@ -266,13 +277,19 @@ fn is_filter_config(v: &Value) -> bool {
 
 /// Finds every Wasm filter configuration named webhook_guard under `v`; `path` is where `v`
 /// is (`static_resources.listeners[0]...`), `doc` the document's name.
-fn walk(v: &Value, doc: &str, path: &mut String, found: &mut Vec<Found>) -> Result<(), String> {
+fn walk(
+    v: &Value,
+    doc: &str,
+    numbers: Numbers,
+    path: &mut String,
+    found: &mut Vec<Found>,
+) -> Result<(), String> {
     match v {
         Value::Object(map) => {
             if map.get("@type").and_then(Value::as_str) == Some(WASM_TYPE) {
                 if let Some(config) = map.get("config") {
                     if is_ours(config) {
-                        let mut f = extract(config, doc)?;
+                        let mut f = extract(config, doc, numbers)?;
                         f.path = path.clone();
                         found.push(f);
                         return Ok(());
@@ -285,7 +302,7 @@ fn walk(v: &Value, doc: &str, path: &mut String, found: &mut Vec<Found>) -> Resu
                     path.push('.');
                 }
                 path.push_str(if shown(k) { k } else { "(key)" });
-                walk(child, doc, path, found)?;
+                walk(child, doc, numbers, path, found)?;
                 path.truncate(len);
             }
         }
@@ -293,13 +310,39 @@ fn walk(v: &Value, doc: &str, path: &mut String, found: &mut Vec<Found>) -> Resu
             for (i, child) in list.iter().enumerate() {
                 let len = path.len();
                 path.push_str(&format!("[{i}]"));
-                walk(child, doc, path, found)?;
+                walk(child, doc, numbers, path, found)?;
                 path.truncate(len);
             }
         }
         _ => {}
     }
     Ok(())
+}
+
+/// How the file's numbers reach a Struct configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Numbers {
+    /// As written (JSON, and Kubernetes objects, which istiod converts as JSON).
+    AsWritten,
+    /// As Envoy (1.40) reads its own YAML into a Struct: a number only for a 32-bit whole
+    /// number, the text of any other (`1.5`, `918273645501928374`): so an unquoted
+    /// all-digit secret is accepted or refused here as Envoy would (tests/check.rs).
+    EnvoyYaml,
+}
+
+fn envoy_yaml_numbers(v: &mut Value) {
+    match v {
+        Value::Number(n) if n.as_i64().and_then(|i| i32::try_from(i).ok()).is_none() => {
+            *v = Value::String(n.to_string());
+        }
+        Value::Array(list) => list.iter_mut().for_each(envoy_yaml_numbers),
+        Value::Object(map) => map.values_mut().for_each(envoy_yaml_numbers),
+        _ => {}
+    }
+}
+
+fn looks_like_kubernetes(v: &Value) -> bool {
+    v.get("apiVersion").is_some() && v.get("kind").is_some()
 }
 
 fn is_ours(config: &Value) -> bool {
@@ -309,7 +352,7 @@ fn is_ours(config: &Value) -> bool {
 }
 
 /// The configuration bytes and the VM environment of one Wasm filter's `config`.
-fn extract(config: &Value, place: &str) -> Result<Found, String> {
+fn extract(config: &Value, place: &str, numbers: Numbers) -> Result<Found, String> {
     let place = place.to_string();
     let bytes = match config.get("configuration") {
         None => Vec::new(),
@@ -323,7 +366,11 @@ fn extract(config: &Value, place: &str) -> Result<Found, String> {
                 // Envoy hands a Struct to the plugin as the serialized message (numbers as
                 // doubles), not as JSON: given here the same way.
                 ("type.googleapis.com/google.protobuf.Struct", Some(Value::Object(map))) => {
-                    webhook_guard::payload::protobuf::json_to_struct(map)
+                    let mut map = map.clone();
+                    if numbers == Numbers::EnvoyYaml {
+                        map.values_mut().for_each(envoy_yaml_numbers);
+                    }
+                    webhook_guard::payload::protobuf::json_to_struct(&map)
                 }
                 ("type.googleapis.com/google.protobuf.Struct", None) => Vec::new(),
                 ("type.googleapis.com/google.protobuf.Struct", Some(_)) => {

@@ -188,11 +188,11 @@ fn bad_input_is_one_clear_line_and_exit_1() {
         ),
         ": configuration: must be a google.protobuf.Struct holding the configuration as YAML, or a google.protobuf.StringValue",
     );
-    // In a Struct, a secret written as a number is named by its type, never shown.
+    // In a Struct, a secret written as a (32-bit) number is named by its type, never shown.
     assert_refused(
         &write(
             "struct-number-secret.yaml",
-            &format!("{wasm}              '@type': type.googleapis.com/google.protobuf.Struct\n              value:\n                endpoints:\n                - {{ name: gh, path_prefix: /gh, preset: github, secrets: [ {{ id: a, value: 918273645501928374 }} ] }}\n"),
+            &format!("{wasm}              '@type': type.googleapis.com/google.protobuf.Struct\n              value:\n                endpoints:\n                - {{ name: gh, path_prefix: /gh, preset: github, secrets: [ {{ id: a, value: 1234567 }} ] }}\n"),
         ),
         ": endpoints[0] (gh).secrets[0].value: must be a string, not a number (not shown)",
     );
@@ -374,7 +374,7 @@ fn check_and_envoy_agree_on_broken_configs() {
         ("GITHUB_WEBHOOK_SECRET", "demo-github-secret-0123"),
     ];
     // (name, the edit to envoy.yaml, whether it is valid)
-    let cases: [(&str, &str, &str, bool); 6] = [
+    let cases: [(&str, &str, &str, bool); 8] = [
         ("valid", "", "", true),
         (
             "unknown-field",
@@ -390,6 +390,20 @@ fn check_and_envoy_agree_on_broken_configs() {
             false,
         ),
         ("not-in-vm", ", GITHUB_WEBHOOK_SECRET]", "]", false),
+        // Unquoted digits in a Struct: Envoy makes a number of a 32-bit one (refused, not
+        // shown), and a string of a longer one (a valid secret).
+        (
+            "number-secret",
+            "{ id: current, env: GITHUB_WEBHOOK_SECRET }",
+            "{ id: current, value: 1234567 }",
+            false,
+        ),
+        (
+            "digits-secret",
+            "{ id: current, env: GITHUB_WEBHOOK_SECRET }",
+            "{ id: current, value: 918273645501928374 }",
+            true,
+        ),
         ("timeout", "timeout_ms: 250", "timeout_ms: 5", false),
     ];
     let dir = scratch("agree");
