@@ -14,8 +14,9 @@
 
 use serde_json::{Map, Number, Value};
 
-/// Deeper nesting than any configuration needs (a payload schema's own nesting included).
-pub const MAX_DEPTH: usize = 64;
+/// Objects and lists nested deeper than any configuration needs (a payload schema's own
+/// nesting included), about serde_json's limit for JSON text.
+pub const MAX_DEPTH: usize = 128;
 
 /// More values than any configuration holds: bounds the work of a hostile or broken input.
 pub const MAX_VALUES: usize = 100_000;
@@ -29,7 +30,7 @@ pub struct StructError(&'static str);
 /// The JSON object a serialized `google.protobuf.Struct` holds.
 pub fn struct_to_json(bytes: &[u8]) -> Result<Value, StructError> {
     let mut budget = MAX_VALUES;
-    read_struct(bytes, 0, &mut budget).map(Value::Object)
+    read_struct(bytes, 1, &mut budget).map(Value::Object)
 }
 
 /// Protobuf's wire types this reader meets.
@@ -156,7 +157,7 @@ fn read_entry(
                     .map_err(|_| StructError("a key that is not UTF-8"))?
                     .to_string();
             }
-            (2, Field::Len(v)) => value = Some(read_value(v, depth + 1, budget)?),
+            (2, Field::Len(v)) => value = Some(read_value(v, depth, budget)?),
             _ => return Err(StructError("a field that is not part of a Struct entry")),
         }
     }
@@ -164,10 +165,8 @@ fn read_entry(
     Ok((key, value))
 }
 
+/// One Value inside a container nested `depth` deep.
 fn read_value(bytes: &[u8], depth: usize, budget: &mut usize) -> Result<Value, StructError> {
-    if depth > MAX_DEPTH {
-        return Err(StructError("nested too deeply"));
-    }
     let mut kind = None;
     let mut r = Reader { bytes };
     while let Some((field, wire)) = r.tag()? {
@@ -199,7 +198,7 @@ fn read_list(bytes: &[u8], depth: usize, budget: &mut usize) -> Result<Vec<Value
         match (field, r.payload(wire)?) {
             (1, Field::Len(v)) => {
                 spend(budget)?;
-                out.push(read_value(v, depth + 1, budget)?);
+                out.push(read_value(v, depth, budget)?);
             }
             _ => return Err(StructError("a field that is not part of a ListValue")),
         }
