@@ -443,6 +443,14 @@ fn a_commit_waiting_for_its_retry_survives(updates: &[&dyn Fn(&mut EnvoyOptions)
     cache.stop();
     assert!(is_processed(&sender.join().expect("first attempt")));
     thread::sleep(Duration::from_millis(100));
+    let configured = || {
+        envoy
+            .events()
+            .iter()
+            .filter(|e| e["event"] == "config_loaded")
+            .count()
+    };
+    let roots_before = configured();
     for (i, update) in updates.iter().enumerate() {
         if i > 0 {
             // The listener before is drained, and its root ended, before the next update.
@@ -451,9 +459,18 @@ fn a_commit_waiting_for_its_retry_survives(updates: &[&dyn Fn(&mut EnvoyOptions)
         update(&mut options);
         envoy.reload(&options);
     }
-    // The cache stays away until a replaced root has handed the commit on (each one that
-    // held it did; how many depends on how the drains overlap), so that the commit goes
-    // through a hand-off whatever the machine's speed, not by luck of timing.
+    // Did the updates build new roots? Envoy 1.36 keeps the running plugin, root and VM
+    // when only `vm_config.environment_variables` changes (no root is configured again):
+    // then no root ends, nothing is handed on, and the root that holds the commit keeps
+    // retrying, so the cache must come back within its retry window (docs/hosts.md).
+    let deadline = Instant::now() + Duration::from_millis(1500);
+    while configured() == roots_before && Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(50));
+    }
+    let replaced = configured() > roots_before;
+    // When they did, the cache stays away until a replaced root has handed the commit on
+    // (each one that held it did; how many depends on how the drains overlap), so that the
+    // commit goes through a hand-off whatever the machine's speed, not by luck of timing.
     let handed = || {
         envoy.events().iter().any(|e| {
             e["event"] == "settlements_handed_on"
@@ -461,11 +478,13 @@ fn a_commit_waiting_for_its_retry_survives(updates: &[&dyn Fn(&mut EnvoyOptions)
                 && e["handed_on"] == e["pending"]
         })
     };
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while !handed() && Instant::now() < deadline {
-        thread::sleep(Duration::from_millis(100));
+    if replaced {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while !handed() && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(100));
+        }
+        assert!(handed(), "no root handed the commit on:\n{}", envoy.log());
     }
-    assert!(handed(), "no root handed the commit on:\n{}", envoy.log());
     let _cache = Cache::start(cache_port, &["--redis", &redis.url()]);
     upstream.set_delay(Duration::ZERO);
     // Past the in-flight TTL, the sender's retry must be a duplicate, not run again.
