@@ -7,17 +7,23 @@ use super::*;
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawIdempotency {
+    /// The Envoy cluster of the cache service (`webhook_guard_cache`; in Istio `outbound|8081||SERVICE.NAMESPACE.svc.cluster.local`).
     pub(super) cluster: String,
+    /// The `:authority` of the call-outs; absent: the cluster's name.
     pub(super) authority: Option<String>,
+    /// How long a claim may wait for the cache before the endpoint's failure policy applies.
     #[cfg_attr(feature = "schema", schemars(range(min = 20, max = 10000)))]
     #[serde(default = "default_timeout_ms")]
     pub(super) timeout_ms: u64,
+    /// How long a claim holds a delivery whose outcome is unknown (longer than the route timeout, shorter than the sender's last retry).
     #[cfg_attr(feature = "schema", schemars(range(min = 1, max = 3600)))]
     #[serde(default = "default_in_flight_ttl")]
     pub(super) in_flight_ttl_seconds: u64,
+    /// How long a processed delivery is answered as a duplicate.
     #[cfg_attr(feature = "schema", schemars(range(min = 1, max = 2592000)))]
     #[serde(default = "default_done_ttl")]
     pub(super) done_ttl_seconds: u64,
+    /// When the cache cannot answer: `reject` (503, the sender retries) or `allow` (forward without deduplication).
     #[cfg_attr(
         feature = "schema",
         schemars(schema_with = "super::schema::on_unavailable")
@@ -57,10 +63,14 @@ pub(super) struct RawSecret {
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawEndpoint {
+    /// 1-64 of `A-Z a-z 0-9 - _`, unique: sent upstream, in logs and metrics, hashed into keys.
     pub(super) name: String,
+    /// The path the sender calls; longest match on whole segments wins, query ignored.
     pub(super) path_prefix: String,
+    /// The sender's signature scheme, or `custom` (then the `custom` fields say it).
     #[cfg_attr(feature = "schema", schemars(schema_with = "super::schema::preset"))]
     pub(super) preset: String,
+    /// `enforce` (default) refuses; `report` verifies, logs and forwards anyway.
     #[cfg_attr(
         feature = "schema",
         schemars(default, schema_with = "super::schema::mode")
@@ -73,9 +83,13 @@ pub(super) struct RawEndpoint {
         schemars(schema_with = "super::schema::secrets", description = "")
     )]
     pub(super) secrets: Value,
+    /// IPv4 and IPv6 networks allowed to send; absent: any source.
     pub(super) source_ips: Option<Vec<String>>,
+    /// How old a signed timestamp may be (the preset's window otherwise).
     pub(super) max_age_seconds: Option<u64>,
+    /// How far in the future a signed timestamp may be.
     pub(super) max_future_seconds: Option<u64>,
+    /// A JSON Schema (draft 2020-12 subset) every verified body must satisfy.
     #[cfg_attr(
         feature = "schema",
         schemars(default, schema_with = "super::schema::payload_schema")
@@ -97,7 +111,9 @@ pub(super) struct RawEndpoint {
     pub(super) signature_field: Option<String>,
     /// The header holds several items split at this character (`,` for `t=..,v1=..`).
     pub(super) signature_separator: Option<String>,
+    /// Text before each signature (`sha256=`, `v1=`).
     pub(super) signature_prefix: Option<String>,
+    /// How deliveries are authenticated (`custom`).
     #[cfg_attr(
         feature = "schema",
         schemars(default, schema_with = "super::schema::algorithm")
@@ -105,18 +121,23 @@ pub(super) struct RawEndpoint {
     pub(super) algorithm: Option<String>,
     /// The scheme, host and port senders call, for schemes that sign the URL.
     pub(super) public_url: Option<String>,
+    /// How the signature is written: `hex`, `base64` or `text` (a token).
     #[cfg_attr(
         feature = "schema",
         schemars(default, schema_with = "super::schema::encoding")
     )]
     pub(super) encoding: Option<String>,
+    /// What was signed: a template of `{body}`, `{timestamp}`, `{header:NAME}`, `{method}`, `{url}`, `{form_params}`, `{json:/pointer}` and literals.
     pub(super) signed_content: Option<String>,
+    /// Where the signed timestamp is: `header:NAME`, `signature:ITEM` or a JSON pointer.
     pub(super) timestamp: Option<String>,
+    /// `unix`, `unix_ms` or `rfc3339`.
     #[cfg_attr(
         feature = "schema",
         schemars(default, schema_with = "super::schema::timestamp_format")
     )]
     pub(super) timestamp_format: Option<String>,
+    /// How a shared secret's text becomes key bytes: `utf8`, `base64` or `whsec`.
     #[cfg_attr(
         feature = "schema",
         schemars(default, schema_with = "super::schema::secret_encoding")

@@ -298,3 +298,183 @@ fn the_schema_refuses_what_check_refuses() {
         assert!(!errors.is_empty(), "{what}: the schema accepts it");
     }
 }
+
+/// docs/configuration-reference.md: every field of the configuration, generated from the
+/// checked-in schema (which the types generate: `the_checked_in_schema_is_current`), so the
+/// reference cannot drift from the code. `UPDATE_DOCS=1` rewrites it.
+#[test]
+fn the_configuration_reference_is_generated_from_the_schema() {
+    const DOC: &str = "docs/configuration-reference.md";
+    let text = std::fs::read_to_string(repo().join(FILE)).expect(FILE);
+    let schema: Value = serde_json::from_str(&text).expect("JSON");
+    let generated = reference(&schema);
+    if std::env::var_os("UPDATE_DOCS").is_some() {
+        std::fs::write(repo().join(DOC), &generated).expect("write the reference");
+    }
+    let file = std::fs::read_to_string(repo().join(DOC)).unwrap_or_default();
+    assert!(
+        file == generated,
+        "{DOC} is stale: UPDATE_DOCS=1 cargo test -p webhook-guard-tools --test schema reference"
+    );
+}
+
+/// The schema's object at `v`, following one `$ref` and the `anyOf [X, null]` that optional
+/// fields have.
+fn resolve<'a>(schema: &'a Value, v: &'a Value) -> &'a Value {
+    if let Some(r) = v["$ref"].as_str() {
+        let name = r.trim_start_matches("#/$defs/");
+        return &schema["$defs"][name];
+    }
+    if let Some(any) = v["anyOf"].as_array() {
+        if let Some(first) = any.iter().find(|a| a["type"] != "null") {
+            return resolve(schema, first);
+        }
+    }
+    v
+}
+
+/// A field's type as a reader wants it: `string`, `integer`, `list of string`, `"a" or "b"`.
+fn type_of(schema: &Value, v: &Value) -> String {
+    if let Some(values) = v["enum"].as_array() {
+        let named: Vec<String> = values
+            .iter()
+            .filter(|x| !x.is_null())
+            .map(|x| format!("`{x}`"))
+            .collect();
+        return named.join(", ");
+    }
+    let r = resolve(schema, v);
+    if !std::ptr::eq(r, v) {
+        if r["type"] == "object" {
+            return "object".into();
+        }
+        if let Some(any) = r["anyOf"].as_array().or(r["oneOf"].as_array()) {
+            let kinds: Vec<String> = any.iter().map(|a| type_of(schema, a)).collect();
+            return kinds.join(" or ");
+        }
+        return type_of(schema, r);
+    }
+    let kinds: Vec<String> = match &v["type"] {
+        Value::String(t) => vec![t.clone()],
+        Value::Array(ts) => ts
+            .iter()
+            .filter_map(Value::as_str)
+            .filter(|t| *t != "null")
+            .map(str::to_string)
+            .collect(),
+        _ => {
+            if let Some(any) = v["anyOf"].as_array().or(v["oneOf"].as_array()) {
+                let kinds: Vec<String> = any
+                    .iter()
+                    .filter(|a| a["type"] != "null")
+                    .map(|a| type_of(schema, a))
+                    .collect();
+                return kinds.join(" or ");
+            }
+            vec!["any".into()]
+        }
+    };
+    kinds
+        .into_iter()
+        .map(|k| {
+            if k == "array" {
+                format!("list of {}", type_of(schema, &v["items"]))
+            } else {
+                k
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" or ")
+}
+
+/// What the schema bounds: range, length, pattern, items.
+fn constraints(v: &Value) -> String {
+    let mut out = Vec::new();
+    for (key, what) in [
+        ("minimum", "at least"),
+        ("maximum", "at most"),
+        ("minItems", "at least"),
+        ("maxItems", "at most"),
+        ("minLength", "at least"),
+        ("maxLength", "at most"),
+    ] {
+        if let Some(n) = v[key].as_u64() {
+            let unit = if key.ends_with("Items") {
+                " items"
+            } else if key.ends_with("Length") {
+                " characters"
+            } else {
+                ""
+            };
+            out.push(format!("{what} {n}{unit}"));
+        }
+    }
+    if let Some(p) = v["pattern"].as_str() {
+        out.push(format!("`{p}`"));
+    }
+    out.join(", ")
+}
+
+fn cell(s: &str) -> String {
+    s.replace('|', "\\|").replace('\n', " ")
+}
+
+fn table(schema: &Value, object: &Value) -> String {
+    let mut out = String::from(
+        "| field | type | default | bounds | required | what it is |\n|---|---|---|---|---|---|\n",
+    );
+    let required: Vec<&str> = object["required"]
+        .as_array()
+        .map(|r| r.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    if let Some(props) = object["properties"].as_object() {
+        for (name, v) in props {
+            let default = match &v["default"] {
+                Value::Null => String::new(),
+                d => format!("`{d}`"),
+            };
+            let described = v["description"]
+                .as_str()
+                .or(resolve(schema, v)["description"].as_str())
+                .unwrap_or_default();
+            out.push_str(&format!(
+                "| `{name}` | {} | {} | {} | {} | {} |\n",
+                cell(&type_of(schema, v)),
+                cell(&default),
+                cell(&constraints(v)),
+                if required.contains(&name.as_str()) {
+                    "yes"
+                } else {
+                    ""
+                },
+                cell(described)
+            ));
+        }
+    }
+    out
+}
+
+fn reference(schema: &Value) -> String {
+    let mut out = String::from(
+        "# Configuration reference\n\n\
+         <!-- Generated from schema/config.schema.json by tools/tests/schema.rs: do not edit. -->\n\n\
+         Every field of the filter's configuration, generated from its JSON Schema\n\
+         ([`schema/config.schema.json`](../schema/config.schema.json), which `webhook-guard schema`\n\
+         prints and the configuration's Rust types generate), so it always says what the code\n\
+         reads. What each field means in practice, with examples: [configuration.md](configuration.md).\n\
+         The filter checks more than a schema can say (exactly one of `env`, `value`,\n\
+         `public_key`; templates; CIDRs; path rules): `webhook-guard check` runs the filter's own\n\
+         parser.\n\n## Top level\n\n",
+    );
+    out.push_str(&table(schema, schema));
+    let idem = resolve(schema, &schema["properties"]["idempotency"]);
+    out.push_str("\n## `idempotency`\n\n");
+    out.push_str(&table(schema, idem));
+    let endpoint = resolve(schema, &schema["properties"]["endpoints"]["items"]);
+    out.push_str("\n## `endpoints[]`\n\n");
+    out.push_str(&table(schema, endpoint));
+    let secret = resolve(schema, &endpoint["properties"]["secrets"]["items"]);
+    out.push_str("\n## `endpoints[].secrets[]`\n\n");
+    out.push_str(&table(schema, secret));
+    out
+}
